@@ -1,0 +1,152 @@
+//! The only way in: the ECS API's JSON shapes ([`raw`]) and their validation into
+//! [`crate::model`] types. Every error names the JSON path, the value and what would be valid.
+//!
+//! Accepted top-level shapes (see `shared/spec/interface.md`):
+//! - a snapshot object with any of `SecurityGroups`, `NetworkInterfaces`, `PrefixLists`,
+//!   `PortRangeLists`;
+//! - a bare DescribeSecurityGroupAttribute response (an object with `SecurityGroupId` or
+//!   `Permissions`): one group, no NICs;
+//! - a bare array of `Permission` objects, as SDK-based collectors dump them: one group named
+//!   [`UNNAMED_GROUP_ID`], no NICs.
+
+pub mod raw;
+mod validate;
+
+pub use validate::UNNAMED_GROUP_ID;
+
+use crate::model::Snapshot;
+use std::fmt;
+
+/// Why a snapshot was refused: where, what value, and what would be valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// JSON path of the bad value, e.g. `SecurityGroups[2].Permissions.Permission[7].PortRange`;
+    /// empty for errors about the document as a whole.
+    pub path: String,
+    /// The offending value as JSON (`"0/80"`), or empty when there is none to show.
+    pub value: String,
+    /// What is wrong and what would be valid.
+    pub message: String,
+}
+
+impl LoadError {
+    pub(crate) fn new(
+        path: impl Into<String>,
+        value: impl Into<String>,
+        message: impl Into<String>,
+    ) -> LoadError {
+        LoadError {
+            path: path.into(),
+            value: value.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if !self.path.is_empty() {
+            f.write_str(&self.path)?;
+            sep = ": ";
+        }
+        if !self.value.is_empty() {
+            write!(f, "{sep}{}", self.value)?;
+            sep = ": ";
+        }
+        write!(f, "{sep}{}", self.message)
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Which top-level shape a document has.
+enum Shape {
+    Snapshot,
+    BareGroup,
+    BarePermissions,
+}
+
+fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
+    const SNAPSHOT_KEYS: [&str; 4] = [
+        "SecurityGroups",
+        "NetworkInterfaces",
+        "PrefixLists",
+        "PortRangeLists",
+    ];
+    match value {
+        serde_json::Value::Array(_) => Ok(Shape::BarePermissions),
+        serde_json::Value::Object(map) => {
+            let is_group = map.contains_key("SecurityGroupId") || map.contains_key("Permissions");
+            let is_snapshot = SNAPSHOT_KEYS.iter().any(|k| map.contains_key(*k));
+            match (is_snapshot, is_group) {
+                (true, true) => Err(LoadError::new(
+                    "",
+                    "",
+                    "the document mixes snapshot keys (SecurityGroups, NetworkInterfaces, …) with \
+                     a single group's keys (SecurityGroupId, Permissions): use one shape",
+                )),
+                (false, true) => Ok(Shape::BareGroup),
+                // An empty object is an empty snapshot.
+                _ => Ok(Shape::Snapshot),
+            }
+        }
+        other => Err(LoadError::new(
+            "",
+            json_kind(other),
+            "expected a snapshot object, a DescribeSecurityGroupAttribute response or an array \
+             of Permission objects",
+        )),
+    }
+}
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Deserializes a raw shape, turning serde's type errors into path-carrying [`LoadError`]s.
+fn deserialize<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    path_prefix: &str,
+) -> Result<T, LoadError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let inner = err.path().to_string();
+        let path = match (path_prefix.is_empty(), inner.as_str()) {
+            (_, ".") => path_prefix.to_string(),
+            (true, _) => inner,
+            (false, _) if inner.starts_with('[') => format!("{path_prefix}{inner}"),
+            (false, _) => format!("{path_prefix}.{inner}"),
+        };
+        LoadError::new(path, "", err.into_inner().to_string())
+    })
+}
+
+/// Loads a snapshot from a parsed JSON value of any accepted shape.
+pub fn snapshot_from_value(value: serde_json::Value) -> Result<Snapshot, LoadError> {
+    match shape_of(&value)? {
+        Shape::Snapshot => validate::snapshot(deserialize(value, "")?),
+        Shape::BareGroup => validate::bare_group(deserialize(value, "")?),
+        Shape::BarePermissions => validate::bare_permissions(deserialize(value, "")?),
+    }
+}
+
+/// Loads a snapshot from JSON text.
+pub fn snapshot_from_str(text: &str) -> Result<Snapshot, LoadError> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
+    snapshot_from_value(value)
+}
+
+/// Loads a snapshot from a reader holding JSON.
+pub fn snapshot_from_reader(reader: impl std::io::Read) -> Result<Snapshot, LoadError> {
+    let value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(reader))
+        .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
+    snapshot_from_value(value)
+}

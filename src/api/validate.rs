@@ -1,0 +1,814 @@
+//! Raw API shapes → validated model. Each function takes the JSON path of what it validates so
+//! that every error points at the exact value.
+
+use super::raw::*;
+use super::LoadError;
+use crate::model::{
+    Action, DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicType,
+    PortRange, PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
+};
+use ipnet::IpNet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+/// The id given to the one group of a bare `Permission` array, which carries no group id.
+pub const UNNAMED_GROUP_ID: &str = "sg-unnamed";
+
+/// Most security groups one NIC may carry (S19).
+const MAX_GROUPS_PER_NIC: usize = 10;
+/// Legacy priority that old snapshots may carry; API requests may not.
+const LEGACY_PRIORITY: u8 = 110;
+
+type Result<T> = std::result::Result<T, LoadError>;
+
+/// `Some(text)` when the field is present and non-empty: the API's `""` means unset.
+fn set(field: &Option<String>) -> Option<&str> {
+    field.as_deref().filter(|s| !s.is_empty())
+}
+
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+pub fn snapshot(raw: RawSnapshot) -> Result<Snapshot> {
+    let prefix_lists = raw
+        .prefix_lists
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, list)| prefix_list(list, &format!("PrefixLists[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    unique_ids(
+        prefix_lists.iter().map(|l| &l.id),
+        "PrefixLists",
+        "PrefixListId",
+    )?;
+
+    let port_lists = raw
+        .port_range_lists
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, list)| port_range_list(list, &format!("PortRangeLists[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    unique_ids(
+        port_lists.iter().map(|l| &l.id),
+        "PortRangeLists",
+        "PortRangeListId",
+    )?;
+
+    let groups = raw
+        .security_groups
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, group)| security_group(group, &format!("SecurityGroups[{i}]"), None))
+        .collect::<Result<Vec<_>>>()?;
+    unique_ids(
+        groups.iter().map(|g| &g.id),
+        "SecurityGroups",
+        "SecurityGroupId",
+    )?;
+    let group_index: HashMap<&str, GroupIndex> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.id.as_str(), i as GroupIndex))
+        .collect();
+
+    let nics = raw
+        .network_interfaces
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, nic)| {
+            network_interface(
+                nic,
+                &format!("NetworkInterfaces[{i}]"),
+                &groups,
+                &group_index,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    unique_ids(
+        nics.iter().map(|n| &n.id),
+        "NetworkInterfaces",
+        "NetworkInterfaceId",
+    )?;
+
+    check_list_families(&groups, &prefix_lists, "SecurityGroups")?;
+    Ok(Snapshot::new(groups, nics, prefix_lists, port_lists))
+}
+
+pub fn bare_group(raw: RawSecurityGroup) -> Result<Snapshot> {
+    let group = security_group(raw, "", None)?;
+    Ok(Snapshot::new(
+        vec![group],
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    ))
+}
+
+pub fn bare_permissions(raw: Vec<RawPermission>) -> Result<Snapshot> {
+    let group = RawSecurityGroup {
+        permissions: Some(RawPermissions {
+            permission: Some(raw),
+        }),
+        ..RawSecurityGroup::default()
+    };
+    let group = security_group(group, "", Some(UNNAMED_GROUP_ID))?;
+    Ok(Snapshot::new(
+        vec![group],
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    ))
+}
+
+fn unique_ids<'a>(ids: impl Iterator<Item = &'a String>, array: &str, field: &str) -> Result<()> {
+    let mut seen = HashMap::new();
+    for (i, id) in ids.enumerate() {
+        if let Some(first) = seen.insert(id.as_str(), i) {
+            return Err(LoadError::new(
+                format!("{array}[{i}].{field}"),
+                quoted(id),
+                format!("duplicate id: {array}[{first}] has it too; ids must be unique"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Joins a path prefix and a field name: `""` + `Permissions` → `Permissions`.
+fn join(prefix: &str, field: &str) -> String {
+    if prefix.is_empty() {
+        field.to_string()
+    } else {
+        format!("{prefix}.{field}")
+    }
+}
+
+fn security_group(
+    raw: RawSecurityGroup,
+    path: &str,
+    default_id: Option<&str>,
+) -> Result<SecurityGroup> {
+    let id = match (set(&raw.security_group_id), default_id) {
+        (Some(id), _) => id.to_string(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => {
+            return Err(LoadError::new(
+                join(path, "SecurityGroupId"),
+                quoted(raw.security_group_id.as_deref().unwrap_or("")),
+                "missing: every security group needs its id (sg-…)",
+            ))
+        }
+    };
+    let kind = match set(&raw.security_group_type) {
+        None => GroupKind::Normal,
+        Some(t) if t.eq_ignore_ascii_case("normal") => GroupKind::Normal,
+        Some(t) if t.eq_ignore_ascii_case("enterprise") => GroupKind::Enterprise,
+        Some(t) => {
+            return Err(LoadError::new(
+                join(path, "SecurityGroupType"),
+                quoted(t),
+                "expected normal or enterprise",
+            ))
+        }
+    };
+    let inner_access = match set(&raw.inner_access_policy) {
+        None => InnerAccessPolicy::Accept,
+        Some(p) if p.eq_ignore_ascii_case("accept") => InnerAccessPolicy::Accept,
+        Some(p) if p.eq_ignore_ascii_case("drop") => InnerAccessPolicy::Drop,
+        Some(p) => {
+            return Err(LoadError::new(
+                join(path, "InnerAccessPolicy"),
+                quoted(p),
+                "expected Accept or Drop",
+            ))
+        }
+    };
+    let permissions = raw
+        .permissions
+        .and_then(|p| p.permission)
+        .unwrap_or_default();
+    let permissions_path = join(path, "Permissions.Permission");
+    let rules = permissions
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw_rule)| permission(raw_rule, &format!("{permissions_path}[{i}]"), &id, i))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(SecurityGroup {
+        id,
+        name: raw.security_group_name.unwrap_or_default(),
+        kind,
+        vpc_id: raw.vpc_id.unwrap_or_default(),
+        inner_access,
+        rules,
+    })
+}
+
+/// The stable id of a rule that came without `SecurityGroupRuleId` (older API responses).
+pub fn derived_rule_id(group_id: &str, position: usize) -> String {
+    format!(
+        "sgr-auto-{}-{}",
+        group_id.strip_prefix("sg-").unwrap_or(group_id),
+        position + 1
+    )
+}
+
+/// Parses a CIDR or bare address (S8): host bits are cleared, a bare address is a /32 or /128.
+pub fn parse_cidr(text: &str) -> Option<IpNet> {
+    if let Ok(net) = text.parse::<IpNet>() {
+        return Some(net.trunc());
+    }
+    text.parse::<IpAddr>().ok().map(IpNet::from)
+}
+
+fn cidr_field(
+    value: &Option<String>,
+    path: &str,
+    field: &str,
+    family: Family,
+) -> Result<Option<IpNet>> {
+    let Some(text) = set(value) else {
+        return Ok(None);
+    };
+    let net = parse_cidr(text).ok_or_else(|| {
+        let hint = if text.contains('*') {
+            " (it looks like a documentation placeholder with masked digits)"
+        } else {
+            ""
+        };
+        LoadError::new(
+            join(path, field),
+            quoted(text),
+            format!("not an {} address or CIDR block{hint}", family.as_str()),
+        )
+    })?;
+    if Family::of_net(&net) != family {
+        let other_field = match field {
+            "SourceCidrIp" => "Ipv6SourceCidrIp",
+            "DestCidrIp" => "Ipv6DestCidrIp",
+            "Ipv6SourceCidrIp" => "SourceCidrIp",
+            _ => "DestCidrIp",
+        };
+        return Err(LoadError::new(
+            join(path, field),
+            quoted(text),
+            format!(
+                "{field} takes an {} CIDR; an {} one goes in {other_field}",
+                family.as_str(),
+                Family::of_net(&net).as_str()
+            ),
+        ));
+    }
+    Ok(Some(net))
+}
+
+/// Parses `a/b` with 1 <= a <= b <= 65535 (S2).
+pub fn parse_port_range(text: &str) -> std::result::Result<PortRange, String> {
+    const EXPECTED: &str = "expected a/b with 1 <= a <= b <= 65535";
+    let Some((lo, hi)) = text.split_once('/') else {
+        return Err(EXPECTED.to_string());
+    };
+    let port = |part: &str| -> std::result::Result<u16, String> {
+        let value: i64 = part
+            .trim()
+            .parse()
+            .map_err(|_| format!("{part:?} is not a number; {EXPECTED}"))?;
+        if !(1..=65535).contains(&value) {
+            return Err(format!("port {value} is out of 1..65535"));
+        }
+        Ok(value as u16)
+    };
+    let (lo, hi) = (port(lo)?, port(hi)?);
+    if lo > hi {
+        return Err(format!("start {lo} is greater than end {hi}"));
+    }
+    Ok(PortRange { lo, hi })
+}
+
+fn is_any_ports(text: &str) -> bool {
+    text.is_empty() || text == "-1/-1"
+}
+
+fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -> Result<Rule> {
+    let field = |name: &str| join(path, name);
+
+    let direction_text = raw.direction.as_deref().unwrap_or("");
+    let direction = Direction::parse(direction_text).ok_or_else(|| {
+        LoadError::new(
+            field("Direction"),
+            quoted(direction_text),
+            "expected ingress or egress",
+        )
+    })?;
+    let policy_text = raw.policy.as_deref().unwrap_or("");
+    let action = Action::parse(policy_text).ok_or_else(|| {
+        LoadError::new(
+            field("Policy"),
+            quoted(policy_text),
+            "expected Accept or Drop",
+        )
+    })?;
+    let priority = match &raw.priority {
+        None => 1,
+        Some(value) => {
+            let text = value.text();
+            if text.is_empty() {
+                1
+            } else {
+                match text.parse::<i64>() {
+                    Ok(n) if (1..=100).contains(&n) || n == i64::from(LEGACY_PRIORITY) => n as u8,
+                    Ok(n) => {
+                        return Err(LoadError::new(
+                            field("Priority"),
+                            value.json(),
+                            format!("priority {n} is out of 1..100 (or the legacy 110)"),
+                        ))
+                    }
+                    Err(_) => {
+                        return Err(LoadError::new(
+                            field("Priority"),
+                            value.json(),
+                            "expected an integer priority 1..100",
+                        ))
+                    }
+                }
+            }
+        }
+    };
+    let protocol_text = raw.ip_protocol.as_deref().unwrap_or("");
+    let protocol = Protocol::parse(protocol_text).ok_or_else(|| {
+        LoadError::new(
+            field("IpProtocol"),
+            quoted(protocol_text),
+            "expected TCP, UDP, ICMP, ICMPv6, GRE, ALL or a protocol number 0..255",
+        )
+    })?;
+    let nic_type_text = raw.nic_type.as_deref().unwrap_or("");
+    let nic_type = NicType::parse(nic_type_text).ok_or_else(|| {
+        LoadError::new(
+            field("NicType"),
+            quoted(nic_type_text),
+            "expected intranet or internet",
+        )
+    })?;
+
+    // Addresses: parse every CIDR field first (so a malformed one is reported whatever else is
+    // set), then pick the remote and local objects by direction.
+    let source_v4 = cidr_field(&raw.source_cidr_ip, path, "SourceCidrIp", Family::V4)?;
+    let source_v6 = cidr_field(
+        &raw.ipv6_source_cidr_ip,
+        path,
+        "Ipv6SourceCidrIp",
+        Family::V6,
+    )?;
+    let dest_v4 = cidr_field(&raw.dest_cidr_ip, path, "DestCidrIp", Family::V4)?;
+    let dest_v6 = cidr_field(&raw.ipv6_dest_cidr_ip, path, "Ipv6DestCidrIp", Family::V6)?;
+    let (remote_cidrs, local_cidrs, group_field, list_field) = match direction {
+        Direction::Ingress => (
+            [("SourceCidrIp", source_v4), ("Ipv6SourceCidrIp", source_v6)],
+            [("DestCidrIp", dest_v4), ("Ipv6DestCidrIp", dest_v6)],
+            ("SourceGroupId", set(&raw.source_group_id)),
+            ("SourcePrefixListId", set(&raw.source_prefix_list_id)),
+        ),
+        Direction::Egress => (
+            [("DestCidrIp", dest_v4), ("Ipv6DestCidrIp", dest_v6)],
+            [("SourceCidrIp", source_v4), ("Ipv6SourceCidrIp", source_v6)],
+            ("DestGroupId", set(&raw.dest_group_id)),
+            ("DestPrefixListId", set(&raw.dest_prefix_list_id)),
+        ),
+    };
+    let one_of = |pair: [(&str, Option<IpNet>); 2], role: &str| -> Result<Option<IpNet>> {
+        match pair {
+            [(_, Some(_)), (second, Some(net))] => Err(LoadError::new(
+                field(second),
+                quoted(&net.to_string()),
+                format!(
+                    "a rule has one {role} CIDR, but {} is set too; use one of them",
+                    pair[0].0
+                ),
+            )),
+            [(_, a), (_, b)] => Ok(a.or(b)),
+        }
+    };
+    let remote_cidr = one_of(remote_cidrs, "remote")?;
+    let local = one_of(local_cidrs, "local")?;
+    // Precedence when several remote objects are given: CIDR > group > prefix list.
+    let remote = match (remote_cidr, group_field.1, list_field.1) {
+        (Some(net), _, _) => RemoteObject::Cidr(net),
+        (None, Some(group), _) => RemoteObject::Group(group.to_string()),
+        (None, None, Some(list)) => RemoteObject::PrefixList(list.to_string()),
+        (None, None, None) => {
+            let names = [
+                remote_cidrs[0].0,
+                remote_cidrs[1].0,
+                group_field.0,
+                list_field.0,
+            ];
+            return Err(LoadError::new(
+                path.to_string(),
+                "",
+                format!(
+                    "an {direction} rule needs a remote object: set one of {}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    if let (RemoteObject::Cidr(remote_net), Some(local_net)) = (&remote, &local) {
+        if Family::of_net(remote_net) != Family::of_net(local_net) {
+            let local_name = local_cidrs
+                .iter()
+                .find(|(_, n)| n.is_some())
+                .map(|(f, _)| *f);
+            return Err(LoadError::new(
+                field(local_name.unwrap_or("DestCidrIp")),
+                quoted(&local_net.to_string()),
+                format!(
+                    "the remote CIDR {remote_net} is {}, so the local CIDR must be too",
+                    Family::of_net(remote_net).as_str()
+                ),
+            ));
+        }
+    }
+
+    // Ports (S2). A given PortRange makes PortRangeListId ignored; `-1/-1` or `""` beside a port
+    // list counts as not given.
+    let port_range_text = raw.port_range.as_deref().unwrap_or("");
+    let list_id = set(&raw.port_range_list_id);
+    let dest_ports = if protocol.has_ports() {
+        match (is_any_ports(port_range_text), list_id) {
+            (false, _) => DestPorts::Range(
+                parse_port_range(port_range_text).map_err(|why| {
+                    LoadError::new(field("PortRange"), quoted(port_range_text), format!("{why} for {protocol}"))
+                })?,
+            ),
+            (true, Some(list)) => DestPorts::List(list.to_string()),
+            (true, None) => {
+                return Err(LoadError::new(
+                    field("PortRange"),
+                    quoted(port_range_text),
+                    format!("{protocol} needs a port range a/b with 1 <= a <= b <= 65535, or a PortRangeListId"),
+                ))
+            }
+        }
+    } else {
+        if !is_any_ports(port_range_text) {
+            return Err(LoadError::new(
+                field("PortRange"),
+                quoted(port_range_text),
+                format!("{protocol} has no ports: the port range must be -1/-1"),
+            ));
+        }
+        if let (Some(list), "") = (list_id, port_range_text) {
+            return Err(LoadError::new(
+                field("PortRangeListId"),
+                quoted(list),
+                format!("{protocol} has no ports: port range lists need TCP or UDP"),
+            ));
+        }
+        DestPorts::Any
+    };
+    let source_port_text = raw.source_port_range.as_deref().unwrap_or("");
+    let source_ports = if is_any_ports(source_port_text) {
+        None
+    } else if protocol.has_ports() {
+        Some(parse_port_range(source_port_text).map_err(|why| {
+            LoadError::new(
+                field("SourcePortRange"),
+                quoted(source_port_text),
+                format!("{why} for {protocol}"),
+            )
+        })?)
+    } else {
+        return Err(LoadError::new(
+            field("SourcePortRange"),
+            quoted(source_port_text),
+            format!("{protocol} has no ports: the source port range must be empty or -1/-1"),
+        ));
+    };
+
+    let rule = Rule {
+        id: set(&raw.security_group_rule_id)
+            .map(str::to_string)
+            .unwrap_or_else(|| derived_rule_id(group_id, position)),
+        direction,
+        action,
+        priority,
+        protocol,
+        dest_ports,
+        source_ports,
+        remote,
+        local,
+        nic_type,
+        description: raw.description.unwrap_or_default(),
+    };
+    check_protocol_family(&rule, path)?;
+    Ok(rule)
+}
+
+/// `icmp` is IPv4 only and `icmpv6` IPv6 only (S5): a rule pairing one with the other family's
+/// CIDR could never match, and the API refuses it.
+fn check_protocol_family(rule: &Rule, path: &str) -> Result<()> {
+    let wanted = match rule.protocol {
+        Protocol::Number(crate::model::proto::ICMP) => Family::V4,
+        Protocol::Number(crate::model::proto::ICMPV6) => Family::V6,
+        _ => return Ok(()),
+    };
+    let cidr = match &rule.remote {
+        RemoteObject::Cidr(net) => Some(*net),
+        _ => None,
+    }
+    .or(rule.local);
+    match cidr {
+        Some(net) if Family::of_net(&net) != wanted => Err(LoadError::new(
+            join(path, "IpProtocol"),
+            quoted(&rule.protocol.to_string()),
+            format!(
+                "{} is {} only, but the rule's CIDR {net} is {}",
+                rule.protocol,
+                wanted.as_str(),
+                Family::of_net(&net).as_str()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A rule referencing a prefix list must agree with the list's family (S5).
+fn check_list_families(groups: &[SecurityGroup], lists: &[PrefixList], path: &str) -> Result<()> {
+    let family_of: HashMap<&str, Family> =
+        lists.iter().map(|l| (l.id.as_str(), l.family)).collect();
+    for (g, group) in groups.iter().enumerate() {
+        for (r, rule) in group.rules.iter().enumerate() {
+            let RemoteObject::PrefixList(id) = &rule.remote else {
+                continue;
+            };
+            let Some(&list_family) = family_of.get(id.as_str()) else {
+                continue; // missing lists match nothing; the audit reports them
+            };
+            let clash = rule
+                .local
+                .map(|n| Family::of_net(&n))
+                .filter(|f| *f != list_family)
+                .or(match rule.protocol {
+                    Protocol::Number(crate::model::proto::ICMP) if list_family == Family::V6 => {
+                        Some(Family::V4)
+                    }
+                    Protocol::Number(crate::model::proto::ICMPV6) if list_family == Family::V4 => {
+                        Some(Family::V6)
+                    }
+                    _ => None,
+                });
+            if let Some(rule_family) = clash {
+                let field = match rule.direction {
+                    Direction::Ingress => "SourcePrefixListId",
+                    Direction::Egress => "DestPrefixListId",
+                };
+                return Err(LoadError::new(
+                    format!("{path}[{g}].Permissions.Permission[{r}].{field}"),
+                    quoted(id),
+                    format!(
+                        "the prefix list is {} but the rule is {}",
+                        list_family.as_str(),
+                        rule_family.as_str()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn network_interface(
+    raw: RawNetworkInterface,
+    path: &str,
+    groups: &[SecurityGroup],
+    group_index: &HashMap<&str, GroupIndex>,
+) -> Result<Nic> {
+    let field = |name: &str| join(path, name);
+    let id = set(&raw.network_interface_id)
+        .ok_or_else(|| {
+            LoadError::new(
+                field("NetworkInterfaceId"),
+                quoted(raw.network_interface_id.as_deref().unwrap_or("")),
+                "missing: every network interface needs its id (eni-…)",
+            )
+        })?
+        .to_string();
+
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    let mut add = |text: &str, at: String, family: Family| -> Result<()> {
+        let addr: IpAddr = text
+            .parse()
+            .ok()
+            .filter(|a| Family::of_addr(a) == family)
+            .ok_or_else(|| {
+                LoadError::new(
+                    at,
+                    quoted(text),
+                    format!("not an {} address", family.as_str()),
+                )
+            })?;
+        if !addresses.contains(&addr) {
+            addresses.push(addr);
+        }
+        Ok(())
+    };
+    if let Some(primary) = set(&raw.private_ip_address) {
+        add(primary, field("PrivateIpAddress"), Family::V4)?;
+    }
+    let private_sets = raw
+        .private_ip_sets
+        .and_then(|s| s.private_ip_set)
+        .unwrap_or_default();
+    for (i, entry) in private_sets.iter().enumerate() {
+        if let Some(text) = set(&entry.private_ip_address) {
+            add(
+                text,
+                field(&format!("PrivateIpSets.PrivateIpSet[{i}].PrivateIpAddress")),
+                Family::V4,
+            )?;
+        }
+    }
+    let v6_sets = raw.ipv6_sets.and_then(|s| s.ipv6_set).unwrap_or_default();
+    for (i, entry) in v6_sets.iter().enumerate() {
+        if let Some(text) = set(&entry.ipv6_address) {
+            add(
+                text,
+                field(&format!("Ipv6Sets.Ipv6Set[{i}].Ipv6Address")),
+                Family::V6,
+            )?;
+        }
+    }
+
+    let group_ids = raw
+        .security_group_ids
+        .and_then(|s| s.security_group_id)
+        .unwrap_or_default();
+    let ids_path = field("SecurityGroupIds.SecurityGroupId");
+    if group_ids.is_empty() || group_ids.len() > MAX_GROUPS_PER_NIC {
+        return Err(LoadError::new(
+            ids_path,
+            format!("{} groups", group_ids.len()),
+            format!("a network interface carries 1..{MAX_GROUPS_PER_NIC} security groups"),
+        ));
+    }
+    let mut nic_groups = Vec::with_capacity(group_ids.len());
+    let mut seen = HashSet::new();
+    for (i, gid) in group_ids.iter().enumerate() {
+        let at = format!("{ids_path}[{i}]");
+        let &index = group_index.get(gid.as_str()).ok_or_else(|| {
+            LoadError::new(
+                at.clone(),
+                quoted(gid),
+                "no such security group in the snapshot's SecurityGroups",
+            )
+        })?;
+        if !seen.insert(index) {
+            return Err(LoadError::new(
+                at,
+                quoted(gid),
+                "listed twice on this network interface",
+            ));
+        }
+        let first_kind = groups[nic_groups.first().copied().unwrap_or(index) as usize].kind;
+        if groups[index as usize].kind != first_kind {
+            return Err(LoadError::new(
+                at,
+                quoted(gid),
+                format!(
+                    "a {} group beside a {} one: all groups of a network interface have the same type",
+                    groups[index as usize].kind.as_str(),
+                    first_kind.as_str()
+                ),
+            ));
+        }
+        nic_groups.push(index);
+    }
+    Ok(Nic {
+        id,
+        instance_id: raw.instance_id.unwrap_or_default(),
+        vpc_id: raw.vpc_id.unwrap_or_default(),
+        addresses,
+        groups: nic_groups,
+    })
+}
+
+fn max_entries(value: &Option<StringOrNumber>, at: String, limit: u32) -> Result<Option<u32>> {
+    let Some(value) = value else { return Ok(None) };
+    let text = value.text();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    match text.parse::<u32>() {
+        Ok(n) if (1..=limit).contains(&n) => Ok(Some(n)),
+        _ => Err(LoadError::new(
+            at,
+            value.json(),
+            format!("expected an integer 1..{limit}"),
+        )),
+    }
+}
+
+fn prefix_list(raw: RawPrefixList, path: &str) -> Result<PrefixList> {
+    let field = |name: &str| join(path, name);
+    let id = set(&raw.prefix_list_id)
+        .ok_or_else(|| {
+            LoadError::new(
+                field("PrefixListId"),
+                "\"\"",
+                "missing: every prefix list needs its id (pl-…)",
+            )
+        })?
+        .to_string();
+    let family_text = raw.address_family.as_deref().unwrap_or("");
+    let family = if family_text.eq_ignore_ascii_case("ipv4") {
+        Family::V4
+    } else if family_text.eq_ignore_ascii_case("ipv6") {
+        Family::V6
+    } else {
+        return Err(LoadError::new(
+            field("AddressFamily"),
+            quoted(family_text),
+            "expected IPv4 or IPv6",
+        ));
+    };
+    let entries = raw.entries.and_then(|e| e.entry).unwrap_or_default();
+    let mut cidrs = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let at = field(&format!("Entries.Entry[{i}].Cidr"));
+        let text = entry.cidr.as_deref().unwrap_or("");
+        let net = parse_cidr(text)
+            .filter(|n| Family::of_net(n) == family)
+            .ok_or_else(|| {
+                LoadError::new(
+                    at,
+                    quoted(text),
+                    format!(
+                        "not an {} CIDR block (the list's AddressFamily)",
+                        family.as_str()
+                    ),
+                )
+            })?;
+        cidrs.push(net);
+    }
+    let max = max_entries(&raw.max_entries, field("MaxEntries"), 200)?
+        .unwrap_or(cidrs.len().max(1) as u32);
+    if cidrs.len() > max as usize {
+        return Err(LoadError::new(
+            field("Entries.Entry"),
+            format!("{} entries", cidrs.len()),
+            format!("more entries than MaxEntries {max}"),
+        ));
+    }
+    Ok(PrefixList {
+        id,
+        family,
+        max_entries: max,
+        cidrs,
+    })
+}
+
+fn port_range_list(raw: RawPortRangeList, path: &str) -> Result<PortRangeList> {
+    let field = |name: &str| join(path, name);
+    let id = set(&raw.port_range_list_id)
+        .ok_or_else(|| {
+            LoadError::new(
+                field("PortRangeListId"),
+                "\"\"",
+                "missing: every port range list needs its id (prl-…)",
+            )
+        })?
+        .to_string();
+    let entries = raw.entries.and_then(|e| e.entry).unwrap_or_default();
+    let mut ranges = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let text = entry.port_range.as_deref().unwrap_or("");
+        let range = parse_port_range(text).map_err(|why| {
+            LoadError::new(
+                field(&format!("Entries.Entry[{i}].PortRange")),
+                quoted(text),
+                why,
+            )
+        })?;
+        ranges.push(range);
+    }
+    let max = max_entries(&raw.max_entries, field("MaxEntries"), 2000)?
+        .unwrap_or(ranges.len().max(1) as u32);
+    if ranges.len() > max as usize {
+        return Err(LoadError::new(
+            field("Entries.Entry"),
+            format!("{} entries", ranges.len()),
+            format!("more entries than MaxEntries {max}"),
+        ));
+    }
+    Ok(PortRangeList {
+        id,
+        max_entries: max,
+        ranges,
+    })
+}

@@ -1,0 +1,294 @@
+//! The bulk CSV contract of `sgsim eval` (`shared/spec/interface.md`), streaming.
+//!
+//! Input: the header `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`, then one flow
+//! per line. Output: the input columns followed by `verdict,reason,security_group_id,rule_id`,
+//! rows in input order. A bad row stops nothing: it is reported with its line number and its
+//! output row gets the verdict `error`.
+//!
+//! The input is read in blocks of whole lines; each block is evaluated across rayon's threads
+//! and written out in order before the next is read, so memory stays flat however long the
+//! input is.
+
+use crate::model::{Flow, Reason, Target, Verdict};
+use crate::Engine;
+use rayon::prelude::*;
+use std::io::{self, BufRead, Write};
+
+/// The input header, exactly.
+pub const INPUT_HEADER: &str = "nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port";
+/// The columns appended to each output row.
+pub const OUTPUT_COLUMNS: &str = "verdict,reason,security_group_id,rule_id";
+
+/// Bytes of input evaluated per block. Large enough to keep both cores busy, small enough that
+/// memory stays at a few MiB.
+const BLOCK_BYTES: usize = 4 << 20;
+/// Lines per parallel task inside a block.
+const LINES_PER_TASK: usize = 8192;
+
+/// A row that could not be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// 1-based line number in the input (the header is line 1).
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Counts of one run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvalSummary {
+    pub rows: u64,
+    pub accepted: u64,
+    pub dropped: u64,
+    pub errors: u64,
+}
+
+/// Why a whole run stopped (as opposed to a bad row, which never stops it).
+#[derive(Debug)]
+pub enum BulkError {
+    Io(io::Error),
+    /// The first line is not [`INPUT_HEADER`].
+    Header(String),
+}
+
+impl std::fmt::Display for BulkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BulkError::Io(err) => write!(f, "{err}"),
+            BulkError::Header(found) => write!(
+                f,
+                "line 1: header {found:?}: expected exactly {INPUT_HEADER:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BulkError {}
+
+impl From<io::Error> for BulkError {
+    fn from(err: io::Error) -> Self {
+        BulkError::Io(err)
+    }
+}
+
+/// Callbacks of a bulk run: bad rows as they are found, and progress after each block.
+pub trait EvalObserver {
+    fn row_error(&mut self, _error: &RowError) {}
+    fn progress(&mut self, _rows: u64, _bytes: u64) {}
+}
+
+/// Ignores everything.
+impl EvalObserver for () {}
+
+/// Evaluates every flow of `input` and writes the output CSV to `output`.
+pub fn eval_csv(
+    engine: &Engine,
+    mut input: impl BufRead,
+    mut output: impl Write,
+    observer: &mut dyn EvalObserver,
+) -> Result<EvalSummary, BulkError> {
+    let mut header = Vec::new();
+    input.read_until(b'\n', &mut header)?;
+    let header_text = String::from_utf8_lossy(trim_line_end(&header)).into_owned();
+    if header_text.trim_start_matches('\u{feff}') != INPUT_HEADER {
+        return Err(BulkError::Header(header_text));
+    }
+    writeln!(output, "{INPUT_HEADER},{OUTPUT_COLUMNS}")?;
+
+    let mut summary = EvalSummary::default();
+    let mut bytes_read = header.len() as u64;
+    let mut block = Vec::with_capacity(BLOCK_BYTES + 4096);
+    let mut next_line: u64 = 2;
+    loop {
+        block.clear();
+        let eof = fill_block(&mut input, &mut block)?;
+        if block.is_empty() {
+            break;
+        }
+        bytes_read += block.len() as u64;
+
+        let lines: Vec<&[u8]> = split_lines(&block);
+        let first_line = next_line;
+        next_line += lines.len() as u64;
+        let results: Vec<TaskOutput> = lines
+            .par_chunks(LINES_PER_TASK)
+            .enumerate()
+            .map(|(task, chunk)| {
+                evaluate_lines(engine, chunk, first_line + (task * LINES_PER_TASK) as u64)
+            })
+            .collect();
+        for result in results {
+            output.write_all(&result.csv)?;
+            for error in &result.errors {
+                observer.row_error(error);
+            }
+            summary.rows += result.summary.rows;
+            summary.accepted += result.summary.accepted;
+            summary.dropped += result.summary.dropped;
+            summary.errors += result.summary.errors;
+        }
+        observer.progress(summary.rows, bytes_read);
+        if eof {
+            break;
+        }
+    }
+    output.flush()?;
+    Ok(summary)
+}
+
+/// Reads whole lines until the block holds at least [`BLOCK_BYTES`] or the input ends; true at
+/// the end.
+fn fill_block(input: &mut impl BufRead, block: &mut Vec<u8>) -> io::Result<bool> {
+    while block.len() < BLOCK_BYTES {
+        let available = match input.fill_buf() {
+            Ok(buf) => buf,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(err),
+        };
+        if available.is_empty() {
+            return Ok(true);
+        }
+        let take = available.len().min(BLOCK_BYTES - block.len());
+        block.extend_from_slice(&available[..take]);
+        input.consume(take);
+    }
+    // Finish the line the block ends in.
+    if block.last() != Some(&b'\n') && input.read_until(b'\n', block)? == 0 {
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Splits a block into lines without their line ends; a final empty line is not a row.
+fn split_lines(block: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = block.split(|&b| b == b'\n').map(trim_line_end).collect();
+    if block.last() == Some(&b'\n') || block.is_empty() {
+        lines.pop();
+    }
+    lines
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+struct TaskOutput {
+    csv: Vec<u8>,
+    errors: Vec<RowError>,
+    summary: EvalSummary,
+}
+
+fn evaluate_lines(engine: &Engine, lines: &[&[u8]], first_line: u64) -> TaskOutput {
+    let mut out = TaskOutput {
+        csv: Vec::with_capacity(lines.iter().map(|l| l.len() + 40).sum()),
+        errors: Vec::new(),
+        summary: EvalSummary::default(),
+    };
+    // Rows usually repeat a few NIC ids: remember the last one resolved.
+    let mut last_target: Option<(Vec<u8>, Target)> = None;
+    for (offset, &line) in lines.iter().enumerate() {
+        out.summary.rows += 1;
+        out.csv.extend_from_slice(line);
+        match parse_row(engine, line, &mut last_target) {
+            Ok((target, flow)) => {
+                let verdict = engine.check(target, &flow);
+                if verdict.is_accept() {
+                    out.summary.accepted += 1;
+                } else {
+                    out.summary.dropped += 1;
+                }
+                write_verdict(engine, &verdict, &mut out.csv);
+            }
+            Err(message) => {
+                out.summary.errors += 1;
+                out.errors.push(RowError {
+                    line: first_line + offset as u64,
+                    message,
+                });
+                out.csv.extend_from_slice(b",error,,,\n");
+            }
+        }
+    }
+    out
+}
+
+fn parse_row(
+    engine: &Engine,
+    line: &[u8],
+    last_target: &mut Option<(Vec<u8>, Target)>,
+) -> Result<(Target, Flow), String> {
+    let text = std::str::from_utf8(line).map_err(|_| "the row is not valid UTF-8".to_string())?;
+    let owned_fields;
+    let fields: Vec<&str> = if text.contains('"') {
+        owned_fields = parse_quoted(text)?;
+        owned_fields.iter().map(String::as_str).collect()
+    } else {
+        text.split(',').collect()
+    };
+    let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields[..] else {
+        return Err(format!(
+            "{} fields, expected 7 ({INPUT_HEADER})",
+            fields.len()
+        ));
+    };
+    let target = match last_target {
+        Some((id, target)) if id.as_slice() == nic_id.as_bytes() => *target,
+        _ => {
+            let target = engine
+                .target(nic_id)
+                .map_err(|why| format!("nic_id: {why}"))?;
+            *last_target = Some((nic_id.as_bytes().to_vec(), target));
+            target
+        }
+    };
+    let flow = Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
+        .map_err(|err| err.to_string())?;
+    Ok((target, flow))
+}
+
+/// A row with quotes goes through the csv crate, so quoted fields parse as any CSV reader would.
+fn parse_quoted(text: &str) -> Result<Vec<String>, String> {
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => Ok(record.iter().map(str::to_string).collect()),
+        Some(Err(err)) => Err(format!("malformed CSV: {err}")),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn write_verdict(engine: &Engine, verdict: &Verdict, out: &mut Vec<u8>) {
+    out.push(b',');
+    out.extend_from_slice(verdict.action.as_str().as_bytes());
+    out.push(b',');
+    out.extend_from_slice(verdict.reason.as_str().as_bytes());
+    match (verdict.reason, verdict.deciding_rule) {
+        (Reason::Rule, Some(rule_ref)) => {
+            let (group, rule) = engine.rule(rule_ref);
+            out.push(b',');
+            write_field(&group.id, out);
+            out.push(b',');
+            write_field(&rule.id, out);
+            out.push(b'\n');
+        }
+        _ => out.extend_from_slice(b",,\n"),
+    }
+}
+
+/// Writes a CSV field, quoting it only when it needs quotes.
+fn write_field(value: &str, out: &mut Vec<u8>) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push(b'"');
+        out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(value.as_bytes());
+    }
+}

@@ -1,0 +1,169 @@
+//! `sgsim eval`: the bulk CSV contract, streaming, with progress on a terminal.
+
+use super::{load_engine, EvalSwitches};
+use clap::Args;
+use sgsim::bulk::{eval_csv, EvalObserver, RowError};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Snapshot JSON file.
+    snapshot: PathBuf,
+    /// Flows CSV (`-` = stdin) with the header nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port.
+    flows: PathBuf,
+    /// Write the output CSV here (replaced atomically) instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    switches: EvalSwitches,
+}
+
+/// Bad rows beyond this many are counted, not printed one by one.
+const MAX_REPORTED_ROWS: u64 = 1000;
+
+struct Reporter {
+    flows_name: String,
+    reported: u64,
+    progress: Option<(Instant, Instant)>,
+}
+
+impl EvalObserver for Reporter {
+    fn row_error(&mut self, error: &RowError) {
+        self.reported += 1;
+        if self.reported <= MAX_REPORTED_ROWS {
+            self.clear_progress();
+            eprintln!("{}:{}: {}", self.flows_name, error.line, error.message);
+        }
+    }
+
+    fn progress(&mut self, rows: u64, bytes: u64) {
+        let Some((start, last)) = &mut self.progress else {
+            return;
+        };
+        if last.elapsed() >= Duration::from_millis(250) {
+            *last = Instant::now();
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            eprint!(
+                "\r{rows} rows, {:.0} MB, {:.2} M rows/s   ",
+                bytes as f64 / 1e6,
+                rows as f64 / secs / 1e6
+            );
+        }
+    }
+}
+
+impl Reporter {
+    fn clear_progress(&self) {
+        if self.progress.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
+    if let Some(threads) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global()
+            .map_err(|err| format!("--threads: {err}"))?;
+    }
+    let engine = load_engine(&args.snapshot, &args.switches)?;
+    let flows_name = args.flows.display().to_string();
+    let input: Box<dyn io::BufRead> = if args.flows.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        let file = File::open(&args.flows).map_err(|err| format!("{flows_name}: {err}"))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
+    };
+    let mut reporter = Reporter {
+        flows_name: flows_name.clone(),
+        reported: 0,
+        progress: io::stderr()
+            .is_terminal()
+            .then(|| (Instant::now(), Instant::now())),
+    };
+
+    let summary = match &args.output {
+        None => {
+            let stdout = io::stdout().lock();
+            eval_csv(
+                &engine,
+                input,
+                BufWriter::with_capacity(1 << 20, stdout),
+                &mut reporter,
+            )
+            .map_err(|err| format!("{flows_name}: {err}"))?
+        }
+        Some(path) => {
+            let (file, temp_path) = create_temp_beside(path)?;
+            let result = eval_csv(
+                &engine,
+                input,
+                BufWriter::with_capacity(1 << 20, &file),
+                &mut reporter,
+            )
+            .map_err(|err| format!("{flows_name}: {err}"))
+            .and_then(|summary| {
+                file.sync_all()
+                    .map_err(|err| format!("{}: {err}", temp_path.display()))?;
+                std::fs::rename(&temp_path, path)
+                    .map_err(|err| format!("{}: {err}", path.display()))?;
+                Ok(summary)
+            });
+            if result.is_err() {
+                let _ = std::fs::remove_file(&temp_path);
+            }
+            result?
+        }
+    };
+    reporter.clear_progress();
+    if summary.errors > MAX_REPORTED_ROWS {
+        eprintln!(
+            "{flows_name}: {} more bad rows not shown (their output rows say error)",
+            summary.errors - MAX_REPORTED_ROWS
+        );
+    }
+    if summary.errors > 0 {
+        eprintln!(
+            "{flows_name}: {} of {} rows could not be evaluated",
+            summary.errors, summary.rows
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let _ = io::stderr().flush();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new temporary file in the target's directory, so the final rename is atomic.
+fn create_temp_beside(path: &Path) -> Result<(File, PathBuf), String> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file path", path.display()))?;
+    for attempt in 0..100u32 {
+        let temp = dir.join(format!(
+            ".{}.{}.{attempt}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        match File::options().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((file, temp)),
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(format!("{}: {err}", temp.display())),
+        }
+    }
+    Err(format!(
+        "{}: could not create a temporary file beside it",
+        path.display()
+    ))
+}

@@ -1,0 +1,75 @@
+//! Argument definitions and dispatch.
+
+mod check;
+mod eval;
+
+use clap::{Args, Parser, Subcommand};
+use sgsim::model::{EvalOptions, NicType};
+use sgsim::{Engine, Snapshot};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Simulate Alibaba Cloud ECS security groups offline.
+#[derive(Debug, Parser)]
+#[command(name = "sgsim", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Would one flow be allowed? Prints the verdict, the reason and the deciding rule.
+    Check(check::CheckArgs),
+    /// Evaluate a CSV of flows (nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port).
+    Eval(eval::EvalArgs),
+}
+
+/// Switches shared by every evaluating command.
+#[derive(Debug, Args)]
+pub struct EvalSwitches {
+    /// Turn off the platform's block of egress TCP 25 to public IPv4 addresses (S13).
+    #[arg(long)]
+    no_platform_rules: bool,
+    /// Classic network only: the flow is on the internet side (S9). VPC groups ignore it.
+    #[arg(long)]
+    internet: bool,
+}
+
+impl EvalSwitches {
+    fn options(&self) -> EvalOptions {
+        EvalOptions {
+            platform_rules: !self.no_platform_rules,
+            nic_type: if self.internet {
+                NicType::Internet
+            } else {
+                NicType::Intranet
+            },
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, String> {
+    match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Eval(args) => eval::run(args),
+    }
+}
+
+/// Loads a snapshot file (`-` = stdin); errors name the file.
+pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
+    let result = if path.as_os_str() == "-" {
+        Snapshot::from_reader(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        Snapshot::from_reader(file)
+    };
+    result.map_err(|err| format!("{}: {err}", path.display()))
+}
+
+pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
+    Ok(Engine::with_options(
+        load_snapshot(path)?,
+        switches.options(),
+    ))
+}

@@ -1,0 +1,141 @@
+//! Evaluation: one flow with its deciding rule, a connection between two NICs (S15), or a batch
+//! written into the caller's buffer.
+
+pub mod reference;
+
+use crate::model::{
+    Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
+    Verdict,
+};
+use rayon::prelude::*;
+
+/// Answers flow queries about one snapshot. Cheap to share across threads (`Send + Sync`).
+///
+/// ```
+/// use sgsim::{Engine, Snapshot, model::{Action, Flow, Reason}};
+/// let snapshot = Snapshot::from_json_str(r#"{
+///   "SecurityGroupId": "sg-web", "Permissions": {"Permission": [
+///     {"SecurityGroupRuleId": "sgr-ssh", "Direction": "ingress", "IpProtocol": "TCP",
+///      "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "Policy": "Drop", "Priority": 1}]}}"#)?;
+/// let engine = Engine::new(snapshot);
+/// let target = engine.target("sg-web")?;
+/// let flow = Flow::parse("ingress", "tcp", "203.0.113.9", "40000", "10.0.0.5", "22")?;
+/// let verdict = engine.check(target, &flow);
+/// assert_eq!((verdict.action, verdict.reason), (Action::Drop, Reason::Rule));
+/// assert_eq!(engine.rule(verdict.deciding_rule.unwrap()).1.id, "sgr-ssh");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Engine {
+    snapshot: Snapshot,
+    options: EvalOptions,
+}
+
+/// The verdict on a connection from NIC A to NIC B (S15): A's egress and B's ingress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionVerdict {
+    pub egress: Verdict,
+    pub ingress: Verdict,
+}
+
+impl ConnectionVerdict {
+    /// Allowed only when both sides accept.
+    pub fn action(&self) -> Action {
+        if self.egress.is_accept() && self.ingress.is_accept() {
+            Action::Accept
+        } else {
+            Action::Drop
+        }
+    }
+
+    /// The sides that drop, egress first (S15).
+    pub fn blocking_sides(&self) -> Vec<(Direction, Verdict)> {
+        [
+            (Direction::Egress, self.egress),
+            (Direction::Ingress, self.ingress),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_accept())
+        .collect()
+    }
+}
+
+/// One query of a batch: which NIC (or bare group) and which flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub target: Target,
+    pub flow: Flow,
+}
+
+impl Engine {
+    /// An engine with the default options (platform rules on, intranet side).
+    pub fn new(snapshot: Snapshot) -> Engine {
+        Engine::with_options(snapshot, EvalOptions::default())
+    }
+
+    pub fn with_options(snapshot: Snapshot, options: EvalOptions) -> Engine {
+        Engine { snapshot, options }
+    }
+
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    pub fn options(&self) -> &EvalOptions {
+        &self.options
+    }
+
+    /// Resolves a NIC id (or, for a NIC-less snapshot, a group id; empty picks its only group).
+    pub fn target(&self, id: &str) -> Result<Target, String> {
+        self.snapshot.resolve_target(id)
+    }
+
+    /// The verdict on one flow at one target, in the flow's direction.
+    pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
+        reference::evaluate(&self.snapshot, target, flow, &self.options)
+    }
+
+    /// The two-NIC question (S15): `flow` leaves `from` (egress) and enters `to` (ingress).
+    /// The flow's own direction is ignored.
+    pub fn check_connection(&self, from: NicIndex, to: NicIndex, flow: &Flow) -> ConnectionVerdict {
+        let egress = Flow {
+            direction: Direction::Egress,
+            ..*flow
+        };
+        let ingress = Flow {
+            direction: Direction::Ingress,
+            ..*flow
+        };
+        ConnectionVerdict {
+            egress: self.check(Target::Nic(from), &egress),
+            ingress: self.check(Target::Nic(to), &ingress),
+        }
+    }
+
+    /// Evaluates `queries` into `out` (same length) without allocating per flow.
+    ///
+    /// # Panics
+    /// When `out.len() != queries.len()`.
+    pub fn check_batch(&self, queries: &[Query], out: &mut [Verdict]) {
+        assert_eq!(queries.len(), out.len(), "one output slot per query");
+        for (query, slot) in queries.iter().zip(out.iter_mut()) {
+            *slot = self.check(query.target, &query.flow);
+        }
+    }
+
+    /// [`Engine::check_batch`] across all rayon threads.
+    pub fn check_batch_parallel(&self, queries: &[Query], out: &mut [Verdict]) {
+        assert_eq!(queries.len(), out.len(), "one output slot per query");
+        const CHUNK: usize = 4096;
+        queries
+            .par_chunks(CHUNK)
+            .zip(out.par_chunks_mut(CHUNK))
+            .for_each(|(queries, out)| self.check_batch(queries, out));
+    }
+
+    /// The group and rule a [`RuleRef`] names.
+    pub fn rule(&self, rule_ref: RuleRef) -> (&SecurityGroup, &Rule) {
+        let group = self.snapshot.group(rule_ref.group);
+        (group, &group.rules[rule_ref.rule as usize])
+    }
+}

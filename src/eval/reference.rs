@@ -1,0 +1,176 @@
+//! The reference evaluator: a short, obviously-correct linear scan of the spec, clause by
+//! clause. It is the oracle that every faster engine is tested against; keep it simple rather
+//! than fast.
+
+use crate::model::{
+    proto, Action, DestPorts, Direction, EvalOptions, Flow, GroupKind, Protocol, Reason,
+    RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
+};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Decides one flow on one target (NIC or bare group) in the flow's direction (S14: platform,
+/// inner access, custom rules, default).
+pub fn evaluate(
+    snapshot: &Snapshot,
+    target: Target,
+    flow: &Flow,
+    options: &EvalOptions,
+) -> Verdict {
+    if options.platform_rules && is_platform_blocked(flow) {
+        return Verdict {
+            action: Action::Drop,
+            reason: Reason::Platform,
+            deciding_rule: None,
+        };
+    }
+    if has_inner_access(snapshot, target, flow) {
+        return Verdict {
+            action: Action::Accept,
+            reason: Reason::InnerAccess,
+            deciding_rule: None,
+        };
+    }
+    if let Some((rule_ref, action)) = deciding_rule(snapshot, target, flow, options) {
+        return Verdict {
+            action,
+            reason: Reason::Rule,
+            deciding_rule: Some(rule_ref),
+        };
+    }
+    Verdict {
+        action: default_action(snapshot, target, flow.direction),
+        reason: Reason::Default,
+        deciding_rule: None,
+    }
+}
+
+/// S13: egress TCP to port 25 at a public IPv4 address is blocked by the platform.
+pub fn is_platform_blocked(flow: &Flow) -> bool {
+    flow.direction == Direction::Egress
+        && flow.protocol == proto::TCP
+        && flow.dst_port == 25
+        && matches!(flow.dst, IpAddr::V4(v4) if !is_platform_private(v4))
+}
+
+/// The ranges S13 treats as private: RFC 1918 and the shared 100.64.0.0/10.
+pub fn is_platform_private(addr: Ipv4Addr) -> bool {
+    let [a, b, ..] = addr.octets();
+    a == 10
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 100 && (64..128).contains(&b))
+}
+
+/// S11: the remote address belongs to another NIC sharing a basic group whose
+/// InnerAccessPolicy is Accept.
+pub fn has_inner_access(snapshot: &Snapshot, target: Target, flow: &Flow) -> bool {
+    let Target::Nic(nic) = target else {
+        return false; // a bare group has no NICs
+    };
+    let own_groups = &snapshot.nic(nic).groups;
+    snapshot
+        .nics_with_address(&flow.remote())
+        .iter()
+        .filter(|&&other| other != nic)
+        .any(|&other| {
+            snapshot
+                .nic(other)
+                .groups
+                .iter()
+                .any(|g| own_groups.contains(g) && snapshot.group(*g).gives_inner_access())
+        })
+}
+
+/// S9 + S10: the matching candidate that comes first in (priority, drop before accept, group
+/// order on the NIC, rule position) order, with its action.
+pub fn deciding_rule(
+    snapshot: &Snapshot,
+    target: Target,
+    flow: &Flow,
+    options: &EvalOptions,
+) -> Option<(RuleRef, Action)> {
+    let mut best: Option<((u8, Action, usize, usize), RuleRef)> = None;
+    for (group_position, &group_index) in snapshot.target_groups(target).iter().enumerate() {
+        let group = snapshot.group(group_index);
+        for (rule_position, rule) in group.rules.iter().enumerate() {
+            // S9: classic groups only consider rules of the flow's NicType; VPC rules are all
+            // intranet.
+            if group.is_classic() && rule.nic_type != options.nic_type {
+                continue;
+            }
+            if !rule_matches(snapshot, rule, flow) {
+                continue;
+            }
+            let key = (rule.priority, rule.action, group_position, rule_position);
+            if best.as_ref().is_none_or(|(best_key, _)| key < *best_key) {
+                let rule_ref = RuleRef {
+                    group: group_index,
+                    rule: rule_position as u32,
+                };
+                best = Some((key, rule_ref));
+            }
+        }
+    }
+    best.map(|((_, action, _, _), rule_ref)| (rule_ref, action))
+}
+
+/// S4: does one rule match the flow?
+pub fn rule_matches(snapshot: &Snapshot, rule: &Rule, flow: &Flow) -> bool {
+    rule.direction == flow.direction
+        && protocol_matches(rule.protocol, flow)
+        && ports_match(snapshot, rule, flow)
+        && remote_matches(snapshot, &rule.remote, flow.remote())
+        && rule.local.is_none_or(|local| local.contains(&flow.local()))
+}
+
+/// S1 + S5: `all` covers every protocol; `icmp` only IPv4 flows, `icmpv6` only IPv6 flows.
+fn protocol_matches(protocol: Protocol, flow: &Flow) -> bool {
+    let family_ok = match protocol {
+        Protocol::Number(proto::ICMP) => flow.src.is_ipv4(),
+        Protocol::Number(proto::ICMPV6) => flow.src.is_ipv6(),
+        _ => true,
+    };
+    family_ok && protocol.covers(flow.protocol)
+}
+
+/// S3: only TCP/UDP rules look at ports; a missing port list matches nothing.
+fn ports_match(snapshot: &Snapshot, rule: &Rule, flow: &Flow) -> bool {
+    if !rule.protocol.has_ports() {
+        return true;
+    }
+    let dest_ok = match &rule.dest_ports {
+        DestPorts::Any => true,
+        DestPorts::Range(range) => range.contains(flow.dst_port),
+        DestPorts::List(id) => snapshot
+            .port_list(id)
+            .is_some_and(|list| list.ranges.iter().any(|r| r.contains(flow.dst_port))),
+    };
+    dest_ok
+        && rule
+            .source_ports
+            .is_none_or(|range| range.contains(flow.src_port))
+}
+
+/// S5–S7: CIDRs contain only their own family; a group covers its members' addresses; a
+/// prefix list its CIDRs. Missing groups and lists cover nothing.
+fn remote_matches(snapshot: &Snapshot, remote: &RemoteObject, addr: IpAddr) -> bool {
+    match remote {
+        RemoteObject::Cidr(net) => net.contains(&addr),
+        RemoteObject::Group(id) => snapshot.group_member_addresses(id).contains(&addr),
+        RemoteObject::PrefixList(id) => snapshot
+            .prefix_list(id)
+            .is_some_and(|list| list.cidrs.iter().any(|net| net.contains(&addr))),
+    }
+}
+
+/// S12: basic groups drop ingress and accept egress; enterprise groups drop both.
+pub fn default_action(snapshot: &Snapshot, target: Target, direction: Direction) -> Action {
+    let enterprise = snapshot
+        .target_groups(target)
+        .iter()
+        .any(|&g| snapshot.group(g).kind == GroupKind::Enterprise);
+    match (enterprise, direction) {
+        (false, Direction::Egress) => Action::Accept,
+        _ => Action::Drop,
+    }
+}

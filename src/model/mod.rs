@@ -1,0 +1,405 @@
+//! Validated plain types. Everything here was checked by [`crate::api`] on the way in, so
+//! nothing past this point can fail on bad data.
+//!
+//! Spec clauses are cited as S1..S20 (`shared/spec/semantics.md`).
+
+mod flow;
+mod snapshot;
+
+pub use flow::{Flow, FlowError};
+pub use snapshot::{
+    GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, PortRangeList, PrefixList,
+    SecurityGroup, Snapshot, Target,
+};
+
+use ipnet::IpNet;
+use std::fmt;
+use std::net::IpAddr;
+
+/// IANA protocol numbers with names in the API (S1).
+pub mod proto {
+    pub const ICMP: u8 = 1;
+    pub const TCP: u8 = 6;
+    pub const UDP: u8 = 17;
+    pub const GRE: u8 = 47;
+    pub const ICMPV6: u8 = 58;
+}
+
+/// Traffic direction, seen from the network interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
+
+    /// Parses `ingress` / `egress`, any letter case.
+    pub fn parse(text: &str) -> Option<Direction> {
+        if text.eq_ignore_ascii_case("ingress") {
+            Some(Direction::Ingress)
+        } else if text.eq_ignore_ascii_case("egress") {
+            Some(Direction::Egress)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a rule (or a verdict) does with a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    /// Drop sorts first: at equal priority drop wins (S10).
+    Drop,
+    Accept,
+}
+
+impl Action {
+    /// Parses `accept` / `drop`, any letter case; empty means accept (the API default).
+    pub fn parse(text: &str) -> Option<Action> {
+        if text.is_empty() || text.eq_ignore_ascii_case("accept") {
+            Some(Action::Accept)
+        } else if text.eq_ignore_ascii_case("drop") {
+            Some(Action::Drop)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Drop => "drop",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rule's protocol (S1): one IANA number, or every protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    All,
+    Number(u8),
+}
+
+impl Protocol {
+    /// Parses a protocol name (`tcp`, `udp`, `icmp`, `icmpv6`, `gre`, `all`; any case) or a decimal
+    /// IANA number 0..=255.
+    pub fn parse(text: &str) -> Option<Protocol> {
+        if text.eq_ignore_ascii_case("all") {
+            return Some(Protocol::All);
+        }
+        parse_protocol_number(text).map(Protocol::Number)
+    }
+
+    /// Does this rule protocol cover a flow's protocol number?
+    pub fn covers(self, flow_protocol: u8) -> bool {
+        match self {
+            Protocol::All => true,
+            Protocol::Number(n) => n == flow_protocol,
+        }
+    }
+
+    /// TCP and UDP are the only protocols with ports (S2).
+    pub fn has_ports(self) -> bool {
+        matches!(self, Protocol::Number(proto::TCP | proto::UDP))
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protocol::All => f.write_str("all"),
+            Protocol::Number(n) => f.write_str(protocol_name(*n).unwrap_or(&n.to_string())),
+        }
+    }
+}
+
+/// Parses a flow's protocol: a name (not `all`) or a number 0..=255.
+pub fn parse_protocol_number(text: &str) -> Option<u8> {
+    const NAMES: [(&str, u8); 5] = [
+        ("tcp", proto::TCP),
+        ("udp", proto::UDP),
+        ("icmp", proto::ICMP),
+        ("icmpv6", proto::ICMPV6),
+        ("gre", proto::GRE),
+    ];
+    if let Some(&(_, n)) = NAMES
+        .iter()
+        .find(|(name, _)| text.eq_ignore_ascii_case(name))
+    {
+        return Some(n);
+    }
+    if text.is_empty() || text.len() > 3 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<u8>().ok()
+}
+
+/// The API name of a protocol number, if it has one.
+pub fn protocol_name(n: u8) -> Option<&'static str> {
+    Some(match n {
+        proto::TCP => "tcp",
+        proto::UDP => "udp",
+        proto::ICMP => "icmp",
+        proto::ICMPV6 => "icmpv6",
+        proto::GRE => "gre",
+        _ => return None,
+    })
+}
+
+/// An inclusive TCP/UDP port range `lo/hi` with 1 <= lo <= hi (S2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRange {
+    pub lo: u16,
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Every usable port, `1/65535`.
+    pub const FULL: PortRange = PortRange { lo: 1, hi: 65535 };
+
+    /// A flow port of 0 is in no range, because ranges start at 1 (S3).
+    pub fn contains(self, port: u16) -> bool {
+        self.lo <= port && port <= self.hi
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.lo, self.hi)
+    }
+}
+
+/// Which destination ports a rule matches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DestPorts {
+    /// Portless protocols and `all` (`-1/-1`): ports are ignored (S3).
+    Any,
+    Range(PortRange),
+    /// A port range list `prl-…`, resolved at evaluation time (S7).
+    List(String),
+}
+
+/// The remote side of a rule: where ingress comes from, where egress goes to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RemoteObject {
+    Cidr(IpNet),
+    /// `SourceGroupId` / `DestGroupId`: the private addresses of the NICs carrying it (S6).
+    Group(String),
+    /// `SourcePrefixListId` / `DestPrefixListId` (S7).
+    PrefixList(String),
+}
+
+impl fmt::Display for RemoteObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RemoteObject::Cidr(net) => write!(f, "{net}"),
+            RemoteObject::Group(id) | RemoteObject::PrefixList(id) => f.write_str(id),
+        }
+    }
+}
+
+/// Classic-network side of a rule (S9). VPC rules are always `intranet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum NicType {
+    #[default]
+    Intranet,
+    Internet,
+}
+
+impl NicType {
+    pub fn parse(text: &str) -> Option<NicType> {
+        if text.is_empty() || text.eq_ignore_ascii_case("intranet") {
+            Some(NicType::Intranet)
+        } else if text.eq_ignore_ascii_case("internet") {
+            Some(NicType::Internet)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NicType::Intranet => "intranet",
+            NicType::Internet => "internet",
+        }
+    }
+}
+
+/// Rule priority, 1 (first) ..= 100; snapshots may carry the legacy 110.
+pub type Priority = u8;
+
+/// One security-group rule, validated.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    /// `sgr-…`, or `sgr-auto-<group>-<position>` for older responses without ids.
+    pub id: String,
+    pub direction: Direction,
+    pub action: Action,
+    pub priority: Priority,
+    pub protocol: Protocol,
+    pub dest_ports: DestPorts,
+    /// `None` means any source port.
+    pub source_ports: Option<PortRange>,
+    pub remote: RemoteObject,
+    /// The NIC-side CIDR of a quintuple rule (`DestCidrIp` for ingress, `SourceCidrIp` for egress).
+    pub local: Option<IpNet>,
+    pub nic_type: NicType,
+    pub description: String,
+}
+
+impl Rule {
+    /// The address family this rule is limited to (S5), or `None` when it matches either family.
+    pub fn family(&self) -> Option<Family> {
+        let from_remote = match &self.remote {
+            RemoteObject::Cidr(net) => Some(Family::of_net(net)),
+            _ => None,
+        };
+        from_remote
+            .or(self.local.as_ref().map(Family::of_net))
+            .or(match self.protocol {
+                Protocol::Number(proto::ICMP) => Some(Family::V4),
+                Protocol::Number(proto::ICMPV6) => Some(Family::V6),
+                _ => None,
+            })
+    }
+
+    /// A short human summary: `drop tcp 22/22 from 0.0.0.0/0`.
+    pub fn summary(&self) -> String {
+        let mut out = format!("{} {}", self.action, self.protocol);
+        match &self.dest_ports {
+            DestPorts::Any => {}
+            DestPorts::Range(range) => out.push_str(&format!(" {range}")),
+            DestPorts::List(id) => out.push_str(&format!(" ports {id}")),
+        }
+        if let Some(range) = self.source_ports {
+            out.push_str(&format!(" sport {range}"));
+        }
+        let (remote_word, local_word) = match self.direction {
+            Direction::Ingress => ("from", "to"),
+            Direction::Egress => ("to", "from"),
+        };
+        out.push_str(&format!(" {remote_word} {}", self.remote));
+        if let Some(local) = &self.local {
+            out.push_str(&format!(" {local_word} {local}"));
+        }
+        if self.nic_type == NicType::Internet {
+            out.push_str(" (internet)");
+        }
+        out
+    }
+}
+
+/// IPv4 or IPv6.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn of_addr(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    pub fn of_net(net: &IpNet) -> Family {
+        match net {
+            IpNet::V4(_) => Family::V4,
+            IpNet::V6(_) => Family::V6,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+/// Why a verdict came out the way it did (S14 lists the steps in order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A custom rule decided (S10).
+    Rule,
+    /// Inner access between NICs sharing a basic group (S11).
+    InnerAccess,
+    /// No rule matched (S12).
+    Default,
+    /// The platform's TCP 25 block (S13).
+    Platform,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Rule => "rule",
+            Reason::InnerAccess => "inner_access",
+            Reason::Default => "default",
+            Reason::Platform => "platform",
+        }
+    }
+}
+
+/// Names the rule that decided: its group's and its own index in the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub group: GroupIndex,
+    pub rule: u32,
+}
+
+/// The answer for one flow on one NIC (or bare group) and one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Verdict {
+    pub action: Action,
+    pub reason: Reason,
+    /// Set exactly when `reason` is [`Reason::Rule`].
+    pub deciding_rule: Option<RuleRef>,
+}
+
+impl Verdict {
+    pub fn is_accept(&self) -> bool {
+        self.action == Action::Accept
+    }
+}
+
+/// Evaluation switches that are not part of the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// Apply the platform's TCP 25 egress block (S13). On by default.
+    pub platform_rules: bool,
+    /// Classic network only: which side the flow is on (S9). VPC groups ignore it.
+    pub nic_type: NicType,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            platform_rules: true,
+            nic_type: NicType::Intranet,
+        }
+    }
+}

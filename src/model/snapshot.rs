@@ -1,0 +1,295 @@
+use super::{Family, PortRange, Rule};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Position of a security group in [`Snapshot::groups`].
+pub type GroupIndex = u32;
+/// Position of a network interface in [`Snapshot::nics`].
+pub type NicIndex = u32;
+
+/// Basic (`normal`) or advanced (`enterprise`) security group (S12).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum GroupKind {
+    #[default]
+    Normal,
+    Enterprise,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Normal => "normal",
+            GroupKind::Enterprise => "enterprise",
+        }
+    }
+}
+
+/// `InnerAccessPolicy` of a group (S11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InnerAccessPolicy {
+    Accept,
+    Drop,
+}
+
+/// A security group with its rules in API order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecurityGroup {
+    pub id: String,
+    pub name: String,
+    pub kind: GroupKind,
+    /// Empty for the classic network.
+    pub vpc_id: String,
+    pub inner_access: InnerAccessPolicy,
+    pub rules: Vec<Rule>,
+}
+
+impl SecurityGroup {
+    pub fn is_classic(&self) -> bool {
+        self.vpc_id.is_empty()
+    }
+
+    /// Only basic groups with `InnerAccessPolicy` `Accept` give inner access (S11).
+    pub fn gives_inner_access(&self) -> bool {
+        self.kind == GroupKind::Normal && self.inner_access == InnerAccessPolicy::Accept
+    }
+}
+
+/// A network interface (ENI) and the groups it carries, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nic {
+    pub id: String,
+    pub instance_id: String,
+    pub vpc_id: String,
+    /// Private IPv4 addresses (primary first), then IPv6 addresses.
+    pub addresses: Vec<IpAddr>,
+    pub groups: Vec<GroupIndex>,
+}
+
+/// A managed prefix list `pl-…` (S7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixList {
+    pub id: String,
+    pub family: Family,
+    pub max_entries: u32,
+    pub cidrs: Vec<IpNet>,
+}
+
+/// A port range list `prl-…` (S7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRangeList {
+    pub id: String,
+    pub max_entries: u32,
+    pub ranges: Vec<PortRange>,
+}
+
+/// What a query is asked about: a NIC, or a group of a bare DescribeSecurityGroupAttribute
+/// snapshot (which has no NICs, so inner access never applies).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Nic(NicIndex),
+    Group(GroupIndex),
+}
+
+/// The world a query is asked about: groups, NICs and the lists they reference.
+///
+/// Build one with [`crate::Snapshot::from_json_str`] and friends, or [`Snapshot::new`] from parts.
+/// Lookups by id and the group membership of S6 are indexed once here.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    groups: Vec<SecurityGroup>,
+    nics: Vec<Nic>,
+    prefix_lists: Vec<PrefixList>,
+    port_lists: Vec<PortRangeList>,
+    group_by_id: HashMap<String, GroupIndex>,
+    nic_by_id: HashMap<String, NicIndex>,
+    prefix_list_by_id: HashMap<String, usize>,
+    port_list_by_id: HashMap<String, usize>,
+    /// Per group: the private addresses of every NIC carrying it (S6).
+    group_members: Vec<Vec<IpAddr>>,
+    /// Private address → the NICs that own it (S11).
+    nics_by_address: HashMap<IpAddr, Vec<NicIndex>>,
+    /// `[0, 1, …]`: lets a bare-group target lend out a one-element slice of its index.
+    group_indices: Vec<GroupIndex>,
+}
+
+impl Snapshot {
+    /// Assembles a snapshot from validated parts. Ids must be unique and every NIC's group
+    /// index in range; [`crate::api`] guarantees both for loaded data.
+    pub fn new(
+        groups: Vec<SecurityGroup>,
+        nics: Vec<Nic>,
+        prefix_lists: Vec<PrefixList>,
+        port_lists: Vec<PortRangeList>,
+    ) -> Snapshot {
+        let index_of = |ids: Vec<&String>| -> HashMap<String, usize> {
+            ids.into_iter()
+                .enumerate()
+                .map(|(i, id)| (id.clone(), i))
+                .collect()
+        };
+        let group_by_id = index_of(groups.iter().map(|g| &g.id).collect())
+            .into_iter()
+            .map(|(id, i)| (id, i as GroupIndex))
+            .collect();
+        let nic_by_id = index_of(nics.iter().map(|n| &n.id).collect())
+            .into_iter()
+            .map(|(id, i)| (id, i as NicIndex))
+            .collect();
+        let prefix_list_by_id = index_of(prefix_lists.iter().map(|p| &p.id).collect());
+        let port_list_by_id = index_of(port_lists.iter().map(|p| &p.id).collect());
+
+        let mut group_members = vec![Vec::new(); groups.len()];
+        let mut nics_by_address: HashMap<IpAddr, Vec<NicIndex>> = HashMap::new();
+        for (nic_index, nic) in nics.iter().enumerate() {
+            for &group in &nic.groups {
+                group_members[group as usize].extend(nic.addresses.iter().copied());
+            }
+            for &addr in &nic.addresses {
+                nics_by_address
+                    .entry(addr)
+                    .or_default()
+                    .push(nic_index as NicIndex);
+            }
+        }
+        for members in &mut group_members {
+            members.sort_unstable();
+            members.dedup();
+        }
+        let groups_len = groups.len();
+        Snapshot {
+            groups,
+            nics,
+            prefix_lists,
+            port_lists,
+            group_by_id,
+            nic_by_id,
+            prefix_list_by_id,
+            port_list_by_id,
+            group_members,
+            nics_by_address,
+            group_indices: (0..groups_len as GroupIndex).collect(),
+        }
+    }
+
+    pub fn groups(&self) -> &[SecurityGroup] {
+        &self.groups
+    }
+
+    pub fn nics(&self) -> &[Nic] {
+        &self.nics
+    }
+
+    pub fn prefix_lists(&self) -> &[PrefixList] {
+        &self.prefix_lists
+    }
+
+    pub fn port_lists(&self) -> &[PortRangeList] {
+        &self.port_lists
+    }
+
+    pub fn group(&self, index: GroupIndex) -> &SecurityGroup {
+        &self.groups[index as usize]
+    }
+
+    pub fn nic(&self, index: NicIndex) -> &Nic {
+        &self.nics[index as usize]
+    }
+
+    pub fn group_index(&self, id: &str) -> Option<GroupIndex> {
+        self.group_by_id.get(id).copied()
+    }
+
+    pub fn nic_index(&self, id: &str) -> Option<NicIndex> {
+        self.nic_by_id.get(id).copied()
+    }
+
+    pub fn prefix_list(&self, id: &str) -> Option<&PrefixList> {
+        self.prefix_list_by_id
+            .get(id)
+            .map(|&i| &self.prefix_lists[i])
+    }
+
+    pub fn port_list(&self, id: &str) -> Option<&PortRangeList> {
+        self.port_list_by_id.get(id).map(|&i| &self.port_lists[i])
+    }
+
+    /// The private addresses of every NIC carrying the group `id` (S6); empty for a group that is
+    /// not in the snapshot (another account's, say).
+    pub fn group_member_addresses(&self, id: &str) -> &[IpAddr] {
+        match self.group_index(id) {
+            Some(index) => &self.group_members[index as usize],
+            None => &[],
+        }
+    }
+
+    /// The NICs owning a private address.
+    pub fn nics_with_address(&self, addr: &IpAddr) -> &[NicIndex] {
+        self.nics_by_address
+            .get(addr)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// The groups a query target carries, in order.
+    pub fn target_groups(&self, target: Target) -> &[GroupIndex] {
+        match target {
+            Target::Nic(nic) => &self.nics[nic as usize].groups,
+            Target::Group(group) => std::slice::from_ref(&self.group_indices[group as usize]),
+        }
+    }
+
+    /// Resolves a query target by id: a NIC id, or a group id when the snapshot has no NICs
+    /// (a bare DescribeSecurityGroupAttribute response). An empty id picks the only group of a
+    /// NIC-less snapshot.
+    pub fn resolve_target(&self, id: &str) -> Result<Target, String> {
+        if let Some(nic) = self.nic_index(id) {
+            return Ok(Target::Nic(nic));
+        }
+        if !self.nics.is_empty() {
+            return Err(format!(
+                "no network interface {id:?} in the snapshot (it has {})",
+                list_some(self.nics.iter().map(|n| n.id.as_str()))
+            ));
+        }
+        if id.is_empty() {
+            return match self.groups.len() {
+                1 => Ok(Target::Group(0)),
+                0 => Err("the snapshot has no security groups".to_string()),
+                _ => Err(format!(
+                    "the snapshot has {} groups and no NICs: name one ({})",
+                    self.groups.len(),
+                    list_some(self.groups.iter().map(|g| g.id.as_str()))
+                )),
+            };
+        }
+        self.group_index(id).map(Target::Group).ok_or_else(|| {
+            format!(
+                "no security group {id:?} in the snapshot (it has {})",
+                list_some(self.groups.iter().map(|g| g.id.as_str()))
+            )
+        })
+    }
+
+    /// The display id of a target.
+    pub fn target_id(&self, target: Target) -> &str {
+        match target {
+            Target::Nic(nic) => &self.nics[nic as usize].id,
+            Target::Group(group) => &self.groups[group as usize].id,
+        }
+    }
+}
+
+/// `a, b, c, … (N in all)` for error messages.
+fn list_some<'a>(ids: impl Iterator<Item = &'a str>) -> String {
+    let ids: Vec<&str> = ids.collect();
+    if ids.is_empty() {
+        return "none".to_string();
+    }
+    let shown: Vec<&str> = ids.iter().take(5).copied().collect();
+    if ids.len() > shown.len() {
+        format!("{}, … ({} in all)", shown.join(", "), ids.len())
+    } else {
+        shown.join(", ")
+    }
+}
