@@ -17,16 +17,24 @@ use std::collections::HashMap;
 /// A field value domain: protocol numbers, ports, IPv4 or IPv6 addresses.
 pub trait Key: Copy + Ord + Eq + std::hash::Hash + Default + std::fmt::Debug + Send + Sync {
     const MAX: Self;
+    const BITS: u32;
     /// `self + 1`, or `None` at [`Key::MAX`].
     fn successor(self) -> Option<Self>;
+    /// The top `bits` bits (1 ..= `BITS`) as an index.
+    fn top(self, bits: u32) -> usize;
 }
 
 macro_rules! impl_key {
     ($($t:ty),*) => {$(
         impl Key for $t {
             const MAX: Self = <$t>::MAX;
+            const BITS: u32 = <$t>::BITS;
             fn successor(self) -> Option<Self> {
                 self.checked_add(1)
+            }
+            #[inline]
+            fn top(self, bits: u32) -> usize {
+                (self >> (Self::BITS - bits)) as usize
             }
         }
     )*};
@@ -35,24 +43,56 @@ impl_key!(u8, u16, u32, u128);
 
 /// Maps a field value to its class: classes are the distinct rule sets, and values are cut into
 /// maximal intervals with one class each.
+///
+/// PERF: a plain binary search over the interval starts dominated lookups (~70 % of the time on
+/// acl1_1k). A bucket table indexed by the value's top bits narrows the search to the few starts
+/// sharing those bits, usually zero to two.
 #[derive(Clone, Debug)]
 pub struct FieldMap<K: Key> {
     /// Start of each interval, ascending; `starts[0]` is 0.
     starts: Vec<K>,
     /// Class of each interval.
     classes: Vec<u32>,
+    bucket_bits: u32,
+    /// `buckets[b]`: the number of starts whose top bits are below `b` (`2^bucket_bits + 1`
+    /// entries).
+    buckets: Vec<u32>,
 }
 
 impl<K: Key> FieldMap<K> {
+    fn new(starts: Vec<K>, classes: Vec<u32>) -> Self {
+        // About two buckets per start, so a bucket holds few starts.
+        let wanted = (starts.len() * 2).next_power_of_two().trailing_zeros();
+        let bucket_bits = wanted.clamp(1, K::BITS.min(20));
+        let mut buckets = Vec::with_capacity((1 << bucket_bits) + 1);
+        let mut index = 0;
+        for bucket in 0..=(1usize << bucket_bits) {
+            while index < starts.len() && starts[index].top(bucket_bits) < bucket {
+                index += 1;
+            }
+            buckets.push(index as u32);
+        }
+        FieldMap {
+            starts,
+            classes,
+            bucket_bits,
+            buckets,
+        }
+    }
+
     #[inline]
     pub fn class_of(&self, value: K) -> u32 {
-        // The last interval starting at or before `value`.
-        let index = self.starts.partition_point(|&start| start <= value) - 1;
-        self.classes[index]
+        // Starts in earlier buckets are all <= value and those in later ones all > value, so the
+        // last start <= value is found inside the value's own bucket (or just before it).
+        let bucket = value.top(self.bucket_bits);
+        let first = self.buckets[bucket] as usize;
+        let end = self.buckets[bucket + 1] as usize;
+        let within = self.starts[first..end].partition_point(|&start| start <= value);
+        self.classes[first + within - 1]
     }
 
     fn memory_bytes(&self) -> usize {
-        self.starts.len() * std::mem::size_of::<K>() + self.classes.len() * 4
+        self.starts.len() * std::mem::size_of::<K>() + (self.classes.len() + self.buckets.len()) * 4
     }
 }
 
@@ -143,7 +183,7 @@ pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], words: usize) -> Field<K> 
         bits.extend_from_slice(vector);
     }
     Field {
-        map: FieldMap { starts, classes },
+        map: FieldMap::new(starts, classes),
         vectors: ClassVectors { bits, summaries },
     }
 }
