@@ -34,7 +34,7 @@ enum AddressField {
 #[derive(Clone, Debug)]
 enum Node<A: Key> {
     Leaf {
-        classifier: BitVectorClassifier<A>,
+        classifier: Box<BitVectorClassifier<A>>,
         /// Global rank of each leaf rule, ascending.
         ranks: Vec<u32>,
     },
@@ -64,7 +64,7 @@ impl<A: Key> Node<A> {
             }
         }
         Node::Leaf {
-            classifier: BitVectorClassifier::build(&all.subset(&ranks)),
+            classifier: Box::new(BitVectorClassifier::build(&all.subset(&ranks))),
             ranks,
         }
     }
