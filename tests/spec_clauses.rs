@@ -87,7 +87,7 @@ fn ask(engine: &Engine, target: &str, fields: FlowFields) -> String {
     describe(engine, engine.check(target, &flow(fields)))
 }
 
-/// The first error of loading `snapshot`, as `path: value: reason`.
+/// Why loading `snapshot` fails (it must fail).
 fn load_error(snapshot: &Value) -> sgsim::LoadError {
     Snapshot::from_json_str(&snapshot.to_string()).expect_err("the snapshot must be refused")
 }
