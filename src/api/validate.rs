@@ -368,8 +368,8 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
     let dest_v4 = cidr_field(&raw.dest_cidr_ip, path, "DestCidrIp", Family::V4)?;
     let dest_v6 = cidr_field(&raw.ipv6_dest_cidr_ip, path, "Ipv6DestCidrIp", Family::V6)?;
     // Errors quote a CIDR as written (`10.0.0.5/8`), not as normalized (`10.0.0.0/8`).
-    let written = |cidr_field: &str| {
-        let value = match cidr_field {
+    let written = |field_name: &str| {
+        let value = match field_name {
             "SourceCidrIp" => &raw.source_cidr_ip,
             "Ipv6SourceCidrIp" => &raw.ipv6_source_cidr_ip,
             "DestCidrIp" => &raw.dest_cidr_ip,
