@@ -80,7 +80,7 @@ pub enum Tier {
 /// The small or the large tier.
 #[derive(Clone, Debug)]
 enum Classifier<A: Key> {
-    Flat(BitVectorClassifier<A>),
+    Flat(Box<BitVectorClassifier<A>>),
     Partitioned(PartitionedClassifier<A>),
 }
 
@@ -90,7 +90,7 @@ impl<A: Key> Classifier<A> {
             Tier::Auto if sets.len() > FLAT_MAX_RULES => Classifier::Partitioned(
                 PartitionedClassifier::build(sets, partitioned::DEFAULT_LEAF_MAX_RULES),
             ),
-            Tier::Auto | Tier::Flat => Classifier::Flat(BitVectorClassifier::build(sets)),
+            Tier::Auto | Tier::Flat => Classifier::Flat(Box::new(BitVectorClassifier::build(sets))),
             Tier::Partitioned { leaf_max_rules } => {
                 Classifier::Partitioned(PartitionedClassifier::build(sets, leaf_max_rules))
             }
