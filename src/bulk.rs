@@ -194,6 +194,7 @@ fn evaluate_lines(engine: &Engine, lines: &[&[u8]], first_line: u64) -> TaskOutp
     let mut last_target: Option<(Vec<u8>, Target)> = None;
     for (offset, &line) in lines.iter().enumerate() {
         out.summary.rows += 1;
+        let row_start = out.csv.len();
         out.csv.extend_from_slice(line);
         match parse_row(engine, line, &mut last_target) {
             Ok((target, flow)) => {
@@ -211,6 +212,17 @@ fn evaluate_lines(engine: &Engine, lines: &[&[u8]], first_line: u64) -> TaskOutp
                     line: first_line + offset as u64,
                     message,
                 });
+                // Keep the output rectangular: a row without exactly 7 input columns is
+                // re-written with its first 7 fields (padded with empty ones).
+                if let Some(fields) = ragged_fields(line) {
+                    out.csv.truncate(row_start);
+                    for (i, field) in fields.iter().enumerate() {
+                        if i > 0 {
+                            out.csv.push(b',');
+                        }
+                        write_field(field, &mut out.csv);
+                    }
+                }
                 out.csv.extend_from_slice(b",error,,,\n");
             }
         }
@@ -275,6 +287,21 @@ fn seven_fields<'a>(
 
 fn field_count_error(count: usize) -> String {
     format!("{count} fields, expected 7 ({INPUT_HEADER})")
+}
+
+/// The first 7 fields of a row that does not have exactly 7, padded; `None` for a row with 7.
+fn ragged_fields(line: &[u8]) -> Option<Vec<String>> {
+    let text = String::from_utf8_lossy(line);
+    let mut fields: Vec<String> = if memchr::memchr(b'"', line).is_some() {
+        parse_quoted(&text).unwrap_or_else(|_| vec![text.to_string()])
+    } else {
+        text.split(',').map(str::to_string).collect()
+    };
+    if fields.len() == 7 {
+        return None;
+    }
+    fields.resize(7, String::new());
+    Some(fields)
 }
 
 /// A row with quotes goes through the csv crate, so quoted fields parse as any CSV reader would.

@@ -659,3 +659,30 @@ fn eval_with_one_thread_gives_the_same_output() {
         EXPECTED_EXAMPLE_OUTPUT
     );
 }
+
+#[test]
+fn eval_keeps_the_output_rectangular_for_rows_with_too_few_or_too_many_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows.csv");
+    std::fs::write(
+        &flows,
+        "nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port\n\
+         eni-web1,ingress,tcp\n\
+         eni-web1,ingress,tcp,1.2.3.4,5,10.0.1.10,22,extra\n\
+         eni-web1,ingress,tcp,203.0.113.9,40000,10.0.1.10,443\n",
+    )
+    .unwrap();
+    let snapshot = example("vpc-web.json");
+    let output = sgsim(&["eval", snapshot.to_str().unwrap(), flows.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let mut reader = csv::ReaderBuilder::new().from_reader(output.stdout.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|row| row.len() == 11), "{rows:?}");
+    let first: Vec<&str> = rows[0].iter().take(4).collect();
+    assert_eq!(first, ["eni-web1", "ingress", "tcp", ""]);
+    assert_eq!(&rows[0][7], "error");
+    assert_eq!(&rows[1][6], "22");
+    assert_eq!(&rows[1][7], "error");
+    assert_eq!(&rows[2][7], "accept");
+}
