@@ -132,7 +132,13 @@ impl<K: Key> FieldMap<K> {
                 let bucket = value.top(*bits);
                 let first = buckets[bucket] as usize;
                 let end = buckets[bucket + 1] as usize;
-                let within = self.starts[first..end].partition_point(|&start| start <= value);
+                let bucket_starts = &self.starts[first..end];
+                // Buckets average under one start; scan short ones, search long (clustered) ones.
+                let within = if bucket_starts.len() <= SCAN_MAX {
+                    bucket_starts.iter().take_while(|&&s| s <= value).count()
+                } else {
+                    bucket_starts.partition_point(|&start| start <= value)
+                };
                 self.classes[first + within - 1]
             }
         }
