@@ -11,8 +11,10 @@
 
 pub mod raw;
 mod validate;
+pub mod write;
 
-pub use validate::UNNAMED_GROUP_ID;
+pub use validate::{derived_rule_id, parse_cidr, parse_port_range, UNNAMED_GROUP_ID};
+pub use write::{snapshot_to_string, snapshot_to_value};
 
 use crate::model::Snapshot;
 use std::fmt;
@@ -68,11 +70,12 @@ enum Shape {
 }
 
 fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
-    const SNAPSHOT_KEYS: [&str; 4] = [
+    const SNAPSHOT_KEYS: [&str; 5] = [
         "SecurityGroups",
         "NetworkInterfaces",
         "PrefixLists",
         "PortRangeLists",
+        "ClientTokens",
     ];
     match value {
         serde_json::Value::Array(_) => Ok(Shape::BarePermissions),

@@ -1,8 +1,9 @@
 //! The ECS API's JSON shapes, named exactly as the API names them. Nothing here is validated:
 //! [`super::validate`] turns these into [`crate::model`] types.
 //!
-//! Unknown keys (`RequestId`, `CreateTime`, `SourceGroupOwnerAccount`, …) are ignored, because
-//! real responses carry many fields the engine does not need.
+//! Unknown keys of a rule (`SourceGroupOwnerAccount`, `SourceGroupName`, …) are ignored, because
+//! real responses carry many fields the engine does not need; unknown keys of groups, network
+//! interfaces and lists are kept verbatim (`extra`) so that a written snapshot keeps them.
 
 use serde::Deserialize;
 
@@ -40,6 +41,18 @@ pub struct RawSnapshot {
     pub network_interfaces: Option<Vec<RawNetworkInterface>>,
     pub prefix_lists: Option<Vec<RawPrefixList>>,
     pub port_range_lists: Option<Vec<RawPortRangeList>>,
+    /// Client tokens of past API calls (control plane; see `docs/control-plane.md`).
+    pub client_tokens: Option<Vec<RawClientToken>>,
+}
+
+/// One remembered `ClientToken`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RawClientToken {
+    pub client_token: Option<String>,
+    pub action: Option<String>,
+    pub fingerprint: Option<String>,
+    pub response: Option<serde_json::Value>,
 }
 
 /// A DescribeSecurityGroupAttribute response.
@@ -52,6 +65,10 @@ pub struct RawSecurityGroup {
     pub vpc_id: Option<String>,
     pub inner_access_policy: Option<String>,
     pub permissions: Option<RawPermissions>,
+    pub description: Option<String>,
+    pub region_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +99,7 @@ pub struct RawPermission {
     pub dest_prefix_list_id: Option<String>,
     pub nic_type: Option<String>,
     pub description: Option<String>,
+    pub create_time: Option<String>,
 }
 
 /// A DescribeNetworkInterfaces `NetworkInterfaceSet` item.
@@ -95,6 +113,8 @@ pub struct RawNetworkInterface {
     pub private_ip_sets: Option<RawPrivateIpSets>,
     pub ipv6_sets: Option<RawIpv6Sets>,
     pub security_group_ids: Option<RawSecurityGroupIds>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,9 +152,12 @@ pub struct RawSecurityGroupIds {
 #[serde(rename_all = "PascalCase")]
 pub struct RawPrefixList {
     pub prefix_list_id: Option<String>,
+    pub prefix_list_name: Option<String>,
     pub address_family: Option<String>,
     pub max_entries: Option<StringOrNumber>,
     pub entries: Option<RawPrefixListEntries>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +170,7 @@ pub struct RawPrefixListEntries {
 #[serde(rename_all = "PascalCase")]
 pub struct RawPrefixListEntry {
     pub cidr: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A port range list (DescribePortRangeListEntries folded into one object).
@@ -154,8 +178,11 @@ pub struct RawPrefixListEntry {
 #[serde(rename_all = "PascalCase")]
 pub struct RawPortRangeList {
     pub port_range_list_id: Option<String>,
+    pub port_range_list_name: Option<String>,
     pub max_entries: Option<StringOrNumber>,
     pub entries: Option<RawPortRangeListEntries>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -168,4 +195,5 @@ pub struct RawPortRangeListEntries {
 #[serde(rename_all = "PascalCase")]
 pub struct RawPortRangeListEntry {
     pub port_range: Option<String>,
+    pub description: Option<String>,
 }
