@@ -1097,7 +1097,10 @@ fn every_documented_code_is_tested() {
         .filter(|c| !c.is_whitespace())
         .collect();
     let mut codes = 0;
-    let table = docs.split("## Error codes").nth(1).expect("an Error codes section");
+    let table = docs
+        .split("## Error codes")
+        .nth(1)
+        .expect("an Error codes section");
     for line in table.lines().filter(|l| l.starts_with("| `")) {
         let code = line.split('`').nth(1).unwrap();
         let status = line.split('|').nth(2).unwrap().trim();

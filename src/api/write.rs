@@ -166,7 +166,8 @@ pub fn rule_to_value(snapshot: &Snapshot, rule: &Rule) -> Value {
         DestPorts::Any => set("PortRange", "-1/-1".into()),
         DestPorts::Range(range) => set("PortRange", range.to_string()),
         DestPorts::List(id) => {
-            set("PortRange", "-1/-1".into());
+            // As DescribeSecurityGroupAttribute returns port-list rules.
+            set("PortRange", String::new());
             set("PortRangeListId", id.clone());
             if let Some(list) = snapshot.port_list(id) {
                 set("PortRangeListName", list.name.clone());

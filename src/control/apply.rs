@@ -392,7 +392,7 @@ fn rule_params(rule: &Rule) -> PermissionParams {
         DestPorts::Any => p.insert("PortRange", "-1/-1".into()),
         DestPorts::Range(range) => p.insert("PortRange", range.to_string()),
         DestPorts::List(id) => {
-            p.insert("PortRange", "-1/-1".into());
+            p.insert("PortRange", String::new());
             p.insert("PortRangeListId", id.clone());
         }
     }
