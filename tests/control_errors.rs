@@ -1084,6 +1084,85 @@ fn nic_vpc_mismatch() {
     );
 }
 
+fn create_nic(extra: &str) -> String {
+    format!("Action=CreateNetworkInterface&RegionId=cn-hangzhou&VSwitchId=vsw-1&{extra}")
+}
+
+#[test]
+fn create_nic_errors() {
+    let mut s = sim();
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-a"),
+        "MissingParameter",
+        400,
+    );
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-a&PrimaryIpAddress=10.0.0.300"),
+        "InvalidPrivateIpAddress.Malformed",
+        400,
+    );
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-a&PrimaryIpAddress=10.0.1.1&Ipv6Address.1=10.0.1.2"),
+        "InvalidPrivateIpAddress.Malformed",
+        400,
+    );
+    // 10.0.0.5 is eni-a's, in the same VPC.
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-a&PrimaryIpAddress=10.0.0.5"),
+        "InvalidIPAddress.AlreadyUsed",
+        400,
+    );
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-a&PrimaryIpAddress=10.0.1.1&PrivateIpAddress.1=10.0.1.1"),
+        "InvalidIPAddress.AlreadyUsed",
+        400,
+    );
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-classic&PrimaryIpAddress=10.0.1.1"),
+        "InvalidSecurityGroupId.NotVpc",
+        403,
+    );
+    rejects(
+        &mut s,
+        &create_nic("SecurityGroupIds.1=sg-a&SecurityGroupIds.2=sg-far&PrimaryIpAddress=10.0.1.1"),
+        "InvalidOperation.VpcMismatch",
+        403,
+    );
+    // The same address in another VPC is free.
+    accepts(
+        &mut s,
+        &create_nic("SecurityGroupId=sg-far&PrimaryIpAddress=10.0.0.5"),
+    );
+}
+
+#[test]
+fn delete_nic_errors() {
+    let mut s = sim();
+    rejects(
+        &mut s,
+        "Action=DeleteNetworkInterface&RegionId=cn-hangzhou&NetworkInterfaceId=eni-nope",
+        "InvalidEniId.NotFound",
+        404,
+    );
+    // eni-a is attached to instance i-a.
+    rejects(
+        &mut s,
+        "Action=DeleteNetworkInterface&RegionId=cn-hangzhou&NetworkInterfaceId=eni-a",
+        "InvalidOperation.InvalidEniState",
+        400,
+    );
+    accepts(
+        &mut s,
+        "Action=DeleteNetworkInterface&RegionId=cn-hangzhou&NetworkInterfaceId=eni-b",
+    );
+}
+
 /// Every code in docs/control-plane.md's table is triggered by a test in this file.
 #[test]
 fn every_documented_code_is_tested() {

@@ -10,10 +10,11 @@ use super::validate::{
 use super::IdSource;
 use crate::api::write::{policy_api_name, protocol_api_name};
 use crate::model::{
-    DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, NicIndex, NicType,
+    DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, NicType,
     RemoteObject, Rule, SecurityGroup, Snapshot, SnapshotParts,
 };
 use std::collections::HashSet;
+use std::net::IpAddr;
 
 /// Most security groups on one network interface (S19).
 pub const MAX_GROUPS_PER_NIC: usize = 10;
@@ -46,6 +47,8 @@ pub(crate) enum Change {
         nic: NicIndex,
         groups: Vec<GroupIndex>,
     },
+    CreateNic(Nic),
+    DeleteNic(NicIndex),
 }
 
 /// A checked call: the change, and the keys its answer carries besides `RequestId`.
@@ -149,6 +152,80 @@ pub(crate) fn plan(
         Request::ModifyNic { nic_id, group_ids } => {
             modify_nic(snapshot, region, nic_id, group_ids.as_deref())
         }
+        Request::CreateNic {
+            vswitch_id,
+            group_ids,
+            primary_ip,
+            secondary_ips,
+            ipv6_addresses,
+            name,
+            description,
+        } => {
+            let groups = nic_groups(snapshot, region, group_ids, None)?;
+            let vpc_id = snapshot.group(groups[0]).vpc_id.clone();
+            if vpc_id.is_empty() {
+                return Err(err::group_not_vpc());
+            }
+            let mut addresses: Vec<IpAddr> = Vec::new();
+            let mut add = |text: &str, param: String, v6: bool| -> Result<(), ApiError> {
+                let addr: IpAddr = text
+                    .parse()
+                    .ok()
+                    .filter(|a: &IpAddr| a.is_ipv6() == v6)
+                    .ok_or_else(|| err::ip_malformed(&param))?;
+                let taken = addresses.contains(&addr)
+                    || snapshot
+                        .nics_with_address(&addr)
+                        .iter()
+                        .any(|&n| snapshot.nic(n).vpc_id == vpc_id);
+                if taken {
+                    return Err(err::ip_in_use(text));
+                }
+                addresses.push(addr);
+                Ok(())
+            };
+            add(primary_ip, "PrimaryIpAddress".into(), false)?;
+            for (i, ip) in secondary_ips.iter().enumerate() {
+                add(ip, format!("PrivateIpAddress.{}", i + 1), false)?;
+            }
+            for (i, ip) in ipv6_addresses.iter().enumerate() {
+                add(ip, format!("Ipv6Address.{}", i + 1), true)?;
+            }
+            let mut taken: HashSet<String> = snapshot.nics().iter().map(|n| n.id.clone()).collect();
+            let id = fresh_id(ids, "eni-", &mut taken);
+            let mut extra = crate::model::Extra::new();
+            for (key, value) in [
+                ("VSwitchId", vswitch_id.as_str()),
+                ("NetworkInterfaceName", name),
+                ("Description", description),
+                ("Type", "Secondary"),
+                ("Status", "Available"),
+            ] {
+                extra.insert(
+                    key.to_string(),
+                    serde_json::Value::String(value.to_string()),
+                );
+            }
+            let nic = Nic {
+                id: id.clone(),
+                instance_id: String::new(),
+                vpc_id,
+                addresses,
+                groups,
+                extra,
+            };
+            Ok(Plan {
+                change: Change::CreateNic(nic),
+                answer: vec![("NetworkInterfaceId", id)],
+            })
+        }
+        Request::DeleteNic { nic_id } => {
+            let n = snapshot.nic_index(nic_id).ok_or_else(err::eni_not_found)?;
+            if !snapshot.nic(n).instance_id.is_empty() {
+                return Err(err::eni_in_use());
+            }
+            Ok(Plan::change(Change::DeleteNic(n)))
+        }
     }
 }
 
@@ -206,6 +283,12 @@ pub(crate) fn commit(parts: &mut SnapshotParts, change: Change) {
         Change::SetNicGroups { nic, groups } => {
             if let Some(n) = parts.nics.get_mut(nic as usize) {
                 n.groups = groups;
+            }
+        }
+        Change::CreateNic(nic) => parts.nics.push(nic),
+        Change::DeleteNic(nic) => {
+            if (nic as usize) < parts.nics.len() {
+                parts.nics.remove(nic as usize);
             }
         }
     }
@@ -598,6 +681,27 @@ fn modify_nic(
     let Some(group_ids) = group_ids else {
         return Ok(Plan::change(Change::None));
     };
+    let nic = snapshot.nic(n);
+    let groups = nic_groups(snapshot, region, group_ids, Some(&nic.vpc_id))?;
+    let after = groups_weight(snapshot, &groups);
+    if after > MAX_NIC_RULES && after > groups_weight(snapshot, &nic.groups) {
+        return Err(err::rule_limit());
+    }
+    Ok(Plan::change(Change::SetNicGroups { nic: n, groups }))
+}
+
+fn groups_weight(snapshot: &Snapshot, groups: &[GroupIndex]) -> u64 {
+    groups.iter().map(|&g| group_weight(snapshot, g)).sum()
+}
+
+/// A NIC's group list: 1..=10 existing groups, no repeats, one type, one VPC (the NIC's when it
+/// has one).
+fn nic_groups(
+    snapshot: &Snapshot,
+    region: &str,
+    group_ids: &[String],
+    nic_vpc: Option<&str>,
+) -> Result<Vec<GroupIndex>, ApiError> {
     if group_ids.is_empty() {
         return Err(err::invalid_parameter(
             "The parameter SecurityGroupId.N must name 1 to 10 security groups.",
@@ -606,7 +710,6 @@ fn modify_nic(
     if group_ids.len() > MAX_GROUPS_PER_NIC {
         return Err(err::nic_group_limit());
     }
-    let nic = snapshot.nic(n);
     let mut groups: Vec<GroupIndex> = Vec::with_capacity(group_ids.len());
     for id in group_ids {
         let g = find_group(snapshot, id, region)?;
@@ -615,8 +718,13 @@ fn modify_nic(
                 "The parameter SecurityGroupId.N names {id} twice."
             )));
         }
-        let group = snapshot.group(g);
-        if !nic.vpc_id.is_empty() && group.vpc_id != nic.vpc_id {
+        let vpc = &snapshot.group(g).vpc_id;
+        let expected = match nic_vpc {
+            Some(v) if !v.is_empty() => v,
+            Some(_) => vpc,
+            None => &snapshot.group(groups.first().copied().unwrap_or(g)).vpc_id,
+        };
+        if vpc != expected {
             return Err(err::nic_vpc_mismatch(id));
         }
         groups.push(g);
@@ -627,13 +735,10 @@ fn modify_nic(
             "Basic and advanced (enterprise) security groups cannot be attached to one network interface.",
         ));
     }
-    let weight =
-        |list: &[GroupIndex]| -> u64 { list.iter().map(|&g| group_weight(snapshot, g)).sum() };
-    let after = weight(&groups);
-    if after > MAX_NIC_RULES && after > weight(&nic.groups) {
+    if nic_vpc.is_none() && groups_weight(snapshot, &groups) > MAX_NIC_RULES {
         return Err(err::rule_limit());
     }
-    Ok(Plan::change(Change::SetNicGroups { nic: n, groups }))
+    Ok(groups)
 }
 
 fn group_weight(snapshot: &Snapshot, g: GroupIndex) -> u64 {

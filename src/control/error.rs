@@ -524,4 +524,32 @@ pub(crate) mod err {
             format!("The security group {group} is not in the VPC of the network interface."),
         )
     }
+    pub fn ip_malformed(param: &str) -> ApiError {
+        ApiError::new(
+            "InvalidPrivateIpAddress.Malformed",
+            400,
+            format!("The specified parameter {param} is not a valid IP address."),
+        )
+    }
+    pub fn ip_in_use(address: &str) -> ApiError {
+        ApiError::new(
+            "InvalidIPAddress.AlreadyUsed",
+            400,
+            format!("The specified IPAddress {address} is already used by other resource."),
+        )
+    }
+    pub fn group_not_vpc() -> ApiError {
+        ApiError::new(
+            "InvalidSecurityGroupId.NotVpc",
+            403,
+            "The specified security group is not of the VPC network type.",
+        )
+    }
+    pub fn eni_in_use() -> ApiError {
+        ApiError::new(
+            "InvalidOperation.InvalidEniState",
+            400,
+            "The network interface is attached to an instance; detach it first.",
+        )
+    }
 }

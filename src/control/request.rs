@@ -148,6 +148,19 @@ pub enum Request {
         nic_id: String,
         group_ids: Option<Vec<String>>,
     },
+    /// CreateNetworkInterface: a NIC in the groups' VPC with the given addresses. The simulator
+    /// cannot allocate addresses, so `PrimaryIpAddress` is required.
+    CreateNic {
+        vswitch_id: String,
+        group_ids: Vec<String>,
+        primary_ip: String,
+        secondary_ips: Vec<String>,
+        ipv6_addresses: Vec<String>,
+        name: String,
+        description: String,
+    },
+    /// DeleteNetworkInterface.
+    DeleteNic { nic_id: String },
 }
 
 impl Request {
@@ -173,6 +186,8 @@ impl Request {
             Request::CreateGroup { .. } => "CreateSecurityGroup",
             Request::DeleteGroup { .. } => "DeleteSecurityGroup",
             Request::ModifyNic { .. } => "ModifyNetworkInterfaceAttribute",
+            Request::CreateNic { .. } => "CreateNetworkInterface",
+            Request::DeleteNic { .. } => "DeleteNetworkInterface",
         }
     }
 }
@@ -313,6 +328,35 @@ impl ApiCall {
                     out.push((format!("SecurityGroupId.{}", i + 1), id.clone()));
                 }
             }
+            Request::CreateNic {
+                vswitch_id,
+                group_ids,
+                primary_ip,
+                secondary_ips,
+                ipv6_addresses,
+                name,
+                description,
+            } => {
+                out.push(("VSwitchId".into(), vswitch_id.clone()));
+                out.push(("PrimaryIpAddress".into(), primary_ip.clone()));
+                for (list, items) in [
+                    ("SecurityGroupIds", group_ids),
+                    ("PrivateIpAddress", secondary_ips),
+                    ("Ipv6Address", ipv6_addresses),
+                ] {
+                    for (i, item) in items.iter().enumerate() {
+                        out.push((format!("{list}.{}", i + 1), item.clone()));
+                    }
+                }
+                for (k, v) in [("NetworkInterfaceName", name), ("Description", description)] {
+                    if !v.is_empty() {
+                        out.push((k.into(), v.clone()));
+                    }
+                }
+            }
+            Request::DeleteNic { nic_id } => {
+                out.push(("NetworkInterfaceId".into(), nic_id.clone()));
+            }
         }
         out.sort();
         out
@@ -420,6 +464,30 @@ impl ApiCall {
             "ModifyNetworkInterfaceAttribute" => Request::ModifyNic {
                 nic_id: params.required("NetworkInterfaceId")?,
                 group_ids: params.list("SecurityGroupId")?,
+            },
+            "CreateNetworkInterface" => {
+                let vswitch_id = params.required("VSwitchId")?;
+                let mut group_ids = params.list("SecurityGroupIds")?.unwrap_or_default();
+                if let Some(single) = params.list("SecurityGroupId")? {
+                    group_ids.splice(0..0, single);
+                }
+                if group_ids.is_empty() {
+                    return Err(err::missing("SecurityGroupId"));
+                }
+                Request::CreateNic {
+                    vswitch_id,
+                    group_ids,
+                    primary_ip: params.required("PrimaryIpAddress")?,
+                    secondary_ips: params.list("PrivateIpAddress")?.unwrap_or_default(),
+                    ipv6_addresses: params.list("Ipv6Address")?.unwrap_or_default(),
+                    name: params
+                        .take_scalar("NetworkInterfaceName")
+                        .unwrap_or_default(),
+                    description: params.take_scalar("Description").unwrap_or_default(),
+                }
+            }
+            "DeleteNetworkInterface" => Request::DeleteNic {
+                nic_id: params.required("NetworkInterfaceId")?,
             },
             other => return Err(err::action_not_found(other)),
         };

@@ -33,7 +33,7 @@ pub const FIXTURE: &str = r#"{
     {"SecurityGroupId": "sg-beijing", "VpcId": "vpc-1", "RegionId": "cn-beijing"}
   ],
   "NetworkInterfaces": [
-    {"NetworkInterfaceId": "eni-a", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.5",
+    {"NetworkInterfaceId": "eni-a", "InstanceId": "i-a", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.5",
      "SecurityGroupIds": {"SecurityGroupId": ["sg-a"]}},
     {"NetworkInterfaceId": "eni-b", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.6",
      "SecurityGroupIds": {"SecurityGroupId": ["sg-b"]}},
