@@ -18,8 +18,8 @@ pub struct ApplyArgs {
     /// Snapshot JSON file.
     snapshot: PathBuf,
     /// API calls, applied in order: files holding a JSON object of parameters or a query
-    /// string (`-` = stdin). An argument that is no file but contains `Action=` is taken as the
-    /// query string itself.
+    /// string (`-` = stdin). An argument that is no file but contains `Action=` (or starts with
+    /// `{`) is taken as the request itself.
     #[arg(required = true)]
     requests: Vec<String>,
     /// Write the new snapshot here instead of replacing SNAPSHOT.
@@ -87,7 +87,7 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
         return Ok(("stdin".into(), text));
     }
     let path = Path::new(arg);
-    if !path.exists() && arg.contains("Action=") {
+    if !path.exists() && (arg.contains("Action=") || arg.trim_start().starts_with('{')) {
         return Ok(("request".into(), arg.to_string()));
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{arg}: {e}"))?;
