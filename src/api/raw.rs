@@ -56,8 +56,11 @@ pub struct RawClientToken {
 }
 
 /// A DescribeSecurityGroupAttribute response.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+///
+/// Deserialized by hand rather than with `#[serde(flatten)]` for `extra`: flattening would
+/// buffer the whole `Permissions` array before reading it, which doubles the load time of large
+/// groups.
+#[derive(Debug, Default)]
 pub struct RawSecurityGroup {
     pub security_group_id: Option<String>,
     pub security_group_name: Option<String>,
@@ -67,8 +70,76 @@ pub struct RawSecurityGroup {
     pub permissions: Option<RawPermissions>,
     pub description: Option<String>,
     pub region_id: Option<String>,
-    #[serde(flatten)]
+    /// Every other key, verbatim.
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for RawSecurityGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawSecurityGroup;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a security group object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawSecurityGroup, A::Error> {
+                let mut group = RawSecurityGroup::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "SecurityGroupId" => group.security_group_id = map.next_value()?,
+                        "SecurityGroupName" => group.security_group_name = map.next_value()?,
+                        "SecurityGroupType" => group.security_group_type = map.next_value()?,
+                        "VpcId" => group.vpc_id = map.next_value()?,
+                        "InnerAccessPolicy" => group.inner_access_policy = map.next_value()?,
+                        "Permissions" => group.permissions = map.next_value()?,
+                        "Description" => group.description = map.next_value()?,
+                        "RegionId" => group.region_id = map.next_value()?,
+                        _ => {
+                            let value: serde_json::Value = map.next_value()?;
+                            group.extra.insert(key, value);
+                        }
+                    }
+                }
+                Ok(group)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The top level of a snapshot document, for the fast path that reads the text straight into
+/// the raw shapes. The group keys only tell a bare group apart.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RawTopLevel {
+    pub security_groups: Option<Vec<RawSecurityGroup>>,
+    pub network_interfaces: Option<Vec<RawNetworkInterface>>,
+    pub prefix_lists: Option<Vec<RawPrefixList>>,
+    pub port_range_lists: Option<Vec<RawPortRangeList>>,
+    pub client_tokens: Option<Vec<RawClientToken>>,
+    pub security_group_id: Option<serde::de::IgnoredAny>,
+    pub permissions: Option<serde::de::IgnoredAny>,
+}
+
+impl RawTopLevel {
+    /// The snapshot, unless the document is a bare group (it has group keys).
+    pub fn into_snapshot(self) -> Option<RawSnapshot> {
+        if self.security_group_id.is_some() || self.permissions.is_some() {
+            return None;
+        }
+        Some(RawSnapshot {
+            security_groups: self.security_groups,
+            network_interfaces: self.network_interfaces,
+            prefix_lists: self.prefix_lists,
+            port_range_lists: self.port_range_lists,
+            client_tokens: self.client_tokens,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -3,78 +3,36 @@
 //! API gives it: rules carry every field, unset ones as `""`, exactly as
 //! DescribeSecurityGroupAttribute returns them; keys the model does not interpret (`Type`,
 //! `Status`, `RequestId`, …) come back verbatim.
+//!
+//! The writer serializes borrowed views of the model straight to text, so writing a large
+//! snapshot costs about as much as reading it.
 
 use crate::model::{
-    proto, Action, ClientTokenRecord, DestPorts, Direction, Family, Nic, PortRangeList, PrefixList,
-    Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
+    proto, Action, ClientTokenRecord, DestPorts, Direction, Extra, Family, InnerAccessPolicy, Nic,
+    PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
 };
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::Value;
 
 /// The snapshot as one JSON object with the keys of `shared/spec/interface.md` (plus
 /// `ClientTokens` when any call was made with a client token).
 pub fn snapshot_to_value(snapshot: &Snapshot) -> Value {
-    let mut out = Map::new();
-    out.insert(
-        "SecurityGroups".into(),
-        Value::Array(
-            snapshot
-                .groups()
-                .iter()
-                .map(|g| group_to_value(snapshot, g))
-                .collect(),
-        ),
-    );
-    out.insert(
-        "NetworkInterfaces".into(),
-        Value::Array(
-            snapshot
-                .nics()
-                .iter()
-                .map(|n| nic_to_value(snapshot, n))
-                .collect(),
-        ),
-    );
-    out.insert(
-        "PrefixLists".into(),
-        Value::Array(
-            snapshot
-                .prefix_lists()
-                .iter()
-                .map(prefix_list_to_value)
-                .collect(),
-        ),
-    );
-    out.insert(
-        "PortRangeLists".into(),
-        Value::Array(
-            snapshot
-                .port_lists()
-                .iter()
-                .map(port_list_to_value)
-                .collect(),
-        ),
-    );
-    if !snapshot.client_tokens().is_empty() {
-        out.insert(
-            "ClientTokens".into(),
-            Value::Array(
-                snapshot
-                    .client_tokens()
-                    .iter()
-                    .map(token_to_value)
-                    .collect(),
-            ),
-        );
-    }
-    Value::Object(out)
+    serde_json::to_value(WireSnapshot(snapshot)).unwrap_or(Value::Null)
 }
 
 /// [`snapshot_to_value`], pretty-printed with a final newline.
 pub fn snapshot_to_string(snapshot: &Snapshot) -> String {
-    let mut text =
-        serde_json::to_string_pretty(&snapshot_to_value(snapshot)).unwrap_or_else(|_| "{}".into());
-    text.push('\n');
-    text
+    let mut out = Vec::with_capacity(1 << 16);
+    // Writing to a Vec cannot fail, and the model only holds valid UTF-8.
+    let _ = write_snapshot(snapshot, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`snapshot_to_string`]'s text to `out`.
+pub fn write_snapshot(snapshot: &Snapshot, mut out: impl std::io::Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut out, &WireSnapshot(snapshot))?;
+    out.write_all(b"\n")
 }
 
 /// The API's spelling of a protocol in responses (`TCP`, `ALL`, …; other numbers as digits).
@@ -98,205 +56,373 @@ pub fn policy_api_name(action: Action) -> &'static str {
     }
 }
 
-fn group_to_value(snapshot: &Snapshot, group: &SecurityGroup) -> Value {
-    let mut out = group.extra.clone();
-    let mut put = |key: &str, value: Value| {
-        out.insert(key.to_string(), value);
-    };
-    put("SecurityGroupId", json!(group.id));
-    put("SecurityGroupName", json!(group.name));
-    put("SecurityGroupType", json!(group.kind.as_str()));
-    put("VpcId", json!(group.vpc_id));
-    put(
-        "InnerAccessPolicy",
-        json!(match group.inner_access {
-            crate::model::InnerAccessPolicy::Accept => "Accept",
-            crate::model::InnerAccessPolicy::Drop => "Drop",
-        }),
-    );
-    put("Description", json!(group.description));
-    if !group.region_id.is_empty() {
-        put("RegionId", json!(group.region_id));
+struct WireSnapshot<'a>(&'a Snapshot);
+
+impl Serialize for WireSnapshot<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let snapshot = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(
+            "SecurityGroups",
+            &Seq(snapshot.groups().iter().map(|g| WireGroup(snapshot, g))),
+        )?;
+        map.serialize_entry(
+            "NetworkInterfaces",
+            &Seq(snapshot.nics().iter().map(|n| WireNic(snapshot, n))),
+        )?;
+        map.serialize_entry(
+            "PrefixLists",
+            &Seq(snapshot.prefix_lists().iter().map(WirePrefixList)),
+        )?;
+        map.serialize_entry(
+            "PortRangeLists",
+            &Seq(snapshot.port_lists().iter().map(WirePortList)),
+        )?;
+        if !snapshot.client_tokens().is_empty() {
+            map.serialize_entry(
+                "ClientTokens",
+                &Seq(snapshot.client_tokens().iter().map(WireToken)),
+            )?;
+        }
+        map.end()
     }
-    let rules: Vec<Value> = group
-        .rules
-        .iter()
-        .map(|r| rule_to_value(snapshot, r))
-        .collect();
-    put("Permissions", json!({ "Permission": rules }));
-    Value::Object(out)
 }
 
-/// One rule with every field the API returns, unset ones as `""`.
-pub fn rule_to_value(snapshot: &Snapshot, rule: &Rule) -> Value {
-    let mut fields: [(&str, String); 26] = [
-        ("SecurityGroupRuleId", rule.id.clone()),
-        ("Direction", rule.direction.as_str().to_string()),
-        ("Policy", policy_api_name(rule.action).to_string()),
-        ("Priority", String::new()), // replaced by a number below
-        ("IpProtocol", protocol_api_name(rule.protocol)),
-        ("PortRange", String::new()),
-        ("PortRangeListId", String::new()),
-        ("PortRangeListName", String::new()),
-        ("SourcePortRange", String::new()),
-        ("SourceCidrIp", String::new()),
-        ("Ipv6SourceCidrIp", String::new()),
-        ("SourceGroupId", String::new()),
-        ("SourceGroupName", String::new()),
-        ("SourceGroupOwnerAccount", String::new()),
-        ("SourcePrefixListId", String::new()),
-        ("SourcePrefixListName", String::new()),
-        ("DestCidrIp", String::new()),
-        ("Ipv6DestCidrIp", String::new()),
-        ("DestGroupId", String::new()),
-        ("DestGroupName", String::new()),
-        ("DestGroupOwnerAccount", String::new()),
-        ("DestPrefixListId", String::new()),
-        ("DestPrefixListName", String::new()),
-        ("NicType", rule.nic_type.as_str().to_string()),
-        ("Description", rule.description.clone()),
-        ("CreateTime", rule.create_time.clone()),
-    ];
-    let mut set = |key: &str, value: String| {
-        if let Some(slot) = fields.iter_mut().find(|(k, _)| *k == key) {
-            slot.1 = value;
-        }
-    };
-    match &rule.dest_ports {
-        DestPorts::Any => set("PortRange", "-1/-1".into()),
-        DestPorts::Range(range) => set("PortRange", range.to_string()),
-        DestPorts::List(id) => {
-            // As DescribeSecurityGroupAttribute returns port-list rules.
-            set("PortRange", String::new());
-            set("PortRangeListId", id.clone());
-            if let Some(list) = snapshot.port_list(id) {
-                set("PortRangeListName", list.name.clone());
-            }
-        }
+/// Serializes an iterator as a JSON array.
+struct Seq<I>(I);
+
+impl<I, T> Serialize for Seq<I>
+where
+    I: Iterator<Item = T> + Clone,
+    T: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
     }
-    if let Some(range) = rule.source_ports {
-        set("SourcePortRange", range.to_string());
-    }
-    let (remote_prefix, local_prefix) = match rule.direction {
-        Direction::Ingress => ("Source", "Dest"),
-        Direction::Egress => ("Dest", "Source"),
-    };
-    let cidr_key = |prefix: &str, family: Family| match family {
-        Family::V4 => format!("{prefix}CidrIp"),
-        Family::V6 => format!("Ipv6{prefix}CidrIp"),
-    };
-    match &rule.remote {
-        RemoteObject::Cidr(net) => set(
-            &cidr_key(remote_prefix, Family::of_net(net)),
-            net.to_string(),
-        ),
-        RemoteObject::Group(id) => {
-            set(&format!("{remote_prefix}GroupId"), id.clone());
-            if let Some(index) = snapshot.group_index(id) {
-                set(
-                    &format!("{remote_prefix}GroupName"),
-                    snapshot.group(index).name.clone(),
-                );
-            }
-        }
-        RemoteObject::PrefixList(id) => {
-            set(&format!("{remote_prefix}PrefixListId"), id.clone());
-            if let Some(list) = snapshot.prefix_list(id) {
-                set(&format!("{remote_prefix}PrefixListName"), list.name.clone());
-            }
-        }
-    }
-    if let Some(local) = &rule.local {
-        set(
-            &cidr_key(local_prefix, Family::of_net(local)),
-            local.to_string(),
-        );
-    }
-    let mut out = Map::new();
-    for (key, value) in fields {
-        if key == "Priority" {
-            out.insert(key.to_string(), json!(rule.priority));
-        } else {
-            out.insert(key.to_string(), Value::String(value));
-        }
-    }
-    Value::Object(out)
 }
 
-fn nic_to_value(snapshot: &Snapshot, nic: &Nic) -> Value {
-    let mut out = nic.extra.clone();
-    out.insert("NetworkInterfaceId".into(), json!(nic.id));
-    out.insert("InstanceId".into(), json!(nic.instance_id));
-    out.insert("VpcId".into(), json!(nic.vpc_id));
-    let v4: Vec<_> = nic.addresses.iter().filter(|a| a.is_ipv4()).collect();
-    let v6: Vec<_> = nic.addresses.iter().filter(|a| a.is_ipv6()).collect();
-    if let Some(primary) = v4.first() {
-        out.insert("PrivateIpAddress".into(), json!(primary.to_string()));
+/// Writes the keys of `extra` that `known` does not name.
+fn serialize_extra<M: SerializeMap>(
+    map: &mut M,
+    extra: &Extra,
+    known: &[&str],
+) -> Result<(), M::Error> {
+    for (key, value) in extra {
+        if !known.contains(&key.as_str()) {
+            map.serialize_entry(key, value)?;
+        }
     }
-    let sets: Vec<Value> = v4
-        .iter()
-        .enumerate()
-        .map(|(i, a)| json!({ "PrivateIpAddress": a.to_string(), "Primary": i == 0 }))
-        .collect();
-    out.insert("PrivateIpSets".into(), json!({ "PrivateIpSet": sets }));
-    if !v6.is_empty() {
-        let sets: Vec<Value> = v6
+    Ok(())
+}
+
+struct WireGroup<'a>(&'a Snapshot, &'a SecurityGroup);
+
+impl Serialize for WireGroup<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const KNOWN: [&str; 8] = [
+            "SecurityGroupId",
+            "SecurityGroupName",
+            "SecurityGroupType",
+            "VpcId",
+            "InnerAccessPolicy",
+            "Description",
+            "RegionId",
+            "Permissions",
+        ];
+        let (snapshot, group) = (self.0, self.1);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("SecurityGroupId", &group.id)?;
+        map.serialize_entry("SecurityGroupName", &group.name)?;
+        map.serialize_entry("SecurityGroupType", group.kind.as_str())?;
+        map.serialize_entry("VpcId", &group.vpc_id)?;
+        map.serialize_entry(
+            "InnerAccessPolicy",
+            match group.inner_access {
+                InnerAccessPolicy::Accept => "Accept",
+                InnerAccessPolicy::Drop => "Drop",
+            },
+        )?;
+        map.serialize_entry("Description", &group.description)?;
+        if !group.region_id.is_empty() {
+            map.serialize_entry("RegionId", &group.region_id)?;
+        }
+        serialize_extra(&mut map, &group.extra, &KNOWN)?;
+        map.serialize_entry("Permissions", &WirePermissions(snapshot, &group.rules))?;
+        map.end()
+    }
+}
+
+struct WirePermissions<'a>(&'a Snapshot, &'a [Rule]);
+
+impl Serialize for WirePermissions<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(
+            "Permission",
+            &Seq(self.1.iter().map(|r| WireRule::new(self.0, r))),
+        )?;
+        map.end()
+    }
+}
+
+/// One rule with every field DescribeSecurityGroupAttribute returns, unset ones as `""`.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireRule<'a> {
+    security_group_rule_id: &'a str,
+    direction: &'static str,
+    policy: &'static str,
+    priority: u8,
+    ip_protocol: String,
+    port_range: String,
+    port_range_list_id: &'a str,
+    port_range_list_name: &'a str,
+    source_port_range: String,
+    source_cidr_ip: String,
+    ipv6_source_cidr_ip: String,
+    source_group_id: &'a str,
+    source_group_name: &'a str,
+    source_group_owner_account: &'static str,
+    source_prefix_list_id: &'a str,
+    source_prefix_list_name: &'a str,
+    dest_cidr_ip: String,
+    ipv6_dest_cidr_ip: String,
+    dest_group_id: &'a str,
+    dest_group_name: &'a str,
+    dest_group_owner_account: &'static str,
+    dest_prefix_list_id: &'a str,
+    dest_prefix_list_name: &'a str,
+    nic_type: &'static str,
+    description: &'a str,
+    create_time: &'a str,
+}
+
+impl<'a> WireRule<'a> {
+    fn new(snapshot: &'a Snapshot, rule: &'a Rule) -> WireRule<'a> {
+        let mut wire = WireRule {
+            security_group_rule_id: &rule.id,
+            direction: rule.direction.as_str(),
+            policy: policy_api_name(rule.action),
+            priority: rule.priority,
+            ip_protocol: protocol_api_name(rule.protocol),
+            port_range: String::new(),
+            port_range_list_id: "",
+            port_range_list_name: "",
+            source_port_range: rule.source_ports.map(|r| r.to_string()).unwrap_or_default(),
+            source_cidr_ip: String::new(),
+            ipv6_source_cidr_ip: String::new(),
+            source_group_id: "",
+            source_group_name: "",
+            source_group_owner_account: "",
+            source_prefix_list_id: "",
+            source_prefix_list_name: "",
+            dest_cidr_ip: String::new(),
+            ipv6_dest_cidr_ip: String::new(),
+            dest_group_id: "",
+            dest_group_name: "",
+            dest_group_owner_account: "",
+            dest_prefix_list_id: "",
+            dest_prefix_list_name: "",
+            nic_type: rule.nic_type.as_str(),
+            description: &rule.description,
+            create_time: &rule.create_time,
+        };
+        match &rule.dest_ports {
+            DestPorts::Any => wire.port_range = "-1/-1".to_string(),
+            DestPorts::Range(range) => wire.port_range = range.to_string(),
+            // As DescribeSecurityGroupAttribute returns port-list rules: PortRange empty.
+            DestPorts::List(id) => {
+                wire.port_range_list_id = id;
+                wire.port_range_list_name = snapshot.port_list(id).map_or("", |l| &l.name);
+            }
+        }
+        let ingress = rule.direction == Direction::Ingress;
+        match &rule.remote {
+            RemoteObject::Cidr(net) => wire.set_cidr(ingress, *net),
+            RemoteObject::Group(id) => {
+                let name = snapshot
+                    .group_index(id)
+                    .map_or("", |g| snapshot.group(g).name.as_str());
+                if ingress {
+                    (wire.source_group_id, wire.source_group_name) = (id, name);
+                } else {
+                    (wire.dest_group_id, wire.dest_group_name) = (id, name);
+                }
+            }
+            RemoteObject::PrefixList(id) => {
+                let name = snapshot.prefix_list(id).map_or("", |l| l.name.as_str());
+                if ingress {
+                    (wire.source_prefix_list_id, wire.source_prefix_list_name) = (id, name);
+                } else {
+                    (wire.dest_prefix_list_id, wire.dest_prefix_list_name) = (id, name);
+                }
+            }
+        }
+        if let Some(local) = rule.local {
+            wire.set_cidr(!ingress, local);
+        }
+        wire
+    }
+
+    /// Sets the source (`true`) or destination CIDR field of the net's family.
+    fn set_cidr(&mut self, source: bool, net: ipnet::IpNet) {
+        let text = net.to_string();
+        match (source, Family::of_net(&net)) {
+            (true, Family::V4) => self.source_cidr_ip = text,
+            (true, Family::V6) => self.ipv6_source_cidr_ip = text,
+            (false, Family::V4) => self.dest_cidr_ip = text,
+            (false, Family::V6) => self.ipv6_dest_cidr_ip = text,
+        }
+    }
+}
+
+struct WireNic<'a>(&'a Snapshot, &'a Nic);
+
+impl Serialize for WireNic<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const KNOWN: [&str; 7] = [
+            "NetworkInterfaceId",
+            "InstanceId",
+            "VpcId",
+            "PrivateIpAddress",
+            "PrivateIpSets",
+            "Ipv6Sets",
+            "SecurityGroupIds",
+        ];
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct PrivateIp {
+            private_ip_address: String,
+            primary: bool,
+        }
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Ipv6 {
+            ipv6_address: String,
+        }
+        let (snapshot, nic) = (self.0, self.1);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("NetworkInterfaceId", &nic.id)?;
+        map.serialize_entry("InstanceId", &nic.instance_id)?;
+        map.serialize_entry("VpcId", &nic.vpc_id)?;
+        let v4: Vec<String> = nic
+            .addresses
             .iter()
-            .map(|a| json!({ "Ipv6Address": a.to_string() }))
+            .filter(|a| a.is_ipv4())
+            .map(|a| a.to_string())
             .collect();
-        out.insert("Ipv6Sets".into(), json!({ "Ipv6Set": sets }));
+        if let Some(primary) = v4.first() {
+            map.serialize_entry("PrivateIpAddress", primary)?;
+        }
+        let sets: Vec<PrivateIp> = v4
+            .iter()
+            .enumerate()
+            .map(|(i, a)| PrivateIp {
+                private_ip_address: a.clone(),
+                primary: i == 0,
+            })
+            .collect();
+        map.serialize_entry(
+            "PrivateIpSets",
+            &serde_json::json!({ "PrivateIpSet": sets }),
+        )?;
+        let v6: Vec<Ipv6> = nic
+            .addresses
+            .iter()
+            .filter(|a| a.is_ipv6())
+            .map(|a| Ipv6 {
+                ipv6_address: a.to_string(),
+            })
+            .collect();
+        if !v6.is_empty() {
+            map.serialize_entry("Ipv6Sets", &serde_json::json!({ "Ipv6Set": v6 }))?;
+        }
+        let ids: Vec<&str> = nic
+            .groups
+            .iter()
+            .map(|&g| snapshot.group(g).id.as_str())
+            .collect();
+        map.serialize_entry(
+            "SecurityGroupIds",
+            &serde_json::json!({ "SecurityGroupId": ids }),
+        )?;
+        serialize_extra(&mut map, &nic.extra, &KNOWN)?;
+        map.end()
     }
-    let ids: Vec<&str> = nic
-        .groups
-        .iter()
-        .map(|&g| snapshot.group(g).id.as_str())
-        .collect();
-    out.insert("SecurityGroupIds".into(), json!({ "SecurityGroupId": ids }));
-    Value::Object(out)
 }
 
-fn prefix_list_to_value(list: &PrefixList) -> Value {
-    let mut out = list.extra.clone();
-    out.insert("PrefixListId".into(), json!(list.id));
-    out.insert("PrefixListName".into(), json!(list.name));
-    out.insert("AddressFamily".into(), json!(list.family.as_str()));
-    out.insert("MaxEntries".into(), json!(list.max_entries));
-    let entries: Vec<Value> = list
-        .cidrs
-        .iter()
-        .enumerate()
-        .map(|(i, net)| {
-            let description = list.entry_descriptions.get(i).cloned().unwrap_or_default();
-            json!({ "Cidr": net.to_string(), "Description": description })
-        })
-        .collect();
-    out.insert("Entries".into(), json!({ "Entry": entries }));
-    Value::Object(out)
+struct WirePrefixList<'a>(&'a PrefixList);
+
+impl Serialize for WirePrefixList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const KNOWN: [&str; 5] = [
+            "PrefixListId",
+            "PrefixListName",
+            "AddressFamily",
+            "MaxEntries",
+            "Entries",
+        ];
+        let list = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("PrefixListId", &list.id)?;
+        map.serialize_entry("PrefixListName", &list.name)?;
+        map.serialize_entry("AddressFamily", list.family.as_str())?;
+        map.serialize_entry("MaxEntries", &list.max_entries)?;
+        let entries: Vec<Value> = list
+            .cidrs
+            .iter()
+            .enumerate()
+            .map(|(i, net)| {
+                let description = list.entry_descriptions.get(i).cloned().unwrap_or_default();
+                serde_json::json!({ "Cidr": net.to_string(), "Description": description })
+            })
+            .collect();
+        map.serialize_entry("Entries", &serde_json::json!({ "Entry": entries }))?;
+        serialize_extra(&mut map, &list.extra, &KNOWN)?;
+        map.end()
+    }
 }
 
-fn port_list_to_value(list: &PortRangeList) -> Value {
-    let mut out = list.extra.clone();
-    out.insert("PortRangeListId".into(), json!(list.id));
-    out.insert("PortRangeListName".into(), json!(list.name));
-    out.insert("MaxEntries".into(), json!(list.max_entries));
-    let entries: Vec<Value> = list
-        .ranges
-        .iter()
-        .enumerate()
-        .map(|(i, range)| {
-            let description = list.entry_descriptions.get(i).cloned().unwrap_or_default();
-            json!({ "PortRange": range.to_string(), "Description": description })
-        })
-        .collect();
-    out.insert("Entries".into(), json!({ "Entry": entries }));
-    Value::Object(out)
+struct WirePortList<'a>(&'a PortRangeList);
+
+impl Serialize for WirePortList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const KNOWN: [&str; 4] = [
+            "PortRangeListId",
+            "PortRangeListName",
+            "MaxEntries",
+            "Entries",
+        ];
+        let list = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("PortRangeListId", &list.id)?;
+        map.serialize_entry("PortRangeListName", &list.name)?;
+        map.serialize_entry("MaxEntries", &list.max_entries)?;
+        let entries: Vec<Value> = list
+            .ranges
+            .iter()
+            .enumerate()
+            .map(|(i, range)| {
+                let description = list.entry_descriptions.get(i).cloned().unwrap_or_default();
+                serde_json::json!({ "PortRange": range.to_string(), "Description": description })
+            })
+            .collect();
+        map.serialize_entry("Entries", &serde_json::json!({ "Entry": entries }))?;
+        serialize_extra(&mut map, &list.extra, &KNOWN)?;
+        map.end()
+    }
 }
 
-fn token_to_value(record: &ClientTokenRecord) -> Value {
-    json!({
-        "ClientToken": record.token,
-        "Action": record.action,
-        "Fingerprint": record.fingerprint,
-        "Response": record.response,
-    })
+struct WireToken<'a>(&'a ClientTokenRecord);
+
+impl Serialize for WireToken<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = self.0;
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("ClientToken", &record.token)?;
+        map.serialize_entry("Action", &record.action)?;
+        map.serialize_entry("Fingerprint", &record.fingerprint)?;
+        map.serialize_entry("Response", &record.response)?;
+        map.end()
+    }
 }

@@ -5,7 +5,7 @@ use super::eval::create_temp_beside;
 use super::load_snapshot;
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::api::write::snapshot_to_string;
+use sgsim::api::write::write_snapshot;
 use sgsim::bulk::eval_csv;
 use sgsim::{Engine, Simulator, Snapshot};
 use std::fs::File;
@@ -38,6 +38,10 @@ pub struct ApplyArgs {
     /// Fixed clock for new rules' CreateTime, in seconds since the Unix epoch.
     #[arg(long)]
     now: Option<i64>,
+    /// fsync the new snapshot before renaming it into place (durable across power loss; costs
+    /// several milliseconds).
+    #[arg(long)]
+    fsync: bool,
 }
 
 pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
@@ -48,9 +52,11 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
         .map(|r| read_request(r))
         .collect::<Result<Vec<_>, _>>()?;
 
+    // The unchanged snapshot is only needed to compare flows.
+    let kept = args.flows.as_ref().map(|_| before.clone());
     let mut sim = match args.seed {
-        Some(seed) => Simulator::with_seed(before.clone(), seed),
-        None => Simulator::new(before.clone()),
+        Some(seed) => Simulator::with_seed(before, seed),
+        None => Simulator::new(before),
     };
     sim.set_clock(args.now);
     let stdout = io::stdout();
@@ -67,13 +73,14 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
 
     if args.dry_run {
         if let Some(flows) = &args.flows {
-            let report = flipped_flows(&before, sim.snapshot(), flows)?;
+            let before = kept.as_ref().unwrap_or(sim.snapshot());
+            let report = flipped_flows(before, sim.snapshot(), flows)?;
             writeln!(out, "{report}").map_err(|e| e.to_string())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let target = args.output.as_deref().unwrap_or(&args.snapshot);
-    write_atomically(target, &snapshot_to_string(sim.snapshot()))?;
+    write_atomically(target, sim.snapshot(), args.fsync)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -94,11 +101,20 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
     Ok((arg.to_string(), text))
 }
 
-fn write_atomically(path: &Path, text: &str) -> Result<(), String> {
-    let (mut file, temp) = create_temp_beside(path)?;
-    let result = file
-        .write_all(text.as_bytes())
-        .and_then(|_| file.sync_all())
+/// Writes the snapshot to a temporary file beside `path`, then renames it over `path`: readers
+/// see the old file or the new one, never a part.
+fn write_atomically(path: &Path, snapshot: &Snapshot, fsync: bool) -> Result<(), String> {
+    let (file, temp) = create_temp_beside(path)?;
+    let mut writer = io::BufWriter::with_capacity(1 << 20, file);
+    let result = write_snapshot(snapshot, &mut writer)
+        .and_then(|_| writer.flush())
+        .and_then(|_| {
+            if fsync {
+                writer.get_ref().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .map_err(|e| format!("{}: {e}", temp.display()))
         .and_then(|_| std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display())));
     if result.is_err() {
