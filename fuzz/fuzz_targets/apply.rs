@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::api::write::{snapshot_to_string, snapshot_to_value};
+use sgsim::api::write::snapshot_to_string;
 use sgsim::{Simulator, Snapshot};
 use std::sync::OnceLock;
 
@@ -22,14 +22,18 @@ fuzz_target!(|data: &[u8]| {
     let mut sim = Simulator::with_seed(sample().clone(), 1);
     sim.set_clock(Some(1_767_225_600));
     for request in text.split('\0').take(8) {
-        let before = snapshot_to_value(sim.snapshot());
+        let before = sim.snapshot().clone();
         let answer = sim.apply_text(request);
         match &answer.error {
             Some(error) => {
                 assert!(error.http_status >= 400, "{error}");
-                assert_eq!(
-                    snapshot_to_value(sim.snapshot()),
-                    before,
+                let after = sim.snapshot();
+                assert!(
+                    after.groups() == before.groups()
+                        && after.nics() == before.nics()
+                        && after.prefix_lists() == before.prefix_lists()
+                        && after.port_lists() == before.port_lists()
+                        && after.client_tokens() == before.client_tokens(),
                     "rejected call changed the snapshot: {request:?}"
                 );
             }

@@ -6,6 +6,11 @@
 //! code, message and HTTP status. A rejected call changes nothing; a call with several
 //! permissions is all-or-nothing.
 //!
+//! Actions: AuthorizeSecurityGroup(Egress), RevokeSecurityGroup(Egress),
+//! ModifySecurityGroupRule, ModifySecurityGroupEgressRule, ModifySecurityGroupPolicy,
+//! CreateSecurityGroup, DeleteSecurityGroup, ModifyNetworkInterfaceAttribute
+//! (`SecurityGroupId.N`), CreateNetworkInterface and DeleteNetworkInterface.
+//!
 //! ```
 //! use sgsim::control::Simulator;
 //! use sgsim::Snapshot;
