@@ -207,6 +207,15 @@ fn json_and_query_forms_are_the_same_call() {
     let url =
         "https://ecs.aliyuncs.com/?Action=ModifyNetworkInterfaceAttribute&RegionId=cn-hangzhou\
                &NetworkInterfaceId=eni-a&SecurityGroupId=%5B%22sg-a%22%2C%22sg-b%22%5D";
+    // A `?` inside a value is data.
+    let call = ApiCall::parse(
+        "Action=ModifySecurityGroupRule&RegionId=cn-hangzhou&SecurityGroupId=sg-a&SecurityGroupRuleId=sgr-a-ssh&Description=why%3F?",
+    )
+    .unwrap();
+    match call.request {
+        Request::ModifyRule { params, .. } => assert_eq!(params.get("Description"), Some("why??")),
+        other => panic!("{other:?}"),
+    }
     match ApiCall::parse(url).unwrap().request {
         Request::ModifyNic { group_ids, .. } => assert_eq!(group_ids.unwrap(), ["sg-a", "sg-b"]),
         other => panic!("{other:?}"),

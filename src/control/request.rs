@@ -545,9 +545,11 @@ impl Params {
     }
 
     fn from_query(text: &str) -> Result<Params, ApiError> {
+        // A whole URL or a leading `?`: the query starts after the first `?` that comes before
+        // any `=` (a `?` inside a value is data).
         let query = match text.find('?') {
-            Some(at) => &text[at + 1..],
-            None => text,
+            Some(at) if !text[..at].contains('=') => &text[at + 1..],
+            _ => text,
         };
         let mut params = Params::default();
         for pair in query.split('&').map(str::trim).filter(|p| !p.is_empty()) {
