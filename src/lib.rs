@@ -49,16 +49,20 @@
 //! - [`compile`]: snapshot → per-NIC, per-direction decision structures.
 //! - [`eval`]: the [`Engine`], batch evaluation and the [`eval::reference`] oracle.
 //! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
+//! - [`control`]: the ECS security-group API simulated (S17–S20): the [`Simulator`] applies
+//!   API calls to a snapshot; [`api::write`] writes the result back in the API's shape.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod bulk;
 pub mod compile;
+pub mod control;
 pub mod eval;
 pub mod model;
 
 pub use api::LoadError;
+pub use control::{Answer, ApiCall, ApiError, Simulator};
 pub use eval::{ConnectionVerdict, Engine, Query};
 pub use model::Snapshot;
 

@@ -11,8 +11,10 @@
 
 pub mod raw;
 mod validate;
+pub mod write;
 
-pub use validate::UNNAMED_GROUP_ID;
+pub use validate::{derived_rule_id, parse_cidr, parse_port_range, UNNAMED_GROUP_ID};
+pub use write::{snapshot_to_string, snapshot_to_value};
 
 use crate::model::Snapshot;
 use std::fmt;
@@ -68,11 +70,12 @@ enum Shape {
 }
 
 fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
-    const SNAPSHOT_KEYS: [&str; 4] = [
+    const SNAPSHOT_KEYS: [&str; 5] = [
         "SecurityGroups",
         "NetworkInterfaces",
         "PrefixLists",
         "PortRangeLists",
+        "ClientTokens",
     ];
     match value {
         serde_json::Value::Array(_) => Ok(Shape::BarePermissions),
@@ -139,14 +142,27 @@ pub fn snapshot_from_value(value: serde_json::Value) -> Result<Snapshot, LoadErr
 
 /// Loads a snapshot from JSON text.
 pub fn snapshot_from_str(text: &str) -> Result<Snapshot, LoadError> {
+    // Fast path: a snapshot object read straight from the text into the raw shapes, without an
+    // intermediate `Value`. Anything else — a bare group or permission array, or any error —
+    // takes the general path, which gives the canonical answer (and error message).
+    let body = text.trim_start_matches('\u{feff}').trim_start();
+    if body.starts_with('{') {
+        if let Ok(top) = serde_json::from_str::<raw::RawTopLevel>(body) {
+            if let Some(raw) = top.into_snapshot() {
+                return validate::snapshot(raw);
+            }
+        }
+    }
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
     snapshot_from_value(value)
 }
 
 /// Loads a snapshot from a reader holding JSON.
-pub fn snapshot_from_reader(reader: impl std::io::Read) -> Result<Snapshot, LoadError> {
-    let value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(reader))
+pub fn snapshot_from_reader(mut reader: impl std::io::Read) -> Result<Snapshot, LoadError> {
+    let mut text = String::new();
+    reader
+        .read_to_string(&mut text)
         .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
-    snapshot_from_value(value)
+    snapshot_from_str(&text)
 }

@@ -1,9 +1,11 @@
 //! The ECS API's JSON shapes, named exactly as the API names them. Nothing here is validated:
 //! [`super::validate`] turns these into [`crate::model`] types.
 //!
-//! Unknown keys (`RequestId`, `CreateTime`, `SourceGroupOwnerAccount`, …) are ignored, because
-//! real responses carry many fields the engine does not need. Each shape's `expecting` names it
-//! as the API does, so type errors read `expected a Permission object`, not a Rust type.
+//! Unknown keys of a rule (`SourceGroupOwnerAccount`, `SourceGroupName`, …) are ignored, because
+//! real responses carry many fields the engine does not need; unknown keys of groups, network
+//! interfaces and lists are kept verbatim (`extra`) so that a written snapshot keeps them. Each
+//! shape's `expecting` names it as the API does, so type errors read `expected a Permission
+//! object`, not a Rust type.
 
 use serde::Deserialize;
 
@@ -45,14 +47,26 @@ pub struct RawSnapshot {
     pub network_interfaces: Option<Vec<RawNetworkInterface>>,
     pub prefix_lists: Option<Vec<RawPrefixList>>,
     pub port_range_lists: Option<Vec<RawPortRangeList>>,
+    /// Client tokens of past API calls (control plane; see `docs/control-plane.md`).
+    pub client_tokens: Option<Vec<RawClientToken>>,
+}
+
+/// One remembered `ClientToken`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RawClientToken {
+    pub client_token: Option<String>,
+    pub action: Option<String>,
+    pub fingerprint: Option<String>,
+    pub response: Option<serde_json::Value>,
 }
 
 /// A DescribeSecurityGroupAttribute response.
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeSecurityGroupAttribute response"
-)]
+///
+/// Deserialized by hand rather than with `#[serde(flatten)]` for `extra`: flattening would
+/// buffer the whole `Permissions` array before reading it, which doubles the load time of large
+/// groups.
+#[derive(Debug, Default)]
 pub struct RawSecurityGroup {
     pub security_group_id: Option<String>,
     pub security_group_name: Option<String>,
@@ -60,6 +74,78 @@ pub struct RawSecurityGroup {
     pub vpc_id: Option<String>,
     pub inner_access_policy: Option<String>,
     pub permissions: Option<RawPermissions>,
+    pub description: Option<String>,
+    pub region_id: Option<String>,
+    /// Every other key, verbatim.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for RawSecurityGroup {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawSecurityGroup;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a DescribeSecurityGroupAttribute response")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawSecurityGroup, A::Error> {
+                let mut group = RawSecurityGroup::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "SecurityGroupId" => group.security_group_id = map.next_value()?,
+                        "SecurityGroupName" => group.security_group_name = map.next_value()?,
+                        "SecurityGroupType" => group.security_group_type = map.next_value()?,
+                        "VpcId" => group.vpc_id = map.next_value()?,
+                        "InnerAccessPolicy" => group.inner_access_policy = map.next_value()?,
+                        "Permissions" => group.permissions = map.next_value()?,
+                        "Description" => group.description = map.next_value()?,
+                        "RegionId" => group.region_id = map.next_value()?,
+                        _ => {
+                            let value: serde_json::Value = map.next_value()?;
+                            group.extra.insert(key, value);
+                        }
+                    }
+                }
+                Ok(group)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// The top level of a snapshot document, for the fast path that reads the text straight into
+/// the raw shapes. The group keys only tell a bare group apart.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct RawTopLevel {
+    pub security_groups: Option<Vec<RawSecurityGroup>>,
+    pub network_interfaces: Option<Vec<RawNetworkInterface>>,
+    pub prefix_lists: Option<Vec<RawPrefixList>>,
+    pub port_range_lists: Option<Vec<RawPortRangeList>>,
+    pub client_tokens: Option<Vec<RawClientToken>>,
+    pub security_group_id: Option<serde::de::IgnoredAny>,
+    pub permissions: Option<serde::de::IgnoredAny>,
+}
+
+impl RawTopLevel {
+    /// The snapshot, unless the document is a bare group (it has group keys).
+    pub fn into_snapshot(self) -> Option<RawSnapshot> {
+        if self.security_group_id.is_some() || self.permissions.is_some() {
+            return None;
+        }
+        Some(RawSnapshot {
+            security_groups: self.security_groups,
+            network_interfaces: self.network_interfaces,
+            prefix_lists: self.prefix_lists,
+            port_range_lists: self.port_range_lists,
+            client_tokens: self.client_tokens,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +179,7 @@ pub struct RawPermission {
     pub dest_prefix_list_id: Option<String>,
     pub nic_type: Option<String>,
     pub description: Option<String>,
+    pub create_time: Option<String>,
 }
 
 /// A DescribeNetworkInterfaces `NetworkInterfaceSet` item.
@@ -109,6 +196,8 @@ pub struct RawNetworkInterface {
     pub private_ip_sets: Option<RawPrivateIpSets>,
     pub ipv6_sets: Option<RawIpv6Sets>,
     pub security_group_ids: Option<RawSecurityGroupIds>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,9 +250,12 @@ pub struct RawSecurityGroupIds {
 )]
 pub struct RawPrefixList {
     pub prefix_list_id: Option<String>,
+    pub prefix_list_name: Option<String>,
     pub address_family: Option<String>,
     pub max_entries: Option<StringOrNumber>,
     pub entries: Option<RawPrefixListEntries>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -176,6 +268,7 @@ pub struct RawPrefixListEntries {
 #[serde(rename_all = "PascalCase", expecting = "an object with a Cidr")]
 pub struct RawPrefixListEntry {
     pub cidr: Option<String>,
+    pub description: Option<String>,
 }
 
 /// A port range list (DescribePortRangeListEntries folded into one object).
@@ -183,8 +276,11 @@ pub struct RawPrefixListEntry {
 #[serde(rename_all = "PascalCase", expecting = "a port range list object")]
 pub struct RawPortRangeList {
     pub port_range_list_id: Option<String>,
+    pub port_range_list_name: Option<String>,
     pub max_entries: Option<StringOrNumber>,
     pub entries: Option<RawPortRangeListEntries>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,4 +293,5 @@ pub struct RawPortRangeListEntries {
 #[serde(rename_all = "PascalCase", expecting = "an object with a PortRange")]
 pub struct RawPortRangeListEntry {
     pub port_range: Option<String>,
+    pub description: Option<String>,
 }

@@ -4,8 +4,9 @@
 use super::raw::*;
 use super::LoadError;
 use crate::model::{
-    Action, DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicType,
-    PortRange, PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
+    Action, ClientTokenRecord, DestPorts, Direction, Family, GroupIndex, GroupKind,
+    InnerAccessPolicy, Nic, NicType, PortRange, PortRangeList, PrefixList, Protocol, RemoteObject,
+    Rule, SecurityGroup, Snapshot,
 };
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
@@ -96,7 +97,14 @@ pub fn snapshot(raw: RawSnapshot) -> Result<Snapshot> {
     )?;
 
     check_list_families(&groups, &prefix_lists, "SecurityGroups")?;
-    Ok(Snapshot::new(groups, nics, prefix_lists, port_lists))
+    let client_tokens = raw
+        .client_tokens
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, token)| client_token(token, &format!("ClientTokens[{i}]")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Snapshot::new(groups, nics, prefix_lists, port_lists).with_client_tokens(client_tokens))
 }
 
 pub fn bare_group(raw: RawSecurityGroup) -> Result<Snapshot> {
@@ -125,6 +133,34 @@ pub fn bare_permissions(raw: Vec<RawPermission>) -> Result<Snapshot> {
         Vec::new(),
         Vec::new(),
     ))
+}
+
+fn client_token(raw: RawClientToken, path: &str) -> Result<ClientTokenRecord> {
+    let token = set(&raw.client_token)
+        .ok_or_else(|| {
+            LoadError::new(
+                join(path, "ClientToken"),
+                quoted(raw.client_token.as_deref().unwrap_or("")),
+                "missing: every remembered call needs its ClientToken",
+            )
+        })?
+        .to_string();
+    let response = match raw.response {
+        Some(value @ serde_json::Value::Object(_)) => value,
+        _ => {
+            return Err(LoadError::new(
+                join(path, "Response"),
+                "",
+                "expected the API's answer to the first call, a JSON object",
+            ))
+        }
+    };
+    Ok(ClientTokenRecord {
+        token,
+        action: raw.action.unwrap_or_default(),
+        fingerprint: raw.fingerprint.unwrap_or_default(),
+        response,
+    })
 }
 
 fn unique_ids<'a>(ids: impl Iterator<Item = &'a String>, array: &str, field: &str) -> Result<()> {
@@ -196,6 +232,9 @@ fn security_group(raw: RawSecurityGroup, path: &str) -> Result<SecurityGroup> {
         vpc_id: raw.vpc_id.unwrap_or_default(),
         inner_access,
         rules,
+        description: raw.description.unwrap_or_default(),
+        region_id: raw.region_id.unwrap_or_default(),
+        extra: raw.extra,
     })
 }
 
@@ -515,6 +554,7 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
         local,
         nic_type,
         description: raw.description.unwrap_or_default(),
+        create_time: raw.create_time.unwrap_or_default(),
     };
     check_protocol_family(&rule, path, protocol_text)?;
     Ok(rule)
@@ -705,6 +745,7 @@ fn network_interface(
         vpc_id: raw.vpc_id.unwrap_or_default(),
         addresses,
         groups: nic_groups,
+        extra: raw.extra,
     })
 }
 
@@ -787,6 +828,12 @@ fn prefix_list(raw: RawPrefixList, path: &str) -> Result<PrefixList> {
         family,
         max_entries: max,
         cidrs,
+        name: raw.prefix_list_name.unwrap_or_default(),
+        entry_descriptions: entries
+            .into_iter()
+            .map(|e| e.description.unwrap_or_default())
+            .collect(),
+        extra: raw.extra,
     })
 }
 
@@ -827,5 +874,11 @@ fn port_range_list(raw: RawPortRangeList, path: &str) -> Result<PortRangeList> {
         id,
         max_entries: max,
         ranges,
+        name: raw.port_range_list_name.unwrap_or_default(),
+        entry_descriptions: entries
+            .into_iter()
+            .map(|e| e.description.unwrap_or_default())
+            .collect(),
+        extra: raw.extra,
     })
 }

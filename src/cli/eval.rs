@@ -142,7 +142,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
 }
 
 /// A new temporary file in the target's directory, so the final rename is atomic.
-fn create_temp_beside(path: &Path) -> Result<(File, PathBuf), String> {
+pub(super) fn create_temp_beside(path: &Path) -> Result<(File, PathBuf), String> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -1,5 +1,6 @@
 //! Argument definitions and dispatch.
 
+mod apply;
 mod check;
 mod eval;
 
@@ -23,6 +24,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a CSV of flows (nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port).
     Eval(eval::EvalArgs),
+    /// Apply ECS API calls (AuthorizeSecurityGroup, …) to a snapshot and write the new one.
+    Apply(apply::ApplyArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Apply(args) => apply::run(args),
     }
 }
 

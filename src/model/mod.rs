@@ -8,8 +8,8 @@ mod snapshot;
 
 pub use flow::{Flow, FlowError};
 pub use snapshot::{
-    GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, PortRangeList, PrefixList,
-    SecurityGroup, Snapshot, Target,
+    ClientTokenRecord, Extra, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex,
+    PortRangeList, PrefixList, SecurityGroup, Snapshot, SnapshotParts, Target,
 };
 
 use ipnet::IpNet;
@@ -266,6 +266,8 @@ pub struct Rule {
     pub local: Option<IpNet>,
     pub nic_type: NicType,
     pub description: String,
+    /// `CreateTime` as the API gives it (`2026-03-02T08:14:55Z`, UTC); empty when unknown.
+    pub create_time: String,
 }
 
 impl Rule {

@@ -3,6 +3,10 @@ use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+/// Keys of an API object that the model does not interpret (`RequestId`, `Status`, `Type`, …),
+/// kept verbatim so that a written snapshot keeps the API's shape.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
 /// Position of a security group in [`Snapshot::groups`].
 pub type GroupIndex = u32;
 /// Position of a network interface in [`Snapshot::nics`].
@@ -42,6 +46,12 @@ pub struct SecurityGroup {
     pub vpc_id: String,
     pub inner_access: InnerAccessPolicy,
     pub rules: Vec<Rule>,
+    /// The group's `Description`.
+    pub description: String,
+    /// `RegionId`; empty when the snapshot does not say.
+    pub region_id: String,
+    /// Every other key of the DescribeSecurityGroupAttribute response.
+    pub extra: Extra,
 }
 
 impl SecurityGroup {
@@ -64,6 +74,8 @@ pub struct Nic {
     /// Private IPv4 addresses (primary first), then IPv6 addresses.
     pub addresses: Vec<IpAddr>,
     pub groups: Vec<GroupIndex>,
+    /// Every other key of the NetworkInterfaceSet item (`Type`, `Status`, names, …).
+    pub extra: Extra,
 }
 
 /// A managed prefix list `pl-…` (S7).
@@ -73,6 +85,12 @@ pub struct PrefixList {
     pub family: Family,
     pub max_entries: u32,
     pub cidrs: Vec<IpNet>,
+    /// `PrefixListName`.
+    pub name: String,
+    /// Each entry's `Description`, parallel to `cidrs` (empty when none).
+    pub entry_descriptions: Vec<String>,
+    /// Every other key of the DescribePrefixListAttributes response.
+    pub extra: Extra,
 }
 
 /// A port range list `prl-…` (S7).
@@ -81,6 +99,46 @@ pub struct PortRangeList {
     pub id: String,
     pub max_entries: u32,
     pub ranges: Vec<PortRange>,
+    /// `PortRangeListName`.
+    pub name: String,
+    /// Each entry's `Description`, parallel to `ranges` (empty when none).
+    pub entry_descriptions: Vec<String>,
+    /// Every other key of the port range list object.
+    pub extra: Extra,
+}
+
+/// One successful API call made with a `ClientToken`: a retry with the same token and the same
+/// parameters gets `response` back without being applied again. Kept in the snapshot under
+/// the top-level key `ClientTokens` (see `docs/control-plane.md`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientTokenRecord {
+    pub token: String,
+    /// The API action the token was used with.
+    pub action: String,
+    /// A stable digest of the call's parameters (everything but the token and signature fields).
+    pub fingerprint: String,
+    /// The answer the first call got.
+    pub response: serde_json::Value,
+}
+
+/// A snapshot taken apart, to be changed and put together again with [`SnapshotParts::build`].
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotParts {
+    pub groups: Vec<SecurityGroup>,
+    pub nics: Vec<Nic>,
+    pub prefix_lists: Vec<PrefixList>,
+    pub port_lists: Vec<PortRangeList>,
+    pub client_tokens: Vec<ClientTokenRecord>,
+}
+
+impl SnapshotParts {
+    /// Rebuilds the indexes. Same preconditions as [`Snapshot::new`].
+    pub fn build(self) -> Snapshot {
+        let mut snapshot =
+            Snapshot::new(self.groups, self.nics, self.prefix_lists, self.port_lists);
+        snapshot.client_tokens = self.client_tokens;
+        snapshot
+    }
 }
 
 /// What a query is asked about: a NIC, or a group of a bare DescribeSecurityGroupAttribute
@@ -111,6 +169,8 @@ pub struct Snapshot {
     nics_by_address: HashMap<IpAddr, Vec<NicIndex>>,
     /// `[0, 1, …]`: lets a bare-group target lend out a one-element slice of its index.
     group_indices: Vec<GroupIndex>,
+    /// Client tokens of past successful API calls (control plane).
+    client_tokens: Vec<ClientTokenRecord>,
 }
 
 impl Snapshot {
@@ -169,6 +229,29 @@ impl Snapshot {
             group_members,
             nics_by_address,
             group_indices: (0..groups_len as GroupIndex).collect(),
+            client_tokens: Vec::new(),
+        }
+    }
+
+    /// The same snapshot carrying these client-token records.
+    pub fn with_client_tokens(mut self, tokens: Vec<ClientTokenRecord>) -> Snapshot {
+        self.client_tokens = tokens;
+        self
+    }
+
+    /// Client tokens of past successful API calls, oldest first.
+    pub fn client_tokens(&self) -> &[ClientTokenRecord] {
+        &self.client_tokens
+    }
+
+    /// Takes the snapshot apart (dropping the indexes) so that it can be changed.
+    pub fn into_parts(self) -> SnapshotParts {
+        SnapshotParts {
+            groups: self.groups,
+            nics: self.nics,
+            prefix_lists: self.prefix_lists,
+            port_lists: self.port_lists,
+            client_tokens: self.client_tokens,
         }
     }
 

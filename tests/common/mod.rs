@@ -1,0 +1,123 @@
+//! Shared fixtures of the control-plane tests.
+#![allow(dead_code)]
+
+use sgsim::api::write::snapshot_to_value;
+use sgsim::{Answer, Simulator, Snapshot};
+
+pub const REGION: &str = "cn-hangzhou";
+
+/// Groups of every kind the checks distinguish: basic VPC groups (`sg-a`, `sg-b`), one in
+/// another VPC, an enterprise group, two classic groups; NICs; IPv4/IPv6 prefix lists; a port
+/// list.
+pub const FIXTURE: &str = r#"{
+  "SecurityGroups": [
+    {"SecurityGroupId": "sg-a", "VpcId": "vpc-1", "RegionId": "cn-hangzhou", "SecurityGroupName": "a",
+     "Permissions": {"Permission": [
+       {"SecurityGroupRuleId": "sgr-a-ssh", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8", "NicType": "intranet",
+        "Description": "ssh", "CreateTime": "2026-01-01T00:00:00Z"},
+       {"SecurityGroupRuleId": "sgr-a-web", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "-1/-1", "PortRangeListId": "prl-1", "SourceCidrIp": "0.0.0.0/0",
+        "NicType": "intranet"},
+       {"SecurityGroupRuleId": "sgr-a-from-b", "Direction": "ingress", "Policy": "Accept", "Priority": 5,
+        "IpProtocol": "TCP", "PortRange": "5432/5432", "SourceGroupId": "sg-b", "NicType": "intranet"},
+       {"SecurityGroupRuleId": "sgr-a-out", "Direction": "egress", "Policy": "Drop", "Priority": 100,
+        "IpProtocol": "ALL", "PortRange": "-1/-1", "DestCidrIp": "0.0.0.0/0", "NicType": "intranet"}
+     ]}},
+    {"SecurityGroupId": "sg-b", "VpcId": "vpc-1", "RegionId": "cn-hangzhou"},
+    {"SecurityGroupId": "sg-far", "VpcId": "vpc-2", "RegionId": "cn-hangzhou"},
+    {"SecurityGroupId": "sg-ent", "VpcId": "vpc-1", "RegionId": "cn-hangzhou", "SecurityGroupType": "enterprise",
+     "InnerAccessPolicy": "Drop"},
+    {"SecurityGroupId": "sg-classic", "RegionId": "cn-hangzhou"},
+    {"SecurityGroupId": "sg-classic2", "RegionId": "cn-hangzhou"},
+    {"SecurityGroupId": "sg-beijing", "VpcId": "vpc-1", "RegionId": "cn-beijing"}
+  ],
+  "NetworkInterfaces": [
+    {"NetworkInterfaceId": "eni-a", "InstanceId": "i-a", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.5",
+     "SecurityGroupIds": {"SecurityGroupId": ["sg-a"]}},
+    {"NetworkInterfaceId": "eni-b", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.6",
+     "SecurityGroupIds": {"SecurityGroupId": ["sg-b"]}},
+    {"NetworkInterfaceId": "eni-ent", "VpcId": "vpc-1", "PrivateIpAddress": "10.0.0.7",
+     "SecurityGroupIds": {"SecurityGroupId": ["sg-ent"]}}
+  ],
+  "PrefixLists": [
+    {"PrefixListId": "pl-v4", "PrefixListName": "office", "AddressFamily": "IPv4", "MaxEntries": 10,
+     "Entries": {"Entry": [{"Cidr": "192.0.2.0/24", "Description": "HQ"}]}},
+    {"PrefixListId": "pl-v6", "AddressFamily": "IPv6", "MaxEntries": 5,
+     "Entries": {"Entry": [{"Cidr": "2001:db8::/32"}]}}
+  ],
+  "PortRangeLists": [
+    {"PortRangeListId": "prl-1", "MaxEntries": 5, "Entries": {"Entry": [{"PortRange": "80/80"}, {"PortRange": "443/443"}]}},
+    {"PortRangeListId": "prl-2", "MaxEntries": 3, "Entries": {"Entry": [{"PortRange": "8080/8080"}]}}
+  ]
+}"#;
+
+pub fn fixture() -> Snapshot {
+    Snapshot::from_json_str(FIXTURE).expect("fixture loads")
+}
+
+pub fn sim() -> Simulator {
+    let mut sim = Simulator::with_seed(fixture(), 42);
+    sim.set_clock(Some(1_767_225_600)); // 2026-01-01T00:00:00Z
+    sim
+}
+
+/// `Action=…&RegionId=cn-hangzhou&SecurityGroupId=…` plus one permission's fields, each
+/// prefixed `Permissions.1.`.
+pub fn call(action: &str, group: &str, fields: &str) -> String {
+    let perm: Vec<String> = fields
+        .split('&')
+        .filter(|f| !f.is_empty())
+        .map(|f| format!("Permissions.1.{f}"))
+        .collect();
+    format!(
+        "Action={action}&RegionId={REGION}&SecurityGroupId={group}&{}",
+        perm.join("&")
+    )
+}
+
+pub fn ingress(group: &str, fields: &str) -> String {
+    call("AuthorizeSecurityGroup", group, fields)
+}
+
+pub fn egress(group: &str, fields: &str) -> String {
+    call("AuthorizeSecurityGroupEgress", group, fields)
+}
+
+/// Applies a call that must succeed.
+pub fn accepts(sim: &mut Simulator, request: &str) -> Answer {
+    let answer = sim.apply_text(request);
+    assert!(answer.is_ok(), "{request}: {:?}", answer.error);
+    answer
+}
+
+/// Applies a call that must be rejected with `code` and `status`, and checks that nothing changed.
+pub fn rejects(sim: &mut Simulator, request: &str, code: &str, status: u16) -> Answer {
+    let before = snapshot_to_value(sim.snapshot());
+    let answer = sim.apply_text(request);
+    let error = answer
+        .error
+        .clone()
+        .unwrap_or_else(|| panic!("{request}: accepted, expected {code}"));
+    assert_eq!(
+        (error.code, error.http_status),
+        (code, status),
+        "{request}: {error}"
+    );
+    assert_eq!(answer.body["Code"], code);
+    assert_eq!(answer.body["HttpStatus"], status);
+    assert!(answer.body["RequestId"].is_string());
+    assert_eq!(
+        snapshot_to_value(sim.snapshot()),
+        before,
+        "{request}: a rejected call changed the snapshot"
+    );
+    answer
+}
+
+pub fn rules_of<'a>(sim: &'a Simulator, group: &str) -> &'a [sgsim::model::Rule] {
+    let snapshot = sim.snapshot();
+    &snapshot
+        .group(snapshot.group_index(group).expect("group"))
+        .rules
+}
