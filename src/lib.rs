@@ -48,11 +48,16 @@
 //! - [`model`]: validated types; nothing past here fails on bad data.
 //! - [`eval`]: the [`Engine`], batch evaluation and the [`eval::reference`] oracle.
 //! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
+//! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
+//! - [`bench`]: verdict counting, verification against the reference, timing and synthetic
+//!   rule sets for `sgsim bench` and the criterion benches.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod bulk;
+pub mod classbench;
 pub mod eval;
 pub mod model;
 

@@ -1,5 +1,6 @@
 //! Argument definitions and dispatch.
 
+mod bench;
 mod check;
 mod eval;
 
@@ -23,6 +24,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a CSV of flows (nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port).
     Eval(eval::EvalArgs),
+    /// Engine build time, memory and throughput: on SNAPSHOT FLOWS, a ClassBench set, or a
+    /// synthetic rule-count sweep. Verdicts are checked against the reference evaluator first.
+    Bench(bench::BenchArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
