@@ -46,6 +46,7 @@
 //!
 //! - [`api`]: the ECS API's JSON shapes and their validation — the only way in.
 //! - [`model`]: validated types; nothing past here fails on bad data.
+//! - [`compile`]: snapshot → per-NIC, per-direction decision structures.
 //! - [`eval`]: the [`Engine`], batch evaluation and the [`eval::reference`] oracle.
 //! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
 //! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
@@ -58,6 +59,7 @@ pub mod api;
 pub mod bench;
 pub mod bulk;
 pub mod classbench;
+pub mod compile;
 pub mod eval;
 pub mod model;
 

@@ -155,12 +155,7 @@ fn read_flows(snapshot: &Snapshot, path: &PathBuf) -> Result<Vec<Query>, String>
 }
 
 fn memory_text(bytes: usize) -> String {
-    if bytes == 0 {
-        // TODO(memory_bytes): drop this case once the engine reports its size.
-        "0 (not reported by this engine)".to_string()
-    } else {
-        format!("{} bytes ({}B)", bytes, bench::si(bytes as f64))
-    }
+    format!("{} bytes ({}B)", bytes, bench::si(bytes as f64))
 }
 
 fn print_measurements(out: &mut dyn Write, label: &str, ms: &[Measurement]) -> io::Result<()> {
@@ -336,7 +331,7 @@ fn print_table(out: &mut dyn Write, rows: &[SweepRow], threads: usize) -> io::Re
     }
     writeln!(
         out,
-        "(ref = reference scan on 1 thread, timed on at most the first flows for --reference-time; speedup = 1-thread engine / reference; memory 0 = not reported by this engine)"
+        "(ref = reference scan on 1 thread, timed on at most the first flows for --reference-time; speedup = 1-thread engine / reference)"
     )?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod reference;
 
+use crate::compile::CompiledSnapshot;
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
     Verdict,
@@ -29,6 +30,7 @@ use rayon::prelude::*;
 pub struct Engine {
     snapshot: Snapshot,
     options: EvalOptions,
+    compiled: CompiledSnapshot,
 }
 
 /// The verdict on a connection from NIC A to NIC B (S15): A's egress and B's ingress.
@@ -73,8 +75,19 @@ impl Engine {
         Engine::with_options(snapshot, EvalOptions::default())
     }
 
+    /// Compiles the snapshot (see [`crate::compile`]) for the given options.
     pub fn with_options(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        Engine { snapshot, options }
+        let compiled = CompiledSnapshot::new(&snapshot, options);
+        Engine {
+            snapshot,
+            options,
+            compiled,
+        }
+    }
+
+    /// Heap bytes of the compiled decision structures (not counting the snapshot itself).
+    pub fn memory_bytes(&self) -> usize {
+        self.compiled.memory_bytes()
     }
 
     pub fn snapshot(&self) -> &Snapshot {
@@ -92,6 +105,11 @@ impl Engine {
 
     /// The verdict on one flow at one target, in the flow's direction.
     pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
+        self.compiled.check(target, flow)
+    }
+
+    /// The same question answered by the reference evaluator (a linear scan of the spec).
+    pub fn check_reference(&self, target: Target, flow: &Flow) -> Verdict {
         reference::evaluate(&self.snapshot, target, flow, &self.options)
     }
 

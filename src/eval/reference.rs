@@ -3,8 +3,8 @@
 //! than fast.
 
 use crate::model::{
-    proto, Action, DestPorts, Direction, EvalOptions, Flow, GroupKind, Protocol, Reason,
-    RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
+    proto, Action, DestPorts, Direction, EvalOptions, Flow, GroupKind, Precedence, Protocol,
+    Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -89,7 +89,7 @@ pub fn deciding_rule(
     flow: &Flow,
     options: &EvalOptions,
 ) -> Option<(RuleRef, Action)> {
-    let mut best: Option<((u8, Action, usize, usize), RuleRef)> = None;
+    let mut best: Option<(Precedence, RuleRef)> = None;
     for (group_position, &group_index) in snapshot.target_groups(target).iter().enumerate() {
         let group = snapshot.group(group_index);
         for (rule_position, rule) in group.rules.iter().enumerate() {
@@ -101,7 +101,7 @@ pub fn deciding_rule(
             if !rule_matches(snapshot, rule, flow) {
                 continue;
             }
-            let key = (rule.priority, rule.action, group_position, rule_position);
+            let key = Precedence::of(rule, group_position, rule_position);
             if best.as_ref().is_none_or(|(best_key, _)| key < *best_key) {
                 let rule_ref = RuleRef {
                     group: group_index,
@@ -111,7 +111,7 @@ pub fn deciding_rule(
             }
         }
     }
-    best.map(|((_, action, _, _), rule_ref)| (rule_ref, action))
+    best.map(|(key, rule_ref)| (rule_ref, key.action))
 }
 
 /// S4: does one rule match the flow?

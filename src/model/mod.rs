@@ -364,6 +364,27 @@ impl Reason {
     }
 }
 
+/// S10's order of candidate rules: priority ascending, drop before accept, then the NIC's group
+/// order, then the rule's position in its group. The first matching rule in this order decides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Precedence {
+    pub priority: Priority,
+    pub action: Action,
+    pub group_position: usize,
+    pub rule_position: usize,
+}
+
+impl Precedence {
+    pub fn of(rule: &Rule, group_position: usize, rule_position: usize) -> Precedence {
+        Precedence {
+            priority: rule.priority,
+            action: rule.action,
+            group_position,
+            rule_position,
+        }
+    }
+}
+
 /// Names the rule that decided: its group's and its own index in the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleRef {

@@ -1,0 +1,388 @@
+//! Snapshot → per-target decision structures.
+//!
+//! Stages, for every distinct list of groups carried by a NIC (NICs with the same groups share
+//! the work) and for each bare group:
+//! 1. **Candidates** (S9): the rules of each direction in all the groups, classic rules of the
+//!    other NicType left out.
+//! 2. **Rank** (S10): sort by priority, drop before accept, group order, rule position — so the
+//!    first matching rule is the deciding one, and drop-wins-ties becomes plain first match.
+//! 3. **Resolve** (S5–S7): per address family, turn every rule into one set of intervals per
+//!    field: group references become their members' addresses, prefix lists their CIDRs, port
+//!    lists their ranges; rules that cannot match the family are left out.
+//! 4. **Classify**: build a [`bitvector::BitVectorClassifier`] per direction and family.
+//!
+//! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
+//! default of S12 is fixed. The platform rule (S13) needs no compiled state.
+
+pub mod bitvector;
+
+use crate::eval::reference::{default_action, is_platform_blocked};
+use crate::model::{
+    Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
+    Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
+};
+use bitvector::{BitVectorClassifier, Key, RuleFieldSets};
+use ipnet::IpNet;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// The compiled form of a whole snapshot: what [`crate::Engine`] evaluates with.
+#[derive(Clone, Debug)]
+pub struct CompiledSnapshot {
+    options: EvalOptions,
+    /// Shared by every target with the same group list.
+    rule_sets: Vec<CompiledRuleSet>,
+    nics: Vec<NicPlan>,
+    /// For bare-group targets: the rule set of each group on its own.
+    groups: Vec<u32>,
+}
+
+#[derive(Clone, Debug)]
+struct NicPlan {
+    rule_set: u32,
+    /// Remote addresses that get inner access (S11), sorted.
+    inner_peers_v4: Vec<u32>,
+    inner_peers_v6: Vec<u128>,
+}
+
+/// Both directions of one group list.
+#[derive(Clone, Debug)]
+struct CompiledRuleSet {
+    /// Indexed by `Direction as usize`.
+    directions: [DirectionClassifiers; 2],
+}
+
+#[derive(Clone, Debug)]
+struct DirectionClassifiers {
+    default: Action,
+    v4: RankedClassifier<u32>,
+    v6: RankedClassifier<u128>,
+}
+
+/// A classifier and, per rank, the rule it stands for.
+#[derive(Clone, Debug)]
+struct RankedClassifier<A: Key> {
+    classifier: BitVectorClassifier<A>,
+    rules: Vec<RuleRef>,
+    actions: Vec<Action>,
+}
+
+impl CompiledSnapshot {
+    pub fn new(snapshot: &Snapshot, options: EvalOptions) -> CompiledSnapshot {
+        let mut rule_sets = Vec::new();
+        let mut rule_set_of: HashMap<Vec<GroupIndex>, u32> = HashMap::new();
+        let mut intern = |groups: &[GroupIndex], target: Target| -> u32 {
+            *rule_set_of.entry(groups.to_vec()).or_insert_with(|| {
+                rule_sets.push(CompiledRuleSet::new(snapshot, target, &options));
+                (rule_sets.len() - 1) as u32
+            })
+        };
+        let nics = (0..snapshot.nics().len() as u32)
+            .map(|nic| {
+                let target = Target::Nic(nic);
+                let rule_set = intern(snapshot.target_groups(target), target);
+                let (inner_peers_v4, inner_peers_v6) = inner_peers(snapshot, nic);
+                NicPlan {
+                    rule_set,
+                    inner_peers_v4,
+                    inner_peers_v6,
+                }
+            })
+            .collect();
+        let groups = (0..snapshot.groups().len() as u32)
+            .map(|group| {
+                let target = Target::Group(group);
+                intern(snapshot.target_groups(target), target)
+            })
+            .collect();
+        CompiledSnapshot {
+            options,
+            rule_sets,
+            nics,
+            groups,
+        }
+    }
+
+    /// Decides one flow (S14: platform, inner access, custom rules, default).
+    #[inline]
+    pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
+        if self.options.platform_rules && is_platform_blocked(flow) {
+            return Verdict {
+                action: Action::Drop,
+                reason: Reason::Platform,
+                deciding_rule: None,
+            };
+        }
+        let rule_set = match target {
+            Target::Nic(nic) => {
+                let plan = &self.nics[nic as usize];
+                let inner = match flow.remote() {
+                    IpAddr::V4(a) => {
+                        !plan.inner_peers_v4.is_empty()
+                            && plan.inner_peers_v4.binary_search(&u32::from(a)).is_ok()
+                    }
+                    IpAddr::V6(a) => {
+                        !plan.inner_peers_v6.is_empty()
+                            && plan.inner_peers_v6.binary_search(&u128::from(a)).is_ok()
+                    }
+                };
+                if inner {
+                    return Verdict {
+                        action: Action::Accept,
+                        reason: Reason::InnerAccess,
+                        deciding_rule: None,
+                    };
+                }
+                plan.rule_set
+            }
+            Target::Group(group) => self.groups[group as usize],
+        };
+        let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
+        let decided = match (flow.remote(), flow.local()) {
+            (IpAddr::V4(remote), IpAddr::V4(local)) => {
+                classifiers
+                    .v4
+                    .decide(flow, u32::from(remote), u32::from(local))
+            }
+            (IpAddr::V6(remote), IpAddr::V6(local)) => {
+                classifiers
+                    .v6
+                    .decide(flow, u128::from(remote), u128::from(local))
+            }
+            _ => None, // Flow::parse never builds mixed families
+        };
+        decided.unwrap_or(Verdict {
+            action: classifiers.default,
+            reason: Reason::Default,
+            deciding_rule: None,
+        })
+    }
+
+    /// Heap bytes of the compiled structures.
+    pub fn memory_bytes(&self) -> usize {
+        let sets: usize = self
+            .rule_sets
+            .iter()
+            .flat_map(|set| set.directions.iter())
+            .map(|d| d.v4.memory_bytes() + d.v6.memory_bytes())
+            .sum();
+        let nics: usize = self
+            .nics
+            .iter()
+            .map(|n| {
+                std::mem::size_of::<NicPlan>()
+                    + n.inner_peers_v4.len() * 4
+                    + n.inner_peers_v6.len() * 16
+            })
+            .sum();
+        sets + nics + self.groups.len() * 4
+    }
+}
+
+impl<A: Key> RankedClassifier<A> {
+    #[inline]
+    fn decide(&self, flow: &Flow, remote: A, local: A) -> Option<Verdict> {
+        let rank = self.classifier.first_match(
+            flow.protocol,
+            flow.dst_port,
+            flow.src_port,
+            remote,
+            local,
+        )? as usize;
+        Some(Verdict {
+            action: self.actions[rank],
+            reason: Reason::Rule,
+            deciding_rule: Some(self.rules[rank]),
+        })
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.classifier.memory_bytes()
+            + self.rules.len() * std::mem::size_of::<RuleRef>()
+            + self.actions.len()
+    }
+}
+
+impl CompiledRuleSet {
+    fn new(snapshot: &Snapshot, target: Target, options: &EvalOptions) -> CompiledRuleSet {
+        let build = |direction: Direction| {
+            let ranked = ranked_candidates(snapshot, target, direction, options);
+            DirectionClassifiers {
+                default: default_action(snapshot, target, direction),
+                v4: build_ranked(snapshot, &ranked, Family::V4, |net| match net {
+                    IpNet::V4(v4) => Some((u32::from(v4.network()), u32::from(v4.broadcast()))),
+                    IpNet::V6(_) => None,
+                }),
+                v6: build_ranked(snapshot, &ranked, Family::V6, |net| match net {
+                    IpNet::V6(v6) => Some((u128::from(v6.network()), u128::from(v6.broadcast()))),
+                    IpNet::V4(_) => None,
+                }),
+            }
+        };
+        CompiledRuleSet {
+            directions: [build(Direction::Ingress), build(Direction::Egress)],
+        }
+    }
+}
+
+/// Stages 1–2: the candidates of one direction in S10 order.
+fn ranked_candidates<'a>(
+    snapshot: &'a Snapshot,
+    target: Target,
+    direction: Direction,
+    options: &EvalOptions,
+) -> Vec<(RuleRef, &'a Rule)> {
+    let mut candidates: Vec<(Precedence, RuleRef, &Rule)> = Vec::new();
+    for (group_position, &group_index) in snapshot.target_groups(target).iter().enumerate() {
+        let group = snapshot.group(group_index);
+        for (rule_position, rule) in group.rules.iter().enumerate() {
+            if rule.direction != direction
+                || (group.is_classic() && rule.nic_type != options.nic_type)
+            {
+                continue;
+            }
+            let key = Precedence::of(rule, group_position, rule_position);
+            let rule_ref = RuleRef {
+                group: group_index,
+                rule: rule_position as u32,
+            };
+            candidates.push((key, rule_ref, rule));
+        }
+    }
+    candidates.sort_unstable_by_key(|(key, _, _)| *key);
+    candidates
+        .into_iter()
+        .map(|(_, rule_ref, rule)| (rule_ref, rule))
+        .collect()
+}
+
+/// Stages 3–4 for one family: interval sets per field, then the classifier.
+fn build_ranked<A: Key>(
+    snapshot: &Snapshot,
+    ranked: &[(RuleRef, &Rule)],
+    family: Family,
+    to_interval: impl Fn(&IpNet) -> Option<(A, A)>,
+) -> RankedClassifier<A> {
+    let mut sets = RuleFieldSets {
+        protocol: Vec::new(),
+        dest_port: Vec::new(),
+        source_port: Vec::new(),
+        remote: Vec::new(),
+        local: Vec::new(),
+    };
+    let mut rules = Vec::new();
+    let mut actions = Vec::new();
+    for &(rule_ref, rule) in ranked {
+        if rule.family().is_some_and(|f| f != family) {
+            continue;
+        }
+        let Some(remote) = remote_intervals(snapshot, &rule.remote, family, &to_interval) else {
+            continue;
+        };
+        let local = match &rule.local {
+            Some(net) => match to_interval(net) {
+                Some(interval) => vec![interval],
+                None => continue,
+            },
+            None => full_domain(),
+        };
+        let Some(dest_port) = dest_port_intervals(snapshot, rule) else {
+            continue;
+        };
+        let protocol = match rule.protocol {
+            Protocol::All => full_domain(),
+            Protocol::Number(n) => vec![(n, n)],
+        };
+        let source_port = match (rule.protocol.has_ports(), rule.source_ports) {
+            (true, Some(PortRange { lo, hi })) => vec![(lo, hi)],
+            _ => full_domain(),
+        };
+        sets.protocol.push(protocol);
+        sets.dest_port.push(dest_port);
+        sets.source_port.push(source_port);
+        sets.remote.push(remote);
+        sets.local.push(local);
+        rules.push(rule_ref);
+        actions.push(rule.action);
+    }
+    RankedClassifier {
+        classifier: BitVectorClassifier::build(&sets),
+        rules,
+        actions,
+    }
+}
+
+/// Every value of a field.
+fn full_domain<K: Key>() -> Vec<(K, K)> {
+    vec![(K::default(), K::MAX)]
+}
+
+/// S5–S7: the remote object as intervals of one family; `None` when the rule can never match
+/// it (a CIDR of the other family, a missing prefix list or one of the other family).
+fn remote_intervals<A: Key>(
+    snapshot: &Snapshot,
+    remote: &RemoteObject,
+    family: Family,
+    to_interval: &impl Fn(&IpNet) -> Option<(A, A)>,
+) -> Option<Vec<(A, A)>> {
+    match remote {
+        RemoteObject::Cidr(net) => to_interval(net).map(|i| vec![i]),
+        RemoteObject::Group(id) => Some(
+            snapshot
+                .group_member_addresses(id)
+                .iter()
+                .filter_map(|&addr| to_interval(&IpNet::from(addr)))
+                .collect(),
+        ),
+        RemoteObject::PrefixList(id) => {
+            let list = snapshot.prefix_list(id).filter(|l| l.family == family)?;
+            Some(list.cidrs.iter().filter_map(to_interval).collect())
+        }
+    }
+}
+
+/// S3 + S7: destination ports as intervals; portless protocols cover every port; a missing
+/// port list makes the rule unmatchable (`None`).
+fn dest_port_intervals(snapshot: &Snapshot, rule: &Rule) -> Option<Vec<(u16, u16)>> {
+    if !rule.protocol.has_ports() {
+        return Some(vec![(0, u16::MAX)]);
+    }
+    match &rule.dest_ports {
+        DestPorts::Any => Some(vec![(0, u16::MAX)]),
+        DestPorts::Range(range) => Some(vec![(range.lo, range.hi)]),
+        DestPorts::List(id) => snapshot
+            .port_list(id)
+            .map(|list| list.ranges.iter().map(|r| (r.lo, r.hi)).collect()),
+    }
+}
+
+/// S11: the addresses of other NICs that share a basic group with InnerAccessPolicy Accept.
+fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>) {
+    let own = snapshot.nic(nic);
+    let accept_groups: Vec<GroupIndex> = own
+        .groups
+        .iter()
+        .copied()
+        .filter(|&g| snapshot.group(g).gives_inner_access())
+        .collect();
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    if accept_groups.is_empty() {
+        return (v4, v6);
+    }
+    for (other_index, other) in snapshot.nics().iter().enumerate() {
+        if other_index as u32 == nic || !other.groups.iter().any(|g| accept_groups.contains(g)) {
+            continue;
+        }
+        for addr in &other.addresses {
+            match addr {
+                IpAddr::V4(a) => v4.push(u32::from(*a)),
+                IpAddr::V6(a) => v6.push(u128::from(*a)),
+            }
+        }
+    }
+    v4.sort_unstable();
+    v4.dedup();
+    v6.sort_unstable();
+    v6.dedup();
+    (v4, v6)
+}
