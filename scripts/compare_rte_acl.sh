@@ -98,6 +98,7 @@ sets=("$@")
   echo "# host: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
   echo "# sgsim: $("$SGSIM" --version) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "# rte_acl: $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), method $ALG, batch 64, median of 3 x ${SECS}s"
+  echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other processes on a shared machine skew absolute figures)"
 } > "$OUT/meta.txt"
 
 for spec in "${sets[@]}"; do
@@ -140,6 +141,8 @@ for spec in "${sets[@]}"; do
       }
   done
 done
+
+echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" >> "$OUT/meta.txt"
 
 python3 - "$OUT" "$REPEAT" "${sets[@]%%:*}" <<'PY' | tee "$OUT/table.txt"
 import json, re, sys, os, statistics

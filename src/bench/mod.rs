@@ -702,11 +702,11 @@ type Series = (String, &'static str, bool, Vec<(f64, f64)>);
 /// as such in the legend).
 pub fn sweep_svg(rows: &[SweepRow]) -> String {
     const W: f64 = 760.0;
-    const H: f64 = 460.0;
+    const H: f64 = 540.0;
     const LEFT: f64 = 80.0;
     const RIGHT: f64 = 90.0;
     const TOP: f64 = 40.0;
-    const BOTTOM: f64 = 60.0;
+    const BOTTOM: f64 = 140.0;
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
 
@@ -831,7 +831,12 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
     line(format!(
         r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">rules</text>"#,
         LEFT + plot_w / 2.0,
-        H - 18.0
+        TOP + plot_h + 36.0
+    ));
+    line(format!(
+        r##"<text transform="translate({:.1},{:.1}) rotate(90)" text-anchor="middle" fill="#9467bd">engine memory (bytes)</text>"##,
+        W - 16.0,
+        TOP + plot_h / 2.0
     ));
     line(format!(
         r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">flows per second</text>"#,
@@ -873,8 +878,8 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
     }
     // Legend.
     for (k, (name, color, _, pts)) in series.iter().enumerate() {
-        let y = TOP + 14.0 + 16.0 * k as f64;
-        let x = LEFT + 10.0;
+        let y = TOP + plot_h + 62.0 + 17.0 * k as f64;
+        let x = LEFT;
         let label = if pts.is_empty() {
             format!("{name}: not measured")
         } else {
@@ -956,8 +961,12 @@ pub fn read_flows_csv(
     let mut queries = Vec::new();
     let mut last_target: Option<(String, crate::model::Target)> = None;
     for (k, record) in records.enumerate() {
-        let line = k + 2;
-        let record = record.map_err(|err| format!("{file}:{line}: {err}"))?;
+        let record = record.map_err(|err| {
+            let line = err.position().map_or(k as u64 + 2, |p| p.line());
+            format!("{file}:{line}: {err}")
+        })?;
+        // The line the record starts on (quoted fields may span lines).
+        let line = record.position().map_or(k as u64 + 2, |p| p.line());
         let fields: Vec<&str> = record.iter().collect();
         let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields[..] else {
             return Err(format!(
