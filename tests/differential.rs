@@ -6,6 +6,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use sgsim::compile::Tier;
 use sgsim::model::{EvalOptions, Flow, NicType, Target};
 use sgsim::{Engine, Snapshot};
 
@@ -298,13 +299,16 @@ proptest! {
     fn compiled_engine_equals_reference((snapshot_json, flows, options) in snapshot_and_flows()) {
         let snapshot = Snapshot::from_json_value(snapshot_json.clone())
             .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
-        let engine = Engine::with_options(snapshot, options);
-        let targets = targets(engine.snapshot());
-        for (pick, flow) in &flows {
-            let target = targets[pick % targets.len()];
-            let compiled = engine.check(target, flow);
-            let reference = engine.check_reference(target, flow);
-            prop_assert_eq!(compiled, reference, "target {:?} flow {}", target, flow);
+        // Every tier, including the partitioned tree split down to tiny leaves.
+        for tier in [Tier::Auto, Tier::Flat, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
+            let engine = Engine::with_tier(snapshot.clone(), options, tier);
+            let targets = targets(engine.snapshot());
+            for (pick, flow) in &flows {
+                let target = targets[pick % targets.len()];
+                let compiled = engine.check(target, flow);
+                let reference = engine.check_reference(target, flow);
+                prop_assert_eq!(compiled, reference, "{:?}: target {:?} flow {}", tier, target, flow);
+            }
         }
     }
 }

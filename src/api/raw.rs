@@ -2,7 +2,8 @@
 //! [`super::validate`] turns these into [`crate::model`] types.
 //!
 //! Unknown keys (`RequestId`, `CreateTime`, `SourceGroupOwnerAccount`, …) are ignored, because
-//! real responses carry many fields the engine does not need.
+//! real responses carry many fields the engine does not need. Each shape's `expecting` names it
+//! as the API does, so type errors read `expected a Permission object`, not a Rust type.
 
 use serde::Deserialize;
 
@@ -12,6 +13,8 @@ use serde::Deserialize;
 pub enum StringOrNumber {
     String(String),
     Number(serde_json::Number),
+    /// Any other JSON value: kept so that validation can refuse it showing the value.
+    Other(serde_json::Value),
 }
 
 impl StringOrNumber {
@@ -20,6 +23,7 @@ impl StringOrNumber {
         match self {
             StringOrNumber::String(s) => s.clone(),
             StringOrNumber::Number(n) => n.to_string(),
+            StringOrNumber::Other(value) => value.to_string(),
         }
     }
 
@@ -28,13 +32,14 @@ impl StringOrNumber {
         match self {
             StringOrNumber::String(s) => format!("{s:?}"),
             StringOrNumber::Number(n) => n.to_string(),
+            StringOrNumber::Other(value) => value.to_string(),
         }
     }
 }
 
 /// The snapshot file: every key optional.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "a snapshot object")]
 pub struct RawSnapshot {
     pub security_groups: Option<Vec<RawSecurityGroup>>,
     pub network_interfaces: Option<Vec<RawNetworkInterface>>,
@@ -44,7 +49,10 @@ pub struct RawSnapshot {
 
 /// A DescribeSecurityGroupAttribute response.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "a DescribeSecurityGroupAttribute response"
+)]
 pub struct RawSecurityGroup {
     pub security_group_id: Option<String>,
     pub security_group_name: Option<String>,
@@ -55,14 +63,17 @@ pub struct RawSecurityGroup {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "an object with a Permission array"
+)]
 pub struct RawPermissions {
     pub permission: Option<Vec<RawPermission>>,
 }
 
 /// One rule as DescribeSecurityGroupAttribute returns it: unset fields are `""`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "a Permission object")]
 pub struct RawPermission {
     pub security_group_rule_id: Option<String>,
     pub direction: Option<String>,
@@ -86,7 +97,10 @@ pub struct RawPermission {
 
 /// A DescribeNetworkInterfaces `NetworkInterfaceSet` item.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "a DescribeNetworkInterfaces NetworkInterfaceSet item"
+)]
 pub struct RawNetworkInterface {
     pub network_interface_id: Option<String>,
     pub instance_id: Option<String>,
@@ -98,38 +112,53 @@ pub struct RawNetworkInterface {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "an object with a PrivateIpSet array"
+)]
 pub struct RawPrivateIpSets {
     pub private_ip_set: Option<Vec<RawPrivateIpSet>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "an object with a PrivateIpAddress"
+)]
 pub struct RawPrivateIpSet {
     pub private_ip_address: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "an object with an Ipv6Set array"
+)]
 pub struct RawIpv6Sets {
     pub ipv6_set: Option<Vec<RawIpv6Set>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "an object with an Ipv6Address")]
 pub struct RawIpv6Set {
     pub ipv6_address: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "an object with a SecurityGroupId array"
+)]
 pub struct RawSecurityGroupIds {
     pub security_group_id: Option<Vec<String>>,
 }
 
 /// A DescribePrefixListAttributes response.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(
+    rename_all = "PascalCase",
+    expecting = "a DescribePrefixListAttributes response"
+)]
 pub struct RawPrefixList {
     pub prefix_list_id: Option<String>,
     pub address_family: Option<String>,
@@ -138,20 +167,20 @@ pub struct RawPrefixList {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "an object with an Entry array")]
 pub struct RawPrefixListEntries {
     pub entry: Option<Vec<RawPrefixListEntry>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "an object with a Cidr")]
 pub struct RawPrefixListEntry {
     pub cidr: Option<String>,
 }
 
 /// A port range list (DescribePortRangeListEntries folded into one object).
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "a port range list object")]
 pub struct RawPortRangeList {
     pub port_range_list_id: Option<String>,
     pub max_entries: Option<StringOrNumber>,
@@ -159,13 +188,13 @@ pub struct RawPortRangeList {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "an object with an Entry array")]
 pub struct RawPortRangeListEntries {
     pub entry: Option<Vec<RawPortRangeListEntry>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(rename_all = "PascalCase", expecting = "an object with a PortRange")]
 pub struct RawPortRangeListEntry {
     pub port_range: Option<String>,
 }

@@ -62,7 +62,7 @@ pub fn snapshot(raw: RawSnapshot) -> Result<Snapshot> {
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .map(|(i, group)| security_group(group, &format!("SecurityGroups[{i}]"), None))
+        .map(|(i, group)| security_group(group, &format!("SecurityGroups[{i}]")))
         .collect::<Result<Vec<_>>>()?;
     unique_ids(
         groups.iter().map(|g| &g.id),
@@ -100,7 +100,7 @@ pub fn snapshot(raw: RawSnapshot) -> Result<Snapshot> {
 }
 
 pub fn bare_group(raw: RawSecurityGroup) -> Result<Snapshot> {
-    let group = security_group(raw, "", None)?;
+    let group = security_group(raw, "")?;
     Ok(Snapshot::new(
         vec![group],
         Vec::new(),
@@ -110,13 +110,15 @@ pub fn bare_group(raw: RawSecurityGroup) -> Result<Snapshot> {
 }
 
 pub fn bare_permissions(raw: Vec<RawPermission>) -> Result<Snapshot> {
-    let group = RawSecurityGroup {
-        permissions: Some(RawPermissions {
-            permission: Some(raw),
-        }),
-        ..RawSecurityGroup::default()
-    };
-    let group = security_group(group, "", Some(UNNAMED_GROUP_ID))?;
+    let mut group = security_group(
+        RawSecurityGroup {
+            security_group_id: Some(UNNAMED_GROUP_ID.to_string()),
+            ..RawSecurityGroup::default()
+        },
+        "",
+    )?;
+    // The document is the array itself, so rule paths are `[i]`.
+    group.rules = rules(raw, "", &group.id)?;
     Ok(Snapshot::new(
         vec![group],
         Vec::new(),
@@ -148,22 +150,16 @@ fn join(prefix: &str, field: &str) -> String {
     }
 }
 
-fn security_group(
-    raw: RawSecurityGroup,
-    path: &str,
-    default_id: Option<&str>,
-) -> Result<SecurityGroup> {
-    let id = match (set(&raw.security_group_id), default_id) {
-        (Some(id), _) => id.to_string(),
-        (None, Some(id)) => id.to_string(),
-        (None, None) => {
-            return Err(LoadError::new(
+fn security_group(raw: RawSecurityGroup, path: &str) -> Result<SecurityGroup> {
+    let id = set(&raw.security_group_id)
+        .ok_or_else(|| {
+            LoadError::new(
                 join(path, "SecurityGroupId"),
                 quoted(raw.security_group_id.as_deref().unwrap_or("")),
                 "missing: every security group needs its id (sg-…)",
-            ))
-        }
-    };
+            )
+        })?
+        .to_string();
     let kind = match set(&raw.security_group_type) {
         None => GroupKind::Normal,
         Some(t) if t.eq_ignore_ascii_case("normal") => GroupKind::Normal,
@@ -192,12 +188,7 @@ fn security_group(
         .permissions
         .and_then(|p| p.permission)
         .unwrap_or_default();
-    let permissions_path = join(path, "Permissions.Permission");
-    let rules = permissions
-        .into_iter()
-        .enumerate()
-        .map(|(i, raw_rule)| permission(raw_rule, &format!("{permissions_path}[{i}]"), &id, i))
-        .collect::<Result<Vec<_>>>()?;
+    let rules = rules(permissions, &join(path, "Permissions.Permission"), &id)?;
     Ok(SecurityGroup {
         id,
         name: raw.security_group_name.unwrap_or_default(),
@@ -206,6 +197,15 @@ fn security_group(
         inner_access,
         rules,
     })
+}
+
+/// Validates the rules of one group; `array_path` is the JSON path of their array.
+fn rules(permissions: Vec<RawPermission>, array_path: &str, group_id: &str) -> Result<Vec<Rule>> {
+    permissions
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw_rule)| permission(raw_rule, &format!("{array_path}[{i}]"), group_id, i))
+        .collect()
 }
 
 /// The stable id of a rule that came without `SecurityGroupRuleId` (older API responses).
@@ -367,6 +367,16 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
     )?;
     let dest_v4 = cidr_field(&raw.dest_cidr_ip, path, "DestCidrIp", Family::V4)?;
     let dest_v6 = cidr_field(&raw.ipv6_dest_cidr_ip, path, "Ipv6DestCidrIp", Family::V6)?;
+    // Errors quote a CIDR as written (`10.0.0.5/8`), not as normalized (`10.0.0.0/8`).
+    let written = |field_name: &str| {
+        let value = match field_name {
+            "SourceCidrIp" => &raw.source_cidr_ip,
+            "Ipv6SourceCidrIp" => &raw.ipv6_source_cidr_ip,
+            "DestCidrIp" => &raw.dest_cidr_ip,
+            _ => &raw.ipv6_dest_cidr_ip,
+        };
+        quoted(value.as_deref().unwrap_or(""))
+    };
     let (remote_cidrs, local_cidrs, group_field, list_field) = match direction {
         Direction::Ingress => (
             [("SourceCidrIp", source_v4), ("Ipv6SourceCidrIp", source_v6)],
@@ -383,9 +393,9 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
     };
     let one_of = |pair: [(&str, Option<IpNet>); 2], role: &str| -> Result<Option<IpNet>> {
         match pair {
-            [(_, Some(_)), (second, Some(net))] => Err(LoadError::new(
+            [(_, Some(_)), (second, Some(_))] => Err(LoadError::new(
                 field(second),
-                quoted(&net.to_string()),
+                written(second),
                 format!(
                     "a rule has one {role} CIDR, but {} is set too; use one of them",
                     pair[0].0
@@ -423,10 +433,10 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
             let local_name = local_cidrs
                 .iter()
                 .find(|(_, n)| n.is_some())
-                .map(|(f, _)| *f);
+                .map_or("DestCidrIp", |(f, _)| *f);
             return Err(LoadError::new(
-                field(local_name.unwrap_or("DestCidrIp")),
-                quoted(&local_net.to_string()),
+                field(local_name),
+                written(local_name),
                 format!(
                     "the remote CIDR {remote_net} is {}, so the local CIDR must be too",
                     Family::of_net(remote_net).as_str()
@@ -506,13 +516,13 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
         nic_type,
         description: raw.description.unwrap_or_default(),
     };
-    check_protocol_family(&rule, path)?;
+    check_protocol_family(&rule, path, protocol_text)?;
     Ok(rule)
 }
 
 /// `icmp` is IPv4 only and `icmpv6` IPv6 only (S5): a rule pairing one with the other family's
 /// CIDR could never match, and the API refuses it.
-fn check_protocol_family(rule: &Rule, path: &str) -> Result<()> {
+fn check_protocol_family(rule: &Rule, path: &str, protocol_text: &str) -> Result<()> {
     let wanted = match rule.protocol {
         Protocol::Number(crate::model::proto::ICMP) => Family::V4,
         Protocol::Number(crate::model::proto::ICMPV6) => Family::V6,
@@ -526,7 +536,7 @@ fn check_protocol_family(rule: &Rule, path: &str) -> Result<()> {
     match cidr {
         Some(net) if Family::of_net(&net) != wanted => Err(LoadError::new(
             join(path, "IpProtocol"),
-            quoted(&rule.protocol.to_string()),
+            quoted(protocol_text),
             format!(
                 "{} is {} only, but the rule's CIDR {net} is {}",
                 rule.protocol,
@@ -681,9 +691,9 @@ fn network_interface(
                 at,
                 quoted(gid),
                 format!(
-                    "a {} group beside a {} one: all groups of a network interface have the same type",
-                    groups[index as usize].kind.as_str(),
-                    first_kind.as_str()
+                    "{} group beside {} one: all groups of a network interface have the same type",
+                    with_article(groups[index as usize].kind),
+                    with_article(first_kind)
                 ),
             ));
         }
@@ -696,6 +706,13 @@ fn network_interface(
         addresses,
         groups: nic_groups,
     })
+}
+
+fn with_article(kind: GroupKind) -> &'static str {
+    match kind {
+        GroupKind::Normal => "a normal",
+        GroupKind::Enterprise => "an enterprise",
+    }
 }
 
 fn max_entries(value: &Option<StringOrNumber>, at: String, limit: u32) -> Result<Option<u32>> {

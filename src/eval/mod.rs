@@ -3,7 +3,7 @@
 
 pub mod reference;
 
-use crate::compile::CompiledSnapshot;
+use crate::compile::{CompiledSnapshot, Tier};
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
     Verdict,
@@ -77,7 +77,12 @@ impl Engine {
 
     /// Compiles the snapshot (see [`crate::compile`]) for the given options.
     pub fn with_options(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        let compiled = CompiledSnapshot::new(&snapshot, options);
+        Engine::with_tier(snapshot, options, Tier::Auto)
+    }
+
+    /// Like [`Engine::with_options`], forcing a classifier tier (for tests and benchmarks).
+    pub fn with_tier(snapshot: Snapshot, options: EvalOptions, tier: Tier) -> Engine {
+        let compiled = CompiledSnapshot::new(&snapshot, options, tier);
         Engine {
             snapshot,
             options,

@@ -1,0 +1,249 @@
+//! The large tier: rule sets too big for one bit vector (its memory grows with classes × rules).
+//!
+//! A tree in the spirit of CutSplit: a node with too many rules picks an address field (remote or
+//! local) and a block size (for IPv4 /8, /16, /24, /32; for IPv6 /32, /48, /64, /128) and sends
+//! every rule whose set in that field lies inside such blocks to the bucket of its block(s); the
+//! rules too wide for it stay in the node's *rest*. Buckets and the rest are built the same way,
+//! one level finer, until they are small enough for a [`BitVectorClassifier`] leaf.
+//!
+//! Rules keep their global ranks, so a lookup visits one bucket per level plus the rests, keeps
+//! the lowest rank, and skips any subtree whose best rank cannot win.
+
+use super::bitvector::{BitVectorClassifier, Key, RuleFieldSets};
+use std::collections::HashMap;
+
+/// Leaves hold at most this many rules unless no split makes progress.
+// PERF: on acl1_100k, leaves of ≤ 256 rules kept every lookup inside a few small bit vectors.
+pub const DEFAULT_LEAF_MAX_RULES: usize = 256;
+
+/// The values of one flow, in classifier order.
+pub struct FlowKey<A> {
+    pub protocol: u8,
+    pub dest_port: u16,
+    pub source_port: u16,
+    pub remote: A,
+    pub local: A,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AddressField {
+    Remote,
+    Local,
+}
+
+#[derive(Clone, Debug)]
+enum Node<A: Key> {
+    Leaf {
+        classifier: Box<BitVectorClassifier<A>>,
+        /// Global rank of each leaf rule, ascending.
+        ranks: Vec<u32>,
+    },
+    Split {
+        field: AddressField,
+        prefix_bits: u32,
+        /// Bucket blocks, sorted, and their subtrees. PERF: a sorted Vec beat a SipHash map.
+        blocks: Vec<u128>,
+        buckets: Vec<Node<A>>,
+        rest: Box<Node<A>>,
+        best_rank: u32,
+    },
+}
+
+/// How far down the block levels each field has gone on the path to a node.
+#[derive(Clone, Copy)]
+struct Levels {
+    remote: usize,
+    local: usize,
+}
+
+impl<A: Key> Node<A> {
+    fn build(all: &RuleFieldSets<A>, ranks: Vec<u32>, levels: Levels, leaf_max: usize) -> Node<A> {
+        if ranks.len() > leaf_max {
+            if let Some(split) = Self::split(all, &ranks, levels, leaf_max) {
+                return split;
+            }
+        }
+        Node::Leaf {
+            classifier: Box::new(BitVectorClassifier::build(&all.subset(&ranks))),
+            ranks,
+        }
+    }
+
+    /// Splits by the field and level that bucket the most rules; `None` when nothing can be
+    /// bucketed any finer.
+    fn split(
+        all: &RuleFieldSets<A>,
+        ranks: &[u32],
+        levels: Levels,
+        leaf_max: usize,
+    ) -> Option<Node<A>> {
+        let candidates = [
+            (AddressField::Remote, levels.remote, &all.remote),
+            (AddressField::Local, levels.local, &all.local),
+        ];
+        let fits = |set: &Vec<(A, A)>, bits: u32| {
+            set.iter().all(|(lo, hi)| lo.block(bits) == hi.block(bits))
+        };
+        let (field, level, sets, _) = candidates
+            .into_iter()
+            .filter_map(|(field, level, sets)| {
+                let bits = *A::BLOCK_LEVELS.get(level)?;
+                let count = ranks
+                    .iter()
+                    .filter(|&&r| fits(&sets[r as usize], bits))
+                    .count();
+                Some((field, level, sets, count))
+            })
+            .filter(|&(_, _, _, count)| count > 0)
+            .max_by_key(|&(_, _, _, count)| count)?;
+        let bits = A::BLOCK_LEVELS[level];
+
+        let mut members: HashMap<u128, Vec<u32>> = HashMap::new();
+        let mut rest = Vec::new();
+        for &rank in ranks {
+            let set = &sets[rank as usize];
+            if !fits(set, bits) {
+                rest.push(rank);
+                continue;
+            }
+            // A set spanning several blocks (a prefix list, a group) goes into each.
+            let mut blocks: Vec<u128> = set.iter().map(|(lo, _)| lo.block(bits)).collect();
+            blocks.sort_unstable();
+            blocks.dedup();
+            for block in blocks {
+                members.entry(block).or_default().push(rank);
+            }
+        }
+        let finer = match field {
+            AddressField::Remote => Levels {
+                remote: level + 1,
+                ..levels
+            },
+            AddressField::Local => Levels {
+                local: level + 1,
+                ..levels
+            },
+        };
+        let mut members: Vec<(u128, Vec<u32>)> = members.into_iter().collect();
+        members.sort_unstable_by_key(|(block, _)| *block);
+        let blocks = members.iter().map(|(block, _)| *block).collect();
+        let buckets = members
+            .into_iter()
+            .map(|(_, ranks)| Node::build(all, ranks, finer, leaf_max))
+            .collect();
+        // The rest was too wide for this field and level: only the other field or, for the
+        // same field, nothing finer can help it, so it moves on with this field exhausted.
+        let rest_levels = match field {
+            AddressField::Remote => Levels {
+                remote: A::BLOCK_LEVELS.len(),
+                ..levels
+            },
+            AddressField::Local => Levels {
+                local: A::BLOCK_LEVELS.len(),
+                ..levels
+            },
+        };
+        Some(Node::Split {
+            field,
+            prefix_bits: bits,
+            blocks,
+            buckets,
+            rest: Box::new(Node::build(all, rest, rest_levels, leaf_max)),
+            best_rank: ranks.first().copied().unwrap_or(u32::MAX),
+        })
+    }
+
+    fn best_rank(&self) -> u32 {
+        match self {
+            Node::Leaf { ranks, .. } => ranks.first().copied().unwrap_or(u32::MAX),
+            Node::Split { best_rank, .. } => *best_rank,
+        }
+    }
+
+    /// Lowers `best` to the rank of the first matching rule under this node, if better.
+    fn first_match(&self, key: &FlowKey<A>, best: &mut u32) {
+        if self.best_rank() >= *best {
+            return;
+        }
+        match self {
+            Node::Leaf { classifier, ranks } => {
+                let found = classifier.first_match(
+                    key.protocol,
+                    key.dest_port,
+                    key.source_port,
+                    key.remote,
+                    key.local,
+                );
+                if let Some(local_rank) = found {
+                    *best = (*best).min(ranks[local_rank as usize]);
+                }
+            }
+            Node::Split {
+                field,
+                prefix_bits,
+                blocks,
+                buckets,
+                rest,
+                ..
+            } => {
+                let value = match field {
+                    AddressField::Remote => key.remote,
+                    AddressField::Local => key.local,
+                };
+                if let Ok(index) = blocks.binary_search(&value.block(*prefix_bits)) {
+                    buckets[index].first_match(key, best);
+                }
+                rest.first_match(key, best);
+            }
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Node::Leaf { classifier, ranks } => classifier.memory_bytes() + ranks.len() * 4,
+            Node::Split {
+                blocks,
+                buckets,
+                rest,
+                ..
+            } => {
+                blocks.capacity() * 16
+                    + buckets.capacity() * std::mem::size_of::<Node<A>>()
+                    + buckets.iter().map(Node::memory_bytes).sum::<usize>()
+                    + rest.memory_bytes()
+            }
+        }
+    }
+}
+
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub struct PartitionedClassifier<A: Key> {
+    root: Node<A>,
+}
+
+impl<A: Key> PartitionedClassifier<A> {
+    /// Builds the tree with leaves of at most `leaf_max_rules` rules where a split can help.
+    pub fn build(sets: &RuleFieldSets<A>, leaf_max_rules: usize) -> PartitionedClassifier<A> {
+        let ranks = (0..sets.len() as u32).collect();
+        let levels = Levels {
+            remote: 0,
+            local: 0,
+        };
+        PartitionedClassifier {
+            root: Node::build(sets, ranks, levels, leaf_max_rules.max(1)),
+        }
+    }
+
+    /// The best (lowest) global rank matching the flow.
+    #[inline]
+    pub fn first_match(&self, key: &FlowKey<A>) -> Option<u32> {
+        let mut best = u32::MAX;
+        self.root.first_match(key, &mut best);
+        (best != u32::MAX).then_some(best)
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.root.memory_bytes()
+    }
+}
