@@ -142,7 +142,18 @@ fn bad_input_is_reported_with_file_and_line() {
         "{stderr}"
     );
 
-    // No mode at all is a usage error.
+    // No mode at all, two modes, or a sweep-only flag without --sweep are usage errors.
     let output = sgsim().arg("bench").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
+    let output = sgsim()
+        .args(["bench", "--sweep", "10", "--classbench", "a", "b"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = sgsim()
+        .args(["bench", "--csv", "snapshot.json", "flows.csv"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--csv only applies to --sweep"));
 }

@@ -32,23 +32,24 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "csv")]
     json: bool,
     /// --sweep only: CSV instead of a table.
-    #[arg(long, requires = "sweep")]
+    #[arg(long)]
     csv: bool,
     /// --sweep only: also write a log-log SVG chart of throughput and memory vs. rule count.
-    #[arg(long, value_name = "FILE.svg", requires = "sweep")]
+    #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
-    /// --sweep only: flows per size.
-    #[arg(long, default_value_t = 100_000, requires = "sweep")]
-    flows: usize,
-    /// --sweep only: generator seed.
-    #[arg(long, default_value_t = 1, requires = "sweep")]
-    seed: u64,
+    /// --sweep only: flows per size [default: 100000].
+    #[arg(long)]
+    flows: Option<usize>,
+    /// --sweep only: generator seed [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Time each measurement for at least this many seconds.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     min_time: f64,
-    /// --sweep only: stop timing the reference scan after this many seconds per size.
-    #[arg(long, default_value_t = 2.0, value_name = "SECS", requires = "sweep")]
-    reference_time: f64,
+    /// --sweep only: stop timing the reference scan after this many seconds per size
+    /// [default: 2].
+    #[arg(long, value_name = "SECS")]
+    reference_time: Option<f64>,
 }
 
 /// Progress lines on stderr, with the elapsed time.
@@ -80,6 +81,17 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
     };
     if !args.sweep.is_empty() {
         return sweep(&args, min_time, &mut progress);
+    }
+    let sweep_only = [
+        ("--csv", args.csv),
+        ("--plot", args.plot.is_some()),
+        ("--flows", args.flows.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--reference-time", args.reference_time.is_some()),
+    ];
+    if let Some((flag, _)) = sweep_only.iter().find(|(_, given)| *given) {
+        eprintln!("error: {flag} only applies to --sweep\n\nFor more information, try '--help'.");
+        return Ok(ExitCode::from(2));
     }
     let (label, snapshot, queries) = if args.classbench.len() == 2 {
         let (rules, trace) = (&args.classbench[0], &args.classbench[1]);
@@ -201,7 +213,8 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
     if args.sweep.contains(&0) {
         return Err("--sweep: sizes must be at least 1 rule".to_string());
     }
-    if args.flows == 0 {
+    let flows = args.flows.unwrap_or(100_000);
+    if flows == 0 {
         return Err("--flows 0: expected at least 1 flow".to_string());
     }
     if args.threads.len() > 1 {
@@ -210,7 +223,7 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
             args.threads
         ));
     }
-    let reference_time = seconds(args.reference_time, "--reference-time")?;
+    let reference_time = seconds(args.reference_time.unwrap_or(2.0), "--reference-time")?;
     let threads = args
         .threads
         .first()
@@ -230,8 +243,8 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
         ));
         let row = bench::sweep_size(
             size,
-            args.flows,
-            args.seed,
+            flows,
+            args.seed.unwrap_or(1),
             threads,
             min_time,
             reference_time,
