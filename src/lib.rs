@@ -51,11 +51,16 @@
 //! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
 //! - [`control`]: the ECS security-group API simulated (S17–S20): the [`Simulator`] applies
 //!   API calls to a snapshot; [`api::write`] writes the result back in the API's shape.
+//! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
+//! - [`bench`]: verdict counting, verification against the reference, timing and synthetic
+//!   rule sets for `sgsim bench` and the criterion benches.
 
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod bench;
 pub mod bulk;
+pub mod classbench;
 pub mod compile;
 pub mod control;
 pub mod eval;

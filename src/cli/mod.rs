@@ -1,6 +1,7 @@
 //! Argument definitions and dispatch.
 
 mod apply;
+mod bench;
 mod check;
 mod eval;
 
@@ -26,6 +27,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Apply ECS API calls (AuthorizeSecurityGroup, …) to a snapshot and write the new one.
     Apply(apply::ApplyArgs),
+    /// Engine build time, memory and throughput: on SNAPSHOT FLOWS, a ClassBench set, or a
+    /// synthetic rule-count sweep. Verdicts are checked against the reference evaluator first.
+    Bench(bench::BenchArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -57,6 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

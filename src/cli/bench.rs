@@ -1,0 +1,350 @@
+//! `sgsim bench`: engine build time, memory and throughput on a snapshot + flows, a ClassBench
+//! set, or a synthetic rule-count sweep. Every figure is printed only after the engine's
+//! verdicts were checked against the reference evaluator.
+
+use clap::{ArgGroup, Args};
+use sgsim::bench::{self, BenchError, Measurement, Progress, SweepRow};
+use sgsim::{classbench, Query, Snapshot};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep"]).required(true)))]
+pub struct BenchArgs {
+    /// SNAPSHOT FLOWS: a snapshot JSON file and a flows CSV in the `sgsim eval` format.
+    #[arg(value_names = ["SNAPSHOT", "FLOWS"], num_args = 2)]
+    inputs: Vec<PathBuf>,
+    /// A ClassBench filter set and header trace (plain or .gz), converted as
+    /// shared/baselines/classbench_to_sg.py does.
+    #[arg(long, value_names = ["RULES", "TRACE"], num_args = 2)]
+    classbench: Vec<PathBuf>,
+    /// Synthetic rule-set sizes to sweep, e.g. 10,100,1000,10000,100000.
+    #[arg(long, value_delimiter = ',', value_name = "SIZES")]
+    sweep: Vec<usize>,
+    /// Thread counts to measure (comma-separated). Default: 1 and all cores. With --sweep: the
+    /// "all threads" count (1 thread is always measured).
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    threads: Vec<usize>,
+    /// One JSON object per measurement (rules, flows, build_ms, memory_bytes, threads,
+    /// flows_per_sec, accept, drop_rule, drop_default, ...).
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// --sweep only: CSV instead of a table.
+    #[arg(long)]
+    csv: bool,
+    /// --sweep only: also write a log-log SVG chart of throughput and memory vs. rule count.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// --sweep only: flows per size [default: 100000].
+    #[arg(long)]
+    flows: Option<usize>,
+    /// --sweep only: generator seed [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Time each measurement for at least this many seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "SECS")]
+    min_time: f64,
+    /// --sweep only: stop timing the reference scan after this many seconds per size
+    /// [default: 2].
+    #[arg(long, value_name = "SECS")]
+    reference_time: Option<f64>,
+}
+
+/// Progress lines on stderr, with the elapsed time.
+struct Stderr {
+    start: Instant,
+}
+
+impl Progress for Stderr {
+    fn note(&mut self, message: &str) {
+        eprintln!("[{:7.1}s] {message}", self.start.elapsed().as_secs_f64());
+    }
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!("{flag} {value}: expected a number of seconds >= 0"))
+    }
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
+    if args.threads.contains(&0) {
+        return Err("--threads 0: expected thread counts of at least 1".to_string());
+    }
+    let min_time = seconds(args.min_time, "--min-time")?;
+    let mut progress = Stderr {
+        start: Instant::now(),
+    };
+    if !args.sweep.is_empty() {
+        return sweep(&args, min_time, &mut progress);
+    }
+    let sweep_only = [
+        ("--csv", args.csv),
+        ("--plot", args.plot.is_some()),
+        ("--flows", args.flows.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--reference-time", args.reference_time.is_some()),
+    ];
+    if let Some((flag, _)) = sweep_only.iter().find(|(_, given)| *given) {
+        eprintln!("error: {flag} only applies to --sweep\n\nFor more information, try '--help'.");
+        return Ok(ExitCode::from(2));
+    }
+    let (label, snapshot, queries) = if args.classbench.len() == 2 {
+        let (rules, trace) = (&args.classbench[0], &args.classbench[1]);
+        progress.note(&format!(
+            "loading {} and {}",
+            rules.display(),
+            trace.display()
+        ));
+        let set = classbench::load(rules, trace).map_err(|err| err.to_string())?;
+        (
+            format!("{} + {}", rules.display(), trace.display()),
+            set.snapshot,
+            set.queries,
+        )
+    } else {
+        let (snapshot_path, flows_path) = (&args.inputs[0], &args.inputs[1]);
+        progress.note(&format!(
+            "loading {} and {}",
+            snapshot_path.display(),
+            flows_path.display()
+        ));
+        let snapshot = super::load_snapshot(snapshot_path)?;
+        let queries = read_flows(&snapshot, flows_path)?;
+        (
+            format!("{} + {}", snapshot_path.display(), flows_path.display()),
+            snapshot,
+            queries,
+        )
+    };
+    if queries.is_empty() {
+        return Err(format!("{label}: no flows to measure"));
+    }
+    let threads = if args.threads.is_empty() {
+        let mut t = vec![1, bench::available_threads()];
+        t.dedup();
+        t
+    } else {
+        args.threads.clone()
+    };
+    let (engine, build_ms) = bench::build(snapshot);
+    let measurements = bench::measure(
+        &engine,
+        build_ms,
+        &queries,
+        &threads,
+        min_time,
+        &mut progress,
+    )
+    .map_err(|err| format!("{label}: {err}"))?;
+    let mut out = io::stdout().lock();
+    if args.json {
+        for m in &measurements {
+            writeln!(out, "{}", serde_json::Value::Object(m.to_json())).map_err(io_err)?;
+        }
+    } else {
+        print_measurements(&mut out, &label, &measurements).map_err(io_err)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn io_err(err: io::Error) -> String {
+    format!("stdout: {err}")
+}
+
+fn read_flows(snapshot: &Snapshot, path: &PathBuf) -> Result<Vec<Query>, String> {
+    let name = path.display().to_string();
+    if path.as_os_str() == "-" {
+        bench::read_flows_csv(snapshot, io::stdin().lock(), &name)
+    } else {
+        let file = std::fs::File::open(path).map_err(|err| format!("{name}: {err}"))?;
+        bench::read_flows_csv(snapshot, io::BufReader::with_capacity(1 << 20, file), &name)
+    }
+}
+
+fn memory_text(bytes: usize) -> String {
+    format!("{} bytes ({}B)", bytes, bench::si(bytes as f64))
+}
+
+fn print_measurements(out: &mut dyn Write, label: &str, ms: &[Measurement]) -> io::Result<()> {
+    let first = &ms[0];
+    writeln!(out, "{label}")?;
+    writeln!(
+        out,
+        "  rules {}, flows {}, build {:.2} ms, engine memory {}",
+        first.rules,
+        first.flows,
+        first.build_ms,
+        memory_text(first.memory_bytes)
+    )?;
+    writeln!(
+        out,
+        "  verified {} flows against the reference evaluator",
+        first.verified_flows
+    )?;
+    writeln!(out, "  verdicts of one pass: {}", first.counts)?;
+    writeln!(
+        out,
+        "  {:>7}  {:>14}  {:>12}  {:>7}  {:>8}",
+        "threads", "flows/s", "ns/flow/thr", "passes", "seconds"
+    )?;
+    for m in ms {
+        writeln!(
+            out,
+            "  {:>7}  {:>14.0}  {:>12.1}  {:>7}  {:>8.2}",
+            m.threads,
+            m.flows_per_sec,
+            m.threads as f64 * 1e9 / m.flows_per_sec.max(1e-9),
+            m.passes,
+            m.seconds
+        )?;
+    }
+    Ok(())
+}
+
+fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<ExitCode, String> {
+    if !args.inputs.is_empty() || !args.classbench.is_empty() {
+        return Err("--sweep takes no SNAPSHOT FLOWS or --classbench".to_string());
+    }
+    if args.sweep.contains(&0) {
+        return Err("--sweep: sizes must be at least 1 rule".to_string());
+    }
+    let flows = args.flows.unwrap_or(100_000);
+    if flows == 0 {
+        return Err("--flows 0: expected at least 1 flow".to_string());
+    }
+    if args.threads.len() > 1 {
+        return Err(format!(
+            "--threads {:?}: with --sweep give one thread count (1 thread is always measured)",
+            args.threads
+        ));
+    }
+    let reference_time = seconds(args.reference_time.unwrap_or(2.0), "--reference-time")?;
+    let threads = args
+        .threads
+        .first()
+        .copied()
+        .unwrap_or_else(bench::available_threads);
+    let mut rows: Vec<SweepRow> = Vec::new();
+    let mut out = io::stdout().lock();
+    let is_table = !args.json && !args.csv;
+    if args.csv {
+        writeln!(out, "{}", CSV_HEADER).map_err(io_err)?;
+    }
+    for (k, &size) in args.sweep.iter().enumerate() {
+        progress.note(&format!(
+            "size {}/{}: {size} rules",
+            k + 1,
+            args.sweep.len()
+        ));
+        let row = bench::sweep_size(
+            size,
+            flows,
+            args.seed.unwrap_or(1),
+            threads,
+            min_time,
+            reference_time,
+            progress,
+        )
+        .map_err(|err: BenchError| format!("--sweep {size} rules: {err}"))?;
+        if args.json {
+            for m in &row.measurements {
+                let mut object = m.to_json();
+                object.insert(
+                    "reference_flows_per_sec".to_string(),
+                    row.reference_flows_per_sec.round().into(),
+                );
+                writeln!(out, "{}", serde_json::Value::Object(object)).map_err(io_err)?;
+            }
+        } else if args.csv {
+            writeln!(out, "{}", csv_row(&row, threads)).map_err(io_err)?;
+        }
+        out.flush().map_err(io_err)?;
+        rows.push(row);
+    }
+    if is_table {
+        print_table(&mut out, &rows, threads).map_err(io_err)?;
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, bench::sweep_svg(&rows))
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+        progress.note(&format!("wrote {}", path.display()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+const CSV_HEADER: &str = "rules,flows,build_ms,memory_bytes,threads,flows_per_sec_1_thread,flows_per_sec_all_threads,reference_flows_per_sec,reference_flows,accept,drop_rule,drop_default,accept_inner,drop_platform";
+
+fn csv_row(row: &SweepRow, threads: usize) -> String {
+    let m = row.first();
+    let c = m.counts;
+    format!(
+        "{},{},{:.3},{},{},{:.0},{:.0},{:.0},{},{},{},{},{},{}",
+        m.rules,
+        m.flows,
+        m.build_ms,
+        m.memory_bytes,
+        threads,
+        row.flows_per_sec(1).unwrap_or(0.0),
+        row.flows_per_sec(threads).unwrap_or(0.0),
+        row.reference_flows_per_sec,
+        row.reference_flows,
+        c.accept,
+        c.drop_rule,
+        c.drop_default,
+        c.accept_inner,
+        c.drop_platform
+    )
+}
+
+fn print_table(out: &mut dyn Write, rows: &[SweepRow], threads: usize) -> io::Result<()> {
+    let all = format!("{threads} thr flows/s");
+    writeln!(
+        out,
+        "{:>8}  {:>8}  {:>10}  {:>12}  {:>14}  {:>14}  {:>14}  {:>9}  {:>8}  {:>9}  {:>12}  {:>7}  {:>8}",
+        "rules",
+        "flows",
+        "build ms",
+        "memory B",
+        "1 thr flows/s",
+        all,
+        "ref flows/s",
+        "speedup",
+        "accept",
+        "drop_rule",
+        "drop_default",
+        "a_inner",
+        "d_platf"
+    )?;
+    for row in rows {
+        let m = row.first();
+        let c = m.counts;
+        let one = row.flows_per_sec(1).unwrap_or(0.0);
+        writeln!(
+            out,
+            "{:>8}  {:>8}  {:>10.2}  {:>12}  {:>14.0}  {:>14.0}  {:>14.0}  {:>8.1}x  {:>8}  {:>9}  {:>12}  {:>7}  {:>8}",
+            m.rules,
+            m.flows,
+            m.build_ms,
+            m.memory_bytes,
+            one,
+            row.flows_per_sec(threads).unwrap_or(one),
+            row.reference_flows_per_sec,
+            one / row.reference_flows_per_sec.max(1e-9),
+            c.accept,
+            c.drop_rule,
+            c.drop_default,
+            c.accept_inner,
+            c.drop_platform
+        )?;
+    }
+    writeln!(
+        out,
+        "(ref = reference scan on 1 thread, timed on at most the first flows for --reference-time; speedup = 1-thread engine / reference)"
+    )?;
+    Ok(())
+}
