@@ -105,7 +105,7 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
 /// see the old file or the new one, never a part.
 fn write_atomically(path: &Path, snapshot: &Snapshot, fsync: bool) -> Result<(), String> {
     let (file, temp) = create_temp_beside(path)?;
-    let mut writer = io::BufWriter::with_capacity(1 << 20, file);
+    let mut writer = io::BufWriter::with_capacity(64 << 10, file);
     let result = write_snapshot(snapshot, &mut writer)
         .and_then(|_| writer.flush())
         .and_then(|_| {

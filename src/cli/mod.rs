@@ -70,8 +70,10 @@ pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
     let result = if path.as_os_str() == "-" {
         Snapshot::from_reader(std::io::stdin().lock())
     } else {
-        let file = std::fs::File::open(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        Snapshot::from_reader(file)
+        // Read whole (sized from the file's length), then parse: the fast path of the loader.
+        let text =
+            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        Snapshot::from_json_str(&text)
     };
     result.map_err(|err| format!("{}: {err}", path.display()))
 }
