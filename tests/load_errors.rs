@@ -837,7 +837,8 @@ fn eval_reports_bad_rows_with_line_numbers_and_goes_on() {
         expected_stdout.push(format!("{row},error,,,"));
     }
     expected_stdout.push("eni-web1,ingress,tcp,203.0.113.9,40000,10.0.1.10,,error,,,".to_string());
-    expected_stdout.push("eni-web1,ingress,tcp,203.0.113.9,40000,10.0.1.10,443,error,,,".to_string());
+    expected_stdout
+        .push("eni-web1,ingress,tcp,203.0.113.9,40000,10.0.1.10,443,error,,,".to_string());
     for row in &rows[12..] {
         expected_stdout.push(format!("{row},accept,rule,sg-web,sgr-web-https"));
     }
