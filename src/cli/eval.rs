@@ -76,8 +76,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     }
     let engine = load_engine(&args.snapshot, &args.switches)?;
     let flows_name = args.flows.display().to_string();
-    let input: Box<dyn io::BufRead> = if args.flows.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
+    let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
+        Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
     } else {
         let file = File::open(&args.flows).map_err(|err| format!("{flows_name}: {err}"))?;
         Box::new(BufReader::with_capacity(1 << 20, file))
@@ -92,7 +92,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
 
     let summary = match &args.output {
         None => {
-            let stdout = io::stdout().lock();
+            let stdout = io::stdout();
             eval_csv(
                 &engine,
                 input,
