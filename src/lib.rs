@@ -49,9 +49,11 @@
 //! - [`compile`]: snapshot → per-NIC, per-direction decision structures.
 //! - [`eval`]: the [`Engine`], batch evaluation and the [`eval::reference`] oracle.
 //! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
+//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff.
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod api;
 pub mod bulk;
 pub mod compile;

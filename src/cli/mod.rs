@@ -1,6 +1,8 @@
 //! Argument definitions and dispatch.
 
+mod audit;
 mod check;
+mod diff;
 mod eval;
 
 use clap::{Args, Parser, Subcommand};
@@ -23,6 +25,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Evaluate a CSV of flows (nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port).
     Eval(eval::EvalArgs),
+    /// Shadowed, redundant and risky rules per NIC and direction, with proof flows.
+    Audit(audit::AuditArgs),
+    /// The flows whose verdict changes between two snapshots.
+    Diff(diff::DiffArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -53,6 +59,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

@@ -1,0 +1,124 @@
+//! `sgsim diff`: the flows whose verdict changes between two snapshots.
+
+use super::{load_engine, EvalSwitches};
+use clap::Args;
+use serde_json::json;
+use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
+use sgsim::model::Flow;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The snapshot before the change.
+    old: PathBuf,
+    /// The snapshot after the change.
+    new: PathBuf,
+    /// Also list the flows of this CSV (the `eval` format) whose verdict flips.
+    #[arg(long)]
+    flows: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    switches: EvalSwitches,
+}
+
+pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
+    let old = load_engine(&args.old, &args.switches)?;
+    let new = load_engine(&args.new, &args.switches)?;
+    let report = diff(&old, &new);
+    let flips = match &args.flows {
+        Some(path) => Some(flipped_flows(&old, &new, &read_flows(path)?)),
+        None => None,
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let Some(flips) = &flips {
+            value["flows"] = json!(flips);
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values print")
+        );
+    } else {
+        print!("{}", text(&report, flips.as_deref()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads an eval CSV: `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`.
+fn read_flows(path: &Path) -> Result<Vec<(u64, String, Flow)>, String> {
+    let name = path.display();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let mut out = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index as u64 + 2;
+        let record = record.map_err(|e| format!("{name}:{line}: {e}"))?;
+        if record.len() != 7 {
+            return Err(format!(
+                "{name}:{line}: expected 7 fields, found {}",
+                record.len()
+            ));
+        }
+        let flow = Flow::parse(
+            &record[1], &record[2], &record[3], &record[4], &record[5], &record[6],
+        )
+        .map_err(|e| format!("{name}:{line}: {e}"))?;
+        out.push((line, record[0].to_string(), flow));
+    }
+    Ok(out)
+}
+
+pub fn text(report: &DiffReport, flips: Option<&[FlowFlip]>) -> String {
+    let mut out = String::new();
+    for note in &report.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    for target in report.targets.iter().filter(|t| !t.changes.is_empty()) {
+        out.push_str(&format!(
+            "{}: {} change(s)\n",
+            target.target,
+            target.changes.len()
+        ));
+        for c in &target.changes {
+            out.push_str(&format!(
+                "  {} {} {} -> {}: before {}, after {}\n",
+                c.direction, c.family, c.from, c.to, c.before, c.after
+            ));
+            for b in &c.region.boxes {
+                out.push_str(&format!("      {b}\n"));
+            }
+            if c.region.total_boxes > c.region.boxes.len() {
+                out.push_str(&format!(
+                    "      … {} more boxes\n",
+                    c.region.total_boxes - c.region.boxes.len()
+                ));
+            }
+            out.push_str(&format!(
+                "      witness {}: {} by {} -> {} by {}\n",
+                c.witness_before.flow,
+                c.witness_before.engine,
+                c.witness_before.engine_by,
+                c.witness_after.engine,
+                c.witness_after.engine_by
+            ));
+        }
+    }
+    if let Some(flips) = flips {
+        out.push_str(&format!("{} flow(s) from the file flip\n", flips.len()));
+        for f in flips {
+            out.push_str(&format!(
+                "  line {}: {} {}: {} by {} -> {} by {}\n",
+                f.line, f.target, f.flow, f.from, f.before, f.to, f.after
+            ));
+        }
+    }
+    if report.is_empty() && flips.is_none_or(|f| f.is_empty()) {
+        out.push_str("no verdict changes\n");
+    }
+    out
+}
