@@ -44,7 +44,8 @@ impl Decider {
         }
     }
 
-    fn of_verdict(verdict: &Verdict) -> Decider {
+    /// What decided a verdict.
+    pub fn of_verdict(verdict: &Verdict) -> Decider {
         match (verdict.reason, verdict.deciding_rule) {
             (Reason::Platform, _) => Decider::Platform,
             (Reason::InnerAccess, _) => Decider::InnerAccess,
