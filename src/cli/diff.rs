@@ -28,8 +28,13 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let old = load_engine(&args.old, &args.switches)?;
     let new = load_engine(&args.new, &args.switches)?;
     let report = diff(&old, &new);
+    let mut bad_rows = false;
     let flips = match &args.flows {
-        Some(path) => Some(flipped_flows(&old, &new, &read_flows(path)?)),
+        Some(path) => {
+            let (flows, bad) = read_flows(path)?;
+            bad_rows = bad;
+            Some(flipped_flows(&old, &new, &flows))
+        }
         None => None,
     };
     if args.json {
@@ -44,33 +49,48 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     } else {
         print!("{}", text(&report, flips.as_deref()));
     }
-    Ok(ExitCode::SUCCESS)
+    // As in `eval`: bad rows stop nothing, but the exit code says some flows went unanswered.
+    Ok(if bad_rows {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-/// Reads an eval CSV: `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`.
-fn read_flows(path: &Path) -> Result<Vec<(u64, String, Flow)>, String> {
+/// A flows-file row: its line number, target id and flow.
+type FlowRow = (u64, String, Flow);
+
+/// Reads an eval CSV: `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`. Bad rows
+/// are reported on stderr with their line numbers and skipped; the flag says there were some.
+fn read_flows(path: &Path) -> Result<(Vec<FlowRow>, bool), String> {
     let name = path.display();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_path(path)
         .map_err(|e| format!("{name}: {e}"))?;
     let mut out = Vec::new();
+    let mut bad = false;
     for (index, record) in reader.records().enumerate() {
         let line = index as u64 + 2;
-        let record = record.map_err(|e| format!("{name}:{line}: {e}"))?;
-        if record.len() != 7 {
-            return Err(format!(
-                "{name}:{line}: expected 7 fields, found {}",
-                record.len()
-            ));
+        let parsed = record.map_err(|e| e.to_string()).and_then(|record| {
+            if record.len() != 7 {
+                return Err(format!("expected 7 fields, found {}", record.len()));
+            }
+            let flow = Flow::parse(
+                &record[1], &record[2], &record[3], &record[4], &record[5], &record[6],
+            )
+            .map_err(|e| e.to_string())?;
+            Ok((line, record[0].to_string(), flow))
+        });
+        match parsed {
+            Ok(row) => out.push(row),
+            Err(message) => {
+                eprintln!("{name}:{line}: {message}");
+                bad = true;
+            }
         }
-        let flow = Flow::parse(
-            &record[1], &record[2], &record[3], &record[4], &record[5], &record[6],
-        )
-        .map_err(|e| format!("{name}:{line}: {e}"))?;
-        out.push((line, record[0].to_string(), flow));
     }
-    Ok(out)
+    Ok((out, bad))
 }
 
 pub fn text(report: &DiffReport, flips: Option<&[FlowFlip]>) -> String {
