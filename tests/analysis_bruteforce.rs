@@ -9,7 +9,7 @@
 //! - every witness flow, re-evaluated with the engine, has the claimed verdict.
 
 use serde_json::{json, Value};
-use sgsim::analysis::audit::{audit, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit, exposed_regions, AuditOptions, AuditReport};
 use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
 use sgsim::analysis::{flow_of, Decider, DirectionLists};
@@ -455,4 +455,86 @@ fn point<A: Copy>(flow: &Flow, remote: A, local: A) -> FlowPoint<A> {
         remote,
         local,
     }
+}
+
+/// Exposure with ports 2 and 3 as the sensitive ones (inside the tiny universe): a public
+/// TCP/UDP flow is in a port's region exactly when the reference accepts it, and a flow is in
+/// the every-port region exactly when all representative ports 1..65535 are accepted.
+#[test]
+fn exposure_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0003);
+    let options = EvalOptions::default();
+    let (mut exposed_flows, mut all_port_sources) = (0, 0);
+    for case in 0..60 {
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        let audit_options = AuditOptions {
+            sensitive_ports: vec![3, 2],
+        };
+        let report = audit(&engine, &audit_options);
+        all_witnesses_verified(&report);
+        for nic in 0..3u32 {
+            let target = Target::Nic(nic);
+            let lists = DirectionLists::build(&snapshot, &options, target, Direction::Ingress);
+            let v4 = exposed_regions(&lists.v4, &audit_options.sensitive_ports);
+            let v6 = exposed_regions(&lists.v6, &audit_options.sensitive_ports);
+            let accepted =
+                |flow: &Flow| reference::evaluate(&snapshot, target, flow, &options).is_accept();
+            // Where a flow lies: the ports whose regions hold it, and the every-port region.
+            let regions_holding = |flow: &Flow| -> (Vec<Option<u16>>, bool) {
+                let holding: Vec<Option<u16>> = match (flow.remote(), flow.local()) {
+                    (IpAddr::V4(r), IpAddr::V4(l)) => {
+                        let p = point(flow, u32::from(r), u32::from(l));
+                        v4.iter()
+                            .filter(|e| e.flows.contains(&p))
+                            .map(|e| e.port)
+                            .collect()
+                    }
+                    (IpAddr::V6(r), IpAddr::V6(l)) => {
+                        let p = point(flow, u128::from(r), u128::from(l));
+                        v6.iter()
+                            .filter(|e| e.flows.contains(&p))
+                            .map(|e| e.port)
+                            .collect()
+                    }
+                    _ => unreachable!(),
+                };
+                let all = holding.contains(&None);
+                (holding.into_iter().filter(|p| p.is_some()).collect(), all)
+            };
+            let public = |addr: IpAddr| {
+                ["8.8.8.8", "8.8.8.9", "2001:db8::1"].contains(&addr.to_string().as_str())
+            };
+            for flow in universe(Direction::Ingress) {
+                let candidate = matches!(flow.protocol, 6 | 17) && public(flow.remote());
+                let (ports, in_all) = regions_holding(&flow);
+                let expected: Vec<Option<u16>> =
+                    if candidate && matches!(flow.dst_port, 2 | 3) && accepted(&flow) {
+                        vec![Some(flow.dst_port)]
+                    } else {
+                        vec![]
+                    };
+                assert_eq!(ports, expected, "case {case} eni-{nic} {flow}\n{json:#}");
+                exposed_flows += ports.len();
+                let every_port = candidate
+                    && flow.dst_port != 0
+                    && UNIVERSE_DPORTS.iter().filter(|&&p| p != 0).all(|&p| {
+                        accepted(&Flow {
+                            dst_port: p,
+                            ..flow
+                        })
+                    });
+                assert_eq!(
+                    in_all, every_port,
+                    "case {case} eni-{nic} {flow} (every port)\n{json:#}"
+                );
+                all_port_sources += every_port as usize;
+            }
+        }
+    }
+    assert!(
+        exposed_flows > 100 && all_port_sources > 100,
+        "{exposed_flows} {all_port_sources}"
+    );
 }

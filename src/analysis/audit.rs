@@ -14,7 +14,7 @@
 //!   169.254.0.0/16, fc00::/7 and fe80::/10) that is accepted on a sensitive port, or on every
 //!   port 1..65535 for some source.
 
-use super::region::{Intervals, Region};
+use super::region::{FlowBox, Intervals, Region};
 use super::{
     flow_of, preferred_for, targets, Decider, DecisionList, DirectionLists, FamilyKey, Piece,
     RegionText, Witness,
@@ -380,60 +380,78 @@ fn rule_findings<A: FamilyKey>(
     out
 }
 
-/// Public TCP/UDP flows that the list accepts on sensitive ports, or on every port.
-fn exposures<A: FamilyKey>(
-    engine: &Engine,
-    target: Target,
-    list: &DecisionList<A>,
-    options: &AuditOptions,
-) -> Vec<Exposure> {
+/// An exposed region before naming: public TCP/UDP flows the list accepts.
+#[derive(Clone, Debug)]
+pub struct RawExposure<A: FamilyKey> {
+    /// The sensitive port, or `None` for "every port 1..65535".
+    pub port: Option<u16>,
+    pub flows: Region<A>,
+    /// The parts of `flows` and what accepts each, in rank order.
+    pub accepted_by: Vec<(Decider, Region<A>)>,
+}
+
+/// The public sources of one family as an address set (see [`NON_PUBLIC_V4`]).
+pub fn public_addresses<A: FamilyKey>() -> Intervals<A> {
     let non_public: &[&str] = match A::FAMILY {
         crate::model::Family::V4 => &NON_PUBLIC_V4,
         crate::model::Family::V6 => &NON_PUBLIC_V6,
     };
-    let public = A::interval_set(non_public).complement();
+    A::interval_set(non_public).complement()
+}
+
+/// Public TCP/UDP flows that the list accepts on each of `ports`, and the flows whose public
+/// source, protocol, source port and local address are accepted on every port 1..65535.
+pub fn exposed_regions<A: FamilyKey>(list: &DecisionList<A>, ports: &[u16]) -> Vec<RawExposure<A>> {
+    let public = public_addresses::<A>();
     let tcp_udp =
         Intervals::from_unsorted(vec![(proto::TCP, proto::TCP), (proto::UDP, proto::UDP)]);
-    let mut preferred = preferred_for::<A>(engine.snapshot(), target);
     let mut out = Vec::new();
 
-    let mut ports = options.sensitive_ports.clone();
+    let mut ports = ports.to_vec();
     ports.sort_unstable();
     ports.dedup();
-    let query = super::region::FlowBox {
+    let query = FlowBox {
         protocol: tcp_udp.clone(),
         dest_port: Intervals::from_unsorted(ports.iter().map(|&p| (p, p)).collect()),
         remote: public.clone(),
-        ..super::region::FlowBox::full()
+        ..FlowBox::full()
     };
-    let pieces = list.decide(Region::from_box(query));
+    let accepted: Vec<Piece<A>> = list
+        .decide(Region::from_box(query))
+        .into_iter()
+        .filter(|p| p.action == Action::Accept)
+        .collect();
     for &port in &ports {
-        let port_box = super::region::FlowBox {
+        let port_box = FlowBox {
             dest_port: Intervals::single(port, port),
-            ..super::region::FlowBox::full()
+            ..FlowBox::full()
         };
-        preferred.dest_port = vec![port];
-        if let Some(exposure) = exposure_of(
-            engine,
-            target,
-            list,
-            &pieces,
-            &port_box,
-            port.to_string(),
-            &preferred,
-        ) {
-            out.push(exposure);
+        let mut flows = Region::empty();
+        let mut accepted_by = Vec::new();
+        for piece in &accepted {
+            let part = piece.flows.intersect_box(&port_box);
+            if !part.is_empty() {
+                flows.extend(part.clone());
+                accepted_by.push((piece.decider, part));
+            }
+        }
+        if !flows.is_empty() {
+            out.push(RawExposure {
+                port: Some(port),
+                flows,
+                accepted_by,
+            });
         }
     }
 
-    // Every port: the public sources for which no destination port 1..65535 is dropped. Project
-    // the dropped part onto the other fields and take it away.
+    // Every port: take away from the public flows everything that shares its other four
+    // fields with a dropped flow (the dropped part, projected across all ports).
     let all_ports = Intervals::single(1, u16::MAX);
-    let query = super::region::FlowBox {
+    let query = FlowBox {
         protocol: tcp_udp,
         dest_port: all_ports.clone(),
         remote: public,
-        ..super::region::FlowBox::full()
+        ..FlowBox::full()
     };
     let mut open = Region::from_box(query.clone());
     for piece in list.decide(Region::from_box(query)) {
@@ -445,66 +463,60 @@ fn exposures<A: FamilyKey>(
         }
     }
     if !open.is_empty() {
-        // Report it through the pieces that accept it, at one port, as witness.
-        preferred.dest_port = vec![1];
-        let open_pieces = list.decide(open.clone());
-        let mut region_box = super::region::FlowBox::full();
-        region_box.dest_port = all_ports;
-        if let Some(mut exposure) = exposure_of(
-            engine,
-            target,
-            list,
-            &open_pieces,
-            &region_box,
-            "all".into(),
-            &preferred,
-        ) {
-            exposure.region = RegionText::of(&open);
-            out.push(exposure);
-        }
+        let accepted_by = list
+            .decide(open.clone())
+            .into_iter()
+            .map(|p| (p.decider, p.flows))
+            .collect();
+        out.push(RawExposure {
+            port: None,
+            flows: open,
+            accepted_by,
+        });
     }
     out
 }
 
-fn exposure_of<A: FamilyKey>(
+/// The exposures of one family, named, each with a witness checked by the engine.
+fn exposures<A: FamilyKey>(
     engine: &Engine,
     target: Target,
     list: &DecisionList<A>,
-    pieces: &[Piece<A>],
-    within: &super::region::FlowBox<A>,
-    ports: String,
-    preferred: &super::region::Preferred<A>,
-) -> Option<Exposure> {
-    let mut accepted = Region::empty();
-    let mut by = Vec::new();
-    let mut witness = None;
-    for piece in pieces.iter().filter(|p| p.action == Action::Accept) {
-        let part = piece.flows.intersect_box(within);
-        if part.is_empty() {
-            continue;
-        }
-        if witness.is_none() {
-            let point = part.witness(preferred).expect("non-empty");
-            witness = Some(Witness::check(
+    options: &AuditOptions,
+) -> Vec<Exposure> {
+    let mut preferred = preferred_for::<A>(engine.snapshot(), target);
+    exposed_regions(list, &options.sensitive_ports)
+        .into_iter()
+        .map(|raw| {
+            preferred.dest_port = vec![raw.port.unwrap_or(1)];
+            let (decider, part) = &raw.accepted_by[0];
+            let point = part
+                .witness(&preferred)
+                .expect("exposed parts are non-empty");
+            let witness = Witness::check(
                 engine,
                 target,
                 flow_of(list.direction, &point),
                 Action::Accept,
-                piece.decider,
-            ));
-        }
-        by.push(piece.decider.name(engine.snapshot()));
-        accepted.extend(part);
-    }
-    by.dedup();
-    Some(Exposure {
-        direction: list.direction,
-        family: A::FAMILY.as_str(),
-        ports,
-        region: RegionText::of(&accepted),
-        accepted_by: by,
-        witness: witness?,
-    })
+                *decider,
+            );
+            let mut accepted_by: Vec<String> = Vec::new();
+            for (decider, _) in &raw.accepted_by {
+                let name = decider.name(engine.snapshot());
+                if !accepted_by.contains(&name) {
+                    accepted_by.push(name);
+                }
+            }
+            Exposure {
+                direction: list.direction,
+                family: A::FAMILY.as_str(),
+                ports: raw.port.map_or("all".to_string(), |p| p.to_string()),
+                region: RegionText::of(&raw.flows),
+                accepted_by,
+                witness,
+            }
+        })
+        .collect()
 }
 
 /// S19's quota and references that resolve to nothing.
