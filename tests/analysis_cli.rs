@@ -342,3 +342,33 @@ fn thousand_rule_snapshots_stay_fast() {
         assert!(diff_time.as_secs_f64() < 0.5, "diff took {diff_time:?}");
     }
 }
+
+/// The examples in `docs/analysis.md` are real: each console block's command, run from the
+/// crate root, prints exactly the lines shown.
+#[test]
+fn documented_examples_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/analysis.md")).unwrap();
+    let mut blocks = 0;
+    for block in doc.split("```console\n").skip(1) {
+        let block = &block[..block.find("```").unwrap()];
+        let (command, expected) = block.split_once('\n').unwrap();
+        let args: Vec<&str> = command
+            .strip_prefix("$ sgsim ")
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let output = Command::new(env!("CARGO_BIN_EXE_sgsim"))
+            .args(&args)
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "{command}"
+        );
+        blocks += 1;
+    }
+    assert_eq!(blocks, 3);
+}

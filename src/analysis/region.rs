@@ -398,6 +398,11 @@ pub fn format_addresses<A: AddrKey>(set: &Intervals<A>) -> String {
     if set.is_full() {
         return "any".to_string();
     }
+    // "Everything but a few addresses" reads better as what is left out.
+    let missing = Intervals::full().subtract(set);
+    if set.as_slice().len() > 1 && missing.as_slice().len() < set.as_slice().len() {
+        return format!("any except {}", format_addresses(&missing));
+    }
     let parts: Vec<String> = set
         .as_slice()
         .iter()

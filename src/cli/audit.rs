@@ -2,7 +2,7 @@
 
 use super::{load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::analysis::audit::{audit, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +11,9 @@ use std::process::ExitCode;
 pub struct AuditArgs {
     /// Snapshot JSON file (`-` = stdin).
     snapshot: PathBuf,
+    /// Audit only this NIC (or, for a bare group snapshot, this group).
+    #[arg(long)]
+    nic: Option<String>,
     /// Print JSON instead of text.
     #[arg(long, conflicts_with = "sarif")]
     json: bool,
@@ -29,7 +32,12 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     let engine = load_engine(&args.snapshot, &args.switches)?;
     let mut options = AuditOptions::default();
     options.sensitive_ports.extend(&args.ports);
-    let report = audit(&engine, &options);
+    let report = match &args.nic {
+        Some(id) => AuditReport {
+            targets: vec![audit_target(&engine, engine.target(id)?, &options)],
+        },
+        None => audit(&engine, &options),
+    };
     if args.sarif {
         let uri = args.snapshot.display().to_string();
         println!("{}", pretty(&audit_to_sarif(&report, &uri)));
