@@ -10,6 +10,38 @@
 //! options enable it) and inner access (S11: remote address of a peer NIC) — and the default
 //! (S12) decides whatever no box holds. So a flow's first box in the list gives exactly the
 //! verdict of [`crate::eval::reference::evaluate`].
+//!
+//! ```
+//! use sgsim::analysis::{audit, diff};
+//! use sgsim::{Engine, Snapshot};
+//!
+//! let group = |extra: &str| format!(r#"{{
+//!   "SecurityGroupId": "sg-web", "Permissions": {{"Permission": [
+//!     {{"SecurityGroupRuleId": "sgr-ssh", "Direction": "ingress", "IpProtocol": "TCP",
+//!      "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "Priority": 1}},
+//!     {{"SecurityGroupRuleId": "sgr-ssh-office", "Direction": "ingress", "IpProtocol": "TCP",
+//!      "PortRange": "22/22", "SourceCidrIp": "198.51.100.0/24", "Priority": 2}}{extra}]}}}}"#);
+//! let old = Engine::new(Snapshot::from_json_str(&group(""))?);
+//!
+//! // The office rule can never decide: the world-wide rule before it takes all its flows.
+//! let report = audit::audit(&old, &audit::AuditOptions::default());
+//! let shadowed = &report.targets[0].shadowed[0];
+//! assert_eq!((shadowed.rule.rule.as_str(), shadowed.covered_by.clone()),
+//!            ("sgr-ssh-office", vec!["sg-web/sgr-ssh".to_string()]));
+//! // SSH from anywhere is exposed; the witness flow was re-checked with the engine.
+//! let ssh = &report.targets[0].exposures[0];
+//! assert!(ssh.ports == "22" && ssh.witness.verified);
+//!
+//! // A drop rule for one address, ahead of the others, flips exactly that address's SSH.
+//! let new = Engine::new(Snapshot::from_json_str(&group(r#",
+//!     {"SecurityGroupRuleId": "sgr-block", "Direction": "ingress", "IpProtocol": "TCP",
+//!      "PortRange": "22/22", "SourceCidrIp": "203.0.113.9", "Policy": "Drop", "Priority": 1}"#))?);
+//! let changes = &diff::diff(&old, &new).targets[0].changes;
+//! assert_eq!(changes.len(), 1);
+//! assert_eq!(changes[0].region.boxes[0].remote, "203.0.113.9");
+//! assert_eq!(changes[0].witness_after.engine_by, "sg-web/sgr-block");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod audit;
 pub mod diff;

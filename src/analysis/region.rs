@@ -289,7 +289,11 @@ impl<A: Key> FlowBox<A> {
         }
         Some(FlowPoint {
             protocol: pick(&self.protocol, &[6, 17, 1, 58])?,
-            dest_port: pick(&self.dest_port, &preferred.dest_port)?,
+            // Port 0 is legal but reads like a mistake: prefer 1 when the set allows it.
+            dest_port: pick(
+                &self.dest_port,
+                &[preferred.dest_port.as_slice(), &[1]].concat(),
+            )?,
             source_port: pick(&self.source_port, &[40000])?,
             remote: pick(&self.remote, &preferred.remote)?,
             local: pick(&self.local, &preferred.local)?,
