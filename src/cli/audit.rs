@@ -1,6 +1,6 @@
 //! `sgsim audit`: shadowed, redundant and risky rules, per NIC and direction.
 
-use super::{load_engine, EvalSwitches};
+use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
 use sgsim::analysis::sarif::audit_to_sarif;
@@ -40,14 +40,12 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     };
     if args.sarif {
         let uri = args.snapshot.display().to_string();
-        println!("{}", pretty(&audit_to_sarif(&report, &uri)));
+        emit(&(pretty(&audit_to_sarif(&report, &uri)) + "\n"))?;
     } else if args.json {
-        println!(
-            "{}",
-            pretty(&serde_json::to_value(&report).map_err(|e| e.to_string())?)
-        );
+        let value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        emit(&(pretty(&value) + "\n"))?;
     } else {
-        print!("{}", text(&report));
+        emit(&text(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,6 @@
 //! `sgsim diff`: the flows whose verdict changes between two snapshots.
 
-use super::{load_engine, EvalSwitches};
+use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::json;
 use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
@@ -42,12 +42,9 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
         if let Some(flips) = &flips {
             value["flows"] = json!(flips);
         }
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("JSON values print")
-        );
+        emit(&(serde_json::to_string_pretty(&value).expect("JSON values print") + "\n"))?;
     } else {
-        print!("{}", text(&report, flips.as_deref()));
+        emit(&text(&report, flips.as_deref()))?;
     }
     // As in `eval`: bad rows stop nothing, but the exit code says some flows went unanswered.
     Ok(if bad_rows {

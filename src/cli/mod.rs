@@ -81,3 +81,14 @@ pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, Strin
         switches.options(),
     ))
 }
+
+/// Writes a command's whole output to stdout. A closed pipe (`sgsim audit … | head`) is not an
+/// error: the reader has what it wanted.
+pub fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {err}")),
+        _ => Ok(()),
+    }
+}
