@@ -210,6 +210,14 @@ fn universe(direction: Direction) -> Vec<Flow> {
     out
 }
 
+/// Every third case turns the platform rule (S13) off, so both ways are checked.
+fn options_for(case: usize) -> EvalOptions {
+    EvalOptions {
+        platform_rules: case % 3 != 0,
+        ..EvalOptions::default()
+    }
+}
+
 fn load(json: &Value) -> Snapshot {
     Snapshot::from_json_value(json.clone()).expect("generated snapshots are valid")
 }
@@ -247,10 +255,10 @@ fn all_witnesses_verified(report: &AuditReport) {
 #[test]
 fn audit_matches_brute_force() {
     let mut rng = Rng(0x5eed_0001);
-    let options = EvalOptions::default();
     let mut checked_rules = 0;
     let (mut shadowed_seen, mut redundant_seen) = (0, 0);
-    for case in 0..60 {
+    for case in 0..150 {
+        let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
         let engine = Engine::with_options(snapshot.clone(), options);
@@ -362,9 +370,9 @@ fn mutate(rng: &mut Rng, json: &Value) -> Value {
 #[test]
 fn diff_matches_brute_force() {
     let mut rng = Rng(0x5eed_0002);
-    let options = EvalOptions::default();
     let mut changed_flows = 0;
-    for case in 0..80 {
+    for case in 0..200 {
+        let options = options_for(case);
         let old_json = random_snapshot(&mut rng);
         let new_json = if case % 10 == 0 {
             old_json.clone() // no-op: must report nothing
@@ -465,7 +473,7 @@ fn exposure_matches_brute_force() {
     let mut rng = Rng(0x5eed_0003);
     let options = EvalOptions::default();
     let (mut exposed_flows, mut all_port_sources) = (0, 0);
-    for case in 0..60 {
+    for case in 0..150 {
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
         let engine = Engine::with_options(snapshot.clone(), options);
