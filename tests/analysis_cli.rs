@@ -372,3 +372,26 @@ fn documented_examples_run() {
     }
     assert_eq!(blocks, 3);
 }
+
+/// Writes the 1000-rule snapshots of `thousand_rule_snapshots_stay_fast` (and the copy with one
+/// rule's policy flipped) for timing the command line, as `docs/analysis.md` describes:
+/// `cargo test --release --test analysis_cli -- --ignored write_thousand_rule_snapshots`.
+#[test]
+#[ignore = "writes files for manual timing"]
+fn write_thousand_rule_snapshots() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("analysis-perf");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = big_snapshot(1000);
+    let mut new = old.clone();
+    // Rule 7 of sg-1 decides flows (checked by the timing test's logic on this seed).
+    let rule = &mut new["SecurityGroups"][1]["Permissions"]["Permission"][7];
+    let policy = if rule["Policy"] == "Drop" {
+        "Accept"
+    } else {
+        "Drop"
+    };
+    rule["Policy"] = json!(policy);
+    std::fs::write(dir.join("old1000.json"), old.to_string()).unwrap();
+    std::fs::write(dir.join("new1000.json"), new.to_string()).unwrap();
+    eprintln!("wrote {}", dir.display());
+}
