@@ -286,25 +286,10 @@ fn candidates(
     direction: Direction,
     options: &EvalOptions,
 ) -> Vec<RuleRef> {
-    let mut precedence = Vec::new();
-    for (group_position, &group) in snapshot.target_groups(target).iter().enumerate() {
-        let g = snapshot.group(group);
-        for (position, rule) in g.rules.iter().enumerate() {
-            if rule.direction != direction || (g.is_classic() && rule.nic_type != options.nic_type)
-            {
-                continue;
-            }
-            precedence.push((
-                crate::model::Precedence::of(rule, group_position, position),
-                RuleRef {
-                    group,
-                    rule: position as u32,
-                },
-            ));
-        }
-    }
-    precedence.sort();
-    precedence.into_iter().map(|(_, r)| r).collect()
+    crate::compile::ranked_candidates(snapshot, target, direction, options)
+        .into_iter()
+        .map(|(rule_ref, _)| rule_ref)
+        .collect()
 }
 
 /// Shadowing and redundancy of every rule in one family.

@@ -286,7 +286,7 @@ impl CompiledRuleSet {
 }
 
 /// Stages 1–2: the candidates of one direction in S10 order.
-fn ranked_candidates<'a>(
+pub(crate) fn ranked_candidates<'a>(
     snapshot: &'a Snapshot,
     target: Target,
     direction: Direction,
