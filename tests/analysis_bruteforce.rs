@@ -14,7 +14,7 @@ use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
 use sgsim::analysis::{flow_of, Decider, DirectionLists};
 use sgsim::eval::reference;
-use sgsim::model::{Direction, EvalOptions, Flow, Target};
+use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target};
 use sgsim::{Engine, Snapshot};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -77,6 +77,7 @@ fn random_rule(rng: &mut Rng, id: String, groups: usize) -> Value {
         "SecurityGroupRuleId": id, "Direction": if ingress { "ingress" } else { "egress" },
         "Policy": if rng.chance(40) { "Drop" } else { "Accept" },
         "Priority": 1 + rng.below(3), "IpProtocol": protocol, "PortRange": "-1/-1",
+        "NicType": if rng.chance(20) { "internet" } else { "intranet" },
     });
     if matches!(protocol, "tcp" | "udp") {
         if rng.chance(15) {
@@ -134,8 +135,10 @@ fn random_snapshot(rng: &mut Rng) -> Value {
             let rules: Vec<Value> = (0..rng.below(7))
                 .map(|r| random_rule(rng, format!("sgr-{g}-{r}"), groups))
                 .collect();
+            // Some groups are classic (no VPC), where only rules of the query's NicType count (S9).
+            let vpc = if rng.chance(20) { "" } else { "vpc-1" };
             json!({
-                "SecurityGroupId": format!("sg-{g}"), "VpcId": "vpc-1",
+                "SecurityGroupId": format!("sg-{g}"), "VpcId": vpc,
                 "SecurityGroupType": if enterprise { "enterprise" } else { "normal" },
                 "InnerAccessPolicy": if rng.chance(50) { "Accept" } else { "Drop" },
                 "Permissions": {"Permission": rules},
@@ -210,11 +213,16 @@ fn universe(direction: Direction) -> Vec<Flow> {
     out
 }
 
-/// Every third case turns the platform rule (S13) off, so both ways are checked.
+/// Every third case turns the platform rule (S13) off and every fourth asks about the internet
+/// side of classic groups (S9), so all combinations are checked.
 fn options_for(case: usize) -> EvalOptions {
     EvalOptions {
         platform_rules: case % 3 != 0,
-        ..EvalOptions::default()
+        nic_type: if case % 4 == 0 {
+            NicType::Internet
+        } else {
+            NicType::Intranet
+        },
     }
 }
 
@@ -296,7 +304,12 @@ fn audit_matches_brute_force() {
                 redundant_seen += redundant.len();
                 for &group in &snapshot.nic(nic as u32).groups {
                     let g = snapshot.group(group);
-                    for rule in g.rules.iter().filter(|r| r.direction == direction) {
+                    // Candidates only (S9): classic rules of the other NicType never count.
+                    let candidate = |r: &&sgsim::model::Rule| {
+                        r.direction == direction
+                            && (!g.is_classic() || r.nic_type == options.nic_type)
+                    };
+                    for rule in g.rules.iter().filter(candidate) {
                         checked_rules += 1;
                         let key = (g.id.clone(), rule.id.clone());
                         assert_eq!(

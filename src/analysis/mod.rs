@@ -56,6 +56,7 @@ use crate::Engine;
 use ipnet::IpNet;
 use region::{AddrKey, FlowBox, FlowPoint, Intervals, Preferred, Region};
 use serde::Serialize;
+use std::net::IpAddr;
 
 /// What decides a part of the header space, in S14 order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -308,15 +309,20 @@ pub fn flow_of<A: AddrKey>(direction: Direction, point: &FlowPoint<A>) -> Flow {
 
 /// Witness preferences for a target: its own addresses as the local side.
 pub(crate) fn preferred_for<A: AddrKey>(snapshot: &Snapshot, target: Target) -> Preferred<A> {
-    let local = match target {
-        Target::Nic(nic) => snapshot
-            .nic(nic)
-            .addresses
-            .iter()
-            .filter_map(|&a| A::from_ip(a))
-            .collect(),
-        Target::Group(_) => Vec::new(),
+    let own: &[IpAddr] = match target {
+        Target::Nic(nic) => &snapshot.nic(nic).addresses,
+        Target::Group(_) => &[],
     };
+    // A bare group has no addresses of its own: a private one reads better than 0.0.0.0.
+    let fallback: [IpAddr; 2] = [
+        IpAddr::from([10, 0, 0, 5]),
+        IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, 5]),
+    ];
+    let local = own
+        .iter()
+        .chain(&fallback)
+        .filter_map(|&a| A::from_ip(a))
+        .collect();
     // Documentation and private addresses read better than a range's first address (0.0.0.0).
     let remote = [
         "203.0.113.9",
