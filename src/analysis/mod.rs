@@ -405,29 +405,22 @@ pub struct BoxText {
 
 impl BoxText {
     pub fn of<A: AddrKey>(b: &FlowBox<A>) -> BoxText {
+        // Single protocols by name where they have one (`tcp`), ranges as numbers (`0-5`).
         let protocol = if b.protocol.is_full() {
             "any".to_string()
         } else {
             b.protocol
                 .as_slice()
                 .iter()
-                .flat_map(|&(lo, hi)| lo..=hi)
-                .take(8)
-                .map(|n| crate::model::protocol_name(n).map_or(n.to_string(), str::to_string))
+                .map(
+                    |&(lo, hi)| match (lo == hi, crate::model::protocol_name(lo)) {
+                        (true, Some(name)) => name.to_string(),
+                        (true, None) => lo.to_string(),
+                        (false, _) => format!("{lo}-{hi}"),
+                    },
+                )
                 .collect::<Vec<_>>()
                 .join(",")
-                + if b
-                    .protocol
-                    .as_slice()
-                    .iter()
-                    .map(|&(l, h)| (h - l) as usize + 1)
-                    .sum::<usize>()
-                    > 8
-                {
-                    ",…"
-                } else {
-                    ""
-                }
         };
         BoxText {
             protocol,
