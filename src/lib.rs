@@ -54,9 +54,11 @@
 //! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
 //! - [`bench`]: verdict counting, verification against the reference, timing and synthetic
 //!   rule sets for `sgsim bench` and the criterion benches.
+//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff.
 
 #![forbid(unsafe_code)]
 
+pub mod analysis;
 pub mod api;
 pub mod bench;
 pub mod bulk;

@@ -1,8 +1,10 @@
 //! Argument definitions and dispatch.
 
 mod apply;
+mod audit;
 mod bench;
 mod check;
+mod diff;
 mod eval;
 
 use clap::{Args, Parser, Subcommand};
@@ -30,6 +32,10 @@ enum Command {
     /// Engine build time, memory and throughput: on SNAPSHOT FLOWS, a ClassBench set, or a
     /// synthetic rule-count sweep. Verdicts are checked against the reference evaluator first.
     Bench(bench::BenchArgs),
+    /// Shadowed, redundant and risky rules per NIC and direction, with proof flows.
+    Audit(audit::AuditArgs),
+    /// The flows whose verdict changes between two snapshots.
+    Diff(diff::DiffArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -62,6 +68,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Eval(args) => eval::run(args),
         Command::Apply(args) => apply::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 
@@ -83,4 +91,15 @@ pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, Strin
         load_snapshot(path)?,
         switches.options(),
     ))
+}
+
+/// Writes a command's whole output to stdout. A closed pipe (`sgsim audit … | head`) is not an
+/// error: the reader has what it wanted.
+pub fn emit(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {err}")),
+        _ => Ok(()),
+    }
 }

@@ -20,6 +20,8 @@ pub trait Key: Copy + Ord + Eq + std::hash::Hash + Default + std::fmt::Debug + S
     const BITS: u32;
     /// `self + 1`, or `None` at [`Key::MAX`].
     fn successor(self) -> Option<Self>;
+    /// `self - 1`, or `None` at 0.
+    fn predecessor(self) -> Option<Self>;
     /// The top `bits` bits (1 ..= `BITS`) as an index.
     fn top(self, bits: u32) -> usize;
     /// The prefix lengths a partitioned classifier buckets by, coarse to fine; see
@@ -38,6 +40,9 @@ macro_rules! impl_key {
             const BITS: u32 = <$t>::BITS;
             fn successor(self) -> Option<Self> {
                 self.checked_add(1)
+            }
+            fn predecessor(self) -> Option<Self> {
+                self.checked_sub(1)
             }
             #[inline]
             fn top(self, bits: u32) -> usize {

@@ -276,14 +276,8 @@ impl CompiledRuleSet {
             let ranked = ranked_candidates(snapshot, target, direction, options);
             DirectionClassifiers {
                 default: default_action(snapshot, target, direction),
-                v4: build_ranked(snapshot, &ranked, Family::V4, tier, |net| match net {
-                    IpNet::V4(v4) => Some((u32::from(v4.network()), u32::from(v4.broadcast()))),
-                    IpNet::V6(_) => None,
-                }),
-                v6: build_ranked(snapshot, &ranked, Family::V6, tier, |net| match net {
-                    IpNet::V6(v6) => Some((u128::from(v6.network()), u128::from(v6.broadcast()))),
-                    IpNet::V4(_) => None,
-                }),
+                v4: build_ranked(snapshot, &ranked, Family::V4, tier, v4_interval),
+                v6: build_ranked(snapshot, &ranked, Family::V6, tier, v6_interval),
             }
         };
         CompiledRuleSet {
@@ -293,7 +287,7 @@ impl CompiledRuleSet {
 }
 
 /// Stages 1–2: the candidates of one direction in S10 order.
-fn ranked_candidates<'a>(
+pub(crate) fn ranked_candidates<'a>(
     snapshot: &'a Snapshot,
     target: Target,
     direction: Direction,
@@ -331,6 +325,58 @@ fn build_ranked<A: Key>(
     tier: Tier,
     to_interval: impl Fn(&IpNet) -> Option<(A, A)>,
 ) -> RankedClassifier<A> {
+    let resolved = resolve_ranked(snapshot, ranked, family, to_interval);
+    RankedClassifier {
+        classifier: Classifier::build(&resolved.sets, tier),
+        rules: resolved.rules,
+        actions: resolved.actions,
+    }
+}
+
+/// Stage 3 for one family: the candidates that can match it, in rank order, with the intervals
+/// each of their fields accepts.
+#[derive(Clone, Debug)]
+pub(crate) struct ResolvedRules<A: Key> {
+    pub rules: Vec<RuleRef>,
+    pub actions: Vec<Action>,
+    pub sets: RuleFieldSets<A>,
+}
+
+/// The resolved, ranked rules of one target and direction, per family — what the classifiers
+/// are built from, for analyses that reason about whole rule sets (see `crate::analysis`).
+pub(crate) fn resolved_rules(
+    snapshot: &Snapshot,
+    target: Target,
+    direction: Direction,
+    options: &EvalOptions,
+) -> (ResolvedRules<u32>, ResolvedRules<u128>) {
+    let ranked = ranked_candidates(snapshot, target, direction, options);
+    (
+        resolve_ranked(snapshot, &ranked, Family::V4, v4_interval),
+        resolve_ranked(snapshot, &ranked, Family::V6, v6_interval),
+    )
+}
+
+pub(crate) fn v4_interval(net: &IpNet) -> Option<(u32, u32)> {
+    match net {
+        IpNet::V4(v4) => Some((u32::from(v4.network()), u32::from(v4.broadcast()))),
+        IpNet::V6(_) => None,
+    }
+}
+
+pub(crate) fn v6_interval(net: &IpNet) -> Option<(u128, u128)> {
+    match net {
+        IpNet::V6(v6) => Some((u128::from(v6.network()), u128::from(v6.broadcast()))),
+        IpNet::V4(_) => None,
+    }
+}
+
+fn resolve_ranked<A: Key>(
+    snapshot: &Snapshot,
+    ranked: &[(RuleRef, &Rule)],
+    family: Family,
+    to_interval: impl Fn(&IpNet) -> Option<(A, A)>,
+) -> ResolvedRules<A> {
     let mut sets = RuleFieldSets {
         protocol: Vec::new(),
         dest_port: Vec::new(),
@@ -373,10 +419,10 @@ fn build_ranked<A: Key>(
         rules.push(rule_ref);
         actions.push(rule.action);
     }
-    RankedClassifier {
-        classifier: Classifier::build(&sets, tier),
+    ResolvedRules {
         rules,
         actions,
+        sets,
     }
 }
 
@@ -425,7 +471,7 @@ fn dest_port_intervals(snapshot: &Snapshot, rule: &Rule) -> Option<Vec<(u16, u16
 }
 
 /// S11: the addresses of other NICs that share a basic group with InnerAccessPolicy Accept.
-fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>) {
+pub(crate) fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>) {
     let own = snapshot.nic(nic);
     let accept_groups: Vec<GroupIndex> = own
         .groups

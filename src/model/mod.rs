@@ -26,7 +26,8 @@ pub mod proto {
 }
 
 /// Traffic direction, seen from the network interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     Ingress,
     Egress,
@@ -61,7 +62,8 @@ impl fmt::Display for Direction {
 }
 
 /// What a rule (or a verdict) does with a flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Drop sorts first: at equal priority drop wins (S10).
     Drop,

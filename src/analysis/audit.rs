@@ -1,0 +1,573 @@
+//! `sgsim audit`: per target and direction, the rules that can never decide a flow (shadowed),
+//! the rules whose removal changes no verdict (redundant), the public exposure of sensitive
+//! ports, and the limits of S19 and dangling references.
+//!
+//! Definitions (each exact over the whole five-tuple space, both families):
+//! - **shadowed**: the entries before the rule in S14/S10 order (platform, inner access, rules
+//!   of lower rank) hold every flow it matches, so it decides none. A rule that matches no flow
+//!   at all (a missing list or group, a group without members) is shadowed with no cover and
+//!   `unmatchable` set.
+//! - **redundant**: not shadowed, but every flow it decides gets the same action without it —
+//!   from the later rules it falls through to, or from the default. Shadowed rules are also
+//!   redundant; they are listed once, as shadowed.
+//! - **exposure**: ingress TCP/UDP from public addresses (outside RFC 1918, 100.64.0.0/10,
+//!   169.254.0.0/16, fc00::/7 and fe80::/10) that is accepted on a sensitive port, or on every
+//!   port 1..65535 for some source.
+
+use super::region::{FlowBox, Intervals, Region};
+use super::{
+    flow_of, preferred_for, targets, Decider, DecisionList, DirectionLists, FamilyKey, Piece,
+    RegionText, Witness,
+};
+use crate::model::{
+    proto, Action, DestPorts, Direction, EvalOptions, RemoteObject, RuleRef, Snapshot, Target,
+};
+use crate::Engine;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Ports whose exposure to public sources is reported by default.
+pub const DEFAULT_SENSITIVE_PORTS: [u16; 10] =
+    [22, 3389, 3306, 5432, 6379, 27017, 9200, 11211, 2375, 5900];
+
+/// S19: at most this many rules across the groups of one NIC.
+pub const NIC_RULE_QUOTA: u64 = 1000;
+
+/// Not public, for exposure: RFC 1918, shared address space, link-local.
+pub const NON_PUBLIC_V4: [&str; 5] = [
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "169.254.0.0/16",
+];
+/// Not public, for exposure: unique local and link-local IPv6.
+pub const NON_PUBLIC_V6: [&str; 2] = ["fc00::/7", "fe80::/10"];
+
+#[derive(Clone, Debug)]
+pub struct AuditOptions {
+    /// Destination ports reported when public sources reach them.
+    pub sensitive_ports: Vec<u16>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            sensitive_ports: DEFAULT_SENSITIVE_PORTS.to_vec(),
+        }
+    }
+}
+
+/// The whole audit of a snapshot.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditReport {
+    pub targets: Vec<TargetAudit>,
+}
+
+/// The audit of one NIC (or bare group).
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetAudit {
+    pub target: String,
+    pub shadowed: Vec<ShadowedRule>,
+    pub redundant: Vec<RedundantRule>,
+    pub exposures: Vec<Exposure>,
+    pub limits: Vec<Limit>,
+}
+
+/// A rule named for reports.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RuleName {
+    pub group: String,
+    pub rule: String,
+    pub priority: u8,
+    pub summary: String,
+    #[serde(skip)]
+    pub rule_ref: RuleRef,
+}
+
+impl RuleName {
+    pub fn of(snapshot: &Snapshot, rule_ref: RuleRef) -> RuleName {
+        let group = snapshot.group(rule_ref.group);
+        let rule = &group.rules[rule_ref.rule as usize];
+        RuleName {
+            group: group.id.clone(),
+            rule: rule.id.clone(),
+            priority: rule.priority,
+            summary: rule.summary(),
+            rule_ref,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ShadowedRule {
+    pub direction: Direction,
+    pub rule: RuleName,
+    /// What decides its flows instead, in rank order (`sg/sgr`, `inner_access`, `platform`).
+    pub covered_by: Vec<String>,
+    /// It matches no flow at all.
+    pub unmatchable: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RedundantRule {
+    pub direction: Direction,
+    pub rule: RuleName,
+    /// Why: what decides its flows, with the same action, once it is gone.
+    pub reason: String,
+    /// The later rules that take over its flows.
+    pub same_as: Vec<String>,
+    /// Part of its flows fall through to the default, which has the same action.
+    pub default_agrees: bool,
+    /// A flow the rule decides now (so it is not shadowed), checked with the engine.
+    pub witness: Option<Witness>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Exposure {
+    pub direction: Direction,
+    pub family: &'static str,
+    /// `22`, or `all` for every port 1..65535.
+    pub ports: String,
+    /// The accepted public flows.
+    pub region: RegionText,
+    /// What accepts them.
+    pub accepted_by: Vec<String>,
+    pub witness: Witness,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Limit {
+    /// `quota`, `empty_group`, `missing_group`, `memberless_group`, `missing_prefix_list`,
+    /// `missing_port_list`.
+    pub kind: &'static str,
+    pub message: String,
+    pub group: Option<String>,
+    pub rule: Option<String>,
+}
+
+/// What one family says about one rule.
+#[derive(Clone, Debug)]
+enum FamilyFinding {
+    /// The rule is not in this family's list (it cannot match the family).
+    Absent,
+    Shadowed(Vec<Decider>),
+    Redundant {
+        same_as: Vec<Decider>,
+        default_agrees: bool,
+        witness: WitnessPoint,
+    },
+    /// Removing it flips this flow.
+    Needed,
+}
+
+/// A witness flow with its claimed verdict, before the engine checks it.
+#[derive(Clone, Copy, Debug)]
+struct WitnessPoint {
+    flow: crate::model::Flow,
+    action: Action,
+    decider: Decider,
+}
+
+/// Audits every target of the snapshot.
+pub fn audit(engine: &Engine, options: &AuditOptions) -> AuditReport {
+    let snapshot = engine.snapshot();
+    AuditReport {
+        targets: targets(snapshot)
+            .into_iter()
+            .map(|target| audit_target(engine, target, options))
+            .collect(),
+    }
+}
+
+/// Audits one NIC (or bare group).
+pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> TargetAudit {
+    let snapshot = engine.snapshot();
+    let mut report = TargetAudit {
+        target: snapshot.target_id(target).to_string(),
+        shadowed: Vec::new(),
+        redundant: Vec::new(),
+        exposures: Vec::new(),
+        limits: limits(snapshot, target),
+    };
+    for direction in Direction::ALL {
+        let lists = DirectionLists::build(snapshot, engine.options(), target, direction);
+        let v4 = rule_findings(&lists.v4, &preferred_for(snapshot, target));
+        let v6 = rule_findings(&lists.v6, &preferred_for(snapshot, target));
+        for rule_ref in candidates(snapshot, target, direction, engine.options()) {
+            let name = RuleName::of(snapshot, rule_ref);
+            let findings = [
+                v4.get(&rule_ref).cloned().unwrap_or(FamilyFinding::Absent),
+                v6.get(&rule_ref).cloned().unwrap_or(FamilyFinding::Absent),
+            ];
+            if findings.iter().any(|f| matches!(f, FamilyFinding::Needed)) {
+                continue;
+            }
+            let mut covers: Vec<Decider> = Vec::new();
+            let mut same_as: Vec<Decider> = Vec::new();
+            let mut default_agrees = false;
+            let mut witness = None;
+            let mut redundant = false;
+            for finding in findings {
+                match finding {
+                    FamilyFinding::Shadowed(by) => covers.extend(by),
+                    FamilyFinding::Redundant {
+                        same_as: s,
+                        default_agrees: d,
+                        witness: w,
+                    } => {
+                        redundant = true;
+                        same_as.extend(s);
+                        default_agrees |= d;
+                        witness.get_or_insert(w);
+                    }
+                    FamilyFinding::Absent | FamilyFinding::Needed => {}
+                }
+            }
+            let names = |deciders: &mut Vec<Decider>| -> Vec<String> {
+                deciders.sort();
+                deciders.dedup();
+                deciders.iter().map(|d| d.name(snapshot)).collect()
+            };
+            if redundant {
+                let same_as = names(&mut same_as);
+                let reason = match (same_as.is_empty(), default_agrees) {
+                    (false, false) => format!(
+                        "later rules decide its flows the same way: {}",
+                        same_as.join(", ")
+                    ),
+                    (false, true) => format!(
+                        "later rules ({}) and the default ({}) decide its flows the same way",
+                        same_as.join(", "),
+                        lists.v4.default
+                    ),
+                    _ => format!(
+                        "the default ({}) decides its flows the same way",
+                        lists.v4.default
+                    ),
+                };
+                let witness =
+                    witness.map(|w| Witness::check(engine, target, w.flow, w.action, w.decider));
+                report.redundant.push(RedundantRule {
+                    direction,
+                    rule: name,
+                    reason,
+                    same_as,
+                    default_agrees,
+                    witness,
+                });
+            } else {
+                let unmatchable = covers.is_empty();
+                report.shadowed.push(ShadowedRule {
+                    direction,
+                    rule: name,
+                    covered_by: names(&mut covers),
+                    unmatchable,
+                });
+            }
+        }
+        if direction == Direction::Ingress {
+            report
+                .exposures
+                .extend(exposures(engine, target, &lists.v4, options));
+            report
+                .exposures
+                .extend(exposures(engine, target, &lists.v6, options));
+        }
+    }
+    report
+}
+
+/// Every candidate rule of a target and direction, in S10 order (whether it resolves in a
+/// family or not).
+fn candidates(
+    snapshot: &Snapshot,
+    target: Target,
+    direction: Direction,
+    options: &EvalOptions,
+) -> Vec<RuleRef> {
+    crate::compile::ranked_candidates(snapshot, target, direction, options)
+        .into_iter()
+        .map(|(rule_ref, _)| rule_ref)
+        .collect()
+}
+
+/// Shadowing and redundancy of every rule in one family.
+fn rule_findings<A: FamilyKey>(
+    list: &DecisionList<A>,
+    preferred: &super::region::Preferred<A>,
+) -> BTreeMap<RuleRef, FamilyFinding> {
+    let mut out = BTreeMap::new();
+    for (index, entry) in list.entries.iter().enumerate() {
+        let Decider::Rule(rule_ref) = entry.decider else {
+            continue;
+        };
+        // What it decides: its flows minus every earlier entry's.
+        let mut decided = Region::from_box(entry.flows.clone());
+        let mut covers = Vec::new();
+        for earlier in &list.entries[..index] {
+            if decided.is_empty() {
+                break;
+            }
+            if decided.subtract_box(&earlier.flows) {
+                covers.push(earlier.decider);
+            }
+        }
+        if decided.is_empty() {
+            let finding = if entry.flows.is_empty() {
+                FamilyFinding::Absent
+            } else {
+                FamilyFinding::Shadowed(covers)
+            };
+            out.insert(rule_ref, finding);
+            continue;
+        }
+        let point = decided
+            .witness(preferred)
+            .expect("a non-empty region has a point");
+        let witness = WitnessPoint {
+            flow: flow_of(list.direction, &point),
+            action: entry.action,
+            decider: entry.decider,
+        };
+        // Without the rule, its flows fall through to the later entries, then the default.
+        let mut rest = decided;
+        let mut same_as = Vec::new();
+        let mut needed = false;
+        for later in &list.entries[index + 1..] {
+            if rest.is_empty() {
+                break;
+            }
+            if !rest.intersects_box(&later.flows) {
+                continue;
+            }
+            if later.action != entry.action {
+                needed = true;
+                break;
+            }
+            rest.subtract_box(&later.flows);
+            same_as.push(later.decider);
+        }
+        let default_agrees = !rest.is_empty();
+        if needed || (default_agrees && list.default != entry.action) {
+            out.insert(rule_ref, FamilyFinding::Needed);
+        } else {
+            out.insert(
+                rule_ref,
+                FamilyFinding::Redundant {
+                    same_as,
+                    default_agrees,
+                    witness,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// An exposed region before naming: public TCP/UDP flows the list accepts.
+#[derive(Clone, Debug)]
+pub struct RawExposure<A: FamilyKey> {
+    /// The sensitive port, or `None` for "every port 1..65535".
+    pub port: Option<u16>,
+    pub flows: Region<A>,
+    /// The parts of `flows` and what accepts each, in rank order.
+    pub accepted_by: Vec<(Decider, Region<A>)>,
+}
+
+/// The public sources of one family as an address set (see [`NON_PUBLIC_V4`]).
+pub fn public_addresses<A: FamilyKey>() -> Intervals<A> {
+    let non_public: &[&str] = match A::FAMILY {
+        crate::model::Family::V4 => &NON_PUBLIC_V4,
+        crate::model::Family::V6 => &NON_PUBLIC_V6,
+    };
+    A::interval_set(non_public).complement()
+}
+
+/// Public TCP/UDP flows that the list accepts on each of `ports`, and the flows whose public
+/// source, protocol, source port and local address are accepted on every port 1..65535.
+pub fn exposed_regions<A: FamilyKey>(list: &DecisionList<A>, ports: &[u16]) -> Vec<RawExposure<A>> {
+    let public = public_addresses::<A>();
+    let tcp_udp =
+        Intervals::from_unsorted(vec![(proto::TCP, proto::TCP), (proto::UDP, proto::UDP)]);
+    let mut out = Vec::new();
+
+    let mut ports = ports.to_vec();
+    ports.sort_unstable();
+    ports.dedup();
+    let query = FlowBox {
+        protocol: tcp_udp.clone(),
+        dest_port: Intervals::from_unsorted(ports.iter().map(|&p| (p, p)).collect()),
+        remote: public.clone(),
+        ..FlowBox::full()
+    };
+    let accepted: Vec<Piece<A>> = list
+        .decide(Region::from_box(query))
+        .into_iter()
+        .filter(|p| p.action == Action::Accept)
+        .collect();
+    for &port in &ports {
+        let port_box = FlowBox {
+            dest_port: Intervals::single(port, port),
+            ..FlowBox::full()
+        };
+        let mut flows = Region::empty();
+        let mut accepted_by = Vec::new();
+        for piece in &accepted {
+            let part = piece.flows.intersect_box(&port_box);
+            if !part.is_empty() {
+                flows.extend(part.clone());
+                accepted_by.push((piece.decider, part));
+            }
+        }
+        if !flows.is_empty() {
+            out.push(RawExposure {
+                port: Some(port),
+                flows,
+                accepted_by,
+            });
+        }
+    }
+
+    // Every port: take away from the public flows everything that shares its other four
+    // fields with a dropped flow (the dropped part, projected across all ports).
+    let all_ports = Intervals::single(1, u16::MAX);
+    let query = FlowBox {
+        protocol: tcp_udp,
+        dest_port: all_ports.clone(),
+        remote: public,
+        ..FlowBox::full()
+    };
+    let mut open = Region::from_box(query.clone());
+    for piece in list.decide(Region::from_box(query)) {
+        if piece.action == Action::Drop {
+            for mut b in piece.flows.boxes {
+                b.dest_port = all_ports.clone();
+                open.subtract_box(&b);
+            }
+        }
+    }
+    if !open.is_empty() {
+        let accepted_by = list
+            .decide(open.clone())
+            .into_iter()
+            .map(|p| (p.decider, p.flows))
+            .collect();
+        out.push(RawExposure {
+            port: None,
+            flows: open,
+            accepted_by,
+        });
+    }
+    out
+}
+
+/// The exposures of one family, named, each with a witness checked by the engine.
+fn exposures<A: FamilyKey>(
+    engine: &Engine,
+    target: Target,
+    list: &DecisionList<A>,
+    options: &AuditOptions,
+) -> Vec<Exposure> {
+    let mut preferred = preferred_for::<A>(engine.snapshot(), target);
+    exposed_regions(list, &options.sensitive_ports)
+        .into_iter()
+        .map(|raw| {
+            preferred.dest_port = vec![raw.port.unwrap_or(1)];
+            let (decider, part) = &raw.accepted_by[0];
+            let point = part
+                .witness(&preferred)
+                .expect("exposed parts are non-empty");
+            let witness = Witness::check(
+                engine,
+                target,
+                flow_of(list.direction, &point),
+                Action::Accept,
+                *decider,
+            );
+            let mut accepted_by: Vec<String> = Vec::new();
+            for (decider, _) in &raw.accepted_by {
+                let name = decider.name(engine.snapshot());
+                if !accepted_by.contains(&name) {
+                    accepted_by.push(name);
+                }
+            }
+            Exposure {
+                direction: list.direction,
+                family: A::FAMILY.as_str(),
+                ports: raw.port.map_or("all".to_string(), |p| p.to_string()),
+                region: RegionText::of(&raw.flows),
+                accepted_by,
+                witness,
+            }
+        })
+        .collect()
+}
+
+/// S19's quota and references that resolve to nothing.
+pub fn limits(snapshot: &Snapshot, target: Target) -> Vec<Limit> {
+    let mut out = Vec::new();
+    let mut count: u64 = 0;
+    for &group_index in snapshot.target_groups(target) {
+        let group = snapshot.group(group_index);
+        if group.rules.is_empty() {
+            out.push(Limit {
+                kind: "empty_group",
+                message: format!("group {} has no rules", group.id),
+                group: Some(group.id.clone()),
+                rule: None,
+            });
+        }
+        for rule in &group.rules {
+            let mut weight: u64 = 1;
+            let dangling = |kind: &'static str, what: String| Limit {
+                kind,
+                message: format!("rule {} references {what}, so it matches nothing", rule.id),
+                group: Some(group.id.clone()),
+                rule: Some(rule.id.clone()),
+            };
+            match &rule.remote {
+                RemoteObject::PrefixList(id) => match snapshot.prefix_list(id) {
+                    Some(list) => weight = weight.max(list.max_entries as u64),
+                    None => out.push(dangling(
+                        "missing_prefix_list",
+                        format!("the missing prefix list {id}"),
+                    )),
+                },
+                RemoteObject::Group(id) => {
+                    if snapshot.group_index(id).is_none() {
+                        out.push(dangling("missing_group", format!("the missing group {id}")));
+                    } else if snapshot.group_member_addresses(id).is_empty() {
+                        out.push(dangling(
+                            "memberless_group",
+                            format!("group {id}, which no NIC in the snapshot carries"),
+                        ));
+                    }
+                }
+                RemoteObject::Cidr(_) => {}
+            }
+            if let DestPorts::List(id) = &rule.dest_ports {
+                match snapshot.port_list(id) {
+                    Some(list) => weight = weight.max(list.max_entries as u64),
+                    None => out.push(dangling(
+                        "missing_port_list",
+                        format!("the missing port list {id}"),
+                    )),
+                }
+            }
+            count += weight;
+        }
+    }
+    if matches!(target, Target::Nic(_)) && count >= NIC_RULE_QUOTA {
+        out.push(Limit {
+            kind: "quota",
+            message: format!(
+                "{count} rules count against the quota of {NIC_RULE_QUOTA} per NIC (S19; a rule \
+                 referencing a prefix or port list counts as its MaxEntries)"
+            ),
+            group: None,
+            rule: None,
+        });
+    }
+    out
+}

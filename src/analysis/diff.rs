@@ -1,0 +1,273 @@
+//! `sgsim diff`: the exact set of flows whose verdict changes between two snapshots.
+//!
+//! Per target (matched by NIC or group id), direction and family, the two decision lists are
+//! aligned: entries with the same box and action are paired greedily in rank order (a common
+//! subsequence), so a renumbered or re-identified rule still pairs with itself. A flow that no
+//! unpaired entry holds meets the same paired entries first in both lists, so its verdict is
+//! the same; only the union of the unpaired entries' boxes (the *focus*) can change, or the
+//! whole space when the default changes. Both lists decide the focus, and the pieces whose
+//! actions differ are the answer — exact, and fast when few rules change.
+
+use super::region::{FlowBox, Region};
+use super::{
+    flow_of, preferred_for, Decider, DecisionList, DirectionLists, FamilyKey, RegionText, Witness,
+};
+use crate::model::{Action, Direction, Flow, Snapshot, Target};
+use crate::Engine;
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Every change between two snapshots.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiffReport {
+    pub targets: Vec<TargetDiff>,
+    /// Targets present in only one snapshot.
+    pub notes: Vec<String>,
+}
+
+impl DiffReport {
+    pub fn is_empty(&self) -> bool {
+        self.targets.iter().all(|t| t.changes.is_empty()) && self.notes.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetDiff {
+    pub target: String,
+    pub changes: Vec<Change>,
+}
+
+/// A region whose verdict goes from `from` to `to`, with what decides it before and after.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change {
+    pub direction: Direction,
+    pub family: &'static str,
+    pub from: Action,
+    pub to: Action,
+    pub before: String,
+    pub after: String,
+    pub region: RegionText,
+    /// One flow of the region, checked with the old engine.
+    pub witness_before: Witness,
+    /// The same flow, checked with the new engine.
+    pub witness_after: Witness,
+}
+
+/// A change as regions, before naming (for library users and tests).
+#[derive(Clone, Debug)]
+pub struct RawChange<A: FamilyKey> {
+    pub before: Decider,
+    pub after: Decider,
+    pub from: Action,
+    pub to: Action,
+    pub flows: Region<A>,
+}
+
+/// Diffs every target present in both snapshots.
+pub fn diff(old: &Engine, new: &Engine) -> DiffReport {
+    let (old_snapshot, new_snapshot) = (old.snapshot(), new.snapshot());
+    let mut report = DiffReport {
+        targets: Vec::new(),
+        notes: Vec::new(),
+    };
+    for old_target in super::targets(old_snapshot) {
+        let id = old_snapshot.target_id(old_target);
+        match new_snapshot.resolve_target(id) {
+            Ok(new_target) if new_snapshot.target_id(new_target) == id => {
+                report
+                    .targets
+                    .push(diff_target(old, old_target, new, new_target));
+            }
+            _ => report
+                .notes
+                .push(format!("{id} is only in the old snapshot")),
+        }
+    }
+    for new_target in super::targets(new_snapshot) {
+        let id = new_snapshot.target_id(new_target);
+        if !matches!(old_snapshot.resolve_target(id), Ok(t) if old_snapshot.target_id(t) == id) {
+            report
+                .notes
+                .push(format!("{id} is only in the new snapshot"));
+        }
+    }
+    report
+}
+
+/// Diffs one target between two snapshots.
+pub fn diff_target(
+    old: &Engine,
+    old_target: Target,
+    new: &Engine,
+    new_target: Target,
+) -> TargetDiff {
+    let mut changes = Vec::new();
+    for direction in Direction::ALL {
+        let before = DirectionLists::build(old.snapshot(), old.options(), old_target, direction);
+        let after = DirectionLists::build(new.snapshot(), new.options(), new_target, direction);
+        for raw in diff_lists(&before.v4, &after.v4) {
+            changes.push(describe(old, old_target, new, new_target, direction, &raw));
+        }
+        for raw in diff_lists(&before.v6, &after.v6) {
+            changes.push(describe(old, old_target, new, new_target, direction, &raw));
+        }
+    }
+    TargetDiff {
+        target: old.snapshot().target_id(old_target).to_string(),
+        changes,
+    }
+}
+
+fn describe<A: FamilyKey>(
+    old: &Engine,
+    old_target: Target,
+    new: &Engine,
+    new_target: Target,
+    direction: Direction,
+    raw: &RawChange<A>,
+) -> Change {
+    let preferred = preferred_for::<A>(old.snapshot(), old_target);
+    let point = raw
+        .flows
+        .witness(&preferred)
+        .expect("changes are non-empty");
+    let flow = flow_of(direction, &point);
+    Change {
+        direction,
+        family: A::FAMILY.as_str(),
+        from: raw.from,
+        to: raw.to,
+        before: raw.before.name(old.snapshot()),
+        after: raw.after.name(new.snapshot()),
+        region: RegionText::of(&raw.flows),
+        witness_before: Witness::check(old, old_target, flow, raw.from, raw.before),
+        witness_after: Witness::check(new, new_target, flow, raw.to, raw.after),
+    }
+}
+
+/// The regions where two decision lists of one family and direction give different actions,
+/// grouped by what decides them before and after.
+pub fn diff_lists<A: FamilyKey>(old: &DecisionList<A>, new: &DecisionList<A>) -> Vec<RawChange<A>> {
+    let focus = if old.default != new.default {
+        Region::full()
+    } else {
+        unpaired_focus(old, new)
+    };
+    if focus.is_empty() {
+        return Vec::new();
+    }
+    let before = old.decide(focus.clone());
+    let after = new.decide(focus);
+    let mut grouped: Vec<RawChange<A>> = Vec::new();
+    let mut index: HashMap<(Decider, Decider), usize> = HashMap::new();
+    for b in &before {
+        for a in after.iter().filter(|a| a.action != b.action) {
+            let flows = b.flows.intersect(&a.flows);
+            if flows.is_empty() {
+                continue;
+            }
+            let slot = *index.entry((b.decider, a.decider)).or_insert_with(|| {
+                grouped.push(RawChange {
+                    before: b.decider,
+                    after: a.decider,
+                    from: b.action,
+                    to: a.action,
+                    flows: Region::empty(),
+                });
+                grouped.len() - 1
+            });
+            grouped[slot].flows.extend(flows);
+        }
+    }
+    grouped
+}
+
+/// The union of the boxes of entries that have no partner (same box, same action) in the other
+/// list, pairing in rank order; kept as disjoint boxes.
+fn unpaired_focus<A: FamilyKey>(old: &DecisionList<A>, new: &DecisionList<A>) -> Region<A> {
+    let mut positions: HashMap<(&FlowBox<A>, Action), Vec<usize>> = HashMap::new();
+    for (i, entry) in new.entries.iter().enumerate() {
+        positions
+            .entry((&entry.flows, entry.action))
+            .or_default()
+            .push(i);
+    }
+    let mut paired_new = vec![false; new.entries.len()];
+    let mut unpaired: Vec<&FlowBox<A>> = Vec::new();
+    let mut last: Option<usize> = None;
+    for entry in &old.entries {
+        let partner = positions
+            .get(&(&entry.flows, entry.action))
+            .and_then(|list| {
+                // The first candidate after the last pairing keeps the pairs in order.
+                let from = last.map_or(0, |l| list.partition_point(|&i| i <= l));
+                list.get(from).copied()
+            });
+        match partner {
+            Some(i) => {
+                paired_new[i] = true;
+                last = Some(i);
+            }
+            None => unpaired.push(&entry.flows),
+        }
+    }
+    unpaired.extend(
+        new.entries
+            .iter()
+            .zip(&paired_new)
+            .filter(|(_, &paired)| !paired)
+            .map(|(e, _)| &e.flows),
+    );
+    let mut focus = Region::empty();
+    for b in unpaired {
+        let mut fresh = Region::from_box(b.clone());
+        fresh.subtract(&focus);
+        focus.extend(fresh);
+    }
+    focus
+}
+
+/// A flow of a list whose verdict differs between the snapshots.
+#[derive(Clone, Debug, Serialize)]
+pub struct FlowFlip {
+    /// 1-based line in the flows file (the header is line 1).
+    pub line: u64,
+    pub target: String,
+    pub flow: String,
+    pub from: Action,
+    pub to: Action,
+    pub before: String,
+    pub after: String,
+}
+
+/// The flows (with their target ids and line numbers) that flip between the two engines.
+/// Rows whose target is missing from either snapshot are skipped.
+pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) -> Vec<FlowFlip> {
+    let mut out = Vec::new();
+    for (line, id, flow) in flows {
+        let (Ok(old_target), Ok(new_target)) = (old.target(id), new.target(id)) else {
+            continue;
+        };
+        let before = old.check(old_target, flow);
+        let after = new.check(new_target, flow);
+        if before.action != after.action {
+            out.push(FlowFlip {
+                line: *line,
+                target: old.snapshot().target_id(old_target).to_string(),
+                flow: flow.to_string(),
+                from: before.action,
+                to: after.action,
+                before: decider_name(old.snapshot(), &before),
+                after: decider_name(new.snapshot(), &after),
+            });
+        }
+    }
+    out
+}
+
+fn decider_name(snapshot: &Snapshot, verdict: &crate::model::Verdict) -> String {
+    match verdict.deciding_rule {
+        Some(rule) => Decider::Rule(rule).name(snapshot),
+        None => verdict.reason.as_str().to_string(),
+    }
+}

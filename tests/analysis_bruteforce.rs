@@ -1,0 +1,561 @@
+//! The symbolic analyses against brute force. Random small snapshots use addresses and ports
+//! from tiny pools, so a small *universe* of flows holds one representative of every
+//! equivalence class (every boundary any rule, list, group member, inner-access peer or the
+//! platform rule draws lies between two of its values). Enumerating the universe with the
+//! reference evaluator must then give exactly the analyses' answers:
+//! - shadowed = the rules that decide no flow;
+//! - shadowed ∪ redundant = the rules whose removal changes no verdict on that NIC;
+//! - diff = the flows whose verdict differs between the snapshots, with the same deciders;
+//! - every witness flow, re-evaluated with the engine, has the claimed verdict.
+
+use serde_json::{json, Value};
+use sgsim::analysis::audit::{audit, exposed_regions, AuditOptions, AuditReport};
+use sgsim::analysis::diff::{diff, diff_lists};
+use sgsim::analysis::region::FlowPoint;
+use sgsim::analysis::{flow_of, Decider, DirectionLists};
+use sgsim::eval::reference;
+use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target};
+use sgsim::{Engine, Snapshot};
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+/// SplitMix64: deterministic, dependency-free randomness.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+const V4_CIDRS: [&str; 6] = [
+    "0.0.0.0/0",
+    "10.0.0.0/30",
+    "10.0.0.2/31",
+    "10.0.0.1",
+    "10.0.0.3",
+    "8.8.8.8",
+];
+const V6_CIDRS: [&str; 4] = ["::/0", "fd00::/126", "fd00::2/127", "fd00::1"];
+const PORT_RANGES: [&str; 5] = ["1/1", "1/2", "2/3", "3/3", "1/4"];
+const NIC_V4: [&str; 3] = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+const NIC_V6: [&str; 3] = ["fd00::1", "fd00::2", "fd00::3"];
+
+// Representatives: every class boundary of the pools above falls between two of them.
+const UNIVERSE_PROTOCOLS: [u8; 5] = [6, 17, 1, 58, 47];
+const UNIVERSE_DPORTS: [u16; 7] = [0, 1, 2, 3, 4, 5, 25];
+const UNIVERSE_SPORTS: [u16; 3] = [0, 1, 3];
+const UNIVERSE_V4: [&str; 7] = [
+    "10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9", "8.8.8.8", "8.8.8.9",
+];
+const UNIVERSE_V6: [&str; 5] = ["fd00::", "fd00::1", "fd00::2", "fd00::3", "2001:db8::1"];
+
+fn random_rule(rng: &mut Rng, id: String, groups: usize) -> Value {
+    let ingress = rng.chance(50);
+    let protocol = *rng.pick(&["tcp", "udp", "all", "icmp", "icmpv6", "gre", "tcp", "udp"]);
+    let mut v6 = rng.chance(30);
+    if protocol == "icmp" {
+        v6 = false;
+    }
+    if protocol == "icmpv6" {
+        v6 = true;
+    }
+    let mut rule = json!({
+        "SecurityGroupRuleId": id, "Direction": if ingress { "ingress" } else { "egress" },
+        "Policy": if rng.chance(40) { "Drop" } else { "Accept" },
+        "Priority": 1 + rng.below(3), "IpProtocol": protocol, "PortRange": "-1/-1",
+        "NicType": if rng.chance(20) { "internet" } else { "intranet" },
+    });
+    if matches!(protocol, "tcp" | "udp") {
+        if rng.chance(15) {
+            rule["PortRangeListId"] = json!(*rng.pick(&["prl-a", "prl-a", "prl-missing"]));
+        } else {
+            rule["PortRange"] = json!(*rng.pick(&PORT_RANGES));
+        }
+        if rng.chance(20) {
+            rule["SourcePortRange"] = json!("1/2");
+        }
+    }
+    let (cidr, cidr6, group, list, local, local6) = if ingress {
+        (
+            "SourceCidrIp",
+            "Ipv6SourceCidrIp",
+            "SourceGroupId",
+            "SourcePrefixListId",
+            "DestCidrIp",
+            "Ipv6DestCidrIp",
+        )
+    } else {
+        (
+            "DestCidrIp",
+            "Ipv6DestCidrIp",
+            "DestGroupId",
+            "DestPrefixListId",
+            "SourceCidrIp",
+            "Ipv6SourceCidrIp",
+        )
+    };
+    let pinned = matches!(protocol, "icmp" | "icmpv6");
+    match rng.below(10) {
+        0 if !pinned => rule[group] = json!(format!("sg-{}", rng.below(groups + 1))),
+        1 if !pinned => {
+            rule[list] = json!(*rng.pick(&[if v6 { "pl-6" } else { "pl-4" }, "pl-missing"]))
+        }
+        _ if v6 => rule[cidr6] = json!(*rng.pick(&V6_CIDRS)),
+        _ => rule[cidr] = json!(*rng.pick(&V4_CIDRS)),
+    }
+    if rng.chance(15) && rule[list].is_null() && rule[group].is_null() {
+        if v6 {
+            rule[local6] = json!(*rng.pick(&V6_CIDRS));
+        } else {
+            rule[local] = json!(*rng.pick(&V4_CIDRS));
+        }
+    }
+    rule
+}
+
+fn random_snapshot(rng: &mut Rng) -> Value {
+    let groups = 1 + rng.below(3);
+    let enterprise = rng.chance(25);
+    let groups_json: Vec<Value> = (0..groups)
+        .map(|g| {
+            let rules: Vec<Value> = (0..rng.below(7))
+                .map(|r| random_rule(rng, format!("sgr-{g}-{r}"), groups))
+                .collect();
+            // Some groups are classic (no VPC), where only rules of the query's NicType count (S9).
+            let vpc = if rng.chance(20) { "" } else { "vpc-1" };
+            json!({
+                "SecurityGroupId": format!("sg-{g}"), "VpcId": vpc,
+                "SecurityGroupType": if enterprise { "enterprise" } else { "normal" },
+                "InnerAccessPolicy": if rng.chance(50) { "Accept" } else { "Drop" },
+                "Permissions": {"Permission": rules},
+            })
+        })
+        .collect();
+    let nics: Vec<Value> = (0..3)
+        .map(|n| {
+            let mut ids: Vec<String> = vec![format!("sg-{}", rng.below(groups))];
+            if rng.chance(40) {
+                let other = format!("sg-{}", rng.below(groups));
+                if !ids.contains(&other) {
+                    ids.push(other);
+                }
+            }
+            let mut nic = json!({
+                "NetworkInterfaceId": format!("eni-{n}"), "VpcId": "vpc-1",
+                "PrivateIpAddress": NIC_V4[n],
+                "SecurityGroupIds": {"SecurityGroupId": ids},
+            });
+            if rng.chance(60) {
+                nic["Ipv6Sets"] = json!({"Ipv6Set": [{"Ipv6Address": NIC_V6[n]}]});
+            }
+            nic
+        })
+        .collect();
+    json!({
+        "SecurityGroups": groups_json,
+        "NetworkInterfaces": nics,
+        "PrefixLists": [
+            {"PrefixListId": "pl-4", "AddressFamily": "IPv4", "MaxEntries": 5,
+             "Entries": {"Entry": [{"Cidr": "10.0.0.0/31"}, {"Cidr": "10.0.0.3"}]}},
+            {"PrefixListId": "pl-6", "AddressFamily": "IPv6", "MaxEntries": 5,
+             "Entries": {"Entry": [{"Cidr": "fd00::2/127"}]}}
+        ],
+        "PortRangeLists": [
+            {"PortRangeListId": "prl-a", "MaxEntries": 4,
+             "Entries": {"Entry": [{"PortRange": "1/1"}, {"PortRange": "3/4"}]}}
+        ]
+    })
+}
+
+/// Every representative flow of one direction (both families).
+fn universe(direction: Direction) -> Vec<Flow> {
+    let mut out = Vec::new();
+    for addresses in [&UNIVERSE_V4[..], &UNIVERSE_V6[..]] {
+        for &protocol in &UNIVERSE_PROTOCOLS {
+            for &dport in &UNIVERSE_DPORTS {
+                for &sport in &UNIVERSE_SPORTS {
+                    for remote in addresses {
+                        for local in addresses {
+                            let (remote, local): (IpAddr, IpAddr) =
+                                (remote.parse().unwrap(), local.parse().unwrap());
+                            let (src, dst) = match direction {
+                                Direction::Ingress => (remote, local),
+                                Direction::Egress => (local, remote),
+                            };
+                            out.push(Flow {
+                                direction,
+                                protocol,
+                                src,
+                                src_port: sport,
+                                dst,
+                                dst_port: dport,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every third case turns the platform rule (S13) off and every fourth asks about the internet
+/// side of classic groups (S9), so all combinations are checked.
+fn options_for(case: usize) -> EvalOptions {
+    EvalOptions {
+        platform_rules: case % 3 != 0,
+        nic_type: if case % 4 == 0 {
+            NicType::Internet
+        } else {
+            NicType::Intranet
+        },
+    }
+}
+
+fn load(json: &Value) -> Snapshot {
+    Snapshot::from_json_value(json.clone()).expect("generated snapshots are valid")
+}
+
+/// The snapshot without one rule.
+fn without_rule(json: &Value, group: &str, rule: &str) -> Value {
+    let mut out = json.clone();
+    for g in out["SecurityGroups"].as_array_mut().unwrap() {
+        if g["SecurityGroupId"] == group {
+            g["Permissions"]["Permission"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|r| r["SecurityGroupRuleId"] != rule);
+        }
+    }
+    out
+}
+
+fn all_witnesses_verified(report: &AuditReport) {
+    for t in &report.targets {
+        for r in &t.redundant {
+            let w = r.witness.as_ref().expect("redundant rules carry a witness");
+            assert!(w.verified, "{}: redundant witness {w:?}", t.target);
+        }
+        for e in &t.exposures {
+            assert!(
+                e.witness.verified,
+                "{}: exposure witness {:?}",
+                t.target, e.witness
+            );
+        }
+    }
+}
+
+#[test]
+fn audit_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0001);
+    let mut checked_rules = 0;
+    let (mut shadowed_seen, mut redundant_seen) = (0, 0);
+    for case in 0..150 {
+        let options = options_for(case);
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        let report = audit(&engine, &AuditOptions::default());
+        all_witnesses_verified(&report);
+        for (nic, target_report) in report.targets.iter().enumerate() {
+            let target = Target::Nic(nic as u32);
+            for direction in Direction::ALL {
+                let flows = universe(direction);
+                let verdicts: Vec<_> = flows
+                    .iter()
+                    .map(|f| reference::evaluate(&snapshot, target, f, &options))
+                    .collect();
+                let deciding: BTreeSet<(String, String)> = verdicts
+                    .iter()
+                    .filter_map(|v| v.deciding_rule)
+                    .map(|r| {
+                        let g = snapshot.group(r.group);
+                        (g.id.clone(), g.rules[r.rule as usize].id.clone())
+                    })
+                    .collect();
+                let shadowed: BTreeSet<(String, String)> = target_report
+                    .shadowed
+                    .iter()
+                    .filter(|s| s.direction == direction)
+                    .map(|s| (s.rule.group.clone(), s.rule.rule.clone()))
+                    .collect();
+                let redundant: BTreeSet<(String, String)> = target_report
+                    .redundant
+                    .iter()
+                    .filter(|s| s.direction == direction)
+                    .map(|s| (s.rule.group.clone(), s.rule.rule.clone()))
+                    .collect();
+                shadowed_seen += shadowed.len();
+                redundant_seen += redundant.len();
+                for &group in &snapshot.nic(nic as u32).groups {
+                    let g = snapshot.group(group);
+                    // Candidates only (S9): classic rules of the other NicType never count.
+                    let candidate = |r: &&sgsim::model::Rule| {
+                        r.direction == direction
+                            && (!g.is_classic() || r.nic_type == options.nic_type)
+                    };
+                    for rule in g.rules.iter().filter(candidate) {
+                        checked_rules += 1;
+                        let key = (g.id.clone(), rule.id.clone());
+                        assert_eq!(
+                            shadowed.contains(&key),
+                            !deciding.contains(&key),
+                            "case {case} eni-{nic} {direction} {key:?}: shadowed?\n{json:#}"
+                        );
+                        let reduced = load(&without_rule(&json, &g.id, &rule.id));
+                        let unchanged = flows.iter().zip(&verdicts).all(|(f, v)| {
+                            reference::evaluate(&reduced, target, f, &options).action == v.action
+                        });
+                        assert_eq!(
+                            shadowed.contains(&key) || redundant.contains(&key),
+                            unchanged,
+                            "case {case} eni-{nic} {direction} {key:?}: redundant?\n{json:#}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The generator must exercise both answers, or the comparison proves little.
+    assert!(checked_rules > 300, "{checked_rules}");
+    assert!(
+        shadowed_seen > 10 && redundant_seen > 10,
+        "{shadowed_seen} {redundant_seen}"
+    );
+}
+
+/// A random edit: change, add or remove a rule, flip a group's inner access, or move a NIC.
+fn mutate(rng: &mut Rng, json: &Value) -> Value {
+    let mut out = json.clone();
+    let groups = out["SecurityGroups"].as_array().unwrap().len();
+    let g = rng.below(groups);
+    let rules = out["SecurityGroups"][g]["Permissions"]["Permission"]
+        .as_array_mut()
+        .unwrap();
+    match rng.below(6) {
+        0 if !rules.is_empty() => {
+            let r = rng.below(rules.len());
+            rules.remove(r);
+        }
+        1 if !rules.is_empty() => {
+            let r = rng.below(rules.len());
+            let flip = if rules[r]["Policy"] == "Drop" {
+                "Accept"
+            } else {
+                "Drop"
+            };
+            rules[r]["Policy"] = json!(flip);
+        }
+        2 if !rules.is_empty() => {
+            let r = rng.below(rules.len());
+            rules[r]["Priority"] = json!(1 + rng.below(3));
+        }
+        3 => {
+            let policy = out["SecurityGroups"][g]["InnerAccessPolicy"] == "Accept";
+            out["SecurityGroups"][g]["InnerAccessPolicy"] =
+                json!(if policy { "Drop" } else { "Accept" });
+        }
+        _ => {
+            let id = format!("sgr-new-{}", rng.below(1000));
+            let rule = random_rule(rng, id, groups);
+            let position = rng.below(rules.len() + 1);
+            rules.insert(position, rule);
+        }
+    }
+    out
+}
+
+#[test]
+fn diff_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0002);
+    let mut changed_flows = 0;
+    for case in 0..200 {
+        let options = options_for(case);
+        let old_json = random_snapshot(&mut rng);
+        let new_json = if case % 10 == 0 {
+            old_json.clone() // no-op: must report nothing
+        } else {
+            mutate(&mut rng, &old_json)
+        };
+        let (old, new) = (load(&old_json), load(&new_json));
+        let (old_engine, new_engine) = (
+            Engine::with_options(old.clone(), options),
+            Engine::with_options(new.clone(), options),
+        );
+        let report = diff(&old_engine, &new_engine);
+        for t in &report.targets {
+            for c in &t.changes {
+                assert!(
+                    c.witness_before.verified,
+                    "case {case}: {:?}",
+                    c.witness_before
+                );
+                assert!(
+                    c.witness_after.verified,
+                    "case {case}: {:?}",
+                    c.witness_after
+                );
+            }
+        }
+        if case % 10 == 0 {
+            assert!(
+                report.is_empty(),
+                "case {case}: a no-op diff reports {report:?}"
+            );
+        }
+        for nic in 0..3u32 {
+            let target = Target::Nic(nic);
+            for direction in Direction::ALL {
+                let before = DirectionLists::build(&old, &options, target, direction);
+                let after = DirectionLists::build(&new, &options, target, direction);
+                let v4 = diff_lists(&before.v4, &after.v4);
+                let v6 = diff_lists(&before.v6, &after.v6);
+                for flow in universe(direction) {
+                    let b = reference::evaluate(&old, target, &flow, &options);
+                    let a = reference::evaluate(&new, target, &flow, &options);
+                    let claimed = match (flow.remote(), flow.local()) {
+                        (IpAddr::V4(r), IpAddr::V4(l)) => {
+                            let p = point(&flow, u32::from(r), u32::from(l));
+                            v4.iter()
+                                .find(|c| c.flows.contains(&p))
+                                .map(|c| (c.from, c.to, c.before, c.after))
+                        }
+                        (IpAddr::V6(r), IpAddr::V6(l)) => {
+                            let p = point(&flow, u128::from(r), u128::from(l));
+                            v6.iter()
+                                .find(|c| c.flows.contains(&p))
+                                .map(|c| (c.from, c.to, c.before, c.after))
+                        }
+                        _ => unreachable!(),
+                    };
+                    let actual = (b.action != a.action).then_some((
+                        b.action,
+                        a.action,
+                        Decider::of_verdict(&b),
+                        Decider::of_verdict(&a),
+                    ));
+                    assert_eq!(claimed, actual, "case {case} eni-{nic} {flow}");
+                    changed_flows += actual.is_some() as usize;
+                }
+                // Witnesses of the raw regions agree with the reference too.
+                for c in &v4 {
+                    let p = c.flows.witness(&Default::default()).unwrap();
+                    let f = flow_of(direction, &p);
+                    assert_eq!(
+                        reference::evaluate(&old, target, &f, &options).action,
+                        c.from
+                    );
+                    assert_eq!(reference::evaluate(&new, target, &f, &options).action, c.to);
+                }
+            }
+        }
+    }
+    assert!(changed_flows > 1000, "{changed_flows}");
+}
+
+fn point<A: Copy>(flow: &Flow, remote: A, local: A) -> FlowPoint<A> {
+    FlowPoint {
+        protocol: flow.protocol,
+        dest_port: flow.dst_port,
+        source_port: flow.src_port,
+        remote,
+        local,
+    }
+}
+
+/// Exposure with ports 2 and 3 as the sensitive ones (inside the tiny universe): a public
+/// TCP/UDP flow is in a port's region exactly when the reference accepts it, and a flow is in
+/// the every-port region exactly when all representative ports 1..65535 are accepted.
+#[test]
+fn exposure_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0003);
+    let options = EvalOptions::default();
+    let (mut exposed_flows, mut all_port_sources) = (0, 0);
+    for case in 0..150 {
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        let audit_options = AuditOptions {
+            sensitive_ports: vec![3, 2],
+        };
+        let report = audit(&engine, &audit_options);
+        all_witnesses_verified(&report);
+        for nic in 0..3u32 {
+            let target = Target::Nic(nic);
+            let lists = DirectionLists::build(&snapshot, &options, target, Direction::Ingress);
+            let v4 = exposed_regions(&lists.v4, &audit_options.sensitive_ports);
+            let v6 = exposed_regions(&lists.v6, &audit_options.sensitive_ports);
+            let accepted =
+                |flow: &Flow| reference::evaluate(&snapshot, target, flow, &options).is_accept();
+            // Where a flow lies: the ports whose regions hold it, and the every-port region.
+            let regions_holding = |flow: &Flow| -> (Vec<Option<u16>>, bool) {
+                let holding: Vec<Option<u16>> = match (flow.remote(), flow.local()) {
+                    (IpAddr::V4(r), IpAddr::V4(l)) => {
+                        let p = point(flow, u32::from(r), u32::from(l));
+                        v4.iter()
+                            .filter(|e| e.flows.contains(&p))
+                            .map(|e| e.port)
+                            .collect()
+                    }
+                    (IpAddr::V6(r), IpAddr::V6(l)) => {
+                        let p = point(flow, u128::from(r), u128::from(l));
+                        v6.iter()
+                            .filter(|e| e.flows.contains(&p))
+                            .map(|e| e.port)
+                            .collect()
+                    }
+                    _ => unreachable!(),
+                };
+                let all = holding.contains(&None);
+                (holding.into_iter().filter(|p| p.is_some()).collect(), all)
+            };
+            let public = |addr: IpAddr| {
+                ["8.8.8.8", "8.8.8.9", "2001:db8::1"].contains(&addr.to_string().as_str())
+            };
+            for flow in universe(Direction::Ingress) {
+                let candidate = matches!(flow.protocol, 6 | 17) && public(flow.remote());
+                let (ports, in_all) = regions_holding(&flow);
+                let expected: Vec<Option<u16>> =
+                    if candidate && matches!(flow.dst_port, 2 | 3) && accepted(&flow) {
+                        vec![Some(flow.dst_port)]
+                    } else {
+                        vec![]
+                    };
+                assert_eq!(ports, expected, "case {case} eni-{nic} {flow}\n{json:#}");
+                exposed_flows += ports.len();
+                let every_port = candidate
+                    && flow.dst_port != 0
+                    && UNIVERSE_DPORTS.iter().filter(|&&p| p != 0).all(|&p| {
+                        accepted(&Flow {
+                            dst_port: p,
+                            ..flow
+                        })
+                    });
+                assert_eq!(
+                    in_all, every_port,
+                    "case {case} eni-{nic} {flow} (every port)\n{json:#}"
+                );
+                all_port_sources += every_port as usize;
+            }
+        }
+    }
+    assert!(
+        exposed_flows > 100 && all_port_sources > 100,
+        "{exposed_flows} {all_port_sources}"
+    );
+}
