@@ -1,6 +1,6 @@
 //! `sgsim check`: one flow, explained.
 
-use super::{load_engine, EvalSwitches};
+use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::{json, Value};
 use sgsim::model::{Direction, Flow, Reason, Target, Verdict};
@@ -83,9 +83,12 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
         };
         let verdict = engine.check_connection(nic(from)?, nic(to)?, &flow);
         if args.json {
-            println!("{}", connection_json(&engine, from, to, &flow, &verdict));
+            emit(&format!(
+                "{}\n",
+                connection_json(&engine, from, to, &flow, &verdict)
+            ))?;
         } else {
-            print!("{}", connection_text(&engine, from, to, &flow, &verdict));
+            emit(&connection_text(&engine, from, to, &flow, &verdict))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -94,11 +97,14 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
     let target = engine.target(target_id)?;
     let verdict = engine.check(target, &flow);
     if args.json {
-        println!("{}", verdict_json(&engine, target, &flow, &verdict));
+        emit(&format!(
+            "{}\n",
+            verdict_json(&engine, target, &flow, &verdict)
+        ))?;
     } else {
         let where_ = engine.snapshot().target_id(target);
-        println!("{}", verdict_line(&engine, target, &flow, &verdict));
-        println!("  flow: {flow} on {where_}");
+        let line = verdict_line(&engine, target, &flow, &verdict);
+        emit(&format!("{line}\n  flow: {flow} on {where_}\n"))?;
     }
     Ok(ExitCode::SUCCESS)
 }

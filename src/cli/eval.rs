@@ -2,7 +2,7 @@
 
 use super::{load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::bulk::{eval_csv, EvalObserver, RowError};
+use sgsim::bulk::{eval_csv, BulkError, EvalObserver, RowError};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -93,13 +93,18 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     let summary = match &args.output {
         None => {
             let stdout = io::stdout();
-            eval_csv(
+            match eval_csv(
                 &engine,
                 input,
                 BufWriter::with_capacity(1 << 20, stdout),
                 &mut reporter,
-            )
-            .map_err(|err| format!("{flows_name}: {err}"))?
+            ) {
+                // A closed pipe (`sgsim eval … | head`): the reader has what it wanted.
+                Err(BulkError::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::SUCCESS)
+                }
+                result => result.map_err(|err| format!("{flows_name}: {err}"))?,
+            }
         }
         Some(path) => {
             let (file, temp_path) = create_temp_beside(path)?;
