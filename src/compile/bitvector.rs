@@ -380,8 +380,7 @@ impl<A: Key> BitVectorClassifier<A> {
             }
             while candidates != 0 {
                 let block = s * 64 + candidates.trailing_zeros() as usize;
-                // PERF: a fixed-size AND of whole blocks vectorizes (see .cargo/config.toml);
-                // word-by-word early exit was 2x slower on wildcard-heavy sets.
+                // A fixed-size AND of whole blocks, tested for zero once per block.
                 let block_of = |field: usize| -> &[u64; BLOCK_WORDS] {
                     let start = classes[field] * words + block * BLOCK_WORDS;
                     vectors[field].bits[start..start + BLOCK_WORDS]
