@@ -9,7 +9,9 @@
 //! 3. **Resolve** (S5–S7): per address family, turn every rule into one set of intervals per
 //!    field: group references become their members' addresses, prefix lists their CIDRs, port
 //!    lists their ranges; rules that cannot match the family are left out.
-//! 4. **Classify**: build a [`bitvector::BitVectorClassifier`] per direction and family.
+//! 4. **Classify** per direction and family: one [`bitvector::BitVectorClassifier`] up to
+//!    [`FLAT_MAX_RULES`] rules, else a [`partitioned::PartitionedClassifier`] (see [`Tier`] and
+//!    `docs/engine.md`).
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
