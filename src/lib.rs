@@ -52,7 +52,7 @@
 //! - [`control`]: the ECS security-group API simulated (S17–S20): the [`Simulator`] applies
 //!   API calls to a snapshot; [`api::write`] writes the result back in the API's shape.
 //! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
-//! - [`bench`]: verdict counting, verification against the reference, timing and synthetic
+//! - [`bench`](mod@bench): verdict counting, verification against the reference, timing and synthetic
 //!   rule sets for `sgsim bench` and the criterion benches.
 //! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff.
 

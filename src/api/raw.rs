@@ -1,5 +1,5 @@
 //! The ECS API's JSON shapes, named exactly as the API names them. Nothing here is validated:
-//! [`super::validate`] turns these into [`crate::model`] types.
+//! `validate` turns these into [`crate::model`] types.
 //!
 //! Unknown keys of a rule (`SourceGroupOwnerAccount`, `SourceGroupName`, …) are ignored, because
 //! real responses carry many fields the engine does not need; unknown keys of groups, network
