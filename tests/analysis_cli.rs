@@ -7,22 +7,13 @@ use sgsim::analysis::audit::{audit, AuditOptions};
 use sgsim::analysis::diff::diff;
 use sgsim::analysis::sarif::audit_to_sarif;
 use sgsim::{Engine, Snapshot};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name)
-}
+mod common;
 
-fn sgsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sgsim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use common::{example, sgsim};
 
 fn stdout_of(args: &[&str]) -> String {
     let output = sgsim(args);

@@ -4,21 +4,12 @@
 
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(name)
-}
+use std::process::{Command, Stdio};
 
-fn sgsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sgsim"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+
+use common::{example, sgsim};
 
 /// `sgsim check examples/vpc-web.json ARGS…`, which must succeed; its stdout.
 fn check(args: &[&str]) -> String {

@@ -1,5 +1,23 @@
-//! Shared fixtures of the control-plane tests.
+//! Shared test helpers: the shipped examples, the `sgsim` binary, and the control-plane fixture.
 #![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A file under `examples/`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name)
+}
+
+/// Runs the `sgsim` binary with `args` and collects its output.
+pub fn sgsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sgsim"))
+        .args(args)
+        .output()
+        .unwrap()
+}
 
 use sgsim::api::write::snapshot_to_value;
 use sgsim::{Answer, Simulator, Snapshot};
