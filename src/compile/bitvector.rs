@@ -88,6 +88,17 @@ enum Lookup {
 
 /// Up to this many intervals a linear scan beats any index.
 const SCAN_MAX: usize = 8;
+
+/// How many of the ascending `starts` are <= `value`: a scan for short slices (buckets average
+/// under one start), a binary search for long (clustered) ones.
+#[inline]
+fn count_at_or_below<K: Key>(starts: &[K], value: K) -> usize {
+    if starts.len() <= SCAN_MAX {
+        starts.iter().take_while(|&&s| s <= value).count()
+    } else {
+        starts.partition_point(|&s| s <= value)
+    }
+}
 /// A port field gets a direct 256 KiB table only when it is this busy; smaller ones (every leaf
 /// of the partitioned tier) are bucketed like addresses.
 // PERF: direct port tables in every leaf took acl1_100k from 62 MB to 1.6 GB.
@@ -130,10 +141,8 @@ impl<K: Key> FieldMap<K> {
     #[inline]
     pub fn class_of(&self, value: K) -> u32 {
         match &self.lookup {
-            Lookup::Scan => {
-                let within = self.starts[1..].iter().take_while(|&&s| s <= value).count();
-                self.classes[within]
-            }
+            // `starts[0]` is 0, so at least one start is <= value.
+            Lookup::Scan => self.classes[count_at_or_below(&self.starts, value) - 1],
             Lookup::Direct(table) => table[value.top(K::BITS)],
             Lookup::Bucketed { bits, buckets } => {
                 // Starts in earlier buckets are all <= value and those in later ones all > value,
@@ -141,13 +150,7 @@ impl<K: Key> FieldMap<K> {
                 let bucket = value.top(*bits);
                 let first = buckets[bucket] as usize;
                 let end = buckets[bucket + 1] as usize;
-                let bucket_starts = &self.starts[first..end];
-                // Buckets average under one start; scan short ones, search long (clustered) ones.
-                let within = if bucket_starts.len() <= SCAN_MAX {
-                    bucket_starts.iter().take_while(|&&s| s <= value).count()
-                } else {
-                    bucket_starts.partition_point(|&start| start <= value)
-                };
+                let within = count_at_or_below(&self.starts[first..end], value);
                 self.classes[first + within - 1]
             }
         }
