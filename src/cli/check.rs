@@ -3,7 +3,7 @@
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::model::{Direction, Flow, Reason, Target, Verdict};
+use sgsim::model::{Direction, Flow, NicIndex, Reason, Target, Verdict};
 use sgsim::{ConnectionVerdict, Engine};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,14 +81,15 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
             )),
             Err(why) => Err(why),
         };
-        let verdict = engine.check_connection(nic(from)?, nic(to)?, &flow);
+        let ends = (nic(from)?, nic(to)?);
+        let verdict = engine.check_connection(ends.0, ends.1, &flow);
         if args.json {
             emit(&format!(
                 "{}\n",
-                connection_json(&engine, from, to, &flow, &verdict)
+                connection_json(&engine, ends, &flow, &verdict)
             ))?;
         } else {
-            emit(&connection_text(&engine, from, to, &flow, &verdict))?;
+            emit(&connection_text(&engine, ends, &flow, &verdict))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -233,27 +234,30 @@ fn flow_json(flow: &Flow) -> Value {
     })
 }
 
+/// The NICs a connection leaves (egress side) and enters (ingress side).
+type Ends = (NicIndex, NicIndex);
+
 fn connection_text(
     engine: &Engine,
-    from: &str,
-    to: &str,
+    ends: Ends,
     flow: &Flow,
     verdict: &ConnectionVerdict,
 ) -> String {
     let snapshot = engine.snapshot();
-    let side = |nic: &str, direction: Direction, v: &Verdict| {
-        let target = snapshot.resolve_target(nic).expect("resolved above");
+    let (from, to) = (&snapshot.nic(ends.0).id, &snapshot.nic(ends.1).id);
+    let side = |nic: NicIndex, direction: Direction, v: &Verdict| {
         let flow = Flow { direction, ..*flow };
         format!(
-            "  {:<7} {nic}: {}\n",
+            "  {:<7} {}: {}\n",
             direction.as_str(),
-            verdict_line(engine, target, &flow, v)
+            snapshot.nic(nic).id,
+            verdict_line(engine, Target::Nic(nic), &flow, v)
         )
     };
     let word = verdict.action().as_str().to_uppercase();
     let mut out = format!("{word:<6} connection {from} -> {to}\n");
-    out += &side(from, Direction::Egress, &verdict.egress);
-    out += &side(to, Direction::Ingress, &verdict.ingress);
+    out += &side(ends.0, Direction::Egress, &verdict.egress);
+    out += &side(ends.1, Direction::Ingress, &verdict.ingress);
     let flow_text = Flow {
         direction: Direction::Egress,
         ..*flow
@@ -263,22 +267,14 @@ fn connection_text(
     out
 }
 
-fn connection_json(
-    engine: &Engine,
-    from: &str,
-    to: &str,
-    flow: &Flow,
-    verdict: &ConnectionVerdict,
-) -> Value {
-    let snapshot = engine.snapshot();
-    let side = |nic: &str, direction: Direction, v: &Verdict| {
-        let target = snapshot.resolve_target(nic).expect("resolved above");
-        verdict_json(engine, target, &Flow { direction, ..*flow }, v)
+fn connection_json(engine: &Engine, ends: Ends, flow: &Flow, verdict: &ConnectionVerdict) -> Value {
+    let side = |nic: NicIndex, direction: Direction, v: &Verdict| {
+        verdict_json(engine, Target::Nic(nic), &Flow { direction, ..*flow }, v)
     };
     json!({
         "verdict": verdict.action().as_str(),
         "blocked_by": verdict.blocking_sides().iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(),
-        "egress": side(from, Direction::Egress, &verdict.egress),
-        "ingress": side(to, Direction::Ingress, &verdict.ingress),
+        "egress": side(ends.0, Direction::Egress, &verdict.egress),
+        "ingress": side(ends.1, Direction::Ingress, &verdict.ingress),
     })
 }
