@@ -217,8 +217,8 @@ fn universe(direction: Direction) -> Vec<Flow> {
 /// side of classic groups (S9), so all combinations are checked.
 fn options_for(case: usize) -> EvalOptions {
     EvalOptions {
-        platform_rules: case % 3 != 0,
-        nic_type: if case % 4 == 0 {
+        platform_rules: !case.is_multiple_of(3),
+        nic_type: if case.is_multiple_of(4) {
             NicType::Internet
         } else {
             NicType::Intranet

@@ -25,8 +25,12 @@ fn rows_across_block_boundaries_keep_their_order_and_line_numbers() {
     // Every 997th row has a bad direction; the last row has no line end.
     const ROWS: u32 = 200_000;
     let row = |i: u32| {
-        let direction = if i % 997 == 0 { "sideways" } else { "ingress" };
-        let dport = if i % 2 == 0 { 443 } else { 8443 };
+        let direction = if i.is_multiple_of(997) {
+            "sideways"
+        } else {
+            "ingress"
+        };
+        let dport = if i.is_multiple_of(2) { 443 } else { 8443 };
         format!(
             "eni-web1,{direction},tcp,203.0.113.9,{},10.0.1.10,{dport}",
             i % 65536

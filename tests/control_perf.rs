@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 fn write_snapshot(path: &Path) {
     let rule = |i: usize| {
         let cidr = format!("10.{}.{}.0/24", i / 256, i % 256);
-        let (direction, source, dest) = if i % 2 == 0 {
+        let (direction, source, dest) = if i.is_multiple_of(2) {
             ("ingress", cidr.as_str(), "")
         } else {
             ("egress", "", cidr.as_str())
@@ -30,7 +30,11 @@ fn write_snapshot(path: &Path) {
   "DestGroupOwnerAccount": "", "DestPrefixListId": "", "DestPrefixListName": "",
   "PortRangeListId": "", "PortRangeListName": "", "NicType": "intranet",
   "Description": "rule {i}", "CreateTime": "2026-03-02T08:14:55Z"}}"#,
-            policy = if i % 3 == 0 { "Drop" } else { "Accept" },
+            policy = if i.is_multiple_of(3) {
+                "Drop"
+            } else {
+                "Accept"
+            },
             priority = i % 100 + 1,
             port = i + 1,
         )

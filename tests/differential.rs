@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use sgsim::compile::Tier;
 use sgsim::model::{EvalOptions, Flow, NicType, Target};
-use sgsim::{Engine, Snapshot};
+use sgsim::{Engine, Query, Snapshot};
 
 const V4_POOL: [&str; 8] = [
     "10.0.0.1",
@@ -300,14 +300,21 @@ proptest! {
         let snapshot = Snapshot::from_json_value(snapshot_json.clone())
             .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
         // Every tier, including the partitioned tree split down to tiny leaves.
-        for tier in [Tier::Auto, Tier::Flat, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
+        for tier in [Tier::Auto, Tier::Flat, Tier::FlatDense, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
             let engine = Engine::with_tier(snapshot.clone(), options, tier);
             let targets = targets(engine.snapshot());
-            for (pick, flow) in &flows {
-                let target = targets[pick % targets.len()];
-                let compiled = engine.check(target, flow);
+            let queries: Vec<Query> = flows
+                .iter()
+                .map(|(pick, flow)| Query { target: targets[pick % targets.len()], flow: *flow })
+                .collect();
+            // The batch runs the fastest kernel this CPU has; `check` the portable one.
+            let mut batch = vec![engine.check(queries[0].target, &queries[0].flow); queries.len()];
+            engine.check_batch(&queries, &mut batch);
+            for (query, from_batch) in queries.iter().zip(&batch) {
+                let (target, flow) = (query.target, &query.flow);
                 let reference = engine.check_reference(target, flow);
-                prop_assert_eq!(compiled, reference, "{:?}: target {:?} flow {}", tier, target, flow);
+                prop_assert_eq!(engine.check(target, flow), reference, "{:?}: target {:?} flow {}", tier, target, flow);
+                prop_assert_eq!(*from_batch, reference, "{:?} batch: target {:?} flow {}", tier, target, flow);
             }
         }
     }
@@ -357,4 +364,48 @@ fn generator_covers_every_reason() {
 fn engine_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Engine>();
+}
+
+/// Rule sets big enough for what small random snapshots never reach: dense field maps
+/// (≥ 256 rules), several 512-rule blocks with their summaries, and the partitioned tier with
+/// realistic leaves. Synthetic sets (`sgsim::bench::synth`) still use groups, prefix and port
+/// lists, IPv6, source ports, inner access and the platform rule.
+#[test]
+fn large_rule_sets_equal_reference() {
+    let tiers = [
+        Tier::Auto,
+        Tier::Flat,
+        Tier::Partitioned {
+            leaf_max_rules: 256,
+        },
+        Tier::Partitioned { leaf_max_rules: 16 },
+    ];
+    for (rules, seed) in [(300, 11), (700, 12), (1500, 13), (4000, 14)] {
+        let set = sgsim::bench::synth::generate(rules, 3000, seed);
+        let reference = Engine::with_tier(set.snapshot.clone(), EvalOptions::default(), Tier::Flat);
+        let expected: Vec<_> = set
+            .queries
+            .iter()
+            .map(|q| reference.check_reference(q.target, &q.flow))
+            .collect();
+        for tier in tiers {
+            let engine = Engine::with_tier(set.snapshot.clone(), EvalOptions::default(), tier);
+            let mut batch = expected.clone();
+            batch.iter_mut().for_each(|v| v.deciding_rule = None);
+            engine.check_batch(&set.queries, &mut batch);
+            for ((query, want), from_batch) in set.queries.iter().zip(&expected).zip(&batch) {
+                assert_eq!(
+                    from_batch, want,
+                    "{rules} rules, {tier:?} batch: flow {}",
+                    query.flow
+                );
+                let single = engine.check(query.target, &query.flow);
+                assert_eq!(
+                    &single, want,
+                    "{rules} rules, {tier:?}: flow {}",
+                    query.flow
+                );
+            }
+        }
+    }
 }

@@ -6,12 +6,15 @@
 //! — the set of rules whose condition on that field the value meets — and each class stores
 //! that set as a bit vector. A lookup ANDs the five vectors and takes the lowest set bit.
 //!
-//! An aggregated summary (one bit per 64-bit word, Baboescu & Varghese's ABV) lets the lookup
-//! visit only the words that can be non-zero in all five fields.
+//! An aggregated summary (one bit per 512-bit block, Baboescu & Varghese's ABV) lets the lookup
+//! visit only the blocks that can be non-zero in all five fields; the blocks are ANDed by a
+//! [`Kernel`] (AVX-512 where the CPU has it).
 //!
 //! Rules carry *sets* per field (a prefix list is several CIDRs, a port list several ranges, a
 //! group reference many addresses) without being expanded into one bit per combination.
 
+use super::kernel::{Block, Kernel, BLOCK_WORDS};
+use super::partitioned::FlowKey;
 use std::collections::HashMap;
 
 /// A field value domain: protocol numbers, ports, IPv4 or IPv6 addresses.
@@ -79,11 +82,14 @@ pub struct FieldMap<K: Key> {
 enum Lookup {
     /// Few intervals: scan them.
     Scan,
-    /// Protocols and busy port fields: the class of every value.
+    /// Protocols and the port fields of dense maps: the class of every value.
     Direct(Vec<u32>),
-    /// Addresses: `buckets[b]` is the number of starts whose top `bits` bits are below `b`, so a
-    /// value's interval is found among the few starts of its own bucket.
-    Bucketed { bits: u32, buckets: Vec<u32> },
+    /// Addresses (and ports of sparse maps): one entry per block of values sharing their top
+    /// `bits` bits — either the block's class, when no interval starts inside it, or where the
+    /// block's starts are (see [`BucketEntry`]).
+    Bucketed { bits: u32, entries: Vec<u32> },
+    /// Too many starts to pack into bucket entries: binary search.
+    Search,
 }
 
 /// Up to this many intervals a linear scan beats any index.
@@ -91,7 +97,7 @@ const SCAN_MAX: usize = 8;
 
 /// How many of the ascending `starts` are <= `value`: a scan for short slices (buckets average
 /// under one start), a binary search for long (clustered) ones.
-#[inline]
+#[inline(always)]
 fn count_at_or_below<K: Key>(starts: &[K], value: K) -> usize {
     if starts.len() <= SCAN_MAX {
         starts.iter().take_while(|&&s| s <= value).count()
@@ -99,16 +105,28 @@ fn count_at_or_below<K: Key>(starts: &[K], value: K) -> usize {
         starts.partition_point(|&s| s <= value)
     }
 }
-/// A port field gets a direct 256 KiB table only when it is this busy; smaller ones (every leaf
-/// of the partitioned tier) are bucketed like addresses.
-// PERF: direct port tables in every leaf took acl1_100k from 62 MB to 1.6 GB.
-const DIRECT_MIN_PORT_STARTS: usize = 1024;
+
+/// A bucket entry, packed into a `u32`: `UNIFORM | class`, or the index of the bucket's first
+/// start (low 24 bits) and how many starts it holds (high 7 bits, [`BucketEntry::MANY`] meaning
+/// "search to the end of the starts": later buckets' starts are all above the value anyway).
+struct BucketEntry;
+
+impl BucketEntry {
+    const UNIFORM: u32 = 1 << 31;
+    const INDEX_BITS: u32 = 24;
+    const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
+    const MANY: u32 = 127;
+}
+
+/// Dense maps give port fields a direct table and address fields 2^16 buckets: one or two
+/// loads per lookup for ~0.5–1 MB per classifier, so only big rule sets get them.
+pub const DENSE_MIN_RULES: usize = 256;
 
 impl<K: Key> FieldMap<K> {
-    fn new(starts: Vec<K>, classes: Vec<u32>) -> Self {
+    fn new(starts: Vec<K>, classes: Vec<u32>, dense: bool) -> Self {
         let lookup = if starts.len() <= SCAN_MAX {
             Lookup::Scan
-        } else if K::BITS <= 8 || (K::BITS <= 16 && starts.len() > DIRECT_MIN_PORT_STARTS) {
+        } else if K::BITS <= 8 || (K::BITS <= 16 && dense) {
             let mut table = Vec::with_capacity(1 << K::BITS);
             for (i, &class) in classes.iter().enumerate() {
                 let end = starts
@@ -117,19 +135,18 @@ impl<K: Key> FieldMap<K> {
                 table.resize(end, class);
             }
             Lookup::Direct(table)
-        } else {
-            // About four buckets per start, so a bucket holds few starts.
+        } else if starts.len() <= BucketEntry::INDEX_MASK as usize {
+            // About four buckets per start, so a bucket holds few starts; dense maps use at
+            // least 2^16, which leaves most buckets uniform.
             let wanted = (starts.len() * 4).next_power_of_two().trailing_zeros();
-            let bits = wanted.clamp(1, K::BITS.min(20));
-            let mut buckets = Vec::with_capacity((1 << bits) + 1);
-            let mut index = 0;
-            for bucket in 0..=(1usize << bits) {
-                while index < starts.len() && starts[index].top(bits) < bucket {
-                    index += 1;
-                }
-                buckets.push(index as u32);
+            let floor = if dense { 16 } else { 1 };
+            let bits = wanted.max(floor).clamp(1, K::BITS.min(20));
+            Lookup::Bucketed {
+                bits,
+                entries: bucket_entries(&starts, &classes, bits),
             }
-            Lookup::Bucketed { bits, buckets }
+        } else {
+            Lookup::Search
         };
         FieldMap {
             starts,
@@ -138,43 +155,76 @@ impl<K: Key> FieldMap<K> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn class_of(&self, value: K) -> u32 {
-        match &self.lookup {
+        let interval = match &self.lookup {
             // `starts[0]` is 0, so at least one start is <= value.
-            Lookup::Scan => self.classes[count_at_or_below(&self.starts, value) - 1],
-            Lookup::Direct(table) => table[value.top(K::BITS)],
-            Lookup::Bucketed { bits, buckets } => {
-                // Starts in earlier buckets are all <= value and those in later ones all > value,
-                // so the last start <= value is in the value's own bucket or just before it.
-                let bucket = value.top(*bits);
-                let first = buckets[bucket] as usize;
-                let end = buckets[bucket + 1] as usize;
-                let within = count_at_or_below(&self.starts[first..end], value);
-                self.classes[first + within - 1]
+            Lookup::Scan => count_at_or_below(&self.starts, value) - 1,
+            Lookup::Direct(table) => return table[value.top(K::BITS)],
+            Lookup::Bucketed { bits, entries } => {
+                let entry = entries[value.top(*bits)];
+                if entry & BucketEntry::UNIFORM != 0 {
+                    return entry & !BucketEntry::UNIFORM;
+                }
+                // The last start <= value is in the value's own bucket or just before it.
+                let first = (entry & BucketEntry::INDEX_MASK) as usize;
+                let count = entry >> BucketEntry::INDEX_BITS;
+                let end = if count == BucketEntry::MANY {
+                    self.starts.len()
+                } else {
+                    first + count as usize
+                };
+                first + count_at_or_below(&self.starts[first..end], value) - 1
             }
-        }
+            Lookup::Search => self.starts.partition_point(|&s| s <= value) - 1,
+        };
+        self.classes[interval]
     }
 
     fn memory_bytes(&self) -> usize {
         let lookup = match &self.lookup {
-            Lookup::Scan => 0,
+            Lookup::Scan | Lookup::Search => 0,
             Lookup::Direct(table) => table.len() * 4,
-            Lookup::Bucketed { buckets, .. } => buckets.len() * 4,
+            Lookup::Bucketed { entries, .. } => entries.len() * 4,
         };
         self.starts.len() * std::mem::size_of::<K>() + self.classes.len() * 4 + lookup
     }
 }
 
-/// 64-bit words per block: a block is the unit the lookup ANDs at once (512 bits, one AVX-512
-/// register or two AVX2 ones).
-pub const BLOCK_WORDS: usize = 8;
+/// The [`BucketEntry`] of each of the `2^bits` buckets.
+fn bucket_entries<K: Key>(starts: &[K], classes: &[u32], bits: u32) -> Vec<u32> {
+    let mut entries = Vec::with_capacity(1 << bits);
+    let mut index = 0; // first start in or after the current bucket
+    for bucket in 0..(1usize << bits) {
+        let first = index;
+        while index < starts.len() && starts[index].top(bits) == bucket {
+            index += 1;
+        }
+        let inside = &starts[first..index];
+        // A start at the bucket's very first value does not split the bucket.
+        let splits =
+            inside.len() - usize::from(inside.first().is_some_and(|s| is_block_start(*s, bits)));
+        entries.push(if splits == 0 {
+            // The class in force at the bucket's first value.
+            BucketEntry::UNIFORM | classes[index - 1]
+        } else {
+            first as u32
+                | (inside.len().min(BucketEntry::MANY as usize) as u32) << BucketEntry::INDEX_BITS
+        });
+    }
+    entries
+}
+
+/// Whether `value` is the first value of its block of `bits` top bits.
+fn is_block_start<K: Key>(value: K, bits: u32) -> bool {
+    value.block(K::BITS) & ((1u128 << (K::BITS - bits)) - 1) == 0
+}
 
 /// The bit vectors of one field's classes, with their summaries.
 #[derive(Clone, Debug)]
 pub struct ClassVectors {
-    /// `classes × words` rule bits; `words` is a multiple of [`BLOCK_WORDS`].
-    bits: Vec<u64>,
+    /// `classes × blocks` rule bits.
+    blocks: Vec<Block>,
     /// `classes × summary_words`: bit `b` says block `b` of the class vector is non-zero.
     summaries: Vec<u64>,
 }
@@ -187,7 +237,8 @@ pub struct Field<K: Key> {
 }
 
 /// Builds one field from each rule's set of inclusive intervals (rules in rank order).
-pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], words: usize) -> Field<K> {
+pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], blocks: usize, dense: bool) -> Field<K> {
+    let words = blocks * BLOCK_WORDS;
     // 1. Elementary intervals: cut the domain at every interval start and after every end.
     let mut cuts: Vec<K> = vec![K::default()];
     for set in rule_sets {
@@ -245,26 +296,32 @@ pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], words: usize) -> Field<K> 
         }
     }
 
-    let summary_words = (words / BLOCK_WORDS).div_ceil(64);
-    let mut bits = Vec::with_capacity(vectors.len() * words);
+    let summary_words = blocks.div_ceil(64);
+    let mut class_blocks = Vec::with_capacity(vectors.len() * blocks);
     let mut summaries = vec![0u64; vectors.len() * summary_words];
     for (class, vector) in vectors.iter().enumerate() {
-        for (block, chunk) in vector.chunks(BLOCK_WORDS).enumerate() {
-            if chunk.iter().any(|&word| word != 0) {
-                summaries[class * summary_words + block / 64] |= 1u64 << (block % 64);
+        for (index, chunk) in vector.chunks(BLOCK_WORDS).enumerate() {
+            let block = Block(chunk.try_into().expect("vectors are whole blocks"));
+            if !block.is_zero() {
+                summaries[class * summary_words + index / 64] |= 1u64 << (index % 64);
             }
+            class_blocks.push(block);
         }
-        bits.extend_from_slice(vector);
     }
     Field {
-        map: FieldMap::new(starts, classes),
-        vectors: ClassVectors { bits, summaries },
+        map: FieldMap::new(starts, classes, dense),
+        vectors: ClassVectors {
+            blocks: class_blocks,
+            summaries,
+        },
     }
 }
 
 impl<K: Key> Field<K> {
     pub fn memory_bytes(&self) -> usize {
-        self.map.memory_bytes() + (self.vectors.bits.len() + self.vectors.summaries.len()) * 8
+        self.map.memory_bytes()
+            + self.vectors.blocks.len() * std::mem::size_of::<Block>()
+            + self.vectors.summaries.len() * 8
     }
 }
 
@@ -272,7 +329,7 @@ impl<K: Key> Field<K> {
 #[derive(Clone, Debug)]
 pub struct BitVectorClassifier<A: Key> {
     rules: usize,
-    words: usize,
+    blocks: usize,
     summary_words: usize,
     pub protocol: Field<u8>,
     pub dest_port: Field<u16>,
@@ -329,18 +386,20 @@ impl<A: Key> RuleFieldSets<A> {
 }
 
 impl<A: Key> BitVectorClassifier<A> {
-    pub fn build(sets: &RuleFieldSets<A>) -> Self {
+    /// Builds the classifier; `dense` field maps (see [`DENSE_MIN_RULES`]) trade memory for
+    /// fewer loads per lookup.
+    pub fn build(sets: &RuleFieldSets<A>, dense: bool) -> Self {
         let rules = sets.protocol.len();
-        let words = rules.div_ceil(64 * BLOCK_WORDS).max(1) * BLOCK_WORDS;
+        let blocks = rules.div_ceil(64 * BLOCK_WORDS).max(1);
         BitVectorClassifier {
             rules,
-            words,
-            summary_words: (words / BLOCK_WORDS).div_ceil(64),
-            protocol: build_field(&sets.protocol, words),
-            dest_port: build_field(&sets.dest_port, words),
-            source_port: build_field(&sets.source_port, words),
-            remote: build_field(&sets.remote, words),
-            local: build_field(&sets.local, words),
+            blocks,
+            summary_words: blocks.div_ceil(64),
+            protocol: build_field(&sets.protocol, blocks, dense),
+            dest_port: build_field(&sets.dest_port, blocks, dense),
+            source_port: build_field(&sets.source_port, blocks, dense),
+            remote: build_field(&sets.remote, blocks, dense),
+            local: build_field(&sets.local, blocks, dense),
         }
     }
 
@@ -349,24 +408,17 @@ impl<A: Key> BitVectorClassifier<A> {
     }
 
     /// The rank of the first rule matching all five values, if any.
-    #[inline]
-    pub fn first_match(
-        &self,
-        protocol: u8,
-        dest_port: u16,
-        source_port: u16,
-        remote: A,
-        local: A,
-    ) -> Option<u32> {
+    #[inline(always)]
+    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
         if self.rules == 0 {
             return None;
         }
         let classes = [
-            self.protocol.map.class_of(protocol) as usize,
-            self.dest_port.map.class_of(dest_port) as usize,
-            self.source_port.map.class_of(source_port) as usize,
-            self.remote.map.class_of(remote) as usize,
-            self.local.map.class_of(local) as usize,
+            self.protocol.map.class_of(key.protocol) as usize,
+            self.dest_port.map.class_of(key.dest_port) as usize,
+            self.source_port.map.class_of(key.source_port) as usize,
+            self.remote.map.class_of(key.remote) as usize,
+            self.local.map.class_of(key.local) as usize,
         ];
         let vectors = [
             &self.protocol.vectors,
@@ -375,7 +427,14 @@ impl<A: Key> BitVectorClassifier<A> {
             &self.remote.vectors,
             &self.local.vectors,
         ];
-        let (words, summary_words) = (self.words, self.summary_words);
+        let (blocks, summary_words) = (self.blocks, self.summary_words);
+        let block_of = |field: usize, block: usize| -> &Block {
+            &vectors[field].blocks[classes[field] * blocks + block]
+        };
+        if blocks == 1 {
+            // Up to 512 rules: no summaries to consult.
+            return kernel.first_common_bit(std::array::from_fn(|field| block_of(field, 0)));
+        }
         for s in 0..summary_words {
             let mut candidates = !0u64;
             for (field, &class) in vectors.iter().zip(&classes) {
@@ -383,24 +442,9 @@ impl<A: Key> BitVectorClassifier<A> {
             }
             while candidates != 0 {
                 let block = s * 64 + candidates.trailing_zeros() as usize;
-                // A fixed-size AND of whole blocks, tested for zero once per block.
-                let block_of = |field: usize| -> &[u64; BLOCK_WORDS] {
-                    let start = classes[field] * words + block * BLOCK_WORDS;
-                    vectors[field].bits[start..start + BLOCK_WORDS]
-                        .try_into()
-                        .expect("blocks are whole")
-                };
-                let (a, b, c, d, e) = (
-                    block_of(0),
-                    block_of(1),
-                    block_of(2),
-                    block_of(3),
-                    block_of(4),
-                );
-                let acc: [u64; BLOCK_WORDS] =
-                    std::array::from_fn(|i| a[i] & b[i] & c[i] & d[i] & e[i]);
-                if let Some(i) = acc.iter().position(|&w| w != 0) {
-                    return Some(((block * BLOCK_WORDS + i) * 64) as u32 + acc[i].trailing_zeros());
+                let blocks = std::array::from_fn(|field| block_of(field, block));
+                if let Some(bit) = kernel.first_common_bit(blocks) {
+                    return Some((block * BLOCK_WORDS * 64) as u32 + bit);
                 }
                 candidates &= candidates - 1;
             }

@@ -17,6 +17,7 @@
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
 
 pub mod bitvector;
+pub mod kernel;
 pub mod partitioned;
 
 use crate::eval::reference::{default_action, is_platform_blocked};
@@ -24,8 +25,9 @@ use crate::model::{
     Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
-use bitvector::{BitVectorClassifier, Key, RuleFieldSets};
+use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
 use ipnet::IpNet;
+use kernel::Kernel;
 use partitioned::{FlowKey, PartitionedClassifier};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -76,6 +78,9 @@ pub enum Tier {
     Auto,
     /// One bit vector whatever the size.
     Flat,
+    /// One bit vector with dense field maps whatever the size (see
+    /// [`bitvector::DENSE_MIN_RULES`]).
+    FlatDense,
     /// The partitioned tree, with leaves of at most this many rules.
     Partitioned { leaf_max_rules: usize },
 }
@@ -93,24 +98,22 @@ impl<A: Key> Classifier<A> {
             Tier::Auto if sets.len() > FLAT_MAX_RULES => Classifier::Partitioned(
                 PartitionedClassifier::build(sets, partitioned::DEFAULT_LEAF_MAX_RULES),
             ),
-            Tier::Auto | Tier::Flat => Classifier::Flat(Box::new(BitVectorClassifier::build(sets))),
+            Tier::Auto | Tier::Flat => Classifier::Flat(Box::new(BitVectorClassifier::build(
+                sets,
+                sets.len() >= DENSE_MIN_RULES,
+            ))),
+            Tier::FlatDense => Classifier::Flat(Box::new(BitVectorClassifier::build(sets, true))),
             Tier::Partitioned { leaf_max_rules } => {
                 Classifier::Partitioned(PartitionedClassifier::build(sets, leaf_max_rules))
             }
         }
     }
 
-    #[inline]
-    fn first_match(&self, key: &FlowKey<A>) -> Option<u32> {
+    #[inline(always)]
+    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
         match self {
-            Classifier::Flat(flat) => flat.first_match(
-                key.protocol,
-                key.dest_port,
-                key.source_port,
-                key.remote,
-                key.local,
-            ),
-            Classifier::Partitioned(partitioned) => partitioned.first_match(key),
+            Classifier::Flat(flat) => flat.first_match(kernel, key),
+            Classifier::Partitioned(partitioned) => partitioned.first_match(kernel, key),
         }
     }
 
@@ -167,8 +170,8 @@ impl CompiledSnapshot {
     }
 
     /// Decides one flow (S14: platform, inner access, custom rules, default).
-    #[inline]
-    pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
+    #[inline(always)]
+    pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
         if self.options.platform_rules && is_platform_blocked(flow) {
             return Verdict {
                 action: Action::Drop,
@@ -205,12 +208,12 @@ impl CompiledSnapshot {
             (IpAddr::V4(remote), IpAddr::V4(local)) => {
                 classifiers
                     .v4
-                    .decide(flow, u32::from(remote), u32::from(local))
+                    .decide(kernel, flow, u32::from(remote), u32::from(local))
             }
             (IpAddr::V6(remote), IpAddr::V6(local)) => {
                 classifiers
                     .v6
-                    .decide(flow, u128::from(remote), u128::from(local))
+                    .decide(kernel, flow, u128::from(remote), u128::from(local))
             }
             _ => None, // Flow::parse never builds mixed families
         };
@@ -243,8 +246,8 @@ impl CompiledSnapshot {
 }
 
 impl<A: Key> RankedClassifier<A> {
-    #[inline]
-    fn decide(&self, flow: &Flow, remote: A, local: A) -> Option<Verdict> {
+    #[inline(always)]
+    fn decide<K: Kernel>(&self, kernel: K, flow: &Flow, remote: A, local: A) -> Option<Verdict> {
         let key = FlowKey {
             protocol: flow.protocol,
             dest_port: flow.dst_port,
@@ -252,7 +255,7 @@ impl<A: Key> RankedClassifier<A> {
             remote,
             local,
         };
-        let rank = self.classifier.first_match(&key)? as usize;
+        let rank = self.classifier.first_match(kernel, &key)? as usize;
         Some(Verdict {
             action: self.actions[rank],
             reason: Reason::Rule,

@@ -10,11 +10,16 @@
 //! the lowest rank, and skips any subtree whose best rank cannot win.
 
 use super::bitvector::{BitVectorClassifier, Key, RuleFieldSets};
+use super::kernel::Kernel;
 use std::collections::HashMap;
 
 /// Leaves hold at most this many rules unless no split makes progress.
 // PERF: on acl1_100k, leaves of ≤ 256 rules kept every lookup inside a few small bit vectors.
 pub const DEFAULT_LEAF_MAX_RULES: usize = 256;
+
+/// Splits on a path from the root: every split uses up one block level of the remote or local
+/// field, so the depth-first walk's stack never holds more than one node per level plus one.
+const MAX_DEPTH: usize = 8;
 
 /// The values of one flow, in classifier order.
 pub struct FlowKey<A> {
@@ -64,7 +69,7 @@ impl<A: Key> Node<A> {
             }
         }
         Node::Leaf {
-            classifier: Box::new(BitVectorClassifier::build(&all.subset(&ranks))),
+            classifier: Box::new(BitVectorClassifier::build(&all.subset(&ranks), false)),
             ranks,
         }
     }
@@ -160,44 +165,6 @@ impl<A: Key> Node<A> {
         }
     }
 
-    /// Lowers `best` to the rank of the first matching rule under this node, if better.
-    fn first_match(&self, key: &FlowKey<A>, best: &mut u32) {
-        if self.best_rank() >= *best {
-            return;
-        }
-        match self {
-            Node::Leaf { classifier, ranks } => {
-                let found = classifier.first_match(
-                    key.protocol,
-                    key.dest_port,
-                    key.source_port,
-                    key.remote,
-                    key.local,
-                );
-                if let Some(local_rank) = found {
-                    *best = (*best).min(ranks[local_rank as usize]);
-                }
-            }
-            Node::Split {
-                field,
-                prefix_bits,
-                blocks,
-                buckets,
-                rest,
-                ..
-            } => {
-                let value = match field {
-                    AddressField::Remote => key.remote,
-                    AddressField::Local => key.local,
-                };
-                if let Ok(index) = blocks.binary_search(&value.block(*prefix_bits)) {
-                    buckets[index].first_match(key, best);
-                }
-                rest.first_match(key, best);
-            }
-        }
-    }
-
     fn memory_bytes(&self) -> usize {
         match self {
             Node::Leaf { classifier, ranks } => classifier.memory_bytes() + ranks.len() * 4,
@@ -225,6 +192,10 @@ pub struct PartitionedClassifier<A: Key> {
 impl<A: Key> PartitionedClassifier<A> {
     /// Builds the tree with leaves of at most `leaf_max_rules` rules where a split can help.
     pub fn build(sets: &RuleFieldSets<A>, leaf_max_rules: usize) -> PartitionedClassifier<A> {
+        assert!(
+            2 * A::BLOCK_LEVELS.len() <= MAX_DEPTH,
+            "the walk's stack is too small"
+        );
         let ranks = (0..sets.len() as u32).collect();
         let levels = Levels {
             remote: 0,
@@ -235,11 +206,48 @@ impl<A: Key> PartitionedClassifier<A> {
         }
     }
 
-    /// The best (lowest) global rank matching the flow.
-    #[inline]
-    pub fn first_match(&self, key: &FlowKey<A>) -> Option<u32> {
+    /// The best (lowest) global rank matching the flow: a depth-first walk that visits the
+    /// flow's bucket before the rest and skips subtrees whose best rank cannot win.
+    ///
+    /// Iterative rather than recursive so that it inlines into the kernel's batch loop.
+    #[inline(always)]
+    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
         let mut best = u32::MAX;
-        self.root.first_match(key, &mut best);
+        let mut stack = [&self.root; MAX_DEPTH + 1];
+        let mut pending = 1;
+        while pending > 0 {
+            pending -= 1;
+            let node = stack[pending];
+            if node.best_rank() >= best {
+                continue;
+            }
+            match node {
+                Node::Leaf { classifier, ranks } => {
+                    if let Some(local_rank) = classifier.first_match(kernel, key) {
+                        best = best.min(ranks[local_rank as usize]);
+                    }
+                }
+                Node::Split {
+                    field,
+                    prefix_bits,
+                    blocks,
+                    buckets,
+                    rest,
+                    ..
+                } => {
+                    stack[pending] = rest;
+                    pending += 1;
+                    let value = match field {
+                        AddressField::Remote => key.remote,
+                        AddressField::Local => key.local,
+                    };
+                    if let Ok(index) = blocks.binary_search(&value.block(*prefix_bits)) {
+                        stack[pending] = &buckets[index];
+                        pending += 1;
+                    }
+                }
+            }
+        }
         (best != u32::MAX).then_some(best)
     }
 

@@ -3,6 +3,7 @@
 
 pub mod reference;
 
+use crate::compile::kernel::{run_with_best_kernel, Kernel, KernelTask, Portable};
 use crate::compile::{CompiledSnapshot, Tier};
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
@@ -110,7 +111,7 @@ impl Engine {
 
     /// The verdict on one flow at one target, in the flow's direction.
     pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
-        self.compiled.check(target, flow)
+        self.compiled.check(Portable, target, flow)
     }
 
     /// The same question answered by the reference evaluator (a linear scan of the spec).
@@ -141,9 +142,11 @@ impl Engine {
     /// When `out.len() != queries.len()`.
     pub fn check_batch(&self, queries: &[Query], out: &mut [Verdict]) {
         assert_eq!(queries.len(), out.len(), "one output slot per query");
-        for (query, slot) in queries.iter().zip(out.iter_mut()) {
-            *slot = self.check(query.target, &query.flow);
-        }
+        run_with_best_kernel(Batch {
+            compiled: &self.compiled,
+            queries,
+            out,
+        });
     }
 
     /// [`Engine::check_batch`] across all rayon threads.
@@ -160,5 +163,23 @@ impl Engine {
     pub fn rule(&self, rule_ref: RuleRef) -> (&SecurityGroup, &Rule) {
         let group = self.snapshot.group(rule_ref.group);
         (group, &group.rules[rule_ref.rule as usize])
+    }
+}
+
+/// A batch of queries, evaluated with whichever kernel the CPU supports.
+struct Batch<'a> {
+    compiled: &'a CompiledSnapshot,
+    queries: &'a [Query],
+    out: &'a mut [Verdict],
+}
+
+impl KernelTask for Batch<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<K: Kernel>(self, kernel: K) {
+        for (query, slot) in self.queries.iter().zip(self.out.iter_mut()) {
+            *slot = self.compiled.check(kernel, query.target, &query.flow);
+        }
     }
 }

@@ -1,0 +1,162 @@
+//! The innermost step of a bit-vector lookup — AND five 512-bit blocks and find the first set
+//! bit — in a portable form and an AVX-512 form, and the dispatch that runs a whole batch with
+//! the best one this CPU has.
+//!
+//! This is the crate's only `unsafe` code. It is confined here because the AVX-512 form needs
+//! `core::arch` intrinsics and a `#[target_feature]` entry point, and both are only sound on a
+//! CPU that has the feature: [`Avx512`] can only be obtained from [`Avx512::detect`], which
+//! checks the CPU at run time, so safe code cannot reach the intrinsics on a CPU without them.
+//!
+//! PERF: LLVM did not vectorize the portable AND even when built for AVX2 (`docs/engine.md`);
+//! with the explicit form a 1024-rule lookup's AND is a handful of instructions.
+#![allow(unsafe_code)]
+
+/// 64-bit words per block: the unit the lookup ANDs at once (512 bits, one AVX-512 register).
+pub const BLOCK_WORDS: usize = 8;
+
+/// 512 rule bits, aligned so that one aligned vector load reads them.
+#[repr(C, align(64))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Block(pub [u64; BLOCK_WORDS]);
+
+impl Block {
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|&word| word == 0)
+    }
+}
+
+/// A way to AND blocks. Implementations are zero-sized tokens passed by value, so generic
+/// lookup code is compiled once per kernel.
+pub trait Kernel: Copy {
+    /// The position of the lowest bit set in all five blocks, if any.
+    fn first_common_bit(self, blocks: [&Block; 5]) -> Option<u32>;
+}
+
+/// Plain Rust, for any CPU.
+#[derive(Clone, Copy, Debug)]
+pub struct Portable;
+
+impl Kernel for Portable {
+    #[inline(always)]
+    fn first_common_bit(self, [a, b, c, d, e]: [&Block; 5]) -> Option<u32> {
+        let and: [u64; BLOCK_WORDS] =
+            std::array::from_fn(|i| a.0[i] & b.0[i] & c.0[i] & d.0[i] & e.0[i]);
+        let word = and.iter().position(|&w| w != 0)?;
+        Some(word as u32 * 64 + and[word].trailing_zeros())
+    }
+}
+
+/// AVX-512 (F): one register per block. Only [`Avx512::detect`] makes one, and only on a CPU
+/// with AVX-512F, AVX2, BMI1 and POPCNT (every AVX-512 CPU has the last three).
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512 {
+    _proof_of_support: (),
+}
+
+impl Avx512 {
+    /// The kernel, when this CPU supports it.
+    pub fn detect() -> Option<Avx512> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            return Some(Avx512 {
+                _proof_of_support: (),
+            });
+        }
+        None
+    }
+}
+
+impl Kernel for Avx512 {
+    #[inline(always)]
+    fn first_common_bit(self, [a, b, c, d, e]: [&Block; 5]) -> Option<u32> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: `self` exists only if `detect` found AVX-512F on this CPU. The loads read
+            // 64 bytes from `&Block`s, which are 64 bytes long and 64-byte aligned.
+            unsafe {
+                let load = |block: &Block| _mm512_load_si512(block.0.as_ptr().cast());
+                let and = _mm512_and_si512(
+                    _mm512_and_si512(_mm512_and_si512(load(a), load(b)), load(c)),
+                    _mm512_and_si512(load(d), load(e)),
+                );
+                let nonzero_words = _mm512_test_epi64_mask(and, and);
+                if nonzero_words == 0 {
+                    return None;
+                }
+                let word = nonzero_words.trailing_zeros() as usize;
+                let mut words = [0u64; BLOCK_WORDS];
+                _mm512_storeu_si512(words.as_mut_ptr().cast(), and);
+                Some(word as u32 * 64 + words[word].trailing_zeros())
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            Portable.first_common_bit([a, b, c, d, e])
+        }
+    }
+}
+
+/// Work that can run with any [`Kernel`]: implement `run`, and [`run_with_best_kernel`] picks
+/// the kernel once for the whole task.
+pub trait KernelTask {
+    type Output;
+    fn run<K: Kernel>(self, kernel: K) -> Self::Output;
+}
+
+/// Runs `task` with AVX-512 when the CPU has it, else portably.
+///
+/// The AVX-512 path enters through a `#[target_feature]` function, so the task's code (marked
+/// `#[inline]`) is compiled for AVX-512 as a whole and the kernel's intrinsics inline into it.
+pub fn run_with_best_kernel<T: KernelTask>(task: T) -> T::Output {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kernel) = Avx512::detect() {
+        // SAFETY: `detect` found every feature `run_avx512` enables.
+        return unsafe { run_avx512(task, kernel) };
+    }
+    task.run(Portable)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,bmi1,popcnt")]
+unsafe fn run_avx512<T: KernelTask>(task: T, kernel: Avx512) -> T::Output {
+    task.run(kernel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_with(bits: &[u32]) -> Block {
+        let mut block = Block::default();
+        for &bit in bits {
+            block.0[bit as usize / 64] |= 1 << (bit % 64);
+        }
+        block
+    }
+
+    #[test]
+    fn kernels_agree_on_the_first_common_bit() {
+        let full = block_with(&(0..512).collect::<Vec<_>>());
+        let cases: [(&[u32], &[u32], Option<u32>); 5] = [
+            (&[], &[3], None),
+            (&[0, 9], &[9], Some(9)),
+            (&[70, 511], &[511, 70], Some(70)),
+            (&[511], &[511], Some(511)),
+            (&[5, 300], &[6, 301], None),
+        ];
+        for (x, y, expected) in cases {
+            let (x, y) = (block_with(x), block_with(y));
+            let blocks = [&x, &full, &y, &full, &full];
+            assert_eq!(Portable.first_common_bit(blocks), expected);
+            if let Some(avx) = Avx512::detect() {
+                assert_eq!(avx.first_common_bit(blocks), expected);
+            }
+        }
+    }
+}
