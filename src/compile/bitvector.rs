@@ -84,16 +84,15 @@ enum Lookup {
     Scan,
     /// Protocols and the port fields of dense maps: the class of every value.
     Direct(Vec<u32>),
-    /// Addresses (and ports of sparse maps): one entry per block of values sharing their top
-    /// `bits` bits — either the block's class, when no interval starts inside it, or where the
-    /// block's starts are (see [`BucketEntry`]).
-    Bucketed { bits: u32, entries: Vec<u32> },
+    /// Addresses (and ports of sparse maps): a multi-level table (see [`BucketTable`]).
+    Bucketed(BucketTable),
     /// Too many starts to pack into bucket entries: binary search.
     Search,
 }
 
 /// Up to this many intervals a linear scan beats any index.
 const SCAN_MAX: usize = 8;
+const CHILD_MIN_STARTS: usize = 4;
 
 /// How many of the ascending `starts` are <= `value`: a scan for short slices (buckets average
 /// under one start), a binary search for long (clustered) ones.
@@ -106,16 +105,158 @@ fn count_at_or_below<K: Key>(starts: &[K], value: K) -> usize {
     }
 }
 
-/// A bucket entry, packed into a `u32`: `UNIFORM | class`, or the index of the bucket's first
-/// start (low 24 bits) and how many starts it holds (high 7 bits, [`BucketEntry::MANY`] meaning
-/// "search to the end of the starts": later buckets' starts are all above the value anyway).
-struct BucketEntry;
+/// The class of every value of a small domain.
+fn direct_table<K: Key>(starts: &[K], classes: &[u32]) -> Vec<u32> {
+    let mut table = Vec::with_capacity(1 << K::BITS);
+    for (i, &class) in classes.iter().enumerate() {
+        let end = starts
+            .get(i + 1)
+            .map_or(1usize << K::BITS, |s| s.top(K::BITS));
+        table.resize(end, class);
+    }
+    table
+}
 
-impl BucketEntry {
+/// A radix table over the top bits of a value, in the manner of DIR-24-8 route lookup: the root
+/// has `2^root_bits` entries, and an entry is one of
+/// - `UNIFORM | class`: no interval starts inside the entry's block of values;
+/// - `CHILD | child`: the block is cut further by 8 more bits, in `children[child * 256..]`;
+/// - otherwise the index of the block's first start (low 24 bits) and how many starts it holds
+///   (bits 24–29; [`BucketTable::MANY`] means "to the end of the starts", which is still right
+///   because later blocks' starts all lie above the value).
+///
+/// Blocks with more than [`SCAN_MAX`] starts get a child while 8 more bits remain, so a lookup
+/// ends in a short scan at most.
+// PERF: on acl1_1k a binary search inside clustered /16 blocks took 17 % of lookup time.
+#[derive(Clone, Debug)]
+pub struct BucketTable {
+    root_bits: u32,
+    root: Vec<u32>,
+    children: Vec<u32>,
+}
+
+impl BucketTable {
     const UNIFORM: u32 = 1 << 31;
+    const CHILD: u32 = 1 << 30;
     const INDEX_BITS: u32 = 24;
     const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
-    const MANY: u32 = 127;
+    const COUNT_MASK: u32 = 0x3f;
+    const MANY: u32 = Self::COUNT_MASK;
+    const CHILD_BITS: u32 = 8;
+    /// Deeper than this, blocks are searched instead (IPv6 clusters).
+    const MAX_DEPTH: u32 = 6;
+
+    /// Whether [`BucketTable::build`] can index this many starts.
+    fn fits(starts: usize) -> bool {
+        starts <= Self::INDEX_MASK as usize
+    }
+
+    fn build<K: Key>(starts: &[K], classes: &[u32], root_bits: u32) -> BucketTable {
+        let mut table = BucketTable {
+            root_bits,
+            root: Vec::new(),
+            children: Vec::new(),
+        };
+        let all = ValueBlock {
+            first_start: 0,
+            end_start: starts.len(),
+            base: 0,
+            bits_below: K::BITS,
+        };
+        table.root = table.entries(starts, classes, all, root_bits, 0);
+        table
+    }
+
+    /// The `2^stride` entries that cut `block` by its next `stride` bits.
+    fn entries<K: Key>(
+        &mut self,
+        starts: &[K],
+        classes: &[u32],
+        block: ValueBlock,
+        stride: u32,
+        depth: u32,
+    ) -> Vec<u32> {
+        let bits_below = block.bits_below - stride;
+        let mut entries = Vec::with_capacity(1 << stride);
+        let mut index = block.first_start;
+        for sub in 0..(1u128 << stride) {
+            let base = block.base | sub << bits_below;
+            let first = index;
+            while index < block.end_start
+                && starts[index].block(K::BITS) >> bits_below == base >> bits_below
+            {
+                index += 1;
+            }
+            let count = index - first;
+            // A start at the sub-block's first value does not cut it.
+            let at_base = usize::from(count > 0 && starts[first].block(K::BITS) == base);
+            let entry = if count == at_base {
+                // The class in force at the sub-block's first value.
+                Self::UNIFORM | classes[index - 1]
+            } else if count > CHILD_MIN_STARTS
+                && bits_below >= Self::CHILD_BITS
+                && depth < Self::MAX_DEPTH
+            {
+                let child = ValueBlock {
+                    first_start: first,
+                    end_start: index,
+                    base,
+                    bits_below,
+                };
+                let slot = self.children.len() / (1 << Self::CHILD_BITS);
+                self.children
+                    .resize(self.children.len() + (1 << Self::CHILD_BITS), 0);
+                let child_entries =
+                    self.entries(starts, classes, child, Self::CHILD_BITS, depth + 1);
+                let at = slot << Self::CHILD_BITS;
+                self.children[at..at + child_entries.len()].copy_from_slice(&child_entries);
+                Self::CHILD | slot as u32
+            } else {
+                first as u32 | (count.min(Self::MANY as usize) as u32) << Self::INDEX_BITS
+            };
+            entries.push(entry);
+        }
+        entries
+    }
+
+    /// The class of `value`, given the map's interval starts and classes.
+    #[inline(always)]
+    fn class_of<K: Key>(&self, starts: &[K], classes: &[u32], value: K) -> u32 {
+        let mut bits_below = K::BITS - self.root_bits;
+        let mut entry = self.root[value.top(self.root_bits)];
+        while entry & Self::CHILD != 0 && entry & Self::UNIFORM == 0 {
+            bits_below -= Self::CHILD_BITS;
+            let chunk =
+                (value.block(K::BITS) >> bits_below) as usize & ((1 << Self::CHILD_BITS) - 1);
+            entry = self.children[(((entry & !Self::CHILD) as usize) << Self::CHILD_BITS) | chunk];
+        }
+        if entry & Self::UNIFORM != 0 {
+            return entry & !Self::UNIFORM;
+        }
+        let first = (entry & Self::INDEX_MASK) as usize;
+        let count = (entry >> Self::INDEX_BITS) & Self::COUNT_MASK;
+        let end = if count == Self::MANY {
+            starts.len()
+        } else {
+            first + count as usize
+        };
+        // The last start <= value is in the block or just before it.
+        classes[first + count_at_or_below(&starts[first..end], value) - 1]
+    }
+
+    fn memory_bytes(&self) -> usize {
+        (self.root.len() + self.children.len()) * 4
+    }
+}
+
+/// A run of starts, `starts[first_start..end_start]`, that lie in the block of values sharing
+/// `base`'s bits above the lowest `bits_below`.
+#[derive(Clone, Copy)]
+struct ValueBlock {
+    first_start: usize,
+    end_start: usize,
+    base: u128,
+    bits_below: u32,
 }
 
 /// Dense maps give port fields a direct table and address fields 2^16 buckets: one or two
@@ -124,27 +265,26 @@ pub const DENSE_MIN_RULES: usize = 256;
 
 impl<K: Key> FieldMap<K> {
     fn new(starts: Vec<K>, classes: Vec<u32>, dense: bool) -> Self {
-        let lookup = if starts.len() <= SCAN_MAX {
+        // PERF: a scan of the few protocol intervals cost 3.6 ns per lookup on acl1_1k (its
+        // exits are hard to predict); the 1 KiB direct table costs one L1 load.
+        let lookup = if K::BITS <= 8 {
+            Lookup::Direct(direct_table(&starts, &classes))
+        } else if starts.len() <= SCAN_MAX {
             Lookup::Scan
-        } else if K::BITS <= 8 || (K::BITS <= 16 && dense) {
-            let mut table = Vec::with_capacity(1 << K::BITS);
-            for (i, &class) in classes.iter().enumerate() {
-                let end = starts
-                    .get(i + 1)
-                    .map_or(1usize << K::BITS, |s| s.top(K::BITS));
-                table.resize(end, class);
-            }
-            Lookup::Direct(table)
-        } else if starts.len() <= BucketEntry::INDEX_MASK as usize {
-            // About four buckets per start, so a bucket holds few starts; dense maps use at
-            // least 2^16, which leaves most buckets uniform.
-            let wanted = (starts.len() * 4).next_power_of_two().trailing_zeros();
-            let floor = if dense { 16 } else { 1 };
-            let bits = wanted.max(floor).clamp(1, K::BITS.min(20));
-            Lookup::Bucketed {
-                bits,
-                entries: bucket_entries(&starts, &classes, bits),
-            }
+        } else if K::BITS <= 16 && dense {
+            Lookup::Direct(direct_table(&starts, &classes))
+        } else if BucketTable::fits(starts.len()) {
+            // Dense maps cut addresses by their top 16 bits; otherwise about four buckets per
+            // start, so a bucket holds few starts.
+            // PERF: on the 1K ClassBench sets, 2^16 roots (and direct port tables) were 15–40 %
+            // faster than 2^12 or 2^8 roots with more child levels, despite the memory.
+            let bits = if dense {
+                16
+            } else {
+                (starts.len() * 4).next_power_of_two().trailing_zeros()
+            };
+            let bits = bits.clamp(1, K::BITS.min(20));
+            Lookup::Bucketed(BucketTable::build(&starts, &classes, bits))
         } else {
             Lookup::Search
         };
@@ -161,63 +301,20 @@ impl<K: Key> FieldMap<K> {
             // `starts[0]` is 0, so at least one start is <= value.
             Lookup::Scan => count_at_or_below(&self.starts, value) - 1,
             Lookup::Direct(table) => return table[value.top(K::BITS)],
-            Lookup::Bucketed { bits, entries } => {
-                let entry = entries[value.top(*bits)];
-                if entry & BucketEntry::UNIFORM != 0 {
-                    return entry & !BucketEntry::UNIFORM;
-                }
-                // The last start <= value is in the value's own bucket or just before it.
-                let first = (entry & BucketEntry::INDEX_MASK) as usize;
-                let count = entry >> BucketEntry::INDEX_BITS;
-                let end = if count == BucketEntry::MANY {
-                    self.starts.len()
-                } else {
-                    first + count as usize
-                };
-                first + count_at_or_below(&self.starts[first..end], value) - 1
-            }
+            Lookup::Bucketed(table) => return table.class_of(&self.starts, &self.classes, value),
             Lookup::Search => self.starts.partition_point(|&s| s <= value) - 1,
         };
         self.classes[interval]
     }
 
-    fn memory_bytes(&self) -> usize {
+    pub fn memory_bytes(&self) -> usize {
         let lookup = match &self.lookup {
             Lookup::Scan | Lookup::Search => 0,
             Lookup::Direct(table) => table.len() * 4,
-            Lookup::Bucketed { entries, .. } => entries.len() * 4,
+            Lookup::Bucketed(table) => table.memory_bytes(),
         };
         self.starts.len() * std::mem::size_of::<K>() + self.classes.len() * 4 + lookup
     }
-}
-
-/// The [`BucketEntry`] of each of the `2^bits` buckets.
-fn bucket_entries<K: Key>(starts: &[K], classes: &[u32], bits: u32) -> Vec<u32> {
-    let mut entries = Vec::with_capacity(1 << bits);
-    let mut index = 0; // first start in or after the current bucket
-    for bucket in 0..(1usize << bits) {
-        let first = index;
-        while index < starts.len() && starts[index].top(bits) == bucket {
-            index += 1;
-        }
-        let inside = &starts[first..index];
-        // A start at the bucket's very first value does not split the bucket.
-        let splits =
-            inside.len() - usize::from(inside.first().is_some_and(|s| is_block_start(*s, bits)));
-        entries.push(if splits == 0 {
-            // The class in force at the bucket's first value.
-            BucketEntry::UNIFORM | classes[index - 1]
-        } else {
-            first as u32
-                | (inside.len().min(BucketEntry::MANY as usize) as u32) << BucketEntry::INDEX_BITS
-        });
-    }
-    entries
-}
-
-/// Whether `value` is the first value of its block of `bits` top bits.
-fn is_block_start<K: Key>(value: K, bits: u32) -> bool {
-    value.block(K::BITS) & ((1u128 << (K::BITS - bits)) - 1) == 0
 }
 
 /// The bit vectors of one field's classes, with their summaries.
@@ -229,15 +326,12 @@ pub struct ClassVectors {
     summaries: Vec<u64>,
 }
 
-/// One field of the classifier: its value map and class vectors.
-#[derive(Clone, Debug)]
-pub struct Field<K: Key> {
-    pub map: FieldMap<K>,
-    vectors: ClassVectors,
-}
-
 /// Builds one field from each rule's set of inclusive intervals (rules in rank order).
-pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], blocks: usize, dense: bool) -> Field<K> {
+pub fn build_field<K: Key>(
+    rule_sets: &[Vec<(K, K)>],
+    blocks: usize,
+    dense: bool,
+) -> (FieldMap<K>, ClassVectors) {
     let words = blocks * BLOCK_WORDS;
     // 1. Elementary intervals: cut the domain at every interval start and after every end.
     let mut cuts: Vec<K> = vec![K::default()];
@@ -308,34 +402,44 @@ pub fn build_field<K: Key>(rule_sets: &[Vec<(K, K)>], blocks: usize, dense: bool
             class_blocks.push(block);
         }
     }
-    Field {
-        map: FieldMap::new(starts, classes, dense),
-        vectors: ClassVectors {
+    (
+        FieldMap::new(starts, classes, dense),
+        ClassVectors {
             blocks: class_blocks,
             summaries,
         },
+    )
+}
+
+impl ClassVectors {
+    fn memory_bytes(&self) -> usize {
+        self.blocks.len() * std::mem::size_of::<Block>() + self.summaries.len() * 8
     }
 }
 
-impl<K: Key> Field<K> {
-    pub fn memory_bytes(&self) -> usize {
-        self.map.memory_bytes()
-            + self.vectors.blocks.len() * std::mem::size_of::<Block>()
-            + self.vectors.summaries.len() * 8
-    }
+/// Up to this many blocks per vector, lookups skip the summaries.
+const SUMMARY_MIN_BLOCKS: usize = 4;
+
+/// The class vectors of all five fields: the half of a classifier that a lookup needs once it
+/// knows the flow's classes (field order: protocol, destination port, source port, remote,
+/// local).
+#[derive(Clone, Debug)]
+pub struct RuleVectors {
+    rules: usize,
+    blocks: usize,
+    summary_words: usize,
+    fields: [ClassVectors; 5],
 }
 
 /// Rules of one (target, direction, family), compiled into five fields.
 #[derive(Clone, Debug)]
 pub struct BitVectorClassifier<A: Key> {
-    rules: usize,
-    blocks: usize,
-    summary_words: usize,
-    pub protocol: Field<u8>,
-    pub dest_port: Field<u16>,
-    pub source_port: Field<u16>,
-    pub remote: Field<A>,
-    pub local: Field<A>,
+    pub protocol: FieldMap<u8>,
+    pub dest_port: FieldMap<u16>,
+    pub source_port: FieldMap<u16>,
+    pub remote: FieldMap<A>,
+    pub local: FieldMap<A>,
+    pub vectors: RuleVectors,
 }
 
 /// Per rule (rank order), the intervals each field accepts.
@@ -391,49 +495,96 @@ impl<A: Key> BitVectorClassifier<A> {
     pub fn build(sets: &RuleFieldSets<A>, dense: bool) -> Self {
         let rules = sets.protocol.len();
         let blocks = rules.div_ceil(64 * BLOCK_WORDS).max(1);
+        let (protocol, protocol_vectors) = build_field(&sets.protocol, blocks, dense);
+        let (dest_port, dest_port_vectors) = build_field(&sets.dest_port, blocks, dense);
+        let (source_port, source_port_vectors) = build_field(&sets.source_port, blocks, dense);
+        let (remote, remote_vectors) = build_field(&sets.remote, blocks, dense);
+        let (local, local_vectors) = build_field(&sets.local, blocks, dense);
         BitVectorClassifier {
-            rules,
-            blocks,
-            summary_words: blocks.div_ceil(64),
-            protocol: build_field(&sets.protocol, blocks, dense),
-            dest_port: build_field(&sets.dest_port, blocks, dense),
-            source_port: build_field(&sets.source_port, blocks, dense),
-            remote: build_field(&sets.remote, blocks, dense),
-            local: build_field(&sets.local, blocks, dense),
+            protocol,
+            dest_port,
+            source_port,
+            remote,
+            local,
+            vectors: RuleVectors {
+                rules,
+                blocks,
+                summary_words: blocks.div_ceil(64),
+                fields: [
+                    protocol_vectors,
+                    dest_port_vectors,
+                    source_port_vectors,
+                    remote_vectors,
+                    local_vectors,
+                ],
+            },
         }
     }
 
     pub fn rules(&self) -> usize {
-        self.rules
+        self.vectors.rules
     }
 
     /// The rank of the first rule matching all five values, if any.
     #[inline(always)]
     pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
+        self.vectors.first_match_in(kernel, self.classes(key))
+    }
+
+    /// The class of each field value: the first half of a lookup.
+    #[inline(always)]
+    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 5] {
+        if self.vectors.rules == 0 {
+            return [0; 5];
+        }
+        [
+            self.protocol.class_of(key.protocol),
+            self.dest_port.class_of(key.dest_port),
+            self.source_port.class_of(key.source_port),
+            self.remote.class_of(key.remote),
+            self.local.class_of(key.local),
+        ]
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.protocol.memory_bytes()
+            + self.dest_port.memory_bytes()
+            + self.source_port.memory_bytes()
+            + self.remote.memory_bytes()
+            + self.local.memory_bytes()
+            + self
+                .vectors
+                .fields
+                .iter()
+                .map(ClassVectors::memory_bytes)
+                .sum::<usize>()
+    }
+}
+
+impl RuleVectors {
+    /// The rank of the first rule in all five classes, if any: the second half of a lookup.
+    #[inline(always)]
+    pub fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
         if self.rules == 0 {
             return None;
         }
-        let classes = [
-            self.protocol.map.class_of(key.protocol) as usize,
-            self.dest_port.map.class_of(key.dest_port) as usize,
-            self.source_port.map.class_of(key.source_port) as usize,
-            self.remote.map.class_of(key.remote) as usize,
-            self.local.map.class_of(key.local) as usize,
-        ];
-        let vectors = [
-            &self.protocol.vectors,
-            &self.dest_port.vectors,
-            &self.source_port.vectors,
-            &self.remote.vectors,
-            &self.local.vectors,
-        ];
+        let classes = classes.map(|class| class as usize);
+        let vectors = &self.fields;
         let (blocks, summary_words) = (self.blocks, self.summary_words);
         let block_of = |field: usize, block: usize| -> &Block {
             &vectors[field].blocks[classes[field] * blocks + block]
         };
-        if blocks == 1 {
-            // Up to 512 rules: no summaries to consult.
-            return kernel.first_common_bit(std::array::from_fn(|field| block_of(field, 0)));
+        if blocks <= SUMMARY_MIN_BLOCKS {
+            // Few blocks: AND them in order; consulting summaries first would only add a load
+            // that the block loads must wait for.
+            for block in 0..blocks {
+                let bit =
+                    kernel.first_common_bit(std::array::from_fn(|field| block_of(field, block)));
+                if let Some(bit) = bit {
+                    return Some((block * BLOCK_WORDS * 64) as u32 + bit);
+                }
+            }
+            return None;
         }
         for s in 0..summary_words {
             let mut candidates = !0u64;
@@ -451,12 +602,57 @@ impl<A: Key> BitVectorClassifier<A> {
         }
         None
     }
+}
 
-    pub fn memory_bytes(&self) -> usize {
-        self.protocol.memory_bytes()
-            + self.dest_port.memory_bytes()
-            + self.source_port.memory_bytes()
-            + self.remote.memory_bytes()
-            + self.local.memory_bytes()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::synth::Rng;
+
+    /// Every lookup strategy gives the class a binary search over the starts gives, on
+    /// clustered starts (so that child tables and scans both occur) and at block edges.
+    fn check_map<K: Key>(starts: Vec<K>, probes: &[K]) {
+        let classes: Vec<u32> = (0..starts.len() as u32).collect();
+        for dense in [false, true] {
+            let map = FieldMap::new(starts.clone(), classes.clone(), dense);
+            for &value in probes {
+                let expected = starts.partition_point(|&s| s <= value) as u32 - 1;
+                assert_eq!(map.class_of(value), expected, "{value:?} (dense {dense})");
+            }
+        }
+    }
+
+    fn clustered<K: Key>(rng: &mut Rng, to_key: impl Fn(u128) -> K, bits: u32) -> (Vec<K>, Vec<K>) {
+        let mut starts = vec![K::default()];
+        for _ in 0..rng.range(1, 400) {
+            // A few hot regions, each with a burst of nearby starts.
+            let region = (rng.below(4) as u128) << (bits - 3);
+            let spread = 1u128 << rng.range(1, u64::from(bits - 4));
+            starts.push(to_key(region + u128::from(rng.next_u64()) % spread));
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        let mut probes: Vec<K> = Vec::new();
+        for &s in &starts {
+            let v = s.block(K::BITS);
+            probes.extend([to_key(v), to_key(v.saturating_sub(1)), to_key(v + 1)]);
+        }
+        probes.extend(
+            (0..500).map(|_| to_key(u128::from(rng.next_u64()) << (bits.saturating_sub(64)))),
+        );
+        (starts, probes)
+    }
+
+    #[test]
+    fn field_maps_agree_with_binary_search() {
+        let mut rng = Rng::new(7);
+        for _ in 0..30 {
+            let (starts, probes) = clustered(&mut rng, |v| v as u32, 32);
+            check_map(starts, &probes);
+            let (starts, probes) = clustered(&mut rng, |v| v as u16, 16);
+            check_map(starts, &probes);
+            let (starts, probes) = clustered(&mut rng, |v| v << 64 | v, 128);
+            check_map(starts, &probes);
+        }
     }
 }

@@ -25,6 +25,7 @@ use crate::model::{
     Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
+use crate::Query;
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
 use ipnet::IpNet;
 use kernel::Kernel;
@@ -125,12 +126,59 @@ impl<A: Key> Classifier<A> {
     }
 }
 
+/// A flow after the steps before the rules.
+enum Prepared<'a> {
+    Decided(Verdict),
+    V4(Lookup<'a, u32>),
+    V6(Lookup<'a, u128>),
+}
+
+/// What is left to decide a flow: its key, the classifier of its target, direction and family,
+/// and the default (S12) if no rule matches.
+struct Lookup<'a, A: Key> {
+    ranked: &'a RankedClassifier<A>,
+    default: Action,
+    key: FlowKey<A>,
+}
+
+impl<'a, A: Key> Lookup<'a, A> {
+    #[inline(always)]
+    fn decide<K: Kernel>(&self, kernel: K) -> Verdict {
+        let rank = self.ranked.classifier.first_match(kernel, &self.key);
+        self.ranked.outcomes.verdict(rank, self.default)
+    }
+}
+
+/// Per rank, the rule it stands for and its action.
+#[derive(Clone, Debug)]
+struct Outcomes {
+    rules: Vec<RuleRef>,
+    actions: Vec<Action>,
+}
+
+impl Outcomes {
+    #[inline(always)]
+    fn verdict(&self, rank: Option<u32>, default: Action) -> Verdict {
+        match rank {
+            Some(rank) => Verdict {
+                action: self.actions[rank as usize],
+                reason: Reason::Rule,
+                deciding_rule: Some(self.rules[rank as usize]),
+            },
+            None => Verdict {
+                action: default,
+                reason: Reason::Default,
+                deciding_rule: None,
+            },
+        }
+    }
+}
+
 /// A classifier and, per rank, the rule it stands for.
 #[derive(Clone, Debug)]
 struct RankedClassifier<A: Key> {
     classifier: Classifier<A>,
-    rules: Vec<RuleRef>,
-    actions: Vec<Action>,
+    outcomes: Outcomes,
 }
 
 impl CompiledSnapshot {
@@ -172,12 +220,36 @@ impl CompiledSnapshot {
     /// Decides one flow (S14: platform, inner access, custom rules, default).
     #[inline(always)]
     pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
+        match self.prepare(target, flow) {
+            Prepared::Decided(verdict) => verdict,
+            Prepared::V4(lookup) => lookup.decide(kernel),
+            Prepared::V6(lookup) => lookup.decide(kernel),
+        }
+    }
+
+    /// Decides a batch, one flow after the other.
+    ///
+    /// PERF: moving groups of 4 or 16 flows through the stages in lockstep (all classes, then
+    /// all ANDs) was 10–30 % slower than this plain loop on the 1K ClassBench sets: the
+    /// out-of-order core already overlaps consecutive flows, and the lanes cost stores and
+    /// reloads.
+    #[inline(always)]
+    pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
+        for (query, slot) in queries.iter().zip(out.iter_mut()) {
+            *slot = self.check(kernel, query.target, &query.flow);
+        }
+    }
+
+    /// The steps before the rules (platform S13, inner access S11), and the classifier and key
+    /// for the rest.
+    #[inline(always)]
+    fn prepare(&self, target: Target, flow: &Flow) -> Prepared<'_> {
         if self.options.platform_rules && is_platform_blocked(flow) {
-            return Verdict {
+            return Prepared::Decided(Verdict {
                 action: Action::Drop,
                 reason: Reason::Platform,
                 deciding_rule: None,
-            };
+            });
         }
         let rule_set = match target {
             Target::Nic(nic) => {
@@ -193,35 +265,35 @@ impl CompiledSnapshot {
                     }
                 };
                 if inner {
-                    return Verdict {
+                    return Prepared::Decided(Verdict {
                         action: Action::Accept,
                         reason: Reason::InnerAccess,
                         deciding_rule: None,
-                    };
+                    });
                 }
                 plan.rule_set
             }
             Target::Group(group) => self.groups[group as usize],
         };
         let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
-        let decided = match (flow.remote(), flow.local()) {
-            (IpAddr::V4(remote), IpAddr::V4(local)) => {
-                classifiers
-                    .v4
-                    .decide(kernel, flow, u32::from(remote), u32::from(local))
-            }
-            (IpAddr::V6(remote), IpAddr::V6(local)) => {
-                classifiers
-                    .v6
-                    .decide(kernel, flow, u128::from(remote), u128::from(local))
-            }
-            _ => None, // Flow::parse never builds mixed families
-        };
-        decided.unwrap_or(Verdict {
-            action: classifiers.default,
-            reason: Reason::Default,
-            deciding_rule: None,
-        })
+        match (flow.remote(), flow.local()) {
+            (IpAddr::V4(remote), IpAddr::V4(local)) => Prepared::V4(Lookup {
+                ranked: &classifiers.v4,
+                default: classifiers.default,
+                key: FlowKey::of(flow, u32::from(remote), u32::from(local)),
+            }),
+            (IpAddr::V6(remote), IpAddr::V6(local)) => Prepared::V6(Lookup {
+                ranked: &classifiers.v6,
+                default: classifiers.default,
+                key: FlowKey::of(flow, u128::from(remote), u128::from(local)),
+            }),
+            // Flow::parse never builds mixed families; nothing can match such a flow.
+            _ => Prepared::Decided(Verdict {
+                action: classifiers.default,
+                reason: Reason::Default,
+                deciding_rule: None,
+            }),
+        }
     }
 
     /// Heap bytes of the compiled structures.
@@ -246,27 +318,10 @@ impl CompiledSnapshot {
 }
 
 impl<A: Key> RankedClassifier<A> {
-    #[inline(always)]
-    fn decide<K: Kernel>(&self, kernel: K, flow: &Flow, remote: A, local: A) -> Option<Verdict> {
-        let key = FlowKey {
-            protocol: flow.protocol,
-            dest_port: flow.dst_port,
-            source_port: flow.src_port,
-            remote,
-            local,
-        };
-        let rank = self.classifier.first_match(kernel, &key)? as usize;
-        Some(Verdict {
-            action: self.actions[rank],
-            reason: Reason::Rule,
-            deciding_rule: Some(self.rules[rank]),
-        })
-    }
-
     fn memory_bytes(&self) -> usize {
         self.classifier.memory_bytes()
-            + self.rules.len() * std::mem::size_of::<RuleRef>()
-            + self.actions.len()
+            + self.outcomes.rules.len() * std::mem::size_of::<RuleRef>()
+            + self.outcomes.actions.len()
     }
 }
 
@@ -333,8 +388,10 @@ fn build_ranked<A: Key>(
     let resolved = resolve_ranked(snapshot, ranked, family, to_interval);
     RankedClassifier {
         classifier: Classifier::build(&resolved.sets, tier),
-        rules: resolved.rules,
-        actions: resolved.actions,
+        outcomes: Outcomes {
+            rules: resolved.rules,
+            actions: resolved.actions,
+        },
     }
 }
 

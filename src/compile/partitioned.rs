@@ -30,6 +30,20 @@ pub struct FlowKey<A> {
     pub local: A,
 }
 
+impl<A> FlowKey<A> {
+    /// The key of `flow`, whose remote and local addresses are given in the family's form.
+    #[inline(always)]
+    pub fn of(flow: &crate::model::Flow, remote: A, local: A) -> FlowKey<A> {
+        FlowKey {
+            protocol: flow.protocol,
+            dest_port: flow.dst_port,
+            source_port: flow.src_port,
+            remote,
+            local,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AddressField {
     Remote,

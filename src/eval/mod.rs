@@ -178,8 +178,6 @@ impl KernelTask for Batch<'_> {
 
     #[inline(always)]
     fn run<K: Kernel>(self, kernel: K) {
-        for (query, slot) in self.queries.iter().zip(self.out.iter_mut()) {
-            *slot = self.compiled.check(kernel, query.target, &query.flow);
-        }
+        self.compiled.check_batch(kernel, self.queries, self.out);
     }
 }
