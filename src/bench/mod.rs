@@ -344,6 +344,46 @@ impl Executor {
         }
     }
 
+    /// Every thread of the pool makes its own passes over all of `queries`, starting at its
+    /// own offset, until `min_time` has passed; the timing counts every thread's passes.
+    ///
+    /// This is how the rte_acl harness runs its lcores. Splitting every pass across the
+    /// threads instead puts a barrier, and a thread wake-up, after each pass: on an
+    /// 8 780-flow trace a pass takes a few hundred microseconds, and two threads ran only
+    /// 1.1–1.3× one.
+    pub fn time_independent_passes(
+        &self,
+        engine: &Engine,
+        queries: &[Query],
+        min_time: Duration,
+    ) -> Timing {
+        let start = Instant::now();
+        let passes: u64 = self
+            .pool
+            .broadcast(|context| {
+                let offset = queries.len() * context.index() / context.num_threads();
+                let (tail, head) = (&queries[offset..], &queries[..offset]);
+                let mut out = verdict_buffer(queries.len());
+                let (out_tail, out_head) = out.split_at_mut(tail.len());
+                let mut passes = 0;
+                loop {
+                    engine.check_batch(tail, out_tail);
+                    engine.check_batch(head, out_head);
+                    passes += 1;
+                    if start.elapsed() >= min_time {
+                        return passes;
+                    }
+                }
+            })
+            .into_iter()
+            .sum();
+        Timing {
+            passes,
+            flows: queries.len(),
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
+
     /// Runs `f` inside the pool (for other parallel work such as verification).
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
         self.pool.install(f)
@@ -374,6 +414,9 @@ impl Timing {
 
 /// Times whole passes over `queries` until at least `min_time` has passed (at least one pass).
 /// The caller runs a warm-up pass first (the one whose verdicts it counts and verifies).
+///
+/// With several threads, each thread makes its own passes (see
+/// [`Executor::time_independent_passes`]).
 pub fn time_passes(
     engine: &Engine,
     queries: &[Query],
@@ -381,6 +424,9 @@ pub fn time_passes(
     executor: &Executor,
     min_time: Duration,
 ) -> Timing {
+    if executor.threads > 1 {
+        return executor.time_independent_passes(engine, queries, min_time);
+    }
     let start = Instant::now();
     let mut passes = 0u64;
     loop {

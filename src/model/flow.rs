@@ -1,6 +1,6 @@
 use super::{parse_protocol_number, protocol_name, Direction, Family};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// The first packet of a connection, seen from one NIC in one direction (S16).
 ///
@@ -71,12 +71,10 @@ impl Flow {
                 "tcp, udp, icmp, icmpv6, gre or a protocol number 0..255",
             )
         })?;
-        let src: IpAddr = src_ip
-            .parse()
-            .map_err(|_| bad("src_ip", src_ip, "an IPv4 or IPv6 address"))?;
-        let dst: IpAddr = dst_ip
-            .parse()
-            .map_err(|_| bad("dst_ip", dst_ip, "an IPv4 or IPv6 address"))?;
+        let src =
+            parse_ip(src_ip).ok_or_else(|| bad("src_ip", src_ip, "an IPv4 or IPv6 address"))?;
+        let dst =
+            parse_ip(dst_ip).ok_or_else(|| bad("dst_ip", dst_ip, "an IPv4 or IPv6 address"))?;
         if Family::of_addr(&src) != Family::of_addr(&dst) {
             return Err(bad(
                 "dst_ip",
@@ -163,3 +161,81 @@ impl fmt::Display for FlowError {
 }
 
 impl std::error::Error for FlowError {}
+
+/// Parses an address as `IpAddr::from_str` does.
+///
+/// PERF: the standard parser took 8 % of `sgsim eval`'s time; plain dotted quads (what bulk
+/// inputs are made of) take a short path, and everything else — IPv6, and any text the short
+/// path does not accept, valid or not — goes to the standard parser, which has the last word.
+fn parse_ip(text: &str) -> Option<IpAddr> {
+    match parse_plain_ipv4(text.as_bytes()) {
+        Some(v4) => Some(IpAddr::V4(v4)),
+        None => text.parse().ok(),
+    }
+}
+
+/// Four decimal octets of 1–3 digits without leading zeros, each at most 255.
+fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&b| b == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &digit in part {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(digit - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    match parts.next() {
+        None => Some(Ipv4Addr::from(octets)),
+        Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ipv4_short_path_agrees_with_the_standard_parser() {
+        let cases = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.1.10",
+            "1.2.3.4",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..3.4",
+            "1.2.3.4 ",
+            " 1.2.3.4",
+            "1.2.3.-4",
+            "+1.2.3.4",
+            "1.2.3.4/8",
+            "",
+            ".",
+            "1.2.3.",
+            "999.0.0.0",
+            "00.0.0.0",
+            "1.2.3.0x1",
+            "::1",
+            "::ffff:1.2.3.4",
+            "1.2.3.4%eth0",
+            "٣.2.3.4",
+        ];
+        for text in cases {
+            assert_eq!(parse_ip(text), text.parse::<IpAddr>().ok(), "{text:?}");
+        }
+        for a in [0u32, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999] {
+            let text = format!("{a}.{a}.0.{a}");
+            assert_eq!(parse_ip(&text), text.parse::<IpAddr>().ok(), "{text:?}");
+        }
+    }
+}
