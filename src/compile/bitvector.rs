@@ -429,6 +429,41 @@ pub struct RuleVectors {
     blocks: usize,
     summary_words: usize,
     fields: [ClassVectors; 5],
+    /// Per field, the field whose vectors a lookup reads for it: itself, or for a field that
+    /// no rule constrains (one class holding every rule, such as the source port in most rule
+    /// sets) an active field, since ANDing a vector twice changes nothing. Such a field costs
+    /// neither a class lookup nor a cache miss (rte_acl likewise drops all-wildcard fields).
+    stand_in: [usize; 5],
+}
+
+impl RuleVectors {
+    fn new(rules: usize, blocks: usize, fields: [ClassVectors; 5]) -> RuleVectors {
+        let unconstrained = |field: &ClassVectors| {
+            field.blocks.len() == blocks
+                && field
+                    .blocks
+                    .iter()
+                    .map(|b| b.0.iter().map(|w| w.count_ones() as usize).sum::<usize>())
+                    .sum::<usize>()
+                    == rules
+        };
+        let active: Vec<usize> = (0..5).filter(|&f| !unconstrained(&fields[f])).collect();
+        let fallback = active.first().copied().unwrap_or(0);
+        let stand_in = std::array::from_fn(|f| if active.contains(&f) { f } else { fallback });
+        RuleVectors {
+            rules,
+            blocks,
+            summary_words: blocks.div_ceil(64),
+            fields,
+            stand_in,
+        }
+    }
+
+    /// Whether a lookup needs `field`'s class.
+    #[inline(always)]
+    fn is_active(&self, field: usize) -> bool {
+        self.stand_in[field] == field
+    }
 }
 
 /// Rules of one (target, direction, family), compiled into five fields.
@@ -506,18 +541,17 @@ impl<A: Key> BitVectorClassifier<A> {
             source_port,
             remote,
             local,
-            vectors: RuleVectors {
+            vectors: RuleVectors::new(
                 rules,
                 blocks,
-                summary_words: blocks.div_ceil(64),
-                fields: [
+                [
                     protocol_vectors,
                     dest_port_vectors,
                     source_port_vectors,
                     remote_vectors,
                     local_vectors,
                 ],
-            },
+            ),
         }
     }
 
@@ -537,12 +571,33 @@ impl<A: Key> BitVectorClassifier<A> {
         if self.vectors.rules == 0 {
             return [0; 5];
         }
+        let active = |field: usize| self.vectors.is_active(field);
         [
-            self.protocol.class_of(key.protocol),
-            self.dest_port.class_of(key.dest_port),
-            self.source_port.class_of(key.source_port),
-            self.remote.class_of(key.remote),
-            self.local.class_of(key.local),
+            if active(0) {
+                self.protocol.class_of(key.protocol)
+            } else {
+                0
+            },
+            if active(1) {
+                self.dest_port.class_of(key.dest_port)
+            } else {
+                0
+            },
+            if active(2) {
+                self.source_port.class_of(key.source_port)
+            } else {
+                0
+            },
+            if active(3) {
+                self.remote.class_of(key.remote)
+            } else {
+                0
+            },
+            if active(4) {
+                self.local.class_of(key.local)
+            } else {
+                0
+            },
         ]
     }
 
@@ -568,8 +623,9 @@ impl RuleVectors {
         if self.rules == 0 {
             return None;
         }
-        let classes = classes.map(|class| class as usize);
-        let vectors = &self.fields;
+        let fields: [usize; 5] = self.stand_in;
+        let classes: [usize; 5] = std::array::from_fn(|f| classes[fields[f]] as usize);
+        let vectors: [&ClassVectors; 5] = fields.map(|f| &self.fields[f]);
         let (blocks, summary_words) = (self.blocks, self.summary_words);
         let block_of = |field: usize, block: usize| -> &Block {
             &vectors[field].blocks[classes[field] * blocks + block]
