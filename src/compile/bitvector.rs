@@ -92,7 +92,6 @@ enum Lookup {
 
 /// Up to this many intervals a linear scan beats any index.
 const SCAN_MAX: usize = 8;
-const CHILD_MIN_STARTS: usize = 4;
 
 /// How many of the ascending `starts` are <= `value`: a scan for short slices (buckets average
 /// under one start), a binary search for long (clustered) ones.
@@ -125,14 +124,15 @@ fn direct_table<K: Key>(starts: &[K], classes: &[u32]) -> Vec<u32> {
 ///   (bits 24–29; [`BucketTable::MANY`] means "to the end of the starts", which is still right
 ///   because later blocks' starts all lie above the value).
 ///
-/// Blocks with more than [`SCAN_MAX`] starts get a child while 8 more bits remain, so a lookup
-/// ends in a short scan at most.
+/// Blocks with more than a few starts get a child while 8 more bits remain, so a lookup ends in
+/// a short scan at most.
 // PERF: on acl1_1k a binary search inside clustered /16 blocks took 17 % of lookup time.
 #[derive(Clone, Debug)]
 pub struct BucketTable {
     root_bits: u32,
     root: Vec<u32>,
     children: Vec<u32>,
+    child_min_starts: usize,
 }
 
 impl BucketTable {
@@ -151,11 +151,25 @@ impl BucketTable {
         starts <= Self::INDEX_MASK as usize
     }
 
-    fn build<K: Key>(starts: &[K], classes: &[u32], root_bits: u32) -> BucketTable {
+    /// Blocks with more than this many starts get a child table (1 KiB) in dense maps; sparse
+    /// ones (the leaves of the partitioned tier, tens of thousands of them) only get one for
+    /// more than [`BucketTable::SPARSE_CHILD_MIN_STARTS`], so their memory stays ~32 bytes
+    /// per start at most.
+    // PERF: children from 4 starts on took the 1K ClassBench sets from 24–28 to 28–36 M/s, but
+    // acl1_100k's leaves from 38 to 90 MB.
+    const DENSE_CHILD_MIN_STARTS: usize = 4;
+    const SPARSE_CHILD_MIN_STARTS: usize = 32;
+
+    fn build<K: Key>(starts: &[K], classes: &[u32], root_bits: u32, dense: bool) -> BucketTable {
         let mut table = BucketTable {
             root_bits,
             root: Vec::new(),
             children: Vec::new(),
+            child_min_starts: if dense {
+                Self::DENSE_CHILD_MIN_STARTS
+            } else {
+                Self::SPARSE_CHILD_MIN_STARTS
+            },
         };
         let all = ValueBlock {
             first_start: 0,
@@ -193,7 +207,7 @@ impl BucketTable {
             let entry = if count == at_base {
                 // The class in force at the sub-block's first value.
                 Self::UNIFORM | classes[index - 1]
-            } else if count > CHILD_MIN_STARTS
+            } else if count > self.child_min_starts
                 && bits_below >= Self::CHILD_BITS
                 && depth < Self::MAX_DEPTH
             {
@@ -266,8 +280,9 @@ pub const DENSE_MIN_RULES: usize = 256;
 impl<K: Key> FieldMap<K> {
     fn new(starts: Vec<K>, classes: Vec<u32>, dense: bool) -> Self {
         // PERF: a scan of the few protocol intervals cost 3.6 ns per lookup on acl1_1k (its
-        // exits are hard to predict); the 1 KiB direct table costs one L1 load.
-        let lookup = if K::BITS <= 8 {
+        // exits are hard to predict); the 1 KiB direct table costs one L1 load, but in every
+        // leaf of the partitioned tier it took acl1_100k from 38 to 57 MB.
+        let lookup = if K::BITS <= 8 && (dense || starts.len() > SCAN_MAX) {
             Lookup::Direct(direct_table(&starts, &classes))
         } else if starts.len() <= SCAN_MAX {
             Lookup::Scan
@@ -284,7 +299,7 @@ impl<K: Key> FieldMap<K> {
                 (starts.len() * 4).next_power_of_two().trailing_zeros()
             };
             let bits = bits.clamp(1, K::BITS.min(20));
-            Lookup::Bucketed(BucketTable::build(&starts, &classes, bits))
+            Lookup::Bucketed(BucketTable::build(&starts, &classes, bits, dense))
         } else {
             Lookup::Search
         };
