@@ -191,21 +191,27 @@ impl BucketTable {
         depth: u32,
     ) -> Vec<u32> {
         let bits_below = block.bits_below - stride;
+        let sub_of = |start: &K| ((start.block(K::BITS) - block.base) >> bits_below) as usize;
+        // Sub-blocks without starts inside take the class in force at their first value: fill
+        // the table with that, run by run, and then visit only the sub-blocks holding starts.
+        // PERF: visiting all 2^16 roots one by one was a fifth of a 1000-rule compile.
         let mut entries = Vec::with_capacity(1 << stride);
         let mut index = block.first_start;
-        for sub in 0..(1u128 << stride) {
-            let base = block.base | sub << bits_below;
+        while index < block.end_start {
+            let sub = sub_of(&starts[index]);
             let first = index;
-            while index < block.end_start
-                && starts[index].block(K::BITS) >> bits_below == base >> bits_below
-            {
+            while index < block.end_start && sub_of(&starts[index]) == sub {
                 index += 1;
             }
+            if entries.len() < sub {
+                // `first >= 1` here: `starts[0]` is 0, in the very first sub-block.
+                entries.resize(sub, Self::UNIFORM | classes[first - 1]);
+            }
+            let base = block.base | (sub as u128) << bits_below;
             let count = index - first;
             // A start at the sub-block's first value does not cut it.
-            let at_base = usize::from(count > 0 && starts[first].block(K::BITS) == base);
+            let at_base = usize::from(starts[first].block(K::BITS) == base);
             let entry = if count == at_base {
-                // The class in force at the sub-block's first value.
                 Self::UNIFORM | classes[index - 1]
             } else if count > self.child_min_starts
                 && bits_below >= Self::CHILD_BITS
@@ -230,6 +236,8 @@ impl BucketTable {
             };
             entries.push(entry);
         }
+        // After the last start, the last class in force (every block has a start).
+        entries.resize(1 << stride, Self::UNIFORM | classes[index - 1]);
         entries
     }
 
@@ -393,11 +401,17 @@ pub fn build_field<K: Key>(
             cover_count[rule as usize] += 1;
             current[rule as usize / 64] |= 1u64 << (rule % 64);
         }
-        let next_class = vectors.len() as u32;
-        let class = *class_of_vector.entry(current.clone()).or_insert_with(|| {
-            vectors.push(current.clone());
-            next_class
-        });
+        // Look up by slice first: most cuts repeat a known class, and cloning the vector for
+        // every cut was most of a 1000-rule compile's allocations.
+        let class = match class_of_vector.get(current.as_slice()) {
+            Some(&class) => class,
+            None => {
+                let class = vectors.len() as u32;
+                class_of_vector.insert(current.clone(), class);
+                vectors.push(current.clone());
+                class
+            }
+        };
         // Adjacent intervals with the same class merge into one.
         if classes.last() != Some(&class) {
             starts.push(cut);
