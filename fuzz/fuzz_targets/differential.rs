@@ -7,8 +7,10 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use sgsim::compile::Tier;
-use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target};
-use sgsim::{Engine, Snapshot};
+use sgsim::model::{
+    Action, Direction, EvalOptions, Flow, NicType, Reason, RuleRef, Target, Verdict,
+};
+use sgsim::{Engine, Query, Snapshot};
 
 const V4: [&str; 8] = [
     "10.0.0.1",
@@ -222,19 +224,43 @@ fuzz_target!(|data: &[u8]| {
         };
         queries.push((target, flow));
     }
+    let batch: Vec<Query> = queries
+        .iter()
+        .map(|&(target, flow)| Query { target, flow })
+        .collect();
     for tier in [
         Tier::Auto,
         Tier::Flat,
+        Tier::FlatDense,
         Tier::Partitioned { leaf_max_rules: 1 },
         Tier::Partitioned { leaf_max_rules: 2 },
     ] {
         let engine = Engine::with_tier(snapshot.clone(), options, tier);
-        for (target, flow) in &queries {
+        // `check_batch` runs the fastest kernel the CPU has (AVX-512 here), `check` the
+        // portable one.
+        let expected: Vec<Verdict> = batch
+            .iter()
+            .map(|q| engine.check_reference(q.target, &q.flow))
+            .collect();
+        // A placeholder no real verdict equals, so a slot the batch skips cannot pass.
+        let unwritten = Verdict {
+            action: Action::Drop,
+            reason: Reason::Rule,
+            deciding_rule: Some(RuleRef {
+                group: u32::MAX,
+                rule: u32::MAX,
+            }),
+        };
+        let mut verdicts = vec![unwritten; batch.len()];
+        engine.check_batch(&batch, &mut verdicts);
+        for ((query, reference), from_batch) in batch.iter().zip(&expected).zip(&verdicts) {
+            let (target, flow) = (query.target, &query.flow);
             assert_eq!(
-                engine.check(*target, flow),
-                engine.check_reference(*target, flow),
+                &engine.check(target, flow),
+                reference,
                 "{tier:?} {target:?} {flow}"
             );
+            assert_eq!(from_batch, reference, "{tier:?} batch {target:?} {flow}");
         }
     }
 });
