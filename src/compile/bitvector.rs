@@ -330,7 +330,7 @@ impl<K: Key> FieldMap<K> {
         self.classes[interval]
     }
 
-    pub fn memory_bytes(&self) -> usize {
+    fn memory_bytes(&self) -> usize {
         let lookup = match &self.lookup {
             Lookup::Scan | Lookup::Search => 0,
             Lookup::Direct(table) => table.len() * 4,
@@ -498,12 +498,12 @@ impl RuleVectors {
 /// Rules of one (target, direction, family), compiled into five fields.
 #[derive(Clone, Debug)]
 pub struct BitVectorClassifier<A: Key> {
-    pub protocol: FieldMap<u8>,
-    pub dest_port: FieldMap<u16>,
-    pub source_port: FieldMap<u16>,
-    pub remote: FieldMap<A>,
-    pub local: FieldMap<A>,
-    pub vectors: RuleVectors,
+    protocol: FieldMap<u8>,
+    dest_port: FieldMap<u16>,
+    source_port: FieldMap<u16>,
+    remote: FieldMap<A>,
+    local: FieldMap<A>,
+    vectors: RuleVectors,
 }
 
 /// Per rule (rank order), the intervals each field accepts.
