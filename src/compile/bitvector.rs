@@ -600,34 +600,16 @@ impl<A: Key> BitVectorClassifier<A> {
         if self.vectors.rules == 0 {
             return [0; 5];
         }
+        // An unconstrained field's class is never read (see `RuleVectors::stand_in`).
         let active = |field: usize| self.vectors.is_active(field);
         [
-            if active(0) {
-                self.protocol.class_of(key.protocol)
-            } else {
-                0
-            },
-            if active(1) {
-                self.dest_port.class_of(key.dest_port)
-            } else {
-                0
-            },
-            if active(2) {
-                self.source_port.class_of(key.source_port)
-            } else {
-                0
-            },
-            if active(3) {
-                self.remote.class_of(key.remote)
-            } else {
-                0
-            },
-            if active(4) {
-                self.local.class_of(key.local)
-            } else {
-                0
-            },
+            active(0).then(|| self.protocol.class_of(key.protocol)),
+            active(1).then(|| self.dest_port.class_of(key.dest_port)),
+            active(2).then(|| self.source_port.class_of(key.source_port)),
+            active(3).then(|| self.remote.class_of(key.remote)),
+            active(4).then(|| self.local.class_of(key.local)),
         ]
+        .map(|class| class.unwrap_or(0))
     }
 
     pub fn memory_bytes(&self) -> usize {
