@@ -23,12 +23,7 @@ fn classbench_json_has_the_interface_keys_and_verified_counts() {
         .args(["--json", "--threads", "1,2", "--min-time", "0.05"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = successful_stdout(&output);
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -73,12 +68,7 @@ fn snapshot_and_flows_mode_reads_the_eval_csv() {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = successful_stdout(&output);
     assert!(stdout.contains("verdicts of one pass: accept="), "{stdout}");
     assert!(stdout.contains("flows/s"), "{stdout}");
 }
@@ -101,12 +91,7 @@ fn sweep_writes_csv_and_a_chart() {
         .arg(&plot)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stdout = successful_stdout(&output);
     let rows: Vec<&str> = stdout.lines().collect();
     assert_eq!(rows.len(), 3, "{stdout}");
     assert!(rows[0].starts_with("rules,flows,build_ms,memory_bytes,threads,"));
@@ -156,4 +141,14 @@ fn bad_input_is_reported_with_file_and_line() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--csv only applies to --sweep"));
+}
+
+/// The standard output of a run that must have succeeded (else its standard error).
+fn successful_stdout(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
 }

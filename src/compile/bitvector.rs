@@ -596,7 +596,7 @@ impl<A: Key> BitVectorClassifier<A> {
 
     /// The class of each field value: the first half of a lookup.
     #[inline(always)]
-    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 5] {
+    fn classes(&self, key: &FlowKey<A>) -> [u32; 5] {
         if self.vectors.rules == 0 {
             return [0; 5];
         }
@@ -630,7 +630,7 @@ impl<A: Key> BitVectorClassifier<A> {
 impl RuleVectors {
     /// The rank of the first rule in all five classes, if any: the second half of a lookup.
     #[inline(always)]
-    pub fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
+    fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
         if self.rules == 0 {
             return None;
         }

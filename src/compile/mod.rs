@@ -25,7 +25,6 @@ use crate::model::{
     Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
-use crate::Query;
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
 use ipnet::IpNet;
 use kernel::Kernel;
@@ -126,29 +125,6 @@ impl<A: Key> Classifier<A> {
     }
 }
 
-/// A flow after the steps before the rules.
-enum Prepared<'a> {
-    Decided(Verdict),
-    V4(Lookup<'a, u32>),
-    V6(Lookup<'a, u128>),
-}
-
-/// What is left to decide a flow: its key, the classifier of its target, direction and family,
-/// and the default (S12) if no rule matches.
-struct Lookup<'a, A: Key> {
-    ranked: &'a RankedClassifier<A>,
-    default: Action,
-    key: FlowKey<A>,
-}
-
-impl<'a, A: Key> Lookup<'a, A> {
-    #[inline(always)]
-    fn decide<K: Kernel>(&self, kernel: K) -> Verdict {
-        let rank = self.ranked.classifier.first_match(kernel, &self.key);
-        self.ranked.outcomes.verdict(rank, self.default)
-    }
-}
-
 /// Per rank, the rule it stands for and its action.
 #[derive(Clone, Debug)]
 struct Outcomes {
@@ -158,18 +134,11 @@ struct Outcomes {
 
 impl Outcomes {
     #[inline(always)]
-    fn verdict(&self, rank: Option<u32>, default: Action) -> Verdict {
-        match rank {
-            Some(rank) => Verdict {
-                action: self.actions[rank as usize],
-                reason: Reason::Rule,
-                deciding_rule: Some(self.rules[rank as usize]),
-            },
-            None => Verdict {
-                action: default,
-                reason: Reason::Default,
-                deciding_rule: None,
-            },
+    fn verdict(&self, rank: u32) -> Verdict {
+        Verdict {
+            action: self.actions[rank as usize],
+            reason: Reason::Rule,
+            deciding_rule: Some(self.rules[rank as usize]),
         }
     }
 }
@@ -220,36 +189,12 @@ impl CompiledSnapshot {
     /// Decides one flow (S14: platform, inner access, custom rules, default).
     #[inline(always)]
     pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
-        match self.prepare(target, flow) {
-            Prepared::Decided(verdict) => verdict,
-            Prepared::V4(lookup) => lookup.decide(kernel),
-            Prepared::V6(lookup) => lookup.decide(kernel),
-        }
-    }
-
-    /// Decides a batch, one flow after the other.
-    ///
-    /// PERF: moving groups of 4 or 16 flows through the stages in lockstep (all classes, then
-    /// all ANDs) was 10–30 % slower than this plain loop on the 1K ClassBench sets: the
-    /// out-of-order core already overlaps consecutive flows, and the lanes cost stores and
-    /// reloads.
-    #[inline(always)]
-    pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
-        for (query, slot) in queries.iter().zip(out.iter_mut()) {
-            *slot = self.check(kernel, query.target, &query.flow);
-        }
-    }
-
-    /// The steps before the rules (platform S13, inner access S11), and the classifier and key
-    /// for the rest.
-    #[inline(always)]
-    fn prepare(&self, target: Target, flow: &Flow) -> Prepared<'_> {
         if self.options.platform_rules && is_platform_blocked(flow) {
-            return Prepared::Decided(Verdict {
+            return Verdict {
                 action: Action::Drop,
                 reason: Reason::Platform,
                 deciding_rule: None,
-            });
+            };
         }
         let rule_set = match target {
             Target::Nic(nic) => {
@@ -265,34 +210,36 @@ impl CompiledSnapshot {
                     }
                 };
                 if inner {
-                    return Prepared::Decided(Verdict {
+                    return Verdict {
                         action: Action::Accept,
                         reason: Reason::InnerAccess,
                         deciding_rule: None,
-                    });
+                    };
                 }
                 plan.rule_set
             }
             Target::Group(group) => self.groups[group as usize],
         };
         let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
-        match (flow.remote(), flow.local()) {
-            (IpAddr::V4(remote), IpAddr::V4(local)) => Prepared::V4(Lookup {
-                ranked: &classifiers.v4,
-                default: classifiers.default,
-                key: FlowKey::of(flow, u32::from(remote), u32::from(local)),
-            }),
-            (IpAddr::V6(remote), IpAddr::V6(local)) => Prepared::V6(Lookup {
-                ranked: &classifiers.v6,
-                default: classifiers.default,
-                key: FlowKey::of(flow, u128::from(remote), u128::from(local)),
-            }),
+        let rank = match (flow.remote(), flow.local()) {
+            (IpAddr::V4(remote), IpAddr::V4(local)) => {
+                let key = FlowKey::of(flow, u32::from(remote), u32::from(local));
+                classifiers.v4.first_match(kernel, &key)
+            }
+            (IpAddr::V6(remote), IpAddr::V6(local)) => {
+                let key = FlowKey::of(flow, u128::from(remote), u128::from(local));
+                classifiers.v6.first_match(kernel, &key)
+            }
             // Flow::parse never builds mixed families; nothing can match such a flow.
-            _ => Prepared::Decided(Verdict {
+            _ => None,
+        };
+        match rank {
+            Some((outcomes, rank)) => outcomes.verdict(rank),
+            None => Verdict {
                 action: classifiers.default,
                 reason: Reason::Default,
                 deciding_rule: None,
-            }),
+            },
         }
     }
 
@@ -318,6 +265,13 @@ impl CompiledSnapshot {
 }
 
 impl<A: Key> RankedClassifier<A> {
+    /// The deciding rule's rank, with the outcomes that name it.
+    #[inline(always)]
+    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<(&Outcomes, u32)> {
+        let rank = self.classifier.first_match(kernel, key)?;
+        Some((&self.outcomes, rank))
+    }
+
     fn memory_bytes(&self) -> usize {
         self.classifier.memory_bytes()
             + self.outcomes.rules.len() * std::mem::size_of::<RuleRef>()

@@ -60,43 +60,61 @@ enum Node<A: Key> {
     Split {
         field: AddressField,
         prefix_bits: u32,
-        /// Bucket blocks, sorted, and their subtrees. PERF: a sorted Vec beat a SipHash map.
-        blocks: Vec<u128>,
+        /// Which bucket a flow's block falls in.
+        index: BucketIndex,
+        /// The subtrees, in ascending block order.
         buckets: Vec<Node<A>>,
-        /// When the node's flows all share the block of the level above (see
-        /// [`Node::split`]), the bucket of each value of the bits below it, plus one (0: none).
-        /// PERF: on uniform 100K traces the binary search over up to 2^16 blocks took ~1 µs
-        /// per lookup in cache misses; this is one load.
-        direct: Option<DirectIndex>,
         rest: Box<Node<A>>,
         best_rank: u32,
     },
 }
 
-/// A split's buckets indexed by the low `stride` bits of the flow's block.
+/// A split's blocks, to find a flow's bucket by.
 #[derive(Clone, Debug)]
-struct DirectIndex {
-    /// Bucket index plus one, or 0 for a block without a bucket.
-    buckets: Vec<u32>,
+enum BucketIndex {
+    /// When the node's flows all share the block of the level above (see [`Node::split`]):
+    /// per value of the bits below it, the bucket index plus one (0: no bucket).
+    /// PERF: on uniform 100K traces a binary search over up to 2^16 blocks took ~1 µs per
+    /// lookup in cache misses; this is one load.
+    Direct(Vec<u32>),
+    /// The blocks, sorted. PERF: a sorted Vec beat a SipHash map.
+    Sorted(Vec<u128>),
 }
 
-impl DirectIndex {
-    /// Strides up to this get a table (1 KiB at 8 bits); IPv4's levels are all 8 bits apart.
-    const MAX_STRIDE: u32 = 8;
+impl BucketIndex {
+    /// Strides up to this get a direct table (1 KiB at 8 bits); IPv4's levels are all 8 bits
+    /// apart.
+    const MAX_DIRECT_STRIDE: u32 = 8;
 
-    fn new(blocks: &[u128], stride: u32) -> DirectIndex {
+    /// The index of sorted `blocks`, which differ only in their low `stride` bits.
+    fn new(blocks: Vec<u128>, stride: u32) -> BucketIndex {
+        if stride > Self::MAX_DIRECT_STRIDE {
+            return BucketIndex::Sorted(blocks);
+        }
         let mask = (1u128 << stride) - 1;
         let mut buckets = vec![0; 1 << stride];
         for (index, &block) in blocks.iter().enumerate() {
             buckets[(block & mask) as usize] = index as u32 + 1;
         }
-        DirectIndex { buckets }
+        BucketIndex::Direct(buckets)
     }
 
     #[inline(always)]
     fn bucket(&self, block: u128) -> Option<usize> {
-        let mask = (self.buckets.len() - 1) as u128;
-        (self.buckets[(block & mask) as usize] as usize).checked_sub(1)
+        match self {
+            BucketIndex::Direct(buckets) => {
+                let mask = (buckets.len() - 1) as u128;
+                (buckets[(block & mask) as usize] as usize).checked_sub(1)
+            }
+            BucketIndex::Sorted(blocks) => blocks.binary_search(&block).ok(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            BucketIndex::Direct(buckets) => buckets.capacity() * 4,
+            BucketIndex::Sorted(blocks) => blocks.capacity() * 16,
+        }
     }
 }
 
@@ -198,9 +216,10 @@ impl<A: Key> Node<A> {
             members.retain(|(block, _)| *block >> (bits - above) == path_block);
         }
         members.sort_unstable_by_key(|(block, _)| *block);
-        let blocks: Vec<u128> = members.iter().map(|(block, _)| *block).collect();
-        let direct = (bits - above <= DirectIndex::MAX_STRIDE)
-            .then(|| DirectIndex::new(&blocks, bits - above));
+        let index = BucketIndex::new(
+            members.iter().map(|(block, _)| *block).collect(),
+            bits - above,
+        );
         let buckets = members
             .into_iter()
             .map(|(block, ranks)| Node::build(all, ranks, finer(block), leaf_max))
@@ -220,9 +239,8 @@ impl<A: Key> Node<A> {
         Some(Node::Split {
             field,
             prefix_bits: bits,
-            blocks,
+            index,
             buckets,
-            direct,
             rest: Box::new(Node::build(all, rest, rest_levels, leaf_max)),
             best_rank: ranks.first().copied().unwrap_or(u32::MAX),
         })
@@ -239,14 +257,12 @@ impl<A: Key> Node<A> {
         match self {
             Node::Leaf { classifier, ranks } => classifier.memory_bytes() + ranks.len() * 4,
             Node::Split {
-                blocks,
+                index,
                 buckets,
-                direct,
                 rest,
                 ..
             } => {
-                blocks.capacity() * 16
-                    + direct.as_ref().map_or(0, |d| d.buckets.len() * 4)
+                index.memory_bytes()
                     + buckets.capacity() * std::mem::size_of::<Node<A>>()
                     + buckets.iter().map(Node::memory_bytes).sum::<usize>()
                     + rest.memory_bytes()
@@ -304,9 +320,8 @@ impl<A: Key> PartitionedClassifier<A> {
                 Node::Split {
                     field,
                     prefix_bits,
-                    blocks,
+                    index,
                     buckets,
-                    direct,
                     rest,
                     ..
                 } => {
@@ -316,13 +331,8 @@ impl<A: Key> PartitionedClassifier<A> {
                         AddressField::Remote => key.remote,
                         AddressField::Local => key.local,
                     };
-                    let block = value.block(*prefix_bits);
-                    let bucket = match direct {
-                        Some(direct) => direct.bucket(block),
-                        None => blocks.binary_search(&block).ok(),
-                    };
-                    if let Some(index) = bucket {
-                        stack[pending] = &buckets[index];
+                    if let Some(bucket) = index.bucket(value.block(*prefix_bits)) {
+                        stack[pending] = &buckets[bucket];
                         pending += 1;
                     }
                 }
