@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod partitioned;
 
 use crate::eval::reference::{default_action, is_platform_blocked};
+use crate::eval::Query;
 use crate::model::{
     Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
@@ -28,7 +29,7 @@ use crate::model::{
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
 use ipnet::IpNet;
 use kernel::Kernel;
-use partitioned::{FlowKey, PartitionedClassifier};
+use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -64,6 +65,36 @@ struct DirectionClassifiers {
     v4: RankedClassifier<u32>,
     v6: RankedClassifier<u128>,
 }
+
+/// Where [`CompiledSnapshot::route`] sends a flow.
+enum Route<'a> {
+    Decided(Verdict),
+    V4(&'a DirectionClassifiers, FlowKey<u32>),
+    V6(&'a DirectionClassifiers, FlowKey<u128>),
+}
+
+impl DirectionClassifiers {
+    /// The verdict of the first matching rule of `ranked`, or the default (S12) without one.
+    #[inline(always)]
+    fn decide<A: Key>(&self, ranked: &RankedClassifier<A>, rank: Option<u32>) -> Verdict {
+        match rank {
+            Some(rank) => ranked.outcomes.verdict(rank),
+            None => self.default_verdict(),
+        }
+    }
+
+    fn default_verdict(&self) -> Verdict {
+        Verdict {
+            action: self.default,
+            reason: Reason::Default,
+            deciding_rule: None,
+        }
+    }
+}
+
+/// Flows a batch moves through partitioned trees together.
+// PERF: see `docs/engine.md`.
+pub const LOCKSTEP_FLOWS: usize = 16;
 
 /// Rule sets up to this size get one bit vector (the small tier); larger ones are partitioned.
 // PERF: at 10K rules one bit vector needs 6–13 MB and beat the partitioned tier on acl1_10k
@@ -189,12 +220,63 @@ impl CompiledSnapshot {
     /// Decides one flow (S14: platform, inner access, custom rules, default).
     #[inline(always)]
     pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
+        match self.route(target, flow) {
+            Route::Decided(verdict) => verdict,
+            Route::V4(classifiers, key) => {
+                classifiers.decide(&classifiers.v4, classifiers.v4.first_match(kernel, &key))
+            }
+            Route::V6(classifiers, key) => {
+                classifiers.decide(&classifiers.v6, classifiers.v6.first_match(kernel, &key))
+            }
+        }
+    }
+
+    /// Decides `queries` into `out` (same length), as [`CompiledSnapshot::check`] would one by
+    /// one, except that flows bound for partitioned classifiers walk their trees in groups of
+    /// [`LOCKSTEP_FLOWS`] (see [`partitioned::walk_lockstep`]).
+    #[inline(always)]
+    pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
+        // The flows of the chunk that walk trees: where their verdicts go, and their walks.
+        let mut waiting: Vec<(usize, &DirectionClassifiers)> = Vec::with_capacity(LOCKSTEP_FLOWS);
+        let mut walkers: Vec<Walker<'_, u32>> = Vec::with_capacity(LOCKSTEP_FLOWS);
+        for (queries, out) in queries
+            .chunks(LOCKSTEP_FLOWS)
+            .zip(out.chunks_mut(LOCKSTEP_FLOWS))
+        {
+            waiting.clear();
+            walkers.clear();
+            for (slot, query) in queries.iter().enumerate() {
+                out[slot] = match self.route(query.target, &query.flow) {
+                    Route::V4(classifiers, key) => match &classifiers.v4.classifier {
+                        Classifier::Partitioned(tree) => {
+                            waiting.push((slot, classifiers));
+                            walkers.push(Walker::new(tree, key));
+                            continue;
+                        }
+                        Classifier::Flat(_) => classifiers
+                            .decide(&classifiers.v4, classifiers.v4.first_match(kernel, &key)),
+                    },
+                    Route::V6(classifiers, key) => classifiers
+                        .decide(&classifiers.v6, classifiers.v6.first_match(kernel, &key)),
+                    Route::Decided(verdict) => verdict,
+                };
+            }
+            walk_lockstep(kernel, &mut walkers);
+            for (&(slot, classifiers), walker) in waiting.iter().zip(&walkers) {
+                out[slot] = classifiers.decide(&classifiers.v4, walker.first_match());
+            }
+        }
+    }
+
+    /// The steps of S14 before the custom rules, and the classifier and key for the rest.
+    #[inline(always)]
+    fn route(&self, target: Target, flow: &Flow) -> Route<'_> {
         if self.options.platform_rules && is_platform_blocked(flow) {
-            return Verdict {
+            return Route::Decided(Verdict {
                 action: Action::Drop,
                 reason: Reason::Platform,
                 deciding_rule: None,
-            };
+            });
         }
         let rule_set = match target {
             Target::Nic(nic) => {
@@ -210,36 +292,28 @@ impl CompiledSnapshot {
                     }
                 };
                 if inner {
-                    return Verdict {
+                    return Route::Decided(Verdict {
                         action: Action::Accept,
                         reason: Reason::InnerAccess,
                         deciding_rule: None,
-                    };
+                    });
                 }
                 plan.rule_set
             }
             Target::Group(group) => self.groups[group as usize],
         };
         let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
-        let rank = match (flow.remote(), flow.local()) {
-            (IpAddr::V4(remote), IpAddr::V4(local)) => {
-                let key = FlowKey::of(flow, u32::from(remote), u32::from(local));
-                classifiers.v4.first_match(kernel, &key)
-            }
-            (IpAddr::V6(remote), IpAddr::V6(local)) => {
-                let key = FlowKey::of(flow, u128::from(remote), u128::from(local));
-                classifiers.v6.first_match(kernel, &key)
-            }
+        match (flow.remote(), flow.local()) {
+            (IpAddr::V4(remote), IpAddr::V4(local)) => Route::V4(
+                classifiers,
+                FlowKey::of(flow, u32::from(remote), u32::from(local)),
+            ),
+            (IpAddr::V6(remote), IpAddr::V6(local)) => Route::V6(
+                classifiers,
+                FlowKey::of(flow, u128::from(remote), u128::from(local)),
+            ),
             // Flow::parse never builds mixed families; nothing can match such a flow.
-            _ => None,
-        };
-        match rank {
-            Some((outcomes, rank)) => outcomes.verdict(rank),
-            None => Verdict {
-                action: classifiers.default,
-                reason: Reason::Default,
-                deciding_rule: None,
-            },
+            _ => Route::Decided(classifiers.default_verdict()),
         }
     }
 
@@ -265,11 +339,10 @@ impl CompiledSnapshot {
 }
 
 impl<A: Key> RankedClassifier<A> {
-    /// The deciding rule's rank, with the outcomes that name it.
+    /// The deciding rule's rank.
     #[inline(always)]
-    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<(&Outcomes, u32)> {
-        let rank = self.classifier.first_match(kernel, key)?;
-        Some((&self.outcomes, rank))
+    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
+        self.classifier.first_match(kernel, key)
     }
 
     fn memory_bytes(&self) -> usize {

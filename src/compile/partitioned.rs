@@ -4,24 +4,40 @@
 //! local) and a block size (for IPv4 /8, /16, /24, /32; for IPv6 /32, /48, /64, /128) and sends
 //! every rule whose set in that field lies inside such blocks to the bucket of its block(s); the
 //! rules too wide for it stay in the node's *rest*. Buckets and the rest are built the same way,
-//! one level finer, until they are small enough for a [`BitVectorClassifier`] leaf.
+//! one level finer, until they hold at most a few rules.
+//!
+//! A leaf is a *list* of rule boxes (one interval per field) scanned in rank order, or, when its
+//! rules cannot be split and expand into too many boxes, a [`BitVectorClassifier`].
 //!
 //! Rules keep their global ranks, so a lookup visits one bucket per level plus the rests, keeps
 //! the lowest rank, and skips any subtree whose best rank cannot win.
+//!
+//! The tree lives in a few flat arrays, and a [`NodeRef`] says what kind of node it points at
+//! and the best rank below it, so a walk knows where a child's data is before it reads it. That
+//! lets [`walk_lockstep`] move many flows down their trees together, prefetching every child it
+//! pushes: at 100K rules the tree is far larger than the caches, and a single walk is a chain of
+//! dependent cache misses that only overlapping several flows hides.
 
 use super::bitvector::{BitVectorClassifier, Key, RuleFieldSets};
-use super::kernel::Kernel;
+use super::kernel::{prefetch, Kernel};
 use std::collections::HashMap;
 
 /// Leaves hold at most this many rules unless no split makes progress.
-// PERF: on acl1_100k, leaves of ≤ 256 rules kept every lookup inside a few small bit vectors.
-pub const DEFAULT_LEAF_MAX_RULES: usize = 256;
+// PERF: on the uniform 100K traces, 32 was as fast as any of 16–256 on acl1 and fw1 and within
+// noise on ipc1 (see `docs/engine.md`).
+pub const DEFAULT_LEAF_MAX_RULES: usize = 32;
+
+/// A leaf whose rules expand into more boxes than this (wide rest sets that no split can cut,
+/// rules with prefix or port lists) gets a bit vector instead of a list. At most 64, the most
+/// a [`NodeRef`] can encode.
+const LIST_MAX_BOXES: usize = 64;
 
 /// Splits on a path from the root: every split uses up one block level of the remote or local
 /// field, so the depth-first walk's stack never holds more than one node per level plus one.
 const MAX_DEPTH: usize = 8;
 
 /// The values of one flow, in classifier order.
+#[derive(Clone, Copy, Debug)]
 pub struct FlowKey<A> {
     pub protocol: u8,
     pub dest_port: u16,
@@ -50,72 +66,139 @@ enum AddressField {
     Local,
 }
 
-#[derive(Clone, Debug)]
-enum Node<A: Key> {
-    Leaf {
-        classifier: Box<BitVectorClassifier<A>>,
-        /// Global rank of each leaf rule, ascending.
-        ranks: Vec<u32>,
-    },
-    Split {
-        field: AddressField,
-        prefix_bits: u32,
-        /// Which bucket a flow's block falls in.
-        index: BucketIndex,
-        /// The subtrees, in ascending block order.
-        buckets: Vec<Node<A>>,
-        rest: Box<Node<A>>,
-        best_rank: u32,
-    },
+/// A pointer to a node, 8 bytes: the best (lowest) rank in its subtree and a code — the kind in
+/// the top two bits, then an index into the kind's array (for a list, its first box and length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct NodeRef {
+    best_rank: u32,
+    code: u32,
 }
 
-/// A split's blocks, to find a flow's bucket by.
-#[derive(Clone, Debug)]
-enum BucketIndex {
-    /// When the node's flows all share the block of the level above (see [`Node::split`]):
-    /// per value of the bits below it, the bucket index plus one (0: no bucket).
-    /// PERF: on uniform 100K traces a binary search over up to 2^16 blocks took ~1 µs per
-    /// lookup in cache misses; this is one load.
-    Direct(Vec<u32>),
-    /// The blocks, sorted. PERF: a sorted Vec beat a SipHash map.
-    Sorted(Vec<u128>),
+/// A [`NodeRef`] decoded.
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    /// No rules: never visited (its best rank is `u32::MAX`).
+    Empty,
+    /// `splits[index]`.
+    Split(u32),
+    /// `boxes[start..start + len]`.
+    List { start: u32, len: u32 },
+    /// `vector_leaves[index]`.
+    Vector(u32),
 }
 
-impl BucketIndex {
-    /// Strides up to this get a direct table (1 KiB at 8 bits); IPv4's levels are all 8 bits
-    /// apart.
-    const MAX_DIRECT_STRIDE: u32 = 8;
+impl NodeRef {
+    const EMPTY: NodeRef = NodeRef {
+        best_rank: u32::MAX,
+        code: 0,
+    };
+    const KIND_SHIFT: u32 = 30;
+    const INDEX_MASK: u32 = (1 << Self::KIND_SHIFT) - 1;
+    /// A list's length (minus one) takes the low bits of its index, its first box the rest.
+    const LEN_BITS: u32 = 6;
+    const MAX_LIST_START: usize = 1 << (Self::KIND_SHIFT - Self::LEN_BITS);
 
-    /// The index of sorted `blocks`, which differ only in their low `stride` bits.
-    fn new(blocks: Vec<u128>, stride: u32) -> BucketIndex {
-        if stride > Self::MAX_DIRECT_STRIDE {
-            return BucketIndex::Sorted(blocks);
+    fn new(kind: u32, index: u32, best_rank: u32) -> NodeRef {
+        assert!(
+            index <= Self::INDEX_MASK,
+            "more tree nodes than a NodeRef can index"
+        );
+        NodeRef {
+            best_rank,
+            code: kind << Self::KIND_SHIFT | index,
         }
-        let mask = (1u128 << stride) - 1;
-        let mut buckets = vec![0; 1 << stride];
-        for (index, &block) in blocks.iter().enumerate() {
-            buckets[(block & mask) as usize] = index as u32 + 1;
-        }
-        BucketIndex::Direct(buckets)
+    }
+
+    fn split(index: usize, best_rank: u32) -> NodeRef {
+        NodeRef::new(1, index as u32, best_rank)
+    }
+
+    /// `None` when the list does not fit the encoding.
+    fn list(start: usize, len: usize, best_rank: u32) -> Option<NodeRef> {
+        (start < Self::MAX_LIST_START && (1..=LIST_MAX_BOXES).contains(&len)).then(|| {
+            let index = (start as u32) << Self::LEN_BITS | (len as u32 - 1);
+            NodeRef::new(2, index, best_rank)
+        })
+    }
+
+    fn vector(index: usize, best_rank: u32) -> NodeRef {
+        NodeRef::new(3, index as u32, best_rank)
     }
 
     #[inline(always)]
-    fn bucket(&self, block: u128) -> Option<usize> {
-        match self {
-            BucketIndex::Direct(buckets) => {
-                let mask = (buckets.len() - 1) as u128;
-                (buckets[(block & mask) as usize] as usize).checked_sub(1)
-            }
-            BucketIndex::Sorted(blocks) => blocks.binary_search(&block).ok(),
+    fn node(self) -> Node {
+        let index = self.code & Self::INDEX_MASK;
+        match self.code >> Self::KIND_SHIFT {
+            0 => Node::Empty,
+            1 => Node::Split(index),
+            2 => Node::List {
+                start: index >> Self::LEN_BITS,
+                len: (index & ((1 << Self::LEN_BITS) - 1)) + 1,
+            },
+            _ => Node::Vector(index),
         }
     }
+}
 
-    fn memory_bytes(&self) -> usize {
-        match self {
-            BucketIndex::Direct(buckets) => buckets.capacity() * 4,
-            BucketIndex::Sorted(blocks) => blocks.capacity() * 16,
-        }
+/// An inner node: the field and block size it buckets by, its buckets and its rest.
+#[derive(Clone, Debug)]
+struct Split {
+    rest: NodeRef,
+    field: AddressField,
+    prefix_bits: u32,
+    /// The buckets are `slots[first_slot..]`, found by `index`.
+    first_slot: u32,
+    index: SlotIndex,
+}
+
+/// How a split finds the bucket of a flow's block.
+#[derive(Clone, Copy, Debug)]
+enum SlotIndex {
+    /// When the node's flows all share the block of the level above (see
+    /// [`Builder::split`]), the bits below it pick the slot directly (empty slots are
+    /// [`NodeRef::EMPTY`]). PERF: on uniform 100K traces a binary search over up to 2^16
+    /// blocks took ~1 µs per lookup in cache misses; this is one load.
+    Direct { mask: u32 },
+    /// Blocks too far apart for a table (IPv6): `sorted_blocks[first_block..][..count]`,
+    /// ascending, with the slots in the same order.
+    Sorted { first_block: u32, count: u32 },
+}
+
+/// Strides up to this get a direct table (256 slots, 2 KiB, at 8 bits); IPv4's levels are all
+/// 8 bits apart.
+const MAX_DIRECT_STRIDE: u32 = 8;
+
+/// One rule of a list leaf, or one combination of its intervals when a field has several.
+#[derive(Clone, Copy, Debug)]
+struct RuleBox<A> {
+    remote: (A, A),
+    local: (A, A),
+    dest_port: (u16, u16),
+    source_port: (u16, u16),
+    protocol: (u8, u8),
+    rank: u32,
+}
+
+impl<A: Key> RuleBox<A> {
+    #[inline(always)]
+    fn matches(&self, key: &FlowKey<A>) -> bool {
+        let within = |(lo, hi): (A, A), value: A| (lo <= value) & (value <= hi);
+        let within_port = |(lo, hi): (u16, u16), value: u16| (lo <= value) & (value <= hi);
+        within(self.remote, key.remote)
+            & within(self.local, key.local)
+            & within_port(self.dest_port, key.dest_port)
+            & within_port(self.source_port, key.source_port)
+            & (self.protocol.0 <= key.protocol)
+            & (key.protocol <= self.protocol.1)
     }
+}
+
+/// A leaf too large for a list.
+#[derive(Clone, Debug)]
+struct VectorLeaf<A: Key> {
+    classifier: BitVectorClassifier<A>,
+    /// Global rank of each leaf rule, ascending.
+    ranks: Vec<u32>,
 }
 
 /// How far down the block levels each field has gone on the path to a node.
@@ -129,27 +212,102 @@ struct Levels {
     local_block: u128,
 }
 
-impl<A: Key> Node<A> {
-    fn build(all: &RuleFieldSets<A>, ranks: Vec<u32>, levels: Levels, leaf_max: usize) -> Node<A> {
-        if ranks.len() > leaf_max {
-            if let Some(split) = Self::split(all, &ranks, levels, leaf_max) {
+/// See the module docs.
+#[derive(Clone, Debug)]
+pub struct PartitionedClassifier<A: Key> {
+    root: NodeRef,
+    splits: Vec<Split>,
+    slots: Vec<NodeRef>,
+    sorted_blocks: Vec<u128>,
+    boxes: Vec<RuleBox<A>>,
+    vector_leaves: Vec<VectorLeaf<A>>,
+}
+
+/// Builds a [`PartitionedClassifier`] node by node, children before parents.
+struct Builder<'a, A: Key> {
+    all: &'a RuleFieldSets<A>,
+    leaf_max: usize,
+    tree: PartitionedClassifier<A>,
+}
+
+impl<A: Key> Builder<'_, A> {
+    fn node(&mut self, ranks: Vec<u32>, levels: Levels) -> NodeRef {
+        if ranks.is_empty() {
+            return NodeRef::EMPTY;
+        }
+        if ranks.len() > self.leaf_max {
+            if let Some(split) = self.split(&ranks, levels) {
                 return split;
             }
         }
-        Node::Leaf {
-            classifier: Box::new(BitVectorClassifier::build(&all.subset(&ranks), false)),
-            ranks,
+        self.leaf(ranks)
+    }
+
+    /// A list leaf when the rules expand into few enough boxes, else a bit-vector leaf.
+    fn leaf(&mut self, ranks: Vec<u32>) -> NodeRef {
+        let best_rank = ranks[0];
+        let start = self.tree.boxes.len();
+        if let Some(boxes) = self.boxes(&ranks) {
+            if let Some(node) = NodeRef::list(start, boxes.len(), best_rank) {
+                self.tree.boxes.extend(boxes);
+                return node;
+            }
+            if boxes.is_empty() {
+                // Every rule has an empty set in some field (a group without members).
+                return NodeRef::EMPTY;
+            }
         }
+        self.tree.vector_leaves.push(VectorLeaf {
+            classifier: BitVectorClassifier::build(&self.all.subset(&ranks), false),
+            ranks,
+        });
+        NodeRef::vector(self.tree.vector_leaves.len() - 1, best_rank)
+    }
+
+    /// The rules' boxes in rank order, or `None` beyond [`LIST_MAX_BOXES`].
+    fn boxes(&self, ranks: &[u32]) -> Option<Vec<RuleBox<A>>> {
+        let all = self.all;
+        let mut boxes = Vec::new();
+        for &rank in ranks {
+            let r = rank as usize;
+            let combinations = [
+                all.remote[r].len(),
+                all.local[r].len(),
+                all.dest_port[r].len(),
+                all.source_port[r].len(),
+                all.protocol[r].len(),
+            ]
+            .into_iter()
+            .fold(1usize, usize::saturating_mul);
+            if boxes.len().saturating_add(combinations) > LIST_MAX_BOXES {
+                return None;
+            }
+            for &remote in &all.remote[r] {
+                for &local in &all.local[r] {
+                    for &dest_port in &all.dest_port[r] {
+                        for &source_port in &all.source_port[r] {
+                            for &protocol in &all.protocol[r] {
+                                boxes.push(RuleBox {
+                                    remote,
+                                    local,
+                                    dest_port,
+                                    source_port,
+                                    protocol,
+                                    rank,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some(boxes)
     }
 
     /// Splits by the field and level that bucket the most rules; `None` when nothing can be
     /// bucketed any finer.
-    fn split(
-        all: &RuleFieldSets<A>,
-        ranks: &[u32],
-        levels: Levels,
-        leaf_max: usize,
-    ) -> Option<Node<A>> {
+    fn split(&mut self, ranks: &[u32], levels: Levels) -> Option<NodeRef> {
+        let all = self.all;
         let candidates = [
             (AddressField::Remote, levels.remote, &all.remote),
             (AddressField::Local, levels.local, &all.local),
@@ -216,13 +374,9 @@ impl<A: Key> Node<A> {
             members.retain(|(block, _)| *block >> (bits - above) == path_block);
         }
         members.sort_unstable_by_key(|(block, _)| *block);
-        let index = BucketIndex::new(
-            members.iter().map(|(block, _)| *block).collect(),
-            bits - above,
-        );
-        let buckets = members
+        let children: Vec<(u128, NodeRef)> = members
             .into_iter()
-            .map(|(block, ranks)| Node::build(all, ranks, finer(block), leaf_max))
+            .map(|(block, ranks)| (block, self.node(ranks, finer(block))))
             .collect();
         // The rest was too wide for this field and level: only the other field or, for the
         // same field, nothing finer can help it, so it moves on with this field exhausted.
@@ -236,45 +390,84 @@ impl<A: Key> Node<A> {
                 ..levels
             },
         };
-        Some(Node::Split {
+        let rest = self.node(rest, rest_levels);
+
+        let tree = &mut self.tree;
+        let first_slot = tree.slots.len();
+        let stride = bits - above;
+        let index = if stride <= MAX_DIRECT_STRIDE {
+            let mask = (1u32 << stride) - 1;
+            tree.slots
+                .resize(first_slot + (1 << stride), NodeRef::EMPTY);
+            for (block, child) in children {
+                tree.slots[first_slot + (block as u32 & mask) as usize] = child;
+            }
+            SlotIndex::Direct { mask }
+        } else {
+            let first_block = tree.sorted_blocks.len() as u32;
+            let count = children.len() as u32;
+            for (block, child) in children {
+                tree.sorted_blocks.push(block);
+                tree.slots.push(child);
+            }
+            SlotIndex::Sorted { first_block, count }
+        };
+        tree.splits.push(Split {
+            rest,
             field,
             prefix_bits: bits,
+            first_slot: first_slot as u32,
             index,
-            buckets,
-            rest: Box::new(Node::build(all, rest, rest_levels, leaf_max)),
-            best_rank: ranks.first().copied().unwrap_or(u32::MAX),
-        })
-    }
-
-    fn best_rank(&self) -> u32 {
-        match self {
-            Node::Leaf { ranks, .. } => ranks.first().copied().unwrap_or(u32::MAX),
-            Node::Split { best_rank, .. } => *best_rank,
-        }
-    }
-
-    fn memory_bytes(&self) -> usize {
-        match self {
-            Node::Leaf { classifier, ranks } => classifier.memory_bytes() + ranks.len() * 4,
-            Node::Split {
-                index,
-                buckets,
-                rest,
-                ..
-            } => {
-                index.memory_bytes()
-                    + buckets.capacity() * std::mem::size_of::<Node<A>>()
-                    + buckets.iter().map(Node::memory_bytes).sum::<usize>()
-                    + rest.memory_bytes()
-            }
-        }
+        });
+        Some(NodeRef::split(tree.splits.len() - 1, ranks[0]))
     }
 }
 
-/// See the module docs.
-#[derive(Clone, Debug)]
-pub struct PartitionedClassifier<A: Key> {
-    root: Node<A>,
+/// A depth-first walk in progress: the nodes still to visit and the best rank found so far.
+#[derive(Clone, Copy, Debug)]
+struct Walk {
+    best: u32,
+    pending: usize,
+    stack: [NodeRef; MAX_DEPTH + 1],
+}
+
+impl Walk {
+    #[inline(always)]
+    fn new(root: NodeRef) -> Walk {
+        let mut walk = Walk {
+            best: u32::MAX,
+            pending: 0,
+            stack: [NodeRef::EMPTY; MAX_DEPTH + 1],
+        };
+        walk.push(root);
+        walk
+    }
+
+    /// Queues `node` unless it cannot beat the best rank found so far.
+    #[inline(always)]
+    fn push(&mut self, node: NodeRef) {
+        if node.best_rank < self.best {
+            self.stack[self.pending] = node;
+            self.pending += 1;
+        }
+    }
+
+    /// The next queued node that can still beat the best rank.
+    #[inline(always)]
+    fn next(&mut self) -> Option<NodeRef> {
+        while self.pending > 0 {
+            self.pending -= 1;
+            let node = self.stack[self.pending];
+            if node.best_rank < self.best {
+                return Some(node);
+            }
+        }
+        None
+    }
+
+    fn first_match(&self) -> Option<u32> {
+        (self.best != u32::MAX).then_some(self.best)
+    }
 }
 
 impl<A: Key> PartitionedClassifier<A> {
@@ -284,16 +477,31 @@ impl<A: Key> PartitionedClassifier<A> {
             2 * A::BLOCK_LEVELS.len() <= MAX_DEPTH,
             "the walk's stack is too small"
         );
-        let ranks = (0..sets.len() as u32).collect();
+        let mut builder = Builder {
+            all: sets,
+            leaf_max: leaf_max_rules.max(1),
+            tree: PartitionedClassifier {
+                root: NodeRef::EMPTY,
+                splits: Vec::new(),
+                slots: Vec::new(),
+                sorted_blocks: Vec::new(),
+                boxes: Vec::new(),
+                vector_leaves: Vec::new(),
+            },
+        };
         let levels = Levels {
             remote: 0,
             local: 0,
             remote_block: 0,
             local_block: 0,
         };
-        PartitionedClassifier {
-            root: Node::build(sets, ranks, levels, leaf_max_rules.max(1)),
-        }
+        let root = builder.node((0..sets.len() as u32).collect(), levels);
+        let mut tree = builder.tree;
+        tree.root = root;
+        tree.splits.shrink_to_fit();
+        tree.slots.shrink_to_fit();
+        tree.boxes.shrink_to_fit();
+        tree
     }
 
     /// The best (lowest) global rank matching the flow: a depth-first walk that visits the
@@ -302,46 +510,163 @@ impl<A: Key> PartitionedClassifier<A> {
     /// Iterative rather than recursive so that it inlines into the kernel's batch loop.
     #[inline(always)]
     pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        let mut best = u32::MAX;
-        let mut stack = [&self.root; MAX_DEPTH + 1];
-        let mut pending = 1;
-        while pending > 0 {
-            pending -= 1;
-            let node = stack[pending];
-            if node.best_rank() >= best {
-                continue;
+        let mut walk = Walk::new(self.root);
+        while let Some(node) = walk.next() {
+            self.visit::<K, false>(kernel, key, node, &mut walk);
+        }
+        walk.first_match()
+    }
+
+    /// One step of a walk: a split queues its rest and the flow's bucket (bucket on top, so it
+    /// goes first), a leaf improves the best rank. With `PREFETCH`, every queued node's first
+    /// cache lines are requested at once.
+    #[inline(always)]
+    fn visit<K: Kernel, const PREFETCH: bool>(
+        &self,
+        kernel: K,
+        key: &FlowKey<A>,
+        node: NodeRef,
+        walk: &mut Walk,
+    ) {
+        match node.node() {
+            Node::Empty => {}
+            Node::Split(index) => {
+                let split = &self.splits[index as usize];
+                let bucket = self.bucket(split, key);
+                walk.push(split.rest);
+                walk.push(bucket);
+                if PREFETCH {
+                    self.prefetch(split.rest, key);
+                    self.prefetch(bucket, key);
+                }
             }
-            match node {
-                Node::Leaf { classifier, ranks } => {
-                    if let Some(local_rank) = classifier.first_match(kernel, key) {
-                        best = best.min(ranks[local_rank as usize]);
+            Node::List { start, len } => {
+                let boxes = &self.boxes[start as usize..(start + len) as usize];
+                for rule in boxes {
+                    if rule.rank >= walk.best {
+                        break;
+                    }
+                    if rule.matches(key) {
+                        walk.best = rule.rank;
+                        break;
                     }
                 }
-                Node::Split {
-                    field,
-                    prefix_bits,
-                    index,
-                    buckets,
-                    rest,
-                    ..
-                } => {
-                    stack[pending] = rest;
-                    pending += 1;
-                    let value = match field {
-                        AddressField::Remote => key.remote,
-                        AddressField::Local => key.local,
-                    };
-                    if let Some(bucket) = index.bucket(value.block(*prefix_bits)) {
-                        stack[pending] = &buckets[bucket];
-                        pending += 1;
-                    }
+            }
+            Node::Vector(index) => {
+                let leaf = &self.vector_leaves[index as usize];
+                if let Some(local_rank) = leaf.classifier.first_match(kernel, key) {
+                    walk.best = walk.best.min(leaf.ranks[local_rank as usize]);
                 }
             }
         }
-        (best != u32::MAX).then_some(best)
+    }
+
+    /// The bucket of `split` that the flow falls in ([`NodeRef::EMPTY`] if none).
+    #[inline(always)]
+    fn bucket(&self, split: &Split, key: &FlowKey<A>) -> NodeRef {
+        let value = match split.field {
+            AddressField::Remote => key.remote,
+            AddressField::Local => key.local,
+        };
+        let block = value.block(split.prefix_bits);
+        let first_slot = split.first_slot as usize;
+        match split.index {
+            SlotIndex::Direct { mask } => self.slots[first_slot + (block as u32 & mask) as usize],
+            SlotIndex::Sorted { first_block, count } => {
+                let blocks = &self.sorted_blocks[first_block as usize..][..count as usize];
+                match blocks.binary_search(&block) {
+                    Ok(position) => self.slots[first_slot + position],
+                    Err(_) => NodeRef::EMPTY,
+                }
+            }
+        }
+    }
+
+    /// Requests the memory a visit of `node` will read first: a split's bucket slot, a list's
+    /// first boxes. (Split headers are few and stay cached; bit-vector leaves are rare.)
+    #[inline(always)]
+    fn prefetch(&self, node: NodeRef, key: &FlowKey<A>) {
+        match node.node() {
+            Node::Split(index) => {
+                let split = &self.splits[index as usize];
+                if let SlotIndex::Direct { mask } = split.index {
+                    let value = match split.field {
+                        AddressField::Remote => key.remote,
+                        AddressField::Local => key.local,
+                    };
+                    let block = value.block(split.prefix_bits) as u32 & mask;
+                    prefetch(&self.slots[(split.first_slot + block) as usize]);
+                }
+            }
+            Node::List { start, len } => {
+                // The first two cache lines: most lists are a few boxes long.
+                let boxes = &self.boxes[start as usize..(start + len) as usize];
+                prefetch(&boxes[0]);
+                let per_line = (64 / std::mem::size_of::<RuleBox<A>>()).max(1);
+                if let Some(second) = boxes.get(per_line) {
+                    prefetch(second);
+                }
+            }
+            Node::Empty | Node::Vector(_) => {}
+        }
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.root.memory_bytes()
+        use std::mem::size_of;
+        self.splits.capacity() * size_of::<Split>()
+            + self.slots.capacity() * size_of::<NodeRef>()
+            + self.sorted_blocks.capacity() * size_of::<u128>()
+            + self.boxes.capacity() * size_of::<RuleBox<A>>()
+            + self.vector_leaves.capacity() * size_of::<VectorLeaf<A>>()
+            + self
+                .vector_leaves
+                .iter()
+                .map(|leaf| leaf.classifier.memory_bytes() + leaf.ranks.capacity() * 4)
+                .sum::<usize>()
+    }
+}
+
+/// One flow's walk through a tree, for [`walk_lockstep`].
+#[derive(Clone, Copy, Debug)]
+pub struct Walker<'a, A: Key> {
+    tree: &'a PartitionedClassifier<A>,
+    key: FlowKey<A>,
+    walk: Walk,
+}
+
+impl<'a, A: Key> Walker<'a, A> {
+    #[inline(always)]
+    pub fn new(tree: &'a PartitionedClassifier<A>, key: FlowKey<A>) -> Walker<'a, A> {
+        Walker {
+            tree,
+            key,
+            walk: Walk::new(tree.root),
+        }
+    }
+
+    /// The walk's result, once [`walk_lockstep`] has finished it.
+    pub fn first_match(&self) -> Option<u32> {
+        self.walk.first_match()
+    }
+}
+
+/// Walks every walker to the end, one node of each in turn, prefetching the nodes each step
+/// queues: while one flow's next node is on its way from memory, the others' steps run, so the
+/// flows' cache misses overlap instead of following one another.
+#[inline(always)]
+pub fn walk_lockstep<K: Kernel, A: Key>(kernel: K, walkers: &mut [Walker<'_, A>]) {
+    loop {
+        let mut any = false;
+        for walker in walkers.iter_mut() {
+            if let Some(node) = walker.walk.next() {
+                walker
+                    .tree
+                    .visit::<K, true>(kernel, &walker.key, node, &mut walker.walk);
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
     }
 }

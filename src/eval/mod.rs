@@ -179,15 +179,12 @@ struct Batch<'a> {
 impl KernelTask for Batch<'_> {
     type Output = ();
 
-    /// One flow after the other.
-    ///
-    /// PERF: moving groups of 4 or 16 flows through the stages in lockstep (all classes, then
-    /// all ANDs) was 10–30 % slower than this plain loop on the 1K ClassBench sets, and
-    /// interleaving 8 tree walks gained nothing at 100K (`docs/engine.md`).
+    /// PERF: moving groups of 4 or 16 flows through the bit-vector stages in lockstep (all
+    /// classes, then all ANDs) was 10–30 % slower than one flow after the other on the 1K
+    /// ClassBench sets; only tree walks, whose cache misses dominate, go in lockstep
+    /// (`docs/engine.md`).
     #[inline(always)]
     fn run<K: Kernel>(self, kernel: K) {
-        for (query, slot) in self.queries.iter().zip(self.out.iter_mut()) {
-            *slot = self.compiled.check(kernel, query.target, &query.flow);
-        }
+        self.compiled.check_batch(kernel, self.queries, self.out);
     }
 }
