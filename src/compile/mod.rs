@@ -94,7 +94,7 @@ impl DirectionClassifiers {
 
 /// Flows a batch moves through partitioned trees together.
 // PERF: see `docs/engine.md`.
-pub const LOCKSTEP_FLOWS: usize = 16;
+pub const LOCKSTEP_FLOWS: usize = 32;
 
 /// Rule sets up to this size get one bit vector (the small tier); larger ones are partitioned.
 // PERF: at 10K rules one bit vector needs 6–13 MB and beat the partitioned tier on acl1_10k
