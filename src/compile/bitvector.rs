@@ -32,6 +32,8 @@ pub trait Key: Copy + Ord + Eq + std::hash::Hash + Default + std::fmt::Debug + S
     const BLOCK_LEVELS: &'static [u32];
     /// The block of `prefix_bits` bits this value lies in.
     fn block(self, prefix_bits: u32) -> u128;
+    /// A value in `lo..=hi` picked by `random`, a uniformly random number.
+    fn pick_between(lo: Self, hi: Self, random: u128) -> Self;
 }
 
 macro_rules! impl_key {
@@ -50,6 +52,12 @@ macro_rules! impl_key {
             #[inline]
             fn top(self, bits: u32) -> usize {
                 (self >> (Self::BITS - bits)) as usize
+            }
+            fn pick_between(lo: Self, hi: Self, random: u128) -> Self {
+                match (hi - lo).checked_add(1) {
+                    Some(span) => lo + (random % span as u128) as Self,
+                    None => random as Self,
+                }
             }
             #[inline]
             fn block(self, prefix_bits: u32) -> u128 {

@@ -19,6 +19,7 @@
 pub mod bitvector;
 pub mod kernel;
 pub mod partitioned;
+mod trial;
 
 use crate::eval::reference::{default_action, is_platform_blocked};
 use crate::eval::Query;
@@ -29,7 +30,7 @@ use crate::model::{
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
 use ipnet::IpNet;
 use kernel::Kernel;
-use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker};
+use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker, LOCKSTEP_FLOWS};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -92,14 +93,17 @@ impl DirectionClassifiers {
     }
 }
 
-/// Flows a batch moves through partitioned trees together.
-// PERF: see `docs/engine.md`.
-pub const LOCKSTEP_FLOWS: usize = 32;
-
 /// Rule sets up to this size get one bit vector (the small tier); larger ones are partitioned.
 // PERF: at 10K rules one bit vector needs 6–13 MB and beat the partitioned tier on acl1_10k
 // (7.4 vs 4.2 M/s); at 100K it needs 1.25 GB and 17 s to build.
 pub const FLAT_MAX_RULES: usize = 16384;
+
+/// From this size up to [`FLAT_MAX_RULES`], both tiers are built and the one that decides a
+/// sample of flows faster is kept (see [`trial`]): which wins depends on the rule set, not
+/// only its size.
+// PERF: at 10K rules the tree ran fw1 at 2× the bit vector's rate and acl1 and ipc1 at half of
+// it; at 1K the bit vector won on all three by 4–6×.
+pub const TRIAL_MIN_RULES: usize = 2048;
 
 /// Which classifier tier to build. [`Tier::Auto`] picks by rule count; the others exist so
 /// that tests can pit every tier against the reference evaluator on small inputs.
@@ -125,18 +129,18 @@ enum Classifier<A: Key> {
 
 impl<A: Key> Classifier<A> {
     fn build(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A> {
+        let flat = |dense| Classifier::Flat(Box::new(BitVectorClassifier::build(sets, dense)));
+        let tree = |leaf_max_rules| {
+            Classifier::Partitioned(PartitionedClassifier::build(sets, leaf_max_rules))
+        };
         match tier {
-            Tier::Auto if sets.len() > FLAT_MAX_RULES => Classifier::Partitioned(
-                PartitionedClassifier::build(sets, partitioned::DEFAULT_LEAF_MAX_RULES),
-            ),
-            Tier::Auto | Tier::Flat => Classifier::Flat(Box::new(BitVectorClassifier::build(
-                sets,
-                sets.len() >= DENSE_MIN_RULES,
-            ))),
-            Tier::FlatDense => Classifier::Flat(Box::new(BitVectorClassifier::build(sets, true))),
-            Tier::Partitioned { leaf_max_rules } => {
-                Classifier::Partitioned(PartitionedClassifier::build(sets, leaf_max_rules))
+            Tier::Auto if sets.len() > FLAT_MAX_RULES => tree(partitioned::DEFAULT_LEAF_MAX_RULES),
+            Tier::Auto if sets.len() >= TRIAL_MIN_RULES => {
+                trial::faster(sets, flat(true), tree(partitioned::DEFAULT_LEAF_MAX_RULES))
             }
+            Tier::Auto | Tier::Flat => flat(sets.len() >= DENSE_MIN_RULES),
+            Tier::FlatDense => flat(true),
+            Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
         }
     }
 

@@ -32,6 +32,11 @@ pub const DEFAULT_LEAF_MAX_RULES: usize = 32;
 /// a [`NodeRef`] can encode.
 const LIST_MAX_BOXES: usize = 64;
 
+/// Flows a batch moves through trees together (see [`walk_lockstep`]).
+// PERF: groups of 1, 8, 16 and 32 flows on the uniform 100K traces: 32 was fastest or within
+// noise of the fastest on acl1, fw1 and ipc1 (acl1 8.4 → 11.8 M/s, fw1 4.0 → 9.1 from 1 to 32).
+pub const LOCKSTEP_FLOWS: usize = 32;
+
 /// Splits on a path from the root: every split uses up one block level of the remote or local
 /// field, so the depth-first walk's stack never holds more than one node per level plus one.
 const MAX_DEPTH: usize = 8;
@@ -608,6 +613,28 @@ impl<A: Key> PartitionedClassifier<A> {
                 }
             }
             Node::Empty | Node::Vector(_) => {}
+        }
+    }
+
+    /// [`PartitionedClassifier::first_match`] for many flows, walked [`LOCKSTEP_FLOWS`] at a
+    /// time as a batch does.
+    pub fn first_matches<K: Kernel>(
+        &self,
+        kernel: K,
+        keys: &[FlowKey<A>],
+        out: &mut [Option<u32>],
+    ) {
+        let mut walkers = Vec::with_capacity(LOCKSTEP_FLOWS);
+        for (keys, out) in keys
+            .chunks(LOCKSTEP_FLOWS)
+            .zip(out.chunks_mut(LOCKSTEP_FLOWS))
+        {
+            walkers.clear();
+            walkers.extend(keys.iter().map(|&key| Walker::new(self, key)));
+            walk_lockstep(kernel, &mut walkers);
+            for (walker, slot) in walkers.iter().zip(out) {
+                *slot = walker.first_match();
+            }
         }
     }
 
