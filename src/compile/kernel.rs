@@ -88,10 +88,13 @@ impl Kernel for Avx512 {
                 if nonzero_words == 0 {
                     return None;
                 }
-                let word = nonzero_words.trailing_zeros() as usize;
-                let mut words = [0u64; BLOCK_WORDS];
-                _mm512_storeu_si512(words.as_mut_ptr().cast(), and);
-                Some(word as u32 * 64 + words[word].trailing_zeros())
+                // Move the first non-zero word to lane 0 rather than storing the register and
+                // loading the word back. PERF: that store-to-load round trip was the hottest
+                // instruction of a 1K-rule lookup (~9 % of cycles).
+                let word = nonzero_words.trailing_zeros();
+                let first = _mm512_permutexvar_epi64(_mm512_set1_epi64(word as i64), and);
+                let bits = _mm_cvtsi128_si64(_mm512_castsi512_si128(first)) as u64;
+                Some(word * 64 + bits.trailing_zeros())
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
