@@ -256,8 +256,8 @@ impl BucketTable {
         let mut entry = self.root[value.top(self.root_bits)];
         while entry & Self::CHILD != 0 && entry & Self::UNIFORM == 0 {
             bits_below -= Self::CHILD_BITS;
-            let chunk =
-                (value.block(K::BITS) >> bits_below) as usize & ((1 << Self::CHILD_BITS) - 1);
+            // `top` shifts in the key's own width (a u128 shift is several instructions).
+            let chunk = value.top(K::BITS - bits_below) & ((1 << Self::CHILD_BITS) - 1);
             entry = self.children[(((entry & !Self::CHILD) as usize) << Self::CHILD_BITS) | chunk];
         }
         if entry & Self::UNIFORM != 0 {
