@@ -9,9 +9,10 @@
 //! 3. **Resolve** (S5–S7): per address family, turn every rule into one set of intervals per
 //!    field: group references become their members' addresses, prefix lists their CIDRs, port
 //!    lists their ranges; rules that cannot match the family are left out.
-//! 4. **Classify** per direction and family: one [`bitvector::BitVectorClassifier`] up to
-//!    [`FLAT_MAX_RULES`] rules, else a [`partitioned::PartitionedClassifier`] (see [`Tier`] and
-//!    `docs/engine.md`).
+//! 4. **Classify** per direction and family: one [`bitvector::BitVectorClassifier`] below
+//!    [`TRIAL_MIN_RULES`] rules, a [`partitioned::PartitionedClassifier`] above
+//!    [`FLAT_MAX_RULES`], and in between whichever of the two a trial finds faster (see
+//!    [`Tier`], `trial` and `docs/engine.md`).
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
@@ -93,9 +94,8 @@ impl DirectionClassifiers {
     }
 }
 
-/// Rule sets up to this size get one bit vector (the small tier); larger ones are partitioned.
-// PERF: at 10K rules one bit vector needs 6–13 MB and beat the partitioned tier on acl1_10k
-// (7.4 vs 4.2 M/s); at 100K it needs 1.25 GB and 17 s to build.
+/// Rule sets larger than this are always partitioned.
+// PERF: at 100K rules one bit vector needs 1.25 GB and 17 s to build.
 pub const FLAT_MAX_RULES: usize = 16384;
 
 /// From this size up to [`FLAT_MAX_RULES`], both tiers are built and the one that decides a
@@ -105,8 +105,9 @@ pub const FLAT_MAX_RULES: usize = 16384;
 // it; at 1K the bit vector won on all three by 4–6×.
 pub const TRIAL_MIN_RULES: usize = 2048;
 
-/// Which classifier tier to build. [`Tier::Auto`] picks by rule count; the others exist so
-/// that tests can pit every tier against the reference evaluator on small inputs.
+/// Which classifier tier to build. [`Tier::Auto`] picks by rule count (and by a timed trial
+/// between [`TRIAL_MIN_RULES`] and [`FLAT_MAX_RULES`]); the others exist so that tests and
+/// benchmarks can pit every tier against the reference evaluator and each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Tier {
     #[default]
