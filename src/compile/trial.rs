@@ -100,3 +100,62 @@ impl<A: Key> KernelTask for Trial<'_, A> {
         best
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn within<K: Key>(intervals: &[(K, K)], value: K) -> bool {
+        intervals.iter().any(|&(lo, hi)| lo <= value && value <= hi)
+    }
+
+    /// Every sampled flow falls inside some rule in all five fields, whatever the widths.
+    #[test]
+    fn sampled_flows_fall_inside_rules() {
+        let sets = RuleFieldSets::<u128> {
+            protocol: vec![vec![(6, 6)], vec![(0, 255)], vec![(17, 17), (1, 1)]],
+            dest_port: vec![vec![(22, 22)], vec![(0, 65535)], vec![(1000, 2000)]],
+            source_port: vec![vec![(0, 65535)], vec![(5, 5)], vec![(0, 65535)]],
+            remote: vec![
+                vec![(0, u128::MAX)],
+                vec![(10, 20), (u128::MAX - 3, u128::MAX)],
+                vec![(7, 7)],
+            ],
+            local: vec![
+                vec![(1 << 100, (1 << 101) - 1)],
+                vec![(0, 0)],
+                vec![(0, u128::MAX)],
+            ],
+        };
+        let keys = sample_keys(&sets, 500);
+        assert_eq!(keys.len(), 500);
+        for key in &keys {
+            let inside = (0..sets.len()).any(|r| {
+                within(&sets.protocol[r], key.protocol)
+                    && within(&sets.dest_port[r], key.dest_port)
+                    && within(&sets.source_port[r], key.source_port)
+                    && within(&sets.remote[r], key.remote)
+                    && within(&sets.local[r], key.local)
+            });
+            assert!(inside, "{key:?} is in no rule");
+        }
+        // All three rules are drawn (about 167 times each).
+        for rule in 0..3 {
+            let port = |k: &FlowKey<u128>| within(&sets.dest_port[rule], k.dest_port);
+            assert!(keys.iter().any(port), "rule {rule} never sampled");
+        }
+    }
+
+    #[test]
+    fn pick_between_stays_in_bounds() {
+        for random in [0, 1, 12345, u128::MAX / 3, u128::MAX] {
+            assert_eq!(u32::pick_between(7, 7, random), 7);
+            assert!((10..=20).contains(&u16::pick_between(10, 20, random)));
+            assert_eq!(u32::pick_between(0, u32::MAX, random), random as u32);
+            let full = u128::pick_between(0, u128::MAX, random);
+            assert_eq!(full, random);
+            let top = u128::pick_between(u128::MAX - 1, u128::MAX, random);
+            assert!(top >= u128::MAX - 1);
+        }
+    }
+}
