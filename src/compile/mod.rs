@@ -99,8 +99,8 @@ impl DirectionClassifiers {
 pub const FLAT_MAX_RULES: usize = 16384;
 
 /// From this size up to [`FLAT_MAX_RULES`], both tiers are built and the one that decides a
-/// sample of flows faster is kept (see [`trial`]): which wins depends on the rule set, not
-/// only its size.
+/// sample of flows faster is kept (see `compile/trial.rs`): which wins depends on the rule
+/// set, not only its size.
 // PERF: at 10K rules the tree ran fw1 at 2× the bit vector's rate and acl1 and ipc1 at half of
 // it; at 1K the bit vector won on all three by 4–6×.
 pub const TRIAL_MIN_RULES: usize = 2048;
