@@ -589,7 +589,7 @@ impl<A: Key> PartitionedClassifier<A> {
 
     /// Requests the memory a visit of `node` will read first: a split's bucket slot, a list's
     /// first boxes; bit-vector leaves are rare and get nothing. The split's header is read here
-    /// to find the slot (headers are few, ~50 KB at 100K rules; prefetching only the header
+    /// to find the slot (headers are few, 9–24 KB at 100K rules; prefetching only the header
     /// instead was slower there, see `docs/engine.md`).
     #[inline(always)]
     fn prefetch(&self, node: NodeRef, key: &FlowKey<A>) {
