@@ -7,7 +7,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use sgsim::compile::Tier;
-use sgsim::model::{Action, EvalOptions, Flow, NicType, Reason, RuleRef, Target, Verdict};
+use sgsim::model::{EvalOptions, Flow, NicType, Target};
 use sgsim::{Engine, Query, Snapshot};
 
 const V4_POOL: [&str; 8] = [
@@ -285,16 +285,6 @@ fn flow() -> impl Strategy<Value = (usize, Flow)> {
         )
 }
 
-/// A placeholder no real verdict equals, so a slot a batch leaves unwritten cannot pass.
-const UNWRITTEN: Verdict = Verdict {
-    action: Action::Drop,
-    reason: Reason::Rule,
-    deciding_rule: Some(RuleRef {
-        group: u32::MAX,
-        rule: u32::MAX,
-    }),
-};
-
 fn targets(snapshot: &Snapshot) -> Vec<Target> {
     let mut targets: Vec<Target> = (0..snapshot.nics().len() as u32).map(Target::Nic).collect();
     targets.extend((0..snapshot.groups().len() as u32).map(Target::Group));
@@ -318,7 +308,7 @@ proptest! {
                 .map(|(pick, flow)| Query { target: targets[pick % targets.len()], flow: *flow })
                 .collect();
             // The batch runs the fastest kernel this CPU has; `check` the portable one.
-            let mut batch = vec![UNWRITTEN; queries.len()];
+            let mut batch = sgsim::bench::verdict_buffer(queries.len());
             engine.check_batch(&queries, &mut batch);
             for (query, from_batch) in queries.iter().zip(&batch) {
                 let (target, flow) = (query.target, &query.flow);
@@ -400,7 +390,7 @@ fn large_rule_sets_equal_reference() {
             .collect();
         for tier in tiers {
             let engine = Engine::with_tier(set.snapshot.clone(), EvalOptions::default(), tier);
-            let mut batch = vec![UNWRITTEN; set.queries.len()];
+            let mut batch = sgsim::bench::verdict_buffer(set.queries.len());
             engine.check_batch(&set.queries, &mut batch);
             for ((query, want), from_batch) in set.queries.iter().zip(&expected).zip(&batch) {
                 assert_eq!(

@@ -7,9 +7,7 @@ use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use sgsim::compile::Tier;
-use sgsim::model::{
-    Action, Direction, EvalOptions, Flow, NicType, Reason, RuleRef, Target, Verdict,
-};
+use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target, Verdict};
 use sgsim::{Engine, Query, Snapshot};
 
 const V4: [&str; 8] = [
@@ -242,16 +240,8 @@ fuzz_target!(|data: &[u8]| {
             .iter()
             .map(|q| engine.check_reference(q.target, &q.flow))
             .collect();
-        // A placeholder no real verdict equals, so a slot the batch skips cannot pass.
-        let unwritten = Verdict {
-            action: Action::Drop,
-            reason: Reason::Rule,
-            deciding_rule: Some(RuleRef {
-                group: u32::MAX,
-                rule: u32::MAX,
-            }),
-        };
-        let mut verdicts = vec![unwritten; batch.len()];
+        // Its placeholder equals no real verdict, so a slot the batch skips cannot pass.
+        let mut verdicts = sgsim::bench::verdict_buffer(batch.len());
         engine.check_batch(&batch, &mut verdicts);
         for ((query, reference), from_batch) in batch.iter().zip(&expected).zip(&verdicts) {
             let (target, flow) = (query.target, &query.flow);

@@ -23,7 +23,7 @@
 pub mod synth;
 
 use crate::eval::reference;
-use crate::model::{Action, Reason, Verdict};
+use crate::model::{Action, Reason, RuleRef, Verdict};
 use crate::{Engine, Query};
 use rayon::prelude::*;
 use std::fmt;
@@ -297,16 +297,19 @@ fn describe(engine: &Engine, verdict: &Verdict) -> String {
     }
 }
 
-/// A placeholder verdict buffer of `len` slots for [`Engine::check_batch`].
+/// A buffer of `len` slots for [`Engine::check_batch`], each holding a placeholder that no real
+/// verdict equals (it names a rule no snapshot has), so a slot a batch leaves unwritten can
+/// never pass for an answer.
 pub fn verdict_buffer(len: usize) -> Vec<Verdict> {
-    vec![
-        Verdict {
-            action: Action::Drop,
-            reason: Reason::Default,
-            deciding_rule: None,
-        };
-        len
-    ]
+    let unwritten = Verdict {
+        action: Action::Drop,
+        reason: Reason::Rule,
+        deciding_rule: Some(RuleRef {
+            group: u32::MAX,
+            rule: u32::MAX,
+        }),
+    };
+    vec![unwritten; len]
 }
 
 /// Runs batches on one thread ([`Engine::check_batch`]) or on a dedicated rayon pool

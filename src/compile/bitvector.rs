@@ -605,9 +605,6 @@ impl<A: Key> BitVectorClassifier<A> {
     /// The class of each field value: the first half of a lookup.
     #[inline(always)]
     fn classes(&self, key: &FlowKey<A>) -> [u32; 5] {
-        if self.vectors.rules == 0 {
-            return [0; 5];
-        }
         // An unconstrained field's class is never read (see `RuleVectors::stand_in`).
         let active = |field: usize| self.vectors.is_active(field);
         [

@@ -569,6 +569,15 @@ impl<A: Key> PartitionedClassifier<A> {
     /// The bucket of `split` that the flow falls in ([`NodeRef::EMPTY`] if none).
     #[inline(always)]
     fn bucket(&self, split: &Split, key: &FlowKey<A>) -> NodeRef {
+        match self.slot(split, key) {
+            Some(slot) => self.slots[slot],
+            None => NodeRef::EMPTY,
+        }
+    }
+
+    /// Where in `slots` the flow's bucket of `split` is, if it has one.
+    #[inline(always)]
+    fn slot(&self, split: &Split, key: &FlowKey<A>) -> Option<usize> {
         let value = match split.field {
             AddressField::Remote => key.remote,
             AddressField::Local => key.local,
@@ -576,13 +585,10 @@ impl<A: Key> PartitionedClassifier<A> {
         let block = value.block(split.prefix_bits);
         let first_slot = split.first_slot as usize;
         match split.index {
-            SlotIndex::Direct { mask } => self.slots[first_slot + (block as u32 & mask) as usize],
+            SlotIndex::Direct { mask } => Some(first_slot + (block as u32 & mask) as usize),
             SlotIndex::Sorted { first_block, count } => {
                 let blocks = &self.sorted_blocks[first_block as usize..][..count as usize];
-                match blocks.binary_search(&block) {
-                    Ok(position) => self.slots[first_slot + position],
-                    Err(_) => NodeRef::EMPTY,
-                }
+                Some(first_slot + blocks.binary_search(&block).ok()?)
             }
         }
     }
@@ -590,19 +596,17 @@ impl<A: Key> PartitionedClassifier<A> {
     /// Requests the memory a visit of `node` will read first: a split's bucket slot, a list's
     /// first boxes; bit-vector leaves are rare and get nothing. The split's header is read here
     /// to find the slot (headers are few, 9–24 KB at 100K rules; prefetching only the header
-    /// instead was slower there, see `docs/engine.md`).
+    /// instead was slower there, see `docs/engine.md`). Sorted splits (IPv6) are left to the
+    /// visit: their binary search is the visit's work.
     #[inline(always)]
     fn prefetch(&self, node: NodeRef, key: &FlowKey<A>) {
         match node.node() {
             Node::Split(index) => {
                 let split = &self.splits[index as usize];
-                if let SlotIndex::Direct { mask } = split.index {
-                    let value = match split.field {
-                        AddressField::Remote => key.remote,
-                        AddressField::Local => key.local,
-                    };
-                    let block = value.block(split.prefix_bits) as u32 & mask;
-                    prefetch(&self.slots[(split.first_slot + block) as usize]);
+                if matches!(split.index, SlotIndex::Direct { .. }) {
+                    if let Some(slot) = self.slot(split, key) {
+                        prefetch(&self.slots[slot]);
+                    }
                 }
             }
             Node::List { start, len } => {
