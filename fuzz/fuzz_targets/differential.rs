@@ -230,6 +230,7 @@ fuzz_target!(|data: &[u8]| {
         Tier::Auto,
         Tier::Flat,
         Tier::FlatDense,
+        Tier::CrossProduct,
         Tier::Partitioned { leaf_max_rules: 1 },
         Tier::Partitioned { leaf_max_rules: 2 },
     ] {

@@ -22,6 +22,7 @@
 
 pub mod synth;
 
+use crate::compile::Tier;
 use crate::eval::reference;
 use crate::model::{Action, Reason, RuleRef, Verdict};
 use crate::{Engine, Query};
@@ -576,10 +577,11 @@ pub trait Progress {
 
 impl Progress for () {}
 
-/// Builds the engine for `snapshot`, timed: (engine, milliseconds).
-pub fn build(snapshot: crate::Snapshot) -> (Engine, f64) {
+/// Builds the engine for `snapshot` with `tier` ([`Tier::Bulk`] for throughput,
+/// [`Tier::Auto`] for what `Engine::new` builds), timed: (engine, milliseconds).
+pub fn build(snapshot: crate::Snapshot, tier: Tier) -> (Engine, f64) {
     let start = Instant::now();
-    let engine = Engine::new(snapshot);
+    let engine = Engine::with_tier(snapshot, crate::model::EvalOptions::default(), tier);
     (engine, start.elapsed().as_secs_f64() * 1000.0)
 }
 
@@ -700,21 +702,38 @@ impl SweepRow {
     }
 }
 
-/// One size of the sweep: generate `rules` synthetic rules and `flows` flows from `seed`,
-/// build, verify, time on 1 and `threads` threads, then time the reference scan on one thread
-/// for at most `reference_time`.
+/// How [`sweep_size`] measures each size.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepSettings {
+    /// Flows generated per size.
+    pub flows: usize,
+    pub seed: u64,
+    /// The "all threads" count (1 thread is always measured).
+    pub threads: usize,
+    pub min_time: Duration,
+    /// The longest the reference scan is timed per size.
+    pub reference_time: Duration,
+    pub tier: Tier,
+}
+
+/// One size of the sweep: generate `rules` synthetic rules and the settings' flows, build,
+/// verify, time on 1 and all threads, then time the reference scan on one thread.
 pub fn sweep_size(
     rules: usize,
-    flows: usize,
-    seed: u64,
-    threads: usize,
-    min_time: Duration,
-    reference_time: Duration,
+    settings: &SweepSettings,
     progress: &mut dyn Progress,
 ) -> Result<SweepRow, BenchError> {
+    let SweepSettings {
+        flows,
+        seed,
+        threads,
+        min_time,
+        reference_time,
+        tier,
+    } = *settings;
     progress.note(&format!("{rules} rules: generating {flows} flows"));
     let set = synth::generate(rules, flows, seed);
-    let (engine, build_ms) = build(set.snapshot);
+    let (engine, build_ms) = build(set.snapshot, tier);
     let mut thread_counts = vec![1];
     if threads > 1 {
         thread_counts.push(threads);

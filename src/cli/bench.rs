@@ -4,6 +4,7 @@
 
 use clap::{ArgGroup, Args};
 use sgsim::bench::{self, BenchError, Measurement, Progress, SweepRow};
+use sgsim::compile::Tier;
 use sgsim::{classbench, Query, Snapshot};
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -50,6 +51,25 @@ pub struct BenchArgs {
     /// [default: 2].
     #[arg(long, value_name = "SECS")]
     reference_time: Option<f64>,
+    /// Which engine to build: `bulk` (what `sgsim eval` builds: the fastest tables for millions
+    /// of flows) or `interactive` (what `sgsim check` and `apply` build: the fastest compile).
+    #[arg(long, value_enum, default_value_t = EngineKind::Bulk)]
+    engine: EngineKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum EngineKind {
+    Bulk,
+    Interactive,
+}
+
+impl EngineKind {
+    fn tier(self) -> Tier {
+        match self {
+            EngineKind::Bulk => Tier::Bulk,
+            EngineKind::Interactive => Tier::Auto,
+        }
+    }
 }
 
 /// Progress lines on stderr, with the elapsed time.
@@ -131,7 +151,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
     } else {
         args.threads.clone()
     };
-    let (engine, build_ms) = bench::build(snapshot);
+    let (engine, build_ms) = bench::build(snapshot, args.engine.tier());
     let measurements = bench::measure(
         &engine,
         build_ms,
@@ -229,6 +249,14 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
         .first()
         .copied()
         .unwrap_or_else(bench::available_threads);
+    let settings = bench::SweepSettings {
+        flows,
+        seed: args.seed.unwrap_or(1),
+        threads,
+        min_time,
+        reference_time,
+        tier: args.engine.tier(),
+    };
     let mut rows: Vec<SweepRow> = Vec::new();
     let mut out = io::stdout().lock();
     let is_table = !args.json && !args.csv;
@@ -241,16 +269,8 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
             k + 1,
             args.sweep.len()
         ));
-        let row = bench::sweep_size(
-            size,
-            flows,
-            args.seed.unwrap_or(1),
-            threads,
-            min_time,
-            reference_time,
-            progress,
-        )
-        .map_err(|err: BenchError| format!("--sweep {size} rules: {err}"))?;
+        let row = bench::sweep_size(size, &settings, progress)
+            .map_err(|err: BenchError| format!("--sweep {size} rules: {err}"))?;
         if args.json {
             for m in &row.measurements {
                 let mut object = m.to_json();

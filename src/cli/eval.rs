@@ -1,6 +1,6 @@
 //! `sgsim eval`: the bulk CSV contract, streaming, with progress on a terminal.
 
-use super::{load_engine, EvalSwitches};
+use super::{load_bulk_engine, EvalSwitches};
 use clap::Args;
 use sgsim::bulk::{eval_csv, BulkError, EvalObserver, RowError};
 use std::fs::File;
@@ -74,7 +74,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
             .build_global()
             .map_err(|err| format!("--threads: {err}"))?;
     }
-    let engine = load_engine(&args.snapshot, &args.switches)?;
+    let engine = load_bulk_engine(&args.snapshot, &args.switches)?;
     let flows_name = args.flows.display().to_string();
     let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))

@@ -93,6 +93,11 @@ pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, Strin
     ))
 }
 
+/// [`load_engine`] for commands that evaluate many flows ([`Engine::for_bulk`]).
+pub fn load_bulk_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
+    Ok(Engine::for_bulk(load_snapshot(path)?, switches.options()))
+}
+
 /// Writes a command's whole output to stdout. A closed pipe (`sgsim audit … | head`) is not an
 /// error: the reader has what it wanted.
 pub fn emit(text: &str) -> Result<(), String> {

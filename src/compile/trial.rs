@@ -21,27 +21,32 @@ const SAMPLE_FLOWS: usize = 2048;
 // comparison kept the tree, which runs it at half the bit vector's rate.
 const PASSES: usize = 5;
 
-/// The tree is kept only when its best pass is at least this much faster (`flat / tree`): on
-/// a noisy machine near-ties are not worth the bit vector's loss when the noise misleads.
-const TREE_MIN_SPEEDUP: f64 = 1.25;
+/// The tree is kept only when its best pass is at least this much faster than the others':
+/// on a noisy machine near-ties are not worth the bit vector's loss when the noise misleads.
+pub(super) const TREE_MIN_SPEEDUP: f64 = 1.25;
 
-/// `tree` if it decides a sample of flows clearly faster than `flat` (see
-/// [`TREE_MIN_SPEEDUP`]), else `flat`.
-pub(super) fn faster<A: Key>(
+/// Of `candidates` (each with the speed-up over the others it must show to be kept), the one
+/// that decides a sample of flows fastest.
+pub(super) fn fastest<A: Key>(
     sets: &RuleFieldSets<A>,
-    flat: Classifier<A>,
-    tree: Classifier<A>,
+    candidates: Vec<(Classifier<A>, f64)>,
 ) -> Classifier<A> {
     let keys = sample_keys(sets, SAMPLE_FLOWS);
-    let [flat_time, tree_time] = run_with_best_kernel(Trial {
-        candidates: [&flat, &tree],
+    let times = run_with_best_kernel(Trial {
+        candidates: &candidates,
         keys: &keys,
     });
-    if flat_time.as_secs_f64() >= TREE_MIN_SPEEDUP * tree_time.as_secs_f64() {
-        tree
-    } else {
-        flat
-    }
+    let score =
+        |(time, (_, margin)): (&Duration, &(Classifier<A>, f64))| time.as_secs_f64() * margin;
+    let best = times
+        .iter()
+        .zip(&candidates)
+        .map(score)
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(index, _)| index)
+        .expect("at least one candidate");
+    candidates.into_iter().nth(best).expect("index in range").0
 }
 
 /// Flows that each fall inside a random rule: a random interval of each field's set, and a
@@ -75,25 +80,25 @@ fn pick_in<K: Key>(intervals: &[(K, K)], random: u128) -> K {
 }
 
 struct Trial<'a, A: Key> {
-    candidates: [&'a Classifier<A>; 2],
+    candidates: &'a [(Classifier<A>, f64)],
     keys: &'a [FlowKey<A>],
 }
 
 impl<A: Key> KernelTask for Trial<'_, A> {
-    type Output = [Duration; 2];
+    type Output = Vec<Duration>;
 
     /// The best time of each candidate over all the keys, run the way a batch would run it.
     #[inline(always)]
-    fn run<K: Kernel>(self, kernel: K) -> [Duration; 2] {
-        let mut best = [Duration::MAX; 2];
+    fn run<K: Kernel>(self, kernel: K) -> Vec<Duration> {
+        let mut best = vec![Duration::MAX; self.candidates.len()];
         let mut matches = vec![None; self.keys.len()];
         for _ in 0..PASSES {
-            for (candidate, best) in self.candidates.iter().zip(&mut best) {
+            for ((candidate, _), best) in self.candidates.iter().zip(&mut best) {
                 let start = Instant::now();
                 match candidate {
-                    Classifier::Flat(flat) => {
+                    Classifier::Flat(_) | Classifier::CrossProduct(_) => {
                         for (key, slot) in self.keys.iter().zip(&mut matches) {
-                            *slot = flat.first_match(kernel, key);
+                            *slot = candidate.first_match(kernel, key);
                         }
                     }
                     Classifier::Partitioned(tree) => {

@@ -81,6 +81,12 @@ impl Engine {
         Engine::with_tier(snapshot, options, Tier::Auto)
     }
 
+    /// An engine for evaluating many flows (`sgsim eval`): compiles with [`Tier::Bulk`], which
+    /// spends more build time (up to ~0.1 s at 1 000 rules) on faster tables.
+    pub fn for_bulk(snapshot: Snapshot, options: EvalOptions) -> Engine {
+        Engine::with_tier(snapshot, options, Tier::Bulk)
+    }
+
     /// Like [`Engine::with_options`], forcing a classifier tier (for tests and benchmarks).
     pub fn with_tier(snapshot: Snapshot, options: EvalOptions, tier: Tier) -> Engine {
         let compiled = CompiledSnapshot::new(&snapshot, options, tier);

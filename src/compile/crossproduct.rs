@@ -1,0 +1,750 @@
+//! A cross-product classifier in the manner of RFC (Gupta & McKeown, *Recursive Flow
+//! Classification*), for IPv4 rule sets of up to a few thousand rules.
+//!
+//! A lookup is a fixed sequence of table loads and no branches: phase 0 maps each *chunk* of
+//! the flow (protocol, destination port, source port, and each address as two 16-bit halves) to
+//! the class of rules that chunk value admits; every later step maps a pair of classes to the
+//! class of their intersection, through a table indexed by both; the last step's table holds
+//! the first rule of the intersection. Fields no rule constrains are left out of the sequence.
+//!
+//! An address rule's condition is a *set* of intervals, and a set is not the product of its
+//! projections on the two halves (two CIDRs `a.b/16` and `c.d/16` would admit `a.d`). So the
+//! halves classify *boxes* — each interval cut into at most three products of a high-half range
+//! and a low-half range, remembering its rule — and the step joining the halves maps the boxes
+//! both admit to their rules.
+//!
+//! The tables grow with the product of the class counts they join, so [`Budget`] bounds their
+//! total size; a rule set over it is left to the bit vector (`None` from
+//! [`CrossProductClassifier::build`]).
+
+use super::bitvector::{Key, RuleFieldSets};
+use super::partitioned::FlowKey;
+use rustc_hash::FxHashMap;
+use std::marker::PhantomData;
+
+/// Class ids and table entries are 16-bit: half the cache footprint of 32-bit ones.
+type ClassId = u16;
+
+/// The phase-0 chunks, in the order of [`CrossProductClassifier::chunks`].
+const PROTOCOL: usize = 0;
+const DEST_PORT: usize = 1;
+const SOURCE_PORT: usize = 2;
+const REMOTE_HIGH: usize = 3;
+const REMOTE_LOW: usize = 4;
+const LOCAL_HIGH: usize = 5;
+const LOCAL_LOW: usize = 6;
+const CHUNKS: usize = 7;
+
+/// Phase 0: the class of every value of one chunk. A chunk with one class (a field no rule
+/// constrains) keeps a one-entry table and a zero mask, so that every lookup runs the same
+/// loads, with no branch on the rule set.
+#[derive(Clone, Debug)]
+struct ChunkTable {
+    mask: u32,
+    classes: Vec<ClassId>,
+}
+
+impl ChunkTable {
+    fn new(classes: Vec<ClassId>, class_count: usize) -> ChunkTable {
+        if class_count == 1 {
+            ChunkTable {
+                mask: 0,
+                classes: vec![0],
+            }
+        } else {
+            ChunkTable { mask: !0, classes }
+        }
+    }
+
+    #[inline(always)]
+    fn class(&self, value: u32) -> u32 {
+        u32::from(self.classes[(value & self.mask) as usize])
+    }
+}
+
+/// A later phase: the class of each pair of earlier classes (`left * right_classes + right`).
+#[derive(Clone, Debug)]
+struct JoinTable {
+    right_classes: u32,
+    classes: Vec<ClassId>,
+}
+
+impl JoinTable {
+    #[inline(always)]
+    fn class(&self, left: u32, right: u32) -> u32 {
+        u32::from(self.classes[(left * self.right_classes + right) as usize])
+    }
+}
+
+/// Which two of (protocol and ports, remote address, local address) are joined first; the
+/// third joins the result in the last table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Order {
+    PortsRemote,
+    PortsLocal,
+    RemoteLocal,
+}
+
+impl Order {
+    /// `(first, second, third)` of the classes of ports, remote and local address.
+    #[inline(always)]
+    fn arrange(self, ports: u32, remote: u32, local: u32) -> (u32, u32, u32) {
+        match self {
+            Order::PortsRemote => (ports, remote, local),
+            Order::PortsLocal => (ports, local, remote),
+            Order::RemoteLocal => (remote, local, ports),
+        }
+    }
+}
+
+/// Limits on how large the tables may grow before the bit vector is the better choice.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Total entries of all join tables.
+    pub max_join_entries: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        // PERF: 16 MiB of 16-bit entries; ipc1_1k needs 4 M entries.
+        Budget {
+            max_join_entries: 8 << 20,
+        }
+    }
+}
+
+/// Rules of one (target, direction) for IPv4, compiled into RFC tables.
+#[derive(Clone, Debug)]
+pub struct CrossProductClassifier<A: Key> {
+    rules: usize,
+    chunks: [ChunkTable; CHUNKS],
+    /// Protocol × destination port, then × source port.
+    protocol_dest_port: JoinTable,
+    ports: JoinTable,
+    /// High × low half of each address.
+    remote: JoinTable,
+    local: JoinTable,
+    order: Order,
+    /// The first two of `order`.
+    pair: JoinTable,
+    /// The pair × the third; entries are `rank + 1`, 0 for no match.
+    last: JoinTable,
+    _key: PhantomData<A>,
+}
+
+impl<A: Key> CrossProductClassifier<A> {
+    /// Builds the tables, or `None` for IPv6 (eight chunks per address) and for rule sets whose
+    /// tables would exceed `budget`.
+    pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+        let rules = sets.len();
+        if A::BITS != 32 || rules >= usize::from(ClassId::MAX) {
+            return None;
+        }
+        let mut builder = Builder {
+            words: rules.div_ceil(64).max(1),
+            rules,
+            join_entries: 0,
+            budget,
+        };
+        let (protocol_table, protocol) = builder.plain_field(8, &widen(&sets.protocol))?;
+        let (dest_port_table, dest_port) = builder.plain_field(16, &widen(&sets.dest_port))?;
+        let (source_port_table, source_port) =
+            builder.plain_field(16, &widen(&sets.source_port))?;
+        // Protocol and ports have few classes: join them first.
+        let (protocol_dest_port, protocol_dest_port_classes) =
+            builder.join(&protocol, &dest_port)?;
+        let (ports, ports_classes) = builder.join(&protocol_dest_port_classes, &source_port)?;
+        let address = |sets: &[Vec<(A, A)>]| -> Vec<Vec<(u32, u32)>> {
+            let value = |a: A| a.block(32) as u32;
+            sets.iter()
+                .map(|set| set.iter().map(|&(lo, hi)| (value(lo), value(hi))).collect())
+                .collect()
+        };
+        let ([remote_high, remote_low], remote, remote_classes) =
+            builder.address_field(&address(&sets.remote))?;
+        let ([local_high, local_low], local, local_classes) =
+            builder.address_field(&address(&sets.local))?;
+        let (order, pair, last) =
+            builder.last_joins([&ports_classes, &remote_classes, &local_classes])?;
+        Some(CrossProductClassifier {
+            rules,
+            chunks: [
+                protocol_table,
+                dest_port_table,
+                source_port_table,
+                remote_high,
+                remote_low,
+                local_high,
+                local_low,
+            ],
+            protocol_dest_port,
+            ports,
+            remote,
+            local,
+            order,
+            pair,
+            last,
+            _key: PhantomData,
+        })
+    }
+
+    pub fn rules(&self) -> usize {
+        self.rules
+    }
+
+    /// The rank of the first rule matching `key`, if any: seven chunk loads and six joins.
+    #[inline(always)]
+    pub fn first_match(&self, key: &FlowKey<A>) -> Option<u32> {
+        let remote = key.remote.block(32) as u32;
+        let local = key.local.block(32) as u32;
+        let chunk = |index: usize, value: u32| self.chunks[index].class(value);
+        let ports = self.ports.class(
+            self.protocol_dest_port.class(
+                chunk(PROTOCOL, key.protocol.into()),
+                chunk(DEST_PORT, key.dest_port.into()),
+            ),
+            chunk(SOURCE_PORT, key.source_port.into()),
+        );
+        let remote = self.remote.class(
+            chunk(REMOTE_HIGH, remote >> 16),
+            chunk(REMOTE_LOW, remote & 0xffff),
+        );
+        let local = self.local.class(
+            chunk(LOCAL_HIGH, local >> 16),
+            chunk(LOCAL_LOW, local & 0xffff),
+        );
+        let (first, second, third) = self.order.arrange(ports, remote, local);
+        let pair = self.pair.class(first, second);
+        self.last.class(pair, third).checked_sub(1)
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(|c| c.classes.len()).sum();
+        let joins: usize = [
+            &self.protocol_dest_port,
+            &self.ports,
+            &self.remote,
+            &self.local,
+            &self.pair,
+            &self.last,
+        ]
+        .iter()
+        .map(|j| j.classes.len())
+        .sum();
+        (chunks + joins) * std::mem::size_of::<ClassId>()
+    }
+}
+
+/// The first matches of up to [`LOCKSTEP_FLOWS`](super::partitioned::LOCKSTEP_FLOWS) flows,
+/// each with its own classifier, into `ranks`: one phase of all the flows after another, so
+/// that the flows' loads are in flight together rather than one flow's chain of dependent
+/// loads after another's.
+// PERF: one flow after the other, the out-of-order window held about two flows' loads.
+#[inline(always)]
+pub fn first_matches_lockstep<A: Key>(
+    flows: &[(&CrossProductClassifier<A>, FlowKey<A>)],
+    ranks: &mut [Option<u32>],
+) {
+    assert_eq!(flows.len(), ranks.len());
+    // Runs of flows with the same classifier (usually all of them) share one set of table
+    // addresses, which the compiler then keeps in registers across the run.
+    let mut start = 0;
+    for run in flows.chunk_by(|a, b| std::ptr::eq(a.0, b.0)) {
+        let end = start + run.len();
+        run[0]
+            .0
+            .first_matches(run.iter().map(|(_, key)| key), &mut ranks[start..end]);
+        start = end;
+    }
+}
+
+impl<A: Key> CrossProductClassifier<A> {
+    /// [`first_matches_lockstep`] for flows of this classifier.
+    #[inline(always)]
+    fn first_matches<'k>(
+        &self,
+        keys: impl ExactSizeIterator<Item = &'k FlowKey<A>> + Clone,
+        ranks: &mut [Option<u32>],
+    ) where
+        A: 'k,
+    {
+        const MAX: usize = super::partitioned::LOCKSTEP_FLOWS;
+        assert!(keys.len() <= MAX && ranks.len() == keys.len());
+        let mut protocol_dest_port = [0u32; MAX];
+        let mut source_port = [0u32; MAX];
+        let mut remote = [0u32; MAX];
+        let mut local = [0u32; MAX];
+        let chunk = |index: usize, value: u32| self.chunks[index].class(value);
+        for (i, key) in keys.clone().enumerate() {
+            let (remote_value, local_value) =
+                (key.remote.block(32) as u32, key.local.block(32) as u32);
+            protocol_dest_port[i] = self.protocol_dest_port.class(
+                chunk(PROTOCOL, key.protocol.into()),
+                chunk(DEST_PORT, key.dest_port.into()),
+            );
+            source_port[i] = chunk(SOURCE_PORT, key.source_port.into());
+            remote[i] = self.remote.class(
+                chunk(REMOTE_HIGH, remote_value >> 16),
+                chunk(REMOTE_LOW, remote_value & 0xffff),
+            );
+            local[i] = self.local.class(
+                chunk(LOCAL_HIGH, local_value >> 16),
+                chunk(LOCAL_LOW, local_value & 0xffff),
+            );
+        }
+        let mut pair = [0u32; MAX];
+        let mut third = [0u32; MAX];
+        for i in 0..ranks.len() {
+            let ports = self.ports.class(protocol_dest_port[i], source_port[i]);
+            let (first, second, last) = self.order.arrange(ports, remote[i], local[i]);
+            (pair[i], third[i]) = (self.pair.class(first, second), last);
+        }
+        for (i, rank) in ranks.iter_mut().enumerate() {
+            *rank = self.last.class(pair[i], third[i]).checked_sub(1);
+        }
+    }
+}
+
+/// Distinct sets of `words` 64-bit words, numbered in order of first sight.
+struct Classes {
+    words: usize,
+    bits: Vec<u64>,
+    ids: FxHashMap<Vec<u64>, ClassId>,
+}
+
+impl Classes {
+    fn new(words: usize) -> Classes {
+        Classes {
+            words,
+            bits: Vec::new(),
+            ids: FxHashMap::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.bits.len() / self.words
+    }
+
+    fn get(&self, class: usize) -> &[u64] {
+        &self.bits[class * self.words..(class + 1) * self.words]
+    }
+
+    /// The id of `set`, numbering it if new; `None` past [`ClassId::MAX`] classes.
+    fn intern(&mut self, set: &[u64]) -> Option<ClassId> {
+        if let Some(&id) = self.ids.get(set) {
+            return Some(id);
+        }
+        let id = ClassId::try_from(self.len()).ok()?;
+        self.ids.insert(set.to_vec(), id);
+        self.bits.extend_from_slice(set);
+        Some(id)
+    }
+}
+
+struct Builder {
+    words: usize,
+    rules: usize,
+    join_entries: usize,
+    budget: Budget,
+}
+
+impl Builder {
+    /// Protocol or a port: one chunk over the whole field, classifying rules.
+    fn plain_field(
+        &mut self,
+        bits: u32,
+        sets: &[Vec<(u32, u32)>],
+    ) -> Option<(ChunkTable, Classes)> {
+        let intervals: Vec<(u32, u32, u32)> = sets
+            .iter()
+            .enumerate()
+            .flat_map(|(rule, set)| set.iter().map(move |&(lo, hi)| (lo, hi, rule as u32)))
+            .collect();
+        let (table, classes) = chunk_classes(bits, &intervals, self.rules)?;
+        Some((ChunkTable::new(table, classes.len()), classes))
+    }
+
+    /// An address field: its two halves classify boxes (see the module note), and a join maps
+    /// the boxes both halves admit to their rules.
+    fn address_field(
+        &mut self,
+        sets: &[Vec<(u32, u32)>],
+    ) -> Option<([ChunkTable; 2], JoinTable, Classes)> {
+        let mut owners: Vec<u32> = Vec::new();
+        let (mut high_ranges, mut low_ranges) = (Vec::new(), Vec::new());
+        for (rule, set) in sets.iter().enumerate() {
+            for &(lo, hi) in set {
+                for ((h1, h2), (l1, l2)) in boxes(lo, hi) {
+                    let atom = owners.len() as u32;
+                    owners.push(rule as u32);
+                    high_ranges.push((h1, h2, atom));
+                    low_ranges.push((l1, l2, atom));
+                }
+            }
+        }
+        let (high_table, high) = chunk_classes(16, &high_ranges, owners.len())?;
+        let (low_table, low) = chunk_classes(16, &low_ranges, owners.len())?;
+        let entries = self.reserve(high.len() * low.len())?;
+        let mut table = Vec::with_capacity(entries);
+        let mut classes = Classes::new(self.words);
+        let mut both = vec![0u64; high.words];
+        let mut rules = vec![0u64; self.words];
+        for h in 0..high.len() {
+            for l in 0..low.len() {
+                for ((out, a), b) in both.iter_mut().zip(high.get(h)).zip(low.get(l)) {
+                    *out = a & b;
+                }
+                rules.fill(0);
+                for_each_bit(&both, |atom| {
+                    let rule = owners[atom] as usize;
+                    rules[rule / 64] |= 1 << (rule % 64);
+                });
+                table.push(classes.intern(&rules)?);
+            }
+        }
+        let join = JoinTable {
+            right_classes: low.len() as u32,
+            classes: table,
+        };
+        let halves = [
+            ChunkTable::new(high_table, high.len()),
+            ChunkTable::new(low_table, low.len()),
+        ];
+        Some((halves, join, classes))
+    }
+
+    /// Counts `entries` more join-table entries against the budget.
+    fn reserve(&mut self, entries: usize) -> Option<usize> {
+        self.join_entries += entries;
+        (self.join_entries <= self.budget.max_join_entries).then_some(entries)
+    }
+
+    /// The intersections of every class of `left` with every class of `right`.
+    fn join(&mut self, left: &Classes, right: &Classes) -> Option<(JoinTable, Classes)> {
+        let entries = self.reserve(left.len() * right.len())?;
+        let mut table = Vec::with_capacity(entries);
+        let mut classes = Classes::new(self.words);
+        let mut both = vec![0u64; self.words];
+        for l in 0..left.len() {
+            for r in 0..right.len() {
+                for ((out, a), b) in both.iter_mut().zip(left.get(l)).zip(right.get(r)) {
+                    *out = a & b;
+                }
+                table.push(classes.intern(&both)?);
+            }
+        }
+        let join = JoinTable {
+            right_classes: right.len() as u32,
+            classes: table,
+        };
+        Some((join, classes))
+    }
+
+    /// The last two joins of (ports, remote, local): the pair to join first is the one whose
+    /// join plus the final table is smallest (each pair is tried).
+    fn last_joins(&mut self, nodes: [&Classes; 3]) -> Option<(Order, JoinTable, JoinTable)> {
+        let mut best: Option<(Order, usize, JoinTable, Classes)> = None;
+        for (order, [a, b, c]) in [
+            (Order::PortsRemote, [0, 1, 2]),
+            (Order::PortsLocal, [0, 2, 1]),
+            (Order::RemoteLocal, [1, 2, 0]),
+        ] {
+            let entries = nodes[a].len() * nodes[b].len();
+            if self.join_entries + entries > self.budget.max_join_entries {
+                continue;
+            }
+            let (pair, classes) = self.join(nodes[a], nodes[b])?;
+            self.join_entries -= entries;
+            let cost = entries + classes.len() * nodes[c].len();
+            if best
+                .as_ref()
+                .is_none_or(|(_, best_cost, _, _)| cost < *best_cost)
+            {
+                best = Some((order, cost, pair, classes));
+            }
+        }
+        let (order, _, pair, pair_classes) = best?;
+        self.reserve(pair.classes.len())?;
+        let third = match order {
+            Order::PortsRemote => nodes[2],
+            Order::PortsLocal => nodes[1],
+            Order::RemoteLocal => nodes[0],
+        };
+        let last = self.first_rules(&pair_classes, third)?;
+        Some((order, pair, last))
+    }
+
+    /// The last join: per pair of classes, the first rule of their intersection (`rank + 1`).
+    fn first_rules(&mut self, left: &Classes, right: &Classes) -> Option<JoinTable> {
+        let entries = self.reserve(left.len() * right.len())?;
+        let mut table = Vec::with_capacity(entries);
+        for l in 0..left.len() {
+            let a = left.get(l);
+            for r in 0..right.len() {
+                let b = right.get(r);
+                let first = a
+                    .iter()
+                    .zip(b)
+                    .enumerate()
+                    .find(|(_, (a, b))| *a & *b != 0)
+                    .map_or(0, |(word, (a, b))| {
+                        word as u32 * 64 + (a & b).trailing_zeros() + 1
+                    });
+                table.push(first as ClassId);
+            }
+        }
+        Some(JoinTable {
+            right_classes: right.len() as u32,
+            classes: table,
+        })
+    }
+}
+
+/// Per rule, its intervals of a narrow field as `u32`s.
+fn widen<T: Copy + Into<u32>>(sets: &[Vec<(T, T)>]) -> Vec<Vec<(u32, u32)>> {
+    sets.iter()
+        .map(|set| set.iter().map(|&(lo, hi)| (lo.into(), hi.into())).collect())
+        .collect()
+}
+
+/// Calls `f` with the index of every set bit.
+fn for_each_bit(words: &[u64], mut f: impl FnMut(usize)) {
+    for (index, &word) in words.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            f(index * 64 + word.trailing_zeros() as usize);
+            word &= word - 1;
+        }
+    }
+}
+
+/// Classifies every value of a `bits`-bit chunk by the atoms whose `(lo, hi, atom)` intervals
+/// hold it: the table of class ids and the classes' atom sets. `None` past [`ClassId::MAX`]
+/// classes.
+fn chunk_classes(
+    bits: u32,
+    intervals: &[(u32, u32, u32)],
+    atoms: usize,
+) -> Option<(Vec<ClassId>, Classes)> {
+    let domain = 1usize << bits;
+    let words = atoms.div_ceil(64).max(1);
+    // Per value where the set changes, the atoms that enter and leave there.
+    let mut changes: Vec<(usize, bool, u32)> = Vec::with_capacity(intervals.len() * 2);
+    for &(lo, hi, atom) in intervals {
+        changes.push((lo as usize, true, atom));
+        changes.push((hi as usize + 1, false, atom));
+    }
+    changes.sort_unstable();
+    // An atom's intervals may overlap (nested CIDRs of a prefix list): count the covers.
+    let mut covers = vec![0u32; atoms];
+    let mut current = vec![0u64; words];
+    let mut classes = Classes::new(words);
+    let mut table = Vec::with_capacity(domain);
+    let mut next = 0;
+    while table.len() < domain {
+        let at = table.len();
+        while next < changes.len() && changes[next].0 == at {
+            let (_, enters, atom) = changes[next];
+            let atom = atom as usize;
+            if enters {
+                covers[atom] += 1;
+            } else {
+                covers[atom] -= 1;
+            }
+            if covers[atom] == 0 {
+                current[atom / 64] &= !(1 << (atom % 64));
+            } else {
+                current[atom / 64] |= 1 << (atom % 64);
+            }
+            next += 1;
+        }
+        let end = changes.get(next).map_or(domain, |c| c.0.min(domain));
+        let class = classes.intern(&current)?;
+        table.resize(end, class);
+    }
+    Some((table, classes))
+}
+
+/// An inclusive interval of 32-bit values as at most three boxes `(high range, low range)` of
+/// 16-bit halves: the partial first high block, the whole ones, the partial last.
+fn boxes(lo: u32, hi: u32) -> Vec<((u32, u32), (u32, u32))> {
+    let (h1, l1, h2, l2) = (lo >> 16, lo & 0xffff, hi >> 16, hi & 0xffff);
+    if h1 == h2 {
+        return vec![((h1, h1), (l1, l2))];
+    }
+    let mut out = Vec::with_capacity(3);
+    let first_whole = if l1 == 0 {
+        h1
+    } else {
+        out.push(((h1, h1), (l1, 0xffff)));
+        h1 + 1
+    };
+    let last_whole = if l2 == 0xffff {
+        h2
+    } else {
+        out.push(((h2, h2), (0, l2)));
+        h2 - 1
+    };
+    if first_whole <= last_whole {
+        out.push(((first_whole, last_whole), (0, 0xffff)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::synth::Rng;
+
+    /// Random IPv4 rules with every shape the tables must handle: sets of several CIDRs
+    /// (nested and not, some across 16-bit boundaries), port ranges and lists, protocols, empty
+    /// sets, and wildcards.
+    fn random_sets(rng: &mut Rng, rules: usize) -> RuleFieldSets<u32> {
+        let mut sets = RuleFieldSets::default();
+        let cidr = |rng: &mut Rng| -> (u32, u32) {
+            let len = [0, 8, 12, 16, 20, 24, 28, 32][rng.below(8) as usize];
+            let base = (rng.below(4) as u32) << 30 | (rng.next_u64() as u32 & 0x00ff_ffff);
+            let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+            (base & mask, (base & mask) | !mask)
+        };
+        let ports = |rng: &mut Rng| -> (u16, u16) {
+            let lo = [0, 22, 80, 443, 1024, 8000][rng.below(6) as usize];
+            (lo, lo.saturating_add(rng.below(3) as u16 * 1000))
+        };
+        for _ in 0..rules {
+            let count = |rng: &mut Rng| rng.below(3) as usize + usize::from(rng.below(10) == 0);
+            sets.protocol.push(match rng.below(4) {
+                0 => vec![(0, 255)],
+                _ => vec![[6, 17, 1][rng.below(3) as usize]; 2]
+                    .into_iter()
+                    .map(|p| (p, p))
+                    .collect(),
+            });
+            sets.dest_port
+                .push((0..count(rng)).map(|_| ports(rng)).collect());
+            sets.source_port.push(vec![(0, u16::MAX)]);
+            sets.remote
+                .push((0..count(rng)).map(|_| cidr(rng)).collect());
+            sets.local.push(if rng.below(2) == 0 {
+                vec![(0, u32::MAX)]
+            } else {
+                vec![cidr(rng)]
+            });
+        }
+        sets
+    }
+
+    fn matches(sets: &RuleFieldSets<u32>, rule: usize, key: &FlowKey<u32>) -> bool {
+        let within =
+            |intervals: &[(u32, u32)], v: u32| intervals.iter().any(|&(lo, hi)| lo <= v && v <= hi);
+        let within16 =
+            |intervals: &[(u16, u16)], v: u16| intervals.iter().any(|&(lo, hi)| lo <= v && v <= hi);
+        sets.protocol[rule]
+            .iter()
+            .any(|&(lo, hi)| lo <= key.protocol && key.protocol <= hi)
+            && within16(&sets.dest_port[rule], key.dest_port)
+            && within16(&sets.source_port[rule], key.source_port)
+            && within(&sets.remote[rule], key.remote)
+            && within(&sets.local[rule], key.local)
+    }
+
+    /// The tables give the first matching rule of a linear scan, on flows near every rule's
+    /// edges and at random, both one flow at a time and in lockstep.
+    #[test]
+    fn tables_equal_a_linear_scan() {
+        let mut rng = Rng::new(99);
+        for round in 0..20 {
+            let rules = [0, 1, 5, 40, 300][round % 5];
+            let sets = random_sets(&mut rng, rules);
+            let tables = CrossProductClassifier::build(&sets, Budget::default())
+                .expect("small sets fit the budget");
+            let mut keys = Vec::new();
+            for _ in 0..2000 {
+                let near = |rng: &mut Rng, intervals: &[(u32, u32)]| match intervals.first() {
+                    Some(&(lo, hi)) if rng.below(2) == 0 => {
+                        [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)][rng.below(4) as usize]
+                    }
+                    _ => rng.next_u64() as u32,
+                };
+                let rule = if rules == 0 {
+                    0
+                } else {
+                    rng.below(rules as u64) as usize
+                };
+                let (remote, local) = if rules == 0 {
+                    (rng.next_u64() as u32, rng.next_u64() as u32)
+                } else {
+                    (
+                        near(&mut rng, &sets.remote[rule]),
+                        near(&mut rng, &sets.local[rule]),
+                    )
+                };
+                keys.push(FlowKey {
+                    protocol: [6, 17, 1, 47][rng.below(4) as usize],
+                    dest_port: [22, 80, 443, 1500, 8000, 9000][rng.below(6) as usize],
+                    source_port: rng.next_u64() as u16,
+                    remote,
+                    local,
+                });
+            }
+            let expected: Vec<Option<u32>> = keys
+                .iter()
+                .map(|key| {
+                    (0..rules)
+                        .find(|&r| matches(&sets, r, key))
+                        .map(|r| r as u32)
+                })
+                .collect();
+            for (key, want) in keys.iter().zip(&expected) {
+                assert_eq!(tables.first_match(key), *want, "{rules} rules, {key:?}");
+            }
+            for (keys, want) in keys.chunks(32).zip(expected.chunks(32)) {
+                let flows: Vec<_> = keys.iter().map(|&key| (&tables, key)).collect();
+                let mut ranks = vec![Some(u32::MAX); keys.len()];
+                first_matches_lockstep(&flows, &mut ranks);
+                assert_eq!(ranks, want, "{rules} rules, lockstep");
+            }
+        }
+    }
+
+    /// A rule set whose tables would outgrow the budget is refused, not truncated.
+    #[test]
+    fn over_budget_is_refused() {
+        let sets = random_sets(&mut Rng::new(5), 300);
+        let tight = Budget {
+            max_join_entries: 1000,
+        };
+        assert!(CrossProductClassifier::build(&sets, tight).is_none());
+        assert!(CrossProductClassifier::build(&sets, Budget::default()).is_some());
+    }
+
+    #[test]
+    fn boxes_cover_exactly_the_interval() {
+        for (lo, hi) in [
+            (0, u32::MAX),
+            (0x0a00_0000, 0x0aff_ffff),
+            (0x0a01_0203, 0x0a01_0203),
+            (0x0a01_8000, 0x0a03_7fff),
+            (0x0a01_0000, 0x0a02_7fff),
+            (0x0a01_8000, 0x0a02_ffff),
+            (0x0000_ffff, 0x0001_0000),
+        ] {
+            let boxes = boxes(lo, hi);
+            let count: u64 = boxes
+                .iter()
+                .map(|((h1, h2), (l1, l2))| u64::from(h2 - h1 + 1) * u64::from(l2 - l1 + 1))
+                .sum();
+            assert_eq!(
+                count,
+                u64::from(hi - lo) + 1,
+                "{lo:#x}..={hi:#x}: {boxes:?}"
+            );
+            for ((h1, h2), (l1, l2)) in boxes {
+                assert!(
+                    (h1 << 16 | l1) >= lo && (h2 << 16 | l2) <= hi,
+                    "{lo:#x}..={hi:#x}"
+                );
+            }
+        }
+    }
+}
