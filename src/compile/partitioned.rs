@@ -42,7 +42,7 @@ pub const LOCKSTEP_FLOWS: usize = 32;
 const MAX_DEPTH: usize = 8;
 
 /// The values of one flow, in classifier order.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FlowKey<A> {
     pub protocol: u8,
     pub dest_port: u16,
@@ -52,6 +52,18 @@ pub struct FlowKey<A> {
 }
 
 impl<A> FlowKey<A> {
+    /// The key of `flow`, given its source and destination addresses in the family's form:
+    /// remote and local are those, swapped for egress.
+    // PERF: matching the family of `Flow::remote` and `Flow::local` (17-byte `IpAddr`s) was 6 %
+    // of a 1K-rule batch.
+    #[inline(always)]
+    pub fn of_ends(flow: &crate::model::Flow, src: A, dst: A) -> FlowKey<A> {
+        match flow.direction {
+            crate::model::Direction::Ingress => FlowKey::of(flow, src, dst),
+            crate::model::Direction::Egress => FlowKey::of(flow, dst, src),
+        }
+    }
+
     /// The key of `flow`, whose remote and local addresses are given in the family's form.
     #[inline(always)]
     pub fn of(flow: &crate::model::Flow, remote: A, local: A) -> FlowKey<A> {
