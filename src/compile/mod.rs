@@ -78,43 +78,43 @@ enum Route<'a> {
     V6(&'a DirectionClassifiers, FlowKey<u128>),
 }
 
-/// The flows of a batch chunk bound for cross-product tables, gathered into fixed arrays (a
-/// `Vec` push per flow cost a fifth of a 1K-rule batch), then decided in lockstep.
+/// The flows of a batch chunk bound for cross-product tables: where their verdicts go, and
+/// their classes after the first phases ([`crossproduct::FirstPhases`]), in fixed arrays (a
+/// `Vec` push per flow cost a fifth of a 1K-rule batch).
 #[derive(Default)]
 struct Crossing<'a> {
     len: usize,
     slots: [usize; LOCKSTEP_FLOWS],
-    classifiers: [Option<&'a DirectionClassifiers>; LOCKSTEP_FLOWS],
-    tables: [Option<&'a CrossProductClassifier<u32>>; LOCKSTEP_FLOWS],
-    keys: [FlowKey<u32>; LOCKSTEP_FLOWS],
+    ranked: [Option<&'a RankedClassifier<u32>>; LOCKSTEP_FLOWS],
+    firsts: [crossproduct::FirstPhases; LOCKSTEP_FLOWS],
 }
 
 impl<'a> Crossing<'a> {
+    /// Runs the first phases of `key`'s lookup and queues the flow.
     #[inline(always)]
     fn push(
         &mut self,
         slot: usize,
-        classifiers: &'a DirectionClassifiers,
-        tables: &'a CrossProductClassifier<u32>,
-        key: FlowKey<u32>,
+        ranked: &'a RankedClassifier<u32>,
+        tables: &CrossProductClassifier<u32>,
+        key: &FlowKey<u32>,
     ) {
         let at = self.len % LOCKSTEP_FLOWS;
         self.slots[at] = slot;
-        self.classifiers[at] = Some(classifiers);
-        self.tables[at] = Some(tables);
-        self.keys[at] = key;
+        self.ranked[at] = Some(ranked);
+        self.firsts[at] = tables.first_phases(key);
         self.len = at + 1;
     }
 
-    /// Writes the verdicts of the gathered flows into their slots of `out`.
+    /// Finishes the queued lookups and writes their verdicts into their slots of `out`.
     #[inline(always)]
     fn decide(&self, out: &mut [Verdict]) {
-        let n = self.len;
-        let mut ranks = [None; LOCKSTEP_FLOWS];
-        crossproduct::first_matches_lockstep(&self.tables[..n], &self.keys[..n], &mut ranks[..n]);
-        for i in 0..n {
-            let classifiers = self.classifiers[i].expect("pushed");
-            out[self.slots[i]] = classifiers.decide(&classifiers.v4, ranks[i]);
+        for i in 0..self.len {
+            let ranked = self.ranked[i].expect("pushed");
+            let Classifier::CrossProduct(tables) = &ranked.classifier else {
+                unreachable!("only cross-product flows are queued")
+            };
+            out[self.slots[i]] = ranked.outcomes.entry(tables.last_phases(self.firsts[i]));
         }
     }
 }
@@ -123,10 +123,7 @@ impl DirectionClassifiers {
     /// The verdict of the first matching rule of `ranked`, or the default (S12) without one.
     #[inline(always)]
     fn decide<A: Key>(&self, ranked: &RankedClassifier<A>, rank: Option<u32>) -> Verdict {
-        match rank {
-            Some(rank) => ranked.outcomes.verdict(rank),
-            None => self.default_verdict(),
-        }
+        ranked.outcomes.verdict(rank)
     }
 
     fn default_verdict(&self) -> Verdict {
@@ -236,29 +233,38 @@ impl<A: Key> Classifier<A> {
     }
 }
 
-/// Per rank, the verdict of its rule, whole: a decision is one 16-byte copy.
+/// The verdict for "no rule matched" (S12) and then, per rank, the verdict of its rule, whole:
+/// a decision is one 16-byte copy, with no branch on whether a rule matched.
 #[derive(Clone, Debug)]
 struct Outcomes {
     verdicts: Vec<Verdict>,
 }
 
 impl Outcomes {
-    fn new(rules: &[RuleRef], actions: &[Action]) -> Outcomes {
-        let verdicts = rules
-            .iter()
-            .zip(actions)
-            .map(|(&rule, &action)| Verdict {
-                action,
-                reason: Reason::Rule,
-                deciding_rule: Some(rule),
-            })
-            .collect();
+    fn new(default: Action, rules: &[RuleRef], actions: &[Action]) -> Outcomes {
+        let mut verdicts = vec![Verdict {
+            action: default,
+            reason: Reason::Default,
+            deciding_rule: None,
+        }];
+        verdicts.extend(rules.iter().zip(actions).map(|(&rule, &action)| Verdict {
+            action,
+            reason: Reason::Rule,
+            deciding_rule: Some(rule),
+        }));
         Outcomes { verdicts }
     }
 
+    /// The verdict of the first matching rule's rank, or the default.
     #[inline(always)]
-    fn verdict(&self, rank: u32) -> Verdict {
-        self.verdicts[rank as usize]
+    fn verdict(&self, rank: Option<u32>) -> Verdict {
+        self.entry(rank.map_or(0, |rank| rank + 1))
+    }
+
+    /// The verdict at `rank + 1`, or the default at 0.
+    #[inline(always)]
+    fn entry(&self, entry: u32) -> Verdict {
+        self.verdicts[entry as usize]
     }
 }
 
@@ -340,7 +346,7 @@ impl CompiledSnapshot {
                 out[slot] = match self.route(query.target, &query.flow) {
                     Route::V4(classifiers, key) => match &classifiers.v4.classifier {
                         Classifier::CrossProduct(tables) => {
-                            crossing.push(slot, classifiers, tables, key);
+                            crossing.push(slot, &classifiers.v4, tables, &key);
                             continue;
                         }
                         Classifier::Partitioned(tree) => {
@@ -452,10 +458,11 @@ impl CompiledRuleSet {
     ) -> CompiledRuleSet {
         let build = |direction: Direction| {
             let ranked = ranked_candidates(snapshot, target, direction, options);
+            let default = default_action(snapshot, target, direction);
             DirectionClassifiers {
-                default: default_action(snapshot, target, direction),
-                v4: build_ranked(snapshot, &ranked, Family::V4, tier, v4_interval),
-                v6: build_ranked(snapshot, &ranked, Family::V6, tier, v6_interval),
+                default,
+                v4: build_ranked(snapshot, &ranked, default, Family::V4, tier, v4_interval),
+                v6: build_ranked(snapshot, &ranked, default, Family::V6, tier, v6_interval),
             }
         };
         CompiledRuleSet {
@@ -499,6 +506,7 @@ pub(crate) fn ranked_candidates<'a>(
 fn build_ranked<A: Key>(
     snapshot: &Snapshot,
     ranked: &[(RuleRef, &Rule)],
+    default: Action,
     family: Family,
     tier: Tier,
     to_interval: impl Fn(&IpNet) -> Option<(A, A)>,
@@ -506,7 +514,7 @@ fn build_ranked<A: Key>(
     let resolved = resolve_ranked(snapshot, ranked, family, to_interval);
     RankedClassifier {
         classifier: Classifier::build(&resolved.sets, tier),
-        outcomes: Outcomes::new(&resolved.rules, &resolved.actions),
+        outcomes: Outcomes::new(default, &resolved.rules, &resolved.actions),
     }
 }
 
