@@ -423,8 +423,12 @@ impl Builder {
             if self.join_entries + entries > self.budget.max_join_entries {
                 continue;
             }
-            let (pair, classes) = self.join(nodes[a], nodes[b])?;
+            // A pair with too many classes for 16-bit ids is no candidate; another may do.
+            let joined = self.join(nodes[a], nodes[b]);
             self.join_entries -= entries;
+            let Some((pair, classes)) = joined else {
+                continue;
+            };
             let cost = entries + classes.len() * nodes[c].len();
             if best
                 .as_ref()
