@@ -115,18 +115,25 @@ impl Order {
     }
 }
 
-/// Limits on how large the tables may grow before the bit vector is the better choice.
+/// Limits on how large the tables may grow, and how long they may take to build, before the
+/// bit vector is the better choice.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
-    /// Total entries of all join tables.
+    /// Total entries of all join tables (memory).
     pub max_join_entries: usize,
+    /// Total 64-bit words ANDed to fill the join tables, those tried and dropped included
+    /// (build time: about 1 ns per word here).
+    pub max_word_ops: usize,
 }
 
 impl Default for Budget {
     fn default() -> Budget {
-        // PERF: 16 MiB of 16-bit entries; ipc1_1k needs 4 M entries.
+        // PERF: 16 MiB of 16-bit entries (ipc1_1k needs 4 M entries), and ~0.6 s of build
+        // (acl1_10k needs ~470 M words, 0.5 s; one 10K-rule synthetic NIC wanted 770 M for a
+        // single join and took 5.5 s to build in all).
         Budget {
             max_join_entries: 8 << 20,
+            max_word_ops: 600 << 20,
         }
     }
 }
@@ -166,6 +173,7 @@ impl<A: Key> CrossProductClassifier<A> {
             words: rules.div_ceil(64).max(1),
             rules,
             join_entries: 0,
+            word_ops: 0,
             budget,
         };
         let (protocol_table, protocol) = builder.plain_field(8, &widen(&sets.protocol))?;
@@ -356,6 +364,7 @@ struct Builder {
     words: usize,
     rules: usize,
     join_entries: usize,
+    word_ops: usize,
     budget: Budget,
 }
 
@@ -395,7 +404,7 @@ impl Builder {
         }
         let (high_table, high) = chunk_classes(16, &high_ranges, owners.len())?;
         let (low_table, low) = chunk_classes(16, &low_ranges, owners.len())?;
-        let entries = self.reserve(high.len() * low.len())?;
+        let entries = self.reserve(high.len() * low.len(), high.words)?;
         let mut table = Vec::with_capacity(entries);
         let mut classes = Classes::new(self.words);
         let mut both = vec![0u64; high.words];
@@ -424,15 +433,23 @@ impl Builder {
         Some((halves, join, classes))
     }
 
-    /// Counts `entries` more join-table entries against the budget.
-    fn reserve(&mut self, entries: usize) -> Option<usize> {
+    /// Whether a join of `entries` over sets of `words` words would stay within the budget.
+    fn affords(&self, entries: usize, words: usize) -> bool {
+        self.join_entries + entries <= self.budget.max_join_entries
+            && self.word_ops + entries * words <= self.budget.max_word_ops
+    }
+
+    /// Counts a join of `entries` over sets of `words` words against the budget.
+    fn reserve(&mut self, entries: usize, words: usize) -> Option<usize> {
+        let affordable = self.affords(entries, words);
         self.join_entries += entries;
-        (self.join_entries <= self.budget.max_join_entries).then_some(entries)
+        self.word_ops += entries * words;
+        affordable.then_some(entries)
     }
 
     /// The intersections of every class of `left` with every class of `right`.
     fn join(&mut self, left: &Classes, right: &Classes) -> Option<(JoinTable, Classes)> {
-        let entries = self.reserve(left.len() * right.len())?;
+        let entries = self.reserve(left.len() * right.len(), self.words)?;
         let mut table = Vec::with_capacity(entries);
         let mut classes = Classes::new(self.words);
         let mut both = vec![0u64; self.words];
@@ -461,10 +478,12 @@ impl Builder {
             (Order::RemoteLocal, [1, 2, 0]),
         ] {
             let entries = nodes[a].len() * nodes[b].len();
-            if self.join_entries + entries > self.budget.max_join_entries {
+            if !self.affords(entries, self.words) {
                 continue;
             }
-            // A pair with too many classes for 16-bit ids is no candidate; another may do.
+            // A pair with too many classes for 16-bit ids is no candidate; another may do. Only
+            // the kept pair's table stays (its entries are counted again below); the time spent
+            // on the others does not come back.
             let joined = self.join(nodes[a], nodes[b]);
             self.join_entries -= entries;
             let Some((pair, classes)) = joined else {
@@ -479,7 +498,7 @@ impl Builder {
             }
         }
         let (order, _, pair, pair_classes) = best?;
-        self.reserve(pair.classes.len())?;
+        self.reserve(pair.classes.len(), 0)?;
         let third = match order {
             Order::PortsRemote => nodes[2],
             Order::PortsLocal => nodes[1],
@@ -491,7 +510,7 @@ impl Builder {
 
     /// The last join: per pair of classes, the first rule of their intersection (`rank + 1`).
     fn first_rules(&mut self, left: &Classes, right: &Classes) -> Option<JoinTable> {
-        let entries = self.reserve(left.len() * right.len())?;
+        let entries = self.reserve(left.len() * right.len(), self.words)?;
         let mut table = Vec::with_capacity(entries);
         for l in 0..left.len() {
             let a = left.get(l);
@@ -726,10 +745,16 @@ mod tests {
     #[test]
     fn over_budget_is_refused() {
         let sets = random_sets(&mut Rng::new(5), 300);
-        let tight = Budget {
+        let few_entries = Budget {
             max_join_entries: 1000,
+            ..Budget::default()
         };
-        assert!(CrossProductClassifier::build(&sets, tight).is_none());
+        assert!(CrossProductClassifier::build(&sets, few_entries).is_none());
+        let little_time = Budget {
+            max_word_ops: 1000,
+            ..Budget::default()
+        };
+        assert!(CrossProductClassifier::build(&sets, little_time).is_none());
         assert!(CrossProductClassifier::build(&sets, Budget::default()).is_some());
     }
 

@@ -208,15 +208,19 @@ impl<A: Key> Classifier<A> {
             Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
             Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
                 let mut candidates = vec![(flat(sets.len() >= DENSE_MIN_RULES), 1.0)];
-                candidates.extend(cross_product().map(|tables| (tables, 1.0)));
+                candidates
+                    .extend(cross_product().map(|tables| (tables, trial::MIN_SPEEDUP_OVER_FLAT)));
                 if sets.len() >= TRIAL_MIN_RULES {
-                    candidates.push((default_tree(), trial::TREE_MIN_SPEEDUP));
+                    candidates.push((default_tree(), trial::MIN_SPEEDUP_OVER_FLAT));
                 }
                 trial::fastest(sets, candidates)
             }
             Tier::Auto if sets.len() >= TRIAL_MIN_RULES => trial::fastest(
                 sets,
-                vec![(flat(true), 1.0), (default_tree(), trial::TREE_MIN_SPEEDUP)],
+                vec![
+                    (flat(true), 1.0),
+                    (default_tree(), trial::MIN_SPEEDUP_OVER_FLAT),
+                ],
             ),
             Tier::Auto | Tier::Bulk | Tier::Flat => flat(sets.len() >= DENSE_MIN_RULES),
             Tier::FlatDense => flat(true),
