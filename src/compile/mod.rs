@@ -12,7 +12,9 @@
 //! 4. **Classify** per direction and family: one [`bitvector::BitVectorClassifier`] below
 //!    [`TRIAL_MIN_RULES`] rules, a [`partitioned::PartitionedClassifier`] above
 //!    [`FLAT_MAX_RULES`], and in between whichever of the two a trial finds faster (see
-//!    [`Tier`], `trial` and `docs/engine.md`).
+//!    [`Tier`], `trial` and `docs/engine.md`). Bulk engines ([`Tier::Bulk`]) also try
+//!    [`crossproduct::CrossProductClassifier`] tables for IPv4 rule sets of
+//!    [`CROSS_PRODUCT_MIN_RULES`] rules and more, at the cost of build time.
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
