@@ -1,11 +1,12 @@
 //! A cross-product classifier in the manner of RFC (Gupta & McKeown, *Recursive Flow
 //! Classification*), for IPv4 rule sets of up to a few thousand rules.
 //!
-//! A lookup is a fixed sequence of table loads and no branches: phase 0 maps each *chunk* of
-//! the flow (protocol, destination port, source port, and each address as two 16-bit halves) to
-//! the class of rules that chunk value admits; every later step maps a pair of classes to the
-//! class of their intersection, through a table indexed by both; the last step's table holds
-//! the first rule of the intersection. Fields no rule constrains are left out of the sequence.
+//! A lookup is a fixed sequence of table loads, with no branch on the flow's values: phase 0
+//! maps each *chunk* of the flow (protocol, destination port, source port, and each address as
+//! two 16-bit halves) to the class of rules that chunk value admits; every later step maps a
+//! pair of classes to the class of their intersection, through a table indexed by both; the
+//! last step's table holds the first rule of the intersection. A chunk no rule constrains
+//! reads one fixed entry, and an unconstrained source port is skipped altogether.
 //!
 //! An address rule's condition is a *set* of intervals, and a set is not the product of its
 //! projections on the two halves (two CIDRs `a.b/16` and `c.d/16` would admit `a.d`). So the
@@ -14,8 +15,8 @@
 //! both admit to their rules.
 //!
 //! The tables grow with the product of the class counts they join, so [`Budget`] bounds their
-//! total size; a rule set over it is left to the bit vector (`None` from
-//! [`CrossProductClassifier::build`]).
+//! total size and the work of building them; a rule set over it is left to the bit vector or
+//! the tree (`None` from [`CrossProductClassifier::build`]).
 
 use super::bitvector::{Key, RuleFieldSets};
 use super::partitioned::FlowKey;

@@ -53,8 +53,9 @@ pub struct CompiledSnapshot {
 #[derive(Clone, Debug)]
 struct NicPlan {
     rule_set: u32,
-    /// Remote addresses that get inner access (S11), sorted.
+    /// Whether any remote address gets inner access: most NICs have none.
     has_inner_peers: bool,
+    /// Remote addresses that get inner access (S11), sorted.
     inner_peers_v4: Vec<u32>,
     inner_peers_v6: Vec<u128>,
 }
@@ -132,12 +133,6 @@ impl<'a> Crossing<'a> {
 }
 
 impl DirectionClassifiers {
-    /// The verdict of the first matching rule of `ranked`, or the default (S12) without one.
-    #[inline(always)]
-    fn decide<A: Key>(&self, ranked: &RankedClassifier<A>, rank: Option<u32>) -> Verdict {
-        ranked.outcomes.verdict(rank)
-    }
-
     fn default_verdict(&self) -> Verdict {
         Verdict {
             action: self.default,
@@ -174,8 +169,9 @@ pub enum Tier {
     Partitioned { leaf_max_rules: usize },
     /// For bulk evaluation: as [`Tier::Auto`], but IPv4 rule sets of
     /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
-    /// tables where they fit [`crossproduct::Budget`] — at 1K rules 1.5–1.9× the bit vector's
-    /// throughput for 3–100 ms of build instead of 1–2 ms — and keep the fastest.
+    /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about twice
+    /// the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — and keep the
+    /// fastest.
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
@@ -335,22 +331,19 @@ impl CompiledSnapshot {
     pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
         match self.route(target, flow) {
             Route::Decided(verdict) => verdict,
-            Route::V4(classifiers, key) => {
-                classifiers.decide(&classifiers.v4, classifiers.v4.first_match(kernel, &key))
-            }
-            Route::V6(classifiers, key) => {
-                classifiers.decide(&classifiers.v6, classifiers.v6.first_match(kernel, &key))
-            }
+            Route::V4(classifiers, key) => classifiers.v4.decide(kernel, &key),
+            Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
         }
     }
 
     /// Decides `queries` into `out` (same length), as [`CompiledSnapshot::check`] would one by
     /// one, except that flows bound for partitioned classifiers walk their trees in groups of
-    /// [`LOCKSTEP_FLOWS`] (see [`partitioned::walk_lockstep`]).
+    /// [`LOCKSTEP_FLOWS`] (see [`partitioned::walk_lockstep`]), and flows bound for
+    /// cross-product tables finish their lookups in such groups too (see [`Crossing`]).
     #[inline(always)]
     pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
         // The flows of a chunk that walk trees: where their verdicts go, and their walks.
-        let mut waiting: Vec<(usize, &DirectionClassifiers)> = Vec::with_capacity(LOCKSTEP_FLOWS);
+        let mut waiting: Vec<(usize, &RankedClassifier<u32>)> = Vec::with_capacity(LOCKSTEP_FLOWS);
         let mut walkers: Vec<Walker<'_, u32>> = Vec::with_capacity(LOCKSTEP_FLOWS);
         let mut crossing = Crossing::default();
         for (queries, out) in queries
@@ -368,21 +361,19 @@ impl CompiledSnapshot {
                             continue;
                         }
                         Classifier::Partitioned(tree) => {
-                            waiting.push((slot, classifiers));
+                            waiting.push((slot, &classifiers.v4));
                             walkers.push(Walker::new(tree, key));
                             continue;
                         }
-                        Classifier::Flat(_) => classifiers
-                            .decide(&classifiers.v4, classifiers.v4.first_match(kernel, &key)),
+                        Classifier::Flat(_) => classifiers.v4.decide(kernel, &key),
                     },
-                    Route::V6(classifiers, key) => classifiers
-                        .decide(&classifiers.v6, classifiers.v6.first_match(kernel, &key)),
+                    Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
                     Route::Decided(verdict) => verdict,
                 };
             }
             walk_lockstep(kernel, &mut walkers);
-            for (&(slot, classifiers), walker) in waiting.iter().zip(&walkers) {
-                out[slot] = classifiers.decide(&classifiers.v4, walker.first_match());
+            for (&(slot, ranked), walker) in waiting.iter().zip(&walkers) {
+                out[slot] = ranked.outcomes.verdict(walker.first_match());
             }
             crossing.decide(out);
         }
@@ -455,10 +446,11 @@ impl CompiledSnapshot {
 }
 
 impl<A: Key> RankedClassifier<A> {
-    /// The deciding rule's rank.
+    /// The verdict of the first matching rule, or the default (S12) without one.
     #[inline(always)]
-    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        self.classifier.first_match(kernel, key)
+    fn decide<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Verdict {
+        self.outcomes
+            .verdict(self.classifier.first_match(kernel, key))
     }
 
     fn memory_bytes(&self) -> usize {
