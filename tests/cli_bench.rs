@@ -48,6 +48,48 @@ fn classbench_json_has_the_interface_keys_and_verified_counts() {
     assert!(stderr.contains("verified 8780 flows"), "{stderr}");
 }
 
+/// Both engines give the verified counts; which tier the bulk engine's timed trial keeps may
+/// differ from machine to machine, the verdicts may not.
+#[test]
+fn both_engines_give_the_same_verdicts() {
+    for engine in ["bulk", "interactive"] {
+        let output = sgsim()
+            .args(["bench", "--classbench"])
+            .arg(testdata("acl1_1k"))
+            .arg(testdata("acl1_1k_trace"))
+            .args([
+                "--json",
+                "--threads",
+                "1",
+                "--min-time",
+                "0",
+                "--engine",
+                engine,
+            ])
+            .output()
+            .unwrap();
+        let stdout = successful_stdout(&output);
+        let object: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let counts = [
+            &object["accept"],
+            &object["drop_rule"],
+            &object["drop_default"],
+        ];
+        assert_eq!(counts, [5731, 3039, 10], "--engine {engine}: {stdout}");
+        assert_eq!(object["verified_flows"], 8780, "--engine {engine}");
+    }
+    let output = sgsim()
+        .args(["bench", "--sweep", "10", "--engine", "fastest"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("possible values: bulk, interactive"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn snapshot_and_flows_mode_reads_the_eval_csv() {
     let dir = tempfile::tempdir().unwrap();
