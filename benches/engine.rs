@@ -1,6 +1,7 @@
 //! Engine compile and batch-evaluation benchmarks: synthetic sets of 10, 1000, 10000 and 30000
-//! rules (the last in the partitioned tier) and ClassBench acl1_1k from testdata. Before anything is timed, each set's verdicts are checked
-//! against the reference evaluator (every flow) and the run stops on any mismatch.
+//! rules (the last in the partitioned tier) and ClassBench acl1_1k from testdata. Before
+//! anything is timed, each set's verdicts are checked against the reference evaluator (every
+//! flow) and the run stops on any mismatch.
 //!
 //! `cargo bench --bench engine`
 

@@ -15,7 +15,7 @@
 
 use super::kernel::{Block, Kernel, BLOCK_WORDS};
 use super::partitioned::FlowKey;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// A field value domain: protocol numbers, ports, IPv4 or IPv6 addresses.
 pub trait Key: Copy + Ord + Eq + std::hash::Hash + Default + std::fmt::Debug + Send + Sync {
@@ -113,7 +113,7 @@ fn count_at_or_below<K: Key>(starts: &[K], value: K) -> usize {
 }
 
 /// The class of every value of a small domain.
-fn direct_table<K: Key>(starts: &[K], classes: &[u32]) -> Vec<u32> {
+pub(super) fn direct_table<K: Key>(starts: &[K], classes: &[u32]) -> Vec<u32> {
     let mut table = Vec::with_capacity(1 << K::BITS);
     for (i, &class) in classes.iter().enumerate() {
         let end = starts
@@ -357,17 +357,19 @@ pub struct ClassVectors {
     summaries: Vec<u64>,
 }
 
-/// Builds one field from each rule's set of inclusive intervals (rules in rank order).
-pub fn build_field<K: Key>(
-    rule_sets: &[Vec<(K, K)>],
-    blocks: usize,
-    dense: bool,
-) -> (FieldMap<K>, ClassVectors) {
-    let words = blocks * BLOCK_WORDS;
+/// A field's equivalence classes: the domain cut at every interval start and after every end
+/// into maximal intervals with one rule set each. Returns each interval's start (the first is
+/// the domain's minimum) and class, and each class's rule set as `words` 64-bit words; classes
+/// are numbered in order of first sight, lowest values first. Shared by the bit vector's field
+/// maps and the cross-product tables' chunks.
+pub(super) fn field_classes<K: Key, S: AsRef<[(K, K)]>>(
+    rule_sets: &[S],
+    words: usize,
+) -> (Vec<K>, Vec<u32>, Vec<Vec<u64>>) {
     // 1. Elementary intervals: cut the domain at every interval start and after every end.
     let mut cuts: Vec<K> = vec![K::default()];
     for set in rule_sets {
-        for &(lo, hi) in set {
+        for &(lo, hi) in set.as_ref() {
             cuts.push(lo);
             if let Some(after) = hi.successor() {
                 cuts.push(after);
@@ -378,36 +380,40 @@ pub fn build_field<K: Key>(
     cuts.dedup();
 
     // 2. Sweep the intervals in order, keeping how many of each rule's intervals cover the
-    //    current one (a set may overlap itself, e.g. a prefix list with nested CIDRs).
-    let mut opens: Vec<Vec<u32>> = vec![Vec::new(); cuts.len()];
-    let mut closes: Vec<Vec<u32>> = vec![Vec::new(); cuts.len() + 1];
+    //    current one (a set may overlap itself, e.g. a prefix list with nested CIDRs). Where
+    //    each interval opens and closes, as (cut, opens, rule), sorted by cut.
+    let mut events: Vec<(usize, bool, u32)> = Vec::new();
     for (rule, set) in rule_sets.iter().enumerate() {
-        for &(lo, hi) in set {
+        for &(lo, hi) in set.as_ref() {
             let first = cuts.binary_search(&lo).expect("every start is a cut");
-            let end = match hi.successor() {
-                Some(after) => cuts.binary_search(&after).expect("every end+1 is a cut"),
-                None => cuts.len(),
-            };
-            opens[first].push(rule as u32);
-            closes[end].push(rule as u32);
+            events.push((first, true, rule as u32));
+            if let Some(after) = hi.successor() {
+                let end = cuts.binary_search(&after).expect("every end+1 is a cut");
+                events.push((end, false, rule as u32));
+            }
         }
     }
+    events.sort_unstable();
+    let mut events = events.into_iter().peekable();
     let mut cover_count = vec![0u32; rule_sets.len()];
     let mut current = vec![0u64; words];
-    let mut class_of_vector: HashMap<Vec<u64>, u32> = HashMap::new();
+    let mut class_of_vector: FxHashMap<Vec<u64>, u32> = FxHashMap::default();
     let mut vectors: Vec<Vec<u64>> = Vec::new();
     let mut starts: Vec<K> = Vec::new();
     let mut classes: Vec<u32> = Vec::new();
     for (index, &cut) in cuts.iter().enumerate() {
-        for &rule in &closes[index] {
-            cover_count[rule as usize] -= 1;
-            if cover_count[rule as usize] == 0 {
-                current[rule as usize / 64] &= !(1u64 << (rule % 64));
+        while let Some((_, opens, rule)) = events.next_if(|event| event.0 == index) {
+            let rule = rule as usize;
+            if opens {
+                cover_count[rule] += 1;
+            } else {
+                cover_count[rule] -= 1;
             }
-        }
-        for &rule in &opens[index] {
-            cover_count[rule as usize] += 1;
-            current[rule as usize / 64] |= 1u64 << (rule % 64);
+            if cover_count[rule] == 0 {
+                current[rule / 64] &= !(1u64 << (rule % 64));
+            } else {
+                current[rule / 64] |= 1u64 << (rule % 64);
+            }
         }
         // Look up by slice first: most cuts repeat a known class, and cloning the vector for
         // every cut was most of a 1000-rule compile's allocations.
@@ -426,6 +432,16 @@ pub fn build_field<K: Key>(
             classes.push(class);
         }
     }
+    (starts, classes, vectors)
+}
+
+/// Builds one field from each rule's set of inclusive intervals (rules in rank order).
+pub fn build_field<K: Key>(
+    rule_sets: &[Vec<(K, K)>],
+    blocks: usize,
+    dense: bool,
+) -> (FieldMap<K>, ClassVectors) {
+    let (starts, classes, vectors) = field_classes(rule_sets, blocks * BLOCK_WORDS);
 
     let summary_words = blocks.div_ceil(64);
     let mut class_blocks = Vec::with_capacity(vectors.len() * blocks);
@@ -558,6 +574,22 @@ impl<A: Key> RuleFieldSets<A> {
                 .map(|i| self.local[pick(i)].clone())
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+impl<A: Key> RuleFieldSets<A> {
+    /// Whether rule `rule` admits `key` in all five fields: what every classifier's answer is
+    /// checked against in the unit tests.
+    pub(super) fn admits(&self, rule: usize, key: &FlowKey<A>) -> bool {
+        fn within<K: Key>(intervals: &[(K, K)], value: K) -> bool {
+            intervals.iter().any(|&(lo, hi)| lo <= value && value <= hi)
+        }
+        within(&self.protocol[rule], key.protocol)
+            && within(&self.dest_port[rule], key.dest_port)
+            && within(&self.source_port[rule], key.source_port)
+            && within(&self.remote[rule], key.remote)
+            && within(&self.local[rule], key.local)
     }
 }
 

@@ -18,7 +18,7 @@
 //! total size and the work of building them; a rule set over it is left to the bit vector or
 //! the tree (`None` from [`CrossProductClassifier::build`]).
 
-use super::bitvector::{Key, RuleFieldSets};
+use super::bitvector::{direct_table, field_classes, Key, RuleFieldSets};
 use super::partitioned::FlowKey;
 use rustc_hash::FxHashMap;
 use std::marker::PhantomData;
@@ -142,7 +142,6 @@ impl Default for Budget {
 /// Rules of one (target, direction) for IPv4, compiled into RFC tables.
 #[derive(Clone, Debug)]
 pub struct CrossProductClassifier<A: Key> {
-    rules: usize,
     chunks: [ChunkTable; CHUNKS],
     /// Protocol × destination port, then × source port.
     protocol_dest_port: JoinTable,
@@ -172,29 +171,18 @@ impl<A: Key> CrossProductClassifier<A> {
         }
         let mut builder = Builder {
             words: rules.div_ceil(64).max(1),
-            rules,
             join_entries: 0,
             word_ops: 0,
             budget,
         };
-        let (protocol_table, protocol) = builder.plain_field(8, &widen(&sets.protocol))?;
-        let (dest_port_table, dest_port) = builder.plain_field(16, &widen(&sets.dest_port))?;
-        let (source_port_table, source_port) =
-            builder.plain_field(16, &widen(&sets.source_port))?;
+        let (protocol_table, protocol) = chunk(&sets.protocol)?;
+        let (dest_port_table, dest_port) = chunk(&sets.dest_port)?;
+        let (source_port_table, source_port) = chunk(&sets.source_port)?;
         // Protocol and ports have few classes: join them first.
         let (protocol_dest_port, protocol_dest_port_classes) =
             builder.join(&protocol, &dest_port)?;
         let (ports, ports_classes) = builder.join(&protocol_dest_port_classes, &source_port)?;
-        let every_rule = |classes: &Classes| {
-            classes.len() == 1
-                && classes
-                    .get(0)
-                    .iter()
-                    .map(|w| w.count_ones() as usize)
-                    .sum::<usize>()
-                    == rules
-        };
-        let source_port_matters = !every_rule(&source_port);
+        let source_port_matters = !source_port.is_only(rules);
         let address = |sets: &[Vec<(A, A)>]| -> Vec<Vec<(u32, u32)>> {
             let value = |a: A| a.block(32) as u32;
             sets.iter()
@@ -208,7 +196,6 @@ impl<A: Key> CrossProductClassifier<A> {
         let (order, pair, last) =
             builder.last_joins([&ports_classes, &remote_classes, &local_classes])?;
         Some(CrossProductClassifier {
-            rules,
             chunks: [
                 protocol_table,
                 dest_port_table,
@@ -228,10 +215,6 @@ impl<A: Key> CrossProductClassifier<A> {
             last,
             _key: PhantomData,
         })
-    }
-
-    pub fn rules(&self) -> usize {
-        self.rules
     }
 
     /// The rank of the first rule matching `key`, if any: seven chunk loads and six joins.
@@ -349,6 +332,12 @@ impl Classes {
         &self.bits[class * self.words..(class + 1) * self.words]
     }
 
+    /// Whether the only class holds all of `members` (a field no rule constrains).
+    fn is_only(&self, members: usize) -> bool {
+        let count = |set: &[u64]| set.iter().map(|w| w.count_ones() as usize).sum::<usize>();
+        self.len() == 1 && count(self.get(0)) == members
+    }
+
     /// The id of `set`, numbering it if new; `None` past [`ClassId::MAX`] classes.
     fn intern(&mut self, set: &[u64]) -> Option<ClassId> {
         if let Some(&id) = self.ids.get(set) {
@@ -363,48 +352,33 @@ impl Classes {
 
 struct Builder {
     words: usize,
-    rules: usize,
     join_entries: usize,
     word_ops: usize,
     budget: Budget,
 }
 
 impl Builder {
-    /// Protocol or a port: one chunk over the whole field, classifying rules.
-    fn plain_field(
-        &mut self,
-        bits: u32,
-        sets: &[Vec<(u32, u32)>],
-    ) -> Option<(ChunkTable, Classes)> {
-        let intervals: Vec<(u32, u32, u32)> = sets
-            .iter()
-            .enumerate()
-            .flat_map(|(rule, set)| set.iter().map(move |&(lo, hi)| (lo, hi, rule as u32)))
-            .collect();
-        let (table, classes) = chunk_classes(bits, &intervals, self.rules)?;
-        Some((ChunkTable::new(&table, classes.len()), classes))
-    }
-
     /// An address field: its two halves classify boxes (see the module note), and a join maps
     /// the boxes both halves admit to their rules.
     fn address_field(
         &mut self,
         sets: &[Vec<(u32, u32)>],
     ) -> Option<([ChunkTable; 2], JoinTable, Classes)> {
+        // Per box: the rule it belongs to, and its one range in each half.
         let mut owners: Vec<u32> = Vec::new();
-        let (mut high_ranges, mut low_ranges) = (Vec::new(), Vec::new());
+        let (mut high_ranges, mut low_ranges): (Vec<[(u16, u16); 1]>, Vec<_>) =
+            (Vec::new(), Vec::new());
         for (rule, set) in sets.iter().enumerate() {
             for &(lo, hi) in set {
-                for ((h1, h2), (l1, l2)) in boxes(lo, hi) {
-                    let atom = owners.len() as u32;
+                for (high, low) in boxes(lo, hi) {
                     owners.push(rule as u32);
-                    high_ranges.push((h1, h2, atom));
-                    low_ranges.push((l1, l2, atom));
+                    high_ranges.push([high]);
+                    low_ranges.push([low]);
                 }
             }
         }
-        let (high_table, high) = chunk_classes(16, &high_ranges, owners.len())?;
-        let (low_table, low) = chunk_classes(16, &low_ranges, owners.len())?;
+        let (high_table, high) = chunk(&high_ranges)?;
+        let (low_table, low) = chunk(&low_ranges)?;
         let entries = self.reserve(high.len() * low.len(), high.words)?;
         let mut table = Vec::with_capacity(entries);
         let mut classes = Classes::new(self.words);
@@ -412,9 +386,7 @@ impl Builder {
         let mut rules = vec![0u64; self.words];
         for h in 0..high.len() {
             for l in 0..low.len() {
-                for ((out, a), b) in both.iter_mut().zip(high.get(h)).zip(low.get(l)) {
-                    *out = a & b;
-                }
+                intersect(&mut both, high.get(h), low.get(l));
                 rules.fill(0);
                 for_each_bit(&both, |atom| {
                     let rule = owners[atom] as usize;
@@ -427,11 +399,7 @@ impl Builder {
             right_classes: low.len() as u32,
             classes: table,
         };
-        let halves = [
-            ChunkTable::new(&high_table, high.len()),
-            ChunkTable::new(&low_table, low.len()),
-        ];
-        Some((halves, join, classes))
+        Some(([high_table, low_table], join, classes))
     }
 
     /// Whether a join of `entries` over sets of `words` words would stay within the budget.
@@ -456,9 +424,7 @@ impl Builder {
         let mut both = vec![0u64; self.words];
         for l in 0..left.len() {
             for r in 0..right.len() {
-                for ((out, a), b) in both.iter_mut().zip(left.get(l)).zip(right.get(r)) {
-                    *out = a & b;
-                }
+                intersect(&mut both, left.get(l), right.get(r));
                 table.push(classes.intern(&both)?);
             }
         }
@@ -535,11 +501,11 @@ impl Builder {
     }
 }
 
-/// Per rule, its intervals of a narrow field as `u32`s.
-fn widen<T: Copy + Into<u32>>(sets: &[Vec<(T, T)>]) -> Vec<Vec<(u32, u32)>> {
-    sets.iter()
-        .map(|set| set.iter().map(|&(lo, hi)| (lo.into(), hi.into())).collect())
-        .collect()
+/// `out = a & b`, word by word.
+fn intersect(out: &mut [u64], a: &[u64], b: &[u64]) {
+    for ((out, a), b) in out.iter_mut().zip(a).zip(b) {
+        *out = a & b;
+    }
 }
 
 /// Calls `f` with the index of every set bit.
@@ -553,57 +519,27 @@ fn for_each_bit(words: &[u64], mut f: impl FnMut(usize)) {
     }
 }
 
-/// Classifies every value of a `bits`-bit chunk by the atoms whose `(lo, hi, atom)` intervals
-/// hold it: the table of class ids and the classes' atom sets. `None` past [`ClassId::MAX`]
-/// classes.
-fn chunk_classes(
-    bits: u32,
-    intervals: &[(u32, u32, u32)],
-    atoms: usize,
-) -> Option<(Vec<ClassId>, Classes)> {
-    let domain = 1usize << bits;
-    let words = atoms.div_ceil(64).max(1);
-    // Per value where the set changes, the atoms that enter and leave there.
-    let mut changes: Vec<(usize, bool, u32)> = Vec::with_capacity(intervals.len() * 2);
-    for &(lo, hi, atom) in intervals {
-        changes.push((lo as usize, true, atom));
-        changes.push((hi as usize + 1, false, atom));
-    }
-    changes.sort_unstable();
-    // An atom's intervals may overlap (nested CIDRs of a prefix list): count the covers.
-    let mut covers = vec![0u32; atoms];
-    let mut current = vec![0u64; words];
+/// A chunk's table (the class of each of its values) and its classes' member sets, from each
+/// member's intervals in the chunk (members are rules, or an address's boxes); `None` past
+/// [`ClassId::MAX`] classes.
+fn chunk<K: Key, S: AsRef<[(K, K)]>>(sets: &[S]) -> Option<(ChunkTable, Classes)> {
+    let words = sets.len().div_ceil(64).max(1);
+    let (starts, interval_classes, vectors) = field_classes(sets, words);
     let mut classes = Classes::new(words);
-    let mut table = Vec::with_capacity(domain);
-    let mut next = 0;
-    while table.len() < domain {
-        let at = table.len();
-        while next < changes.len() && changes[next].0 == at {
-            let (_, enters, atom) = changes[next];
-            let atom = atom as usize;
-            if enters {
-                covers[atom] += 1;
-            } else {
-                covers[atom] -= 1;
-            }
-            if covers[atom] == 0 {
-                current[atom / 64] &= !(1 << (atom % 64));
-            } else {
-                current[atom / 64] |= 1 << (atom % 64);
-            }
-            next += 1;
-        }
-        let end = changes.get(next).map_or(domain, |c| c.0.min(domain));
-        let class = classes.intern(&current)?;
-        table.resize(end, class);
+    for vector in &vectors {
+        classes.intern(vector)?;
     }
-    Some((table, classes))
+    let table: Vec<ClassId> = direct_table(&starts, &interval_classes)
+        .into_iter()
+        .map(|class| class as ClassId)
+        .collect();
+    Some((ChunkTable::new(&table, classes.len()), classes))
 }
 
 /// An inclusive interval of 32-bit values as at most three boxes `(high range, low range)` of
 /// 16-bit halves: the partial first high block, the whole ones, the partial last.
-fn boxes(lo: u32, hi: u32) -> Vec<((u32, u32), (u32, u32))> {
-    let (h1, l1, h2, l2) = (lo >> 16, lo & 0xffff, hi >> 16, hi & 0xffff);
+fn boxes(lo: u32, hi: u32) -> Vec<((u16, u16), (u16, u16))> {
+    let (h1, l1, h2, l2) = ((lo >> 16) as u16, lo as u16, (hi >> 16) as u16, hi as u16);
     if h1 == h2 {
         return vec![((h1, h1), (l1, l2))];
     }
@@ -669,20 +605,6 @@ mod tests {
         sets
     }
 
-    fn matches(sets: &RuleFieldSets<u32>, rule: usize, key: &FlowKey<u32>) -> bool {
-        let within =
-            |intervals: &[(u32, u32)], v: u32| intervals.iter().any(|&(lo, hi)| lo <= v && v <= hi);
-        let within16 =
-            |intervals: &[(u16, u16)], v: u16| intervals.iter().any(|&(lo, hi)| lo <= v && v <= hi);
-        sets.protocol[rule]
-            .iter()
-            .any(|&(lo, hi)| lo <= key.protocol && key.protocol <= hi)
-            && within16(&sets.dest_port[rule], key.dest_port)
-            && within16(&sets.source_port[rule], key.source_port)
-            && within(&sets.remote[rule], key.remote)
-            && within(&sets.local[rule], key.local)
-    }
-
     /// The tables give the first matching rule of a linear scan, on flows near every rule's
     /// edges and at random.
     #[test]
@@ -724,11 +646,7 @@ mod tests {
             }
             let expected: Vec<Option<u32>> = keys
                 .iter()
-                .map(|key| {
-                    (0..rules)
-                        .find(|&r| matches(&sets, r, key))
-                        .map(|r| r as u32)
-                })
+                .map(|key| (0..rules).find(|&r| sets.admits(r, key)).map(|r| r as u32))
                 .collect();
             for (key, want) in keys.iter().zip(&expected) {
                 assert_eq!(tables.first_match(key), *want, "{rules} rules, {key:?}");
@@ -773,7 +691,9 @@ mod tests {
             let boxes = boxes(lo, hi);
             let count: u64 = boxes
                 .iter()
-                .map(|((h1, h2), (l1, l2))| u64::from(h2 - h1 + 1) * u64::from(l2 - l1 + 1))
+                .map(|&((h1, h2), (l1, l2))| {
+                    (u64::from(h2) - u64::from(h1) + 1) * (u64::from(l2) - u64::from(l1) + 1)
+                })
                 .sum();
             assert_eq!(
                 count,
@@ -781,8 +701,9 @@ mod tests {
                 "{lo:#x}..={hi:#x}: {boxes:?}"
             );
             for ((h1, h2), (l1, l2)) in boxes {
+                let value = |high: u16, low: u16| u32::from(high) << 16 | u32::from(low);
                 assert!(
-                    (h1 << 16 | l1) >= lo && (h2 << 16 | l2) <= hi,
+                    value(h1, l1) >= lo && value(h2, l2) <= hi,
                     "{lo:#x}..={hi:#x}"
                 );
             }

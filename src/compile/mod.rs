@@ -194,6 +194,7 @@ enum Classifier<A: Key> {
 impl<A: Key> Classifier<A> {
     fn build(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A> {
         let flat = |dense| Classifier::Flat(Box::new(BitVectorClassifier::build(sets, dense)));
+        let sized_flat = || flat(sets.len() >= DENSE_MIN_RULES);
         let tree = |leaf_max_rules| {
             Classifier::Partitioned(Box::new(PartitionedClassifier::build(sets, leaf_max_rules)))
         };
@@ -205,7 +206,7 @@ impl<A: Key> Classifier<A> {
         match tier {
             Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
             Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
-                let mut candidates = vec![(flat(sets.len() >= DENSE_MIN_RULES), 1.0)];
+                let mut candidates = vec![(sized_flat(), 1.0)];
                 candidates
                     .extend(cross_product().map(|tables| (tables, trial::MIN_SPEEDUP_OVER_FLAT)));
                 if sets.len() >= TRIAL_MIN_RULES {
@@ -220,12 +221,10 @@ impl<A: Key> Classifier<A> {
                     (default_tree(), trial::MIN_SPEEDUP_OVER_FLAT),
                 ],
             ),
-            Tier::Auto | Tier::Bulk | Tier::Flat => flat(sets.len() >= DENSE_MIN_RULES),
+            Tier::Auto | Tier::Bulk | Tier::Flat => sized_flat(),
             Tier::FlatDense => flat(true),
             Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
-            Tier::CrossProduct => {
-                cross_product().unwrap_or_else(|| flat(sets.len() >= DENSE_MIN_RULES))
-            }
+            Tier::CrossProduct => cross_product().unwrap_or_else(sized_flat),
         }
     }
 
