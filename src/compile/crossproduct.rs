@@ -220,55 +220,39 @@ impl<A: Key> CrossProductClassifier<A> {
     /// The rank of the first rule matching `key`, if any: seven chunk loads and six joins.
     #[inline(always)]
     pub fn first_match(&self, key: &FlowKey<A>) -> Option<u32> {
-        self.last_phases(self.first_phases(key)).checked_sub(1)
+        self.last_entry(self.last_index(key)).checked_sub(1)
     }
 
-    /// The chunk loads and the joins that read only chunks: where a batch leaves a flow until
-    /// the other flows of its group have got as far (see [`FirstPhases`]).
+    /// The chunk loads and every join but the last: where in the last table the flow's answer
+    /// is. Batches find this for a group of flows before reading any of their answers, since
+    /// the last table is the largest (megabytes, beyond L2, for some 1K-rule sets) and its
+    /// reads miss the cache.
     #[inline(always)]
-    pub fn first_phases(&self, key: &FlowKey<A>) -> FirstPhases {
+    pub fn last_index(&self, key: &FlowKey<A>) -> u32 {
         let remote = key.remote.block(32) as u32;
         let local = key.local.block(32) as u32;
         let chunk = |index: usize, value: u32| self.chunks[index].class(value);
-        FirstPhases {
-            protocol_dest_port: self.protocol_dest_port.class(
-                chunk(PROTOCOL, key.protocol.into()),
-                chunk(DEST_PORT, key.dest_port.into()),
-            ),
-            source_port: if self.source_port_matters {
-                chunk(SOURCE_PORT, key.source_port.into())
-            } else {
-                0
-            },
-            remote: self.remote.class(
-                chunk(REMOTE_HIGH, remote >> 16),
-                chunk(REMOTE_LOW, remote & 0xffff),
-            ),
-            local: self.local.class(
-                chunk(LOCAL_HIGH, local >> 16),
-                chunk(LOCAL_LOW, local & 0xffff),
-            ),
-        }
-    }
-
-    /// The last three joins: `rank + 1` of the first matching rule, 0 for none.
-    #[inline(always)]
-    pub fn last_phases(&self, first: FirstPhases) -> u32 {
-        self.last_entry(self.last_index(first))
-    }
-
-    /// The middle joins: where in the last table the flow's answer is. Batches find this for
-    /// a group of flows before reading any of their answers, since the last table is the
-    /// largest (megabytes, beyond L2, for some 1K-rule sets) and its reads miss the cache.
-    #[inline(always)]
-    pub fn last_index(&self, first: FirstPhases) -> u32 {
+        let protocol_dest_port = self.protocol_dest_port.class(
+            chunk(PROTOCOL, key.protocol.into()),
+            chunk(DEST_PORT, key.dest_port.into()),
+        );
         let ports = if self.source_port_matters {
-            self.ports
-                .class(first.protocol_dest_port, first.source_port)
+            self.ports.class(
+                protocol_dest_port,
+                chunk(SOURCE_PORT, key.source_port.into()),
+            )
         } else {
-            first.protocol_dest_port
+            protocol_dest_port
         };
-        let (a, b, c) = self.order.arrange(ports, first.remote, first.local);
+        let remote = self.remote.class(
+            chunk(REMOTE_HIGH, remote >> 16),
+            chunk(REMOTE_LOW, remote & 0xffff),
+        );
+        let local = self.local.class(
+            chunk(LOCAL_HIGH, local >> 16),
+            chunk(LOCAL_LOW, local & 0xffff),
+        );
+        let (a, b, c) = self.order.arrange(ports, remote, local);
         self.last.index(self.pair.class(a, b), c)
     }
 
@@ -293,19 +277,6 @@ impl<A: Key> CrossProductClassifier<A> {
         .sum();
         (chunks + joins) * std::mem::size_of::<ClassId>()
     }
-}
-
-/// A flow's classes after the phases that read only the flow: a batch computes these for a
-/// group of flows, then finishes them together, so that the flows' chains of dependent loads
-/// are in flight at once rather than one after another.
-// PERF: one flow after the other, the out-of-order window held about two flows' loads
-// (acl1_1k: ~41 -> ~50 M flows/s).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FirstPhases {
-    protocol_dest_port: u32,
-    source_port: u32,
-    remote: u32,
-    local: u32,
 }
 
 /// Distinct sets of `words` 64-bit words, numbered in order of first sight.
@@ -652,9 +623,9 @@ mod tests {
                 assert_eq!(tables.first_match(key), *want, "{rules} rules, {key:?}");
             }
             // In two steps, as batches run them.
-            let firsts: Vec<FirstPhases> = keys.iter().map(|k| tables.first_phases(k)).collect();
-            for (first, want) in firsts.into_iter().zip(&expected) {
-                let rank = tables.last_phases(first).checked_sub(1);
+            let places: Vec<u32> = keys.iter().map(|k| tables.last_index(k)).collect();
+            for (&place, want) in places.iter().zip(&expected) {
+                let rank = tables.last_entry(place).checked_sub(1);
                 assert_eq!(rank, *want, "{rules} rules, in two steps");
             }
         }
