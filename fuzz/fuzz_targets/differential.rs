@@ -231,6 +231,7 @@ fuzz_target!(|data: &[u8]| {
         Tier::Flat,
         Tier::FlatDense,
         Tier::CrossProduct,
+        Tier::CrossVector,
         Tier::Partitioned { leaf_max_rules: 1 },
         Tier::Partitioned { leaf_max_rules: 2 },
     ] {

@@ -442,29 +442,39 @@ pub fn build_field<K: Key>(
     dense: bool,
 ) -> (FieldMap<K>, ClassVectors) {
     let (starts, classes, vectors) = field_classes(rule_sets, blocks * BLOCK_WORDS);
-
-    let summary_words = blocks.div_ceil(64);
-    let mut class_blocks = Vec::with_capacity(vectors.len() * blocks);
-    let mut summaries = vec![0u64; vectors.len() * summary_words];
-    for (class, vector) in vectors.iter().enumerate() {
-        for (index, chunk) in vector.chunks(BLOCK_WORDS).enumerate() {
-            let block = Block(chunk.try_into().expect("vectors are whole blocks"));
-            if !block.is_zero() {
-                summaries[class * summary_words + index / 64] |= 1u64 << (index % 64);
-            }
-            class_blocks.push(block);
-        }
-    }
     (
         FieldMap::new(starts, classes, dense),
-        ClassVectors {
-            blocks: class_blocks,
-            summaries,
-        },
+        ClassVectors::new(&vectors, blocks),
     )
 }
 
 impl ClassVectors {
+    /// The blocks and summaries of each class's rule set (`vectors`, of up to `blocks` blocks'
+    /// words; shorter ones end in zeros).
+    pub(super) fn new<V: AsRef<[u64]>>(vectors: &[V], blocks: usize) -> ClassVectors {
+        let summary_words = blocks.div_ceil(64);
+        let mut class_blocks = Vec::with_capacity(vectors.len() * blocks);
+        let mut summaries = vec![0u64; vectors.len() * summary_words];
+        for (class, vector) in vectors.iter().enumerate() {
+            let vector = vector.as_ref();
+            for index in 0..blocks {
+                let mut block = Block::default();
+                let words = vector.iter().skip(index * BLOCK_WORDS).take(BLOCK_WORDS);
+                for (word, &value) in block.0.iter_mut().zip(words) {
+                    *word = value;
+                }
+                if !block.is_zero() {
+                    summaries[class * summary_words + index / 64] |= 1u64 << (index % 64);
+                }
+                class_blocks.push(block);
+            }
+        }
+        ClassVectors {
+            blocks: class_blocks,
+            summaries,
+        }
+    }
+
     fn memory_bytes(&self) -> usize {
         self.blocks.len() * std::mem::size_of::<Block>() + self.summaries.len() * 8
     }
@@ -490,7 +500,7 @@ pub struct RuleVectors {
 }
 
 impl RuleVectors {
-    fn new(rules: usize, blocks: usize, fields: [ClassVectors; 5]) -> RuleVectors {
+    pub(super) fn new(rules: usize, blocks: usize, fields: [ClassVectors; 5]) -> RuleVectors {
         let unconstrained = |field: &ClassVectors| {
             field.blocks.len() == blocks
                 && field
@@ -510,6 +520,10 @@ impl RuleVectors {
             fields,
             stand_in,
         }
+    }
+
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.fields.iter().map(ClassVectors::memory_bytes).sum()
     }
 
     /// Whether a lookup needs `field`'s class.
@@ -655,19 +669,14 @@ impl<A: Key> BitVectorClassifier<A> {
             + self.source_port.memory_bytes()
             + self.remote.memory_bytes()
             + self.local.memory_bytes()
-            + self
-                .vectors
-                .fields
-                .iter()
-                .map(ClassVectors::memory_bytes)
-                .sum::<usize>()
+            + self.vectors.memory_bytes()
     }
 }
 
 impl RuleVectors {
     /// The rank of the first rule in all five classes, if any: the second half of a lookup.
     #[inline(always)]
-    fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
+    pub(super) fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
         if self.rules == 0 {
             return None;
         }

@@ -18,7 +18,10 @@
 //! total size and the work of building them; a rule set over it is left to the bit vector or
 //! the tree (`None` from [`CrossProductClassifier::build`]).
 
-use super::bitvector::{direct_table, field_classes, Key, RuleFieldSets};
+use super::bitvector::{
+    direct_table, field_classes, ClassVectors, Key, RuleFieldSets, RuleVectors,
+};
+use super::kernel::{Kernel, BLOCK_WORDS};
 use super::partitioned::FlowKey;
 use rustc_hash::FxHashMap;
 use std::marker::PhantomData;
@@ -139,49 +142,44 @@ impl Default for Budget {
     }
 }
 
-/// Rules of one (target, direction) for IPv4, compiled into RFC tables.
+/// The phases both classifiers of this module run: the chunk tables, and the joins that turn
+/// them into four classes — protocol and destination port, source port, remote address, local
+/// address.
 #[derive(Clone, Debug)]
-pub struct CrossProductClassifier<A: Key> {
+struct Front {
     chunks: [ChunkTable; CHUNKS],
-    /// Protocol × destination port, then × source port.
+    /// Protocol × destination port.
     protocol_dest_port: JoinTable,
-    ports: JoinTable,
-    /// Whether some rule constrains the source port; if none does (most rule sets), `ports` is
-    /// the identity and both it and the source-port chunk are skipped.
+    /// Whether some rule constrains the source port; if none does (most rule sets), its class
+    /// is always 0 and its chunk is skipped.
     // PERF: 5 of ~190 instructions per flow on acl1_1k.
     source_port_matters: bool,
     /// High × low half of each address.
     remote: JoinTable,
     local: JoinTable,
-    order: Order,
-    /// The first two of `order`.
-    pair: JoinTable,
-    /// The pair × the third; entries are `rank + 1`, 0 for no match.
-    last: JoinTable,
-    _key: PhantomData<A>,
 }
 
-impl<A: Key> CrossProductClassifier<A> {
-    /// Builds the tables, or `None` for IPv6 (eight chunks per address) and for rule sets whose
-    /// tables would exceed `budget`.
-    pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+/// The member rules of each class of [`Front`]'s four outputs, in the order of
+/// [`Front::classes`].
+type FrontClasses = [Classes; 4];
+
+impl Front {
+    /// The front's tables and the member rules of its output classes, or `None` for IPv6 (eight
+    /// chunks per address) and past the budget.
+    fn build<A: Key>(
+        sets: &RuleFieldSets<A>,
+        builder: &mut Builder,
+    ) -> Option<(Front, FrontClasses)> {
         let rules = sets.len();
         if A::BITS != 32 || rules >= usize::from(ClassId::MAX) {
             return None;
         }
-        let mut builder = Builder {
-            words: rules.div_ceil(64).max(1),
-            join_entries: 0,
-            word_ops: 0,
-            budget,
-        };
         let (protocol_table, protocol) = chunk(&sets.protocol)?;
         let (dest_port_table, dest_port) = chunk(&sets.dest_port)?;
         let (source_port_table, source_port) = chunk(&sets.source_port)?;
-        // Protocol and ports have few classes: join them first.
+        // Protocol and destination port have few classes: join them first.
         let (protocol_dest_port, protocol_dest_port_classes) =
             builder.join(&protocol, &dest_port)?;
-        let (ports, ports_classes) = builder.join(&protocol_dest_port_classes, &source_port)?;
         let source_port_matters = !source_port.is_only(rules);
         let address = |sets: &[Vec<(A, A)>]| -> Vec<Vec<(u32, u32)>> {
             let value = |a: A| a.block(32) as u32;
@@ -193,9 +191,7 @@ impl<A: Key> CrossProductClassifier<A> {
             builder.address_field(&address(&sets.remote))?;
         let ([local_high, local_low], local, local_classes) =
             builder.address_field(&address(&sets.local))?;
-        let (order, pair, last) =
-            builder.last_joins([&ports_classes, &remote_classes, &local_classes])?;
-        Some(CrossProductClassifier {
+        let front = Front {
             chunks: [
                 protocol_table,
                 dest_port_table,
@@ -206,15 +202,109 @@ impl<A: Key> CrossProductClassifier<A> {
                 local_low,
             ],
             protocol_dest_port,
-            ports,
             source_port_matters,
             remote,
             local,
+        };
+        let classes = [
+            protocol_dest_port_classes,
+            source_port,
+            remote_classes,
+            local_classes,
+        ];
+        Some((front, classes))
+    }
+
+    /// The classes of `key`'s protocol and destination port, source port (0 if no rule
+    /// constrains it), remote address and local address.
+    #[inline(always)]
+    fn classes<A: Key>(&self, key: &FlowKey<A>) -> [u32; 4] {
+        let remote = key.remote.block(32) as u32;
+        let local = key.local.block(32) as u32;
+        let chunk = |index: usize, value: u32| self.chunks[index].class(value);
+        [
+            self.protocol_dest_port.class(
+                chunk(PROTOCOL, key.protocol.into()),
+                chunk(DEST_PORT, key.dest_port.into()),
+            ),
+            if self.source_port_matters {
+                chunk(SOURCE_PORT, key.source_port.into())
+            } else {
+                0
+            },
+            self.remote.class(
+                chunk(REMOTE_HIGH, remote >> 16),
+                chunk(REMOTE_LOW, remote & 0xffff),
+            ),
+            self.local.class(
+                chunk(LOCAL_HIGH, local >> 16),
+                chunk(LOCAL_LOW, local & 0xffff),
+            ),
+        ]
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let chunks: usize = self.chunks.iter().map(|c| c.classes.len()).sum();
+        let joins: usize = [&self.protocol_dest_port, &self.remote, &self.local]
+            .iter()
+            .map(|j| j.classes.len())
+            .sum();
+        (chunks + joins) * std::mem::size_of::<ClassId>()
+    }
+}
+
+/// Rules of one (target, direction) for IPv4, compiled into RFC tables.
+#[derive(Clone, Debug)]
+pub struct CrossProductClassifier<A: Key> {
+    front: Front,
+    joins: LastJoins,
+    _key: PhantomData<A>,
+}
+
+/// The cross-product tables' joins after the front.
+#[derive(Clone, Debug)]
+struct LastJoins {
+    /// The front's protocol and destination port × source port (unused when the source port
+    /// does not matter).
+    ports: JoinTable,
+    order: Order,
+    /// The first two of `order`.
+    pair: JoinTable,
+    /// The pair × the third; entries are `rank + 1`, 0 for no match.
+    last: JoinTable,
+}
+
+impl LastJoins {
+    /// The joins after a front with `classes`, or `None` past the budget.
+    fn build(classes: &FrontClasses, builder: &mut Builder) -> Option<LastJoins> {
+        let [protocol_dest_port, source_port, remote, local] = classes;
+        let (ports_join, ports) = builder.join(protocol_dest_port, source_port)?;
+        let (order, pair, last) = builder.last_joins([&ports, remote, local])?;
+        Some(LastJoins {
+            ports: ports_join,
             order,
             pair,
             last,
-            _key: PhantomData,
         })
+    }
+}
+
+impl<A: Key> CrossProductClassifier<A> {
+    /// Builds the tables, or `None` for IPv6 (eight chunks per address) and for rule sets whose
+    /// tables would exceed `budget`.
+    pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+        let mut builder = Builder::new(sets.len(), budget);
+        let (front, classes) = Front::build(sets, &mut builder)?;
+        let joins = LastJoins::build(&classes, &mut builder)?;
+        Some(Self::new(front, joins))
+    }
+
+    fn new(front: Front, joins: LastJoins) -> Self {
+        CrossProductClassifier {
+            front,
+            joins,
+            _key: PhantomData,
+        }
     }
 
     /// The rank of the first rule matching `key`, if any: seven chunk loads and six joins.
@@ -229,53 +319,112 @@ impl<A: Key> CrossProductClassifier<A> {
     /// reads miss the cache.
     #[inline(always)]
     pub fn last_index(&self, key: &FlowKey<A>) -> u32 {
-        let remote = key.remote.block(32) as u32;
-        let local = key.local.block(32) as u32;
-        let chunk = |index: usize, value: u32| self.chunks[index].class(value);
-        let protocol_dest_port = self.protocol_dest_port.class(
-            chunk(PROTOCOL, key.protocol.into()),
-            chunk(DEST_PORT, key.dest_port.into()),
-        );
-        let ports = if self.source_port_matters {
-            self.ports.class(
-                protocol_dest_port,
-                chunk(SOURCE_PORT, key.source_port.into()),
-            )
+        let [protocol_dest_port, source_port, remote, local] = self.front.classes(key);
+        let joins = &self.joins;
+        let ports = if self.front.source_port_matters {
+            joins.ports.class(protocol_dest_port, source_port)
         } else {
             protocol_dest_port
         };
-        let remote = self.remote.class(
-            chunk(REMOTE_HIGH, remote >> 16),
-            chunk(REMOTE_LOW, remote & 0xffff),
-        );
-        let local = self.local.class(
-            chunk(LOCAL_HIGH, local >> 16),
-            chunk(LOCAL_LOW, local & 0xffff),
-        );
-        let (a, b, c) = self.order.arrange(ports, remote, local);
-        self.last.index(self.pair.class(a, b), c)
+        let (a, b, c) = joins.order.arrange(ports, remote, local);
+        joins.last.index(joins.pair.class(a, b), c)
     }
 
     /// The entry of the last table at `index` (from [`Self::last_index`]).
     #[inline(always)]
     pub fn last_entry(&self, index: u32) -> u32 {
-        u32::from(self.last.classes[index as usize])
+        u32::from(self.joins.last.classes[index as usize])
     }
 
     pub fn memory_bytes(&self) -> usize {
-        let chunks: usize = self.chunks.iter().map(|c| c.classes.len()).sum();
-        let joins: usize = [
-            &self.protocol_dest_port,
-            &self.ports,
-            &self.remote,
-            &self.local,
-            &self.pair,
-            &self.last,
-        ]
-        .iter()
-        .map(|j| j.classes.len())
-        .sum();
-        (chunks + joins) * std::mem::size_of::<ClassId>()
+        let joins = [&self.joins.ports, &self.joins.pair, &self.joins.last];
+        self.front.memory_bytes()
+            + joins.iter().map(|j| j.classes.len()).sum::<usize>() * std::mem::size_of::<ClassId>()
+    }
+}
+
+/// Rules of one (target, direction) for IPv4: the cross-product tables' [`Front`], then the
+/// bit vectors of its four classes, for rule sets whose last tables would be too large. A
+/// block is four vectors to AND instead of the bit vector's five (protocol and destination port
+/// are one class), and the classes come from the front's few table loads rather than searches.
+// PERF (ipc1_10k, bit vector 11-12 M flows/s): 14-15 with these four vectors (5.3 MB in all),
+// 12.5-13 with three (protocol and both ports one class: 3354 classes, 9 MB in all).
+#[derive(Clone, Debug)]
+pub struct CrossVectorClassifier<A: Key> {
+    front: Front,
+    vectors: RuleVectors,
+    _key: PhantomData<A>,
+}
+
+impl<A: Key> CrossVectorClassifier<A> {
+    /// Builds the front and the vectors, or `None` for IPv6 and past `budget` (which counts the
+    /// vectors' bytes as join entries of the same size).
+    pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+        let mut builder = Builder::new(sets.len(), budget);
+        let (front, classes) = Front::build(sets, &mut builder)?;
+        Self::finish(front, &classes, &mut builder)
+    }
+
+    /// The vectors after the front, or `None` if they would exceed the budget.
+    fn finish(front: Front, classes: &FrontClasses, builder: &mut Builder) -> Option<Self> {
+        let rules = builder.rules;
+        let blocks = rules.div_ceil(64 * BLOCK_WORDS).max(1);
+        let vector_bytes: usize = classes.iter().map(|c| c.len() * blocks * 64).sum();
+        builder.reserve_memory(vector_bytes / std::mem::size_of::<ClassId>())?;
+        let vectors = |classes: &Classes| {
+            let sets: Vec<&[u64]> = (0..classes.len()).map(|c| classes.get(c)).collect();
+            ClassVectors::new(&sets, blocks)
+        };
+        // `RuleVectors` takes five fields: the fifth holds every rule, so lookups skip it (as
+        // they skip the source port when no rule constrains it).
+        let [protocol_dest_port, source_port, remote, local] = classes;
+        let fields = [
+            vectors(protocol_dest_port),
+            vectors(source_port),
+            vectors(remote),
+            vectors(local),
+            vectors(&Classes::everything(rules)),
+        ];
+        Some(CrossVectorClassifier {
+            front,
+            vectors: RuleVectors::new(rules, blocks, fields),
+            _key: PhantomData,
+        })
+    }
+
+    /// The rank of the first rule matching `key`, if any.
+    #[inline(always)]
+    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
+        let [protocol_dest_port, source_port, remote, local] = self.front.classes(key);
+        self.vectors
+            .first_match_in(kernel, [protocol_dest_port, source_port, remote, local, 0])
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        self.front.memory_bytes() + self.vectors.memory_bytes()
+    }
+}
+
+/// What [`build_fastest`] built.
+pub enum Built<A: Key> {
+    Product(CrossProductClassifier<A>),
+    Vectors(CrossVectorClassifier<A>),
+}
+
+/// The cross-product tables where they fit `budget`, else the front with bit vectors where
+/// those fit: the tables are the faster (acl1_10k: ~44 against ~17 M flows/s), and the front
+/// is built once for both.
+pub fn build_fastest<A: Key>(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Built<A>> {
+    let mut builder = Builder::new(sets.len(), budget);
+    let (front, classes) = Front::build(sets, &mut builder)?;
+    let front_entries = builder.join_entries;
+    match LastJoins::build(&classes, &mut builder) {
+        Some(joins) => Some(Built::Product(CrossProductClassifier::new(front, joins))),
+        None => {
+            // The joins built are dropped: only the time spent on them still counts.
+            builder.join_entries = front_entries;
+            CrossVectorClassifier::finish(front, &classes, &mut builder).map(Built::Vectors)
+        }
     }
 }
 
@@ -293,6 +442,17 @@ impl Classes {
             bits: Vec::new(),
             ids: FxHashMap::default(),
         }
+    }
+
+    /// One class holding all of `members`.
+    fn everything(members: usize) -> Classes {
+        let mut classes = Classes::new(members.div_ceil(64).max(1));
+        let mut set = vec![0u64; classes.words];
+        for member in 0..members {
+            set[member / 64] |= 1 << (member % 64);
+        }
+        classes.intern(&set);
+        classes
     }
 
     fn len(&self) -> usize {
@@ -322,6 +482,8 @@ impl Classes {
 }
 
 struct Builder {
+    rules: usize,
+    /// Words of a set of rules.
     words: usize,
     join_entries: usize,
     word_ops: usize,
@@ -329,6 +491,16 @@ struct Builder {
 }
 
 impl Builder {
+    fn new(rules: usize, budget: Budget) -> Builder {
+        Builder {
+            rules,
+            words: rules.div_ceil(64).max(1),
+            join_entries: 0,
+            word_ops: 0,
+            budget,
+        }
+    }
+
     /// An address field: its two halves classify boxes (see the module note), and a join maps
     /// the boxes both halves admit to their rules.
     fn address_field(
@@ -385,6 +557,13 @@ impl Builder {
         self.join_entries += entries;
         self.word_ops += entries * words;
         affordable.then_some(entries)
+    }
+
+    /// Counts `entries` of memory that take no ANDs to fill (they may still fit when the build
+    /// time is spent: the vectors after a cross-product attempt that ran out of it).
+    fn reserve_memory(&mut self, entries: usize) -> Option<()> {
+        self.join_entries += entries;
+        (self.join_entries <= self.budget.max_join_entries).then_some(())
     }
 
     /// The intersections of every class of `left` with every class of `right`.
@@ -586,39 +765,8 @@ mod tests {
             let sets = random_sets(&mut rng, rules);
             let tables = CrossProductClassifier::build(&sets, Budget::default())
                 .expect("small sets fit the budget");
-            let mut keys = Vec::new();
-            for _ in 0..2000 {
-                let near = |rng: &mut Rng, intervals: &[(u32, u32)]| match intervals.first() {
-                    Some(&(lo, hi)) if rng.below(2) == 0 => {
-                        [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)][rng.below(4) as usize]
-                    }
-                    _ => rng.next_u64() as u32,
-                };
-                let rule = if rules == 0 {
-                    0
-                } else {
-                    rng.below(rules as u64) as usize
-                };
-                let (remote, local) = if rules == 0 {
-                    (rng.next_u64() as u32, rng.next_u64() as u32)
-                } else {
-                    (
-                        near(&mut rng, &sets.remote[rule]),
-                        near(&mut rng, &sets.local[rule]),
-                    )
-                };
-                keys.push(FlowKey {
-                    protocol: [6, 17, 1, 47][rng.below(4) as usize],
-                    dest_port: [22, 80, 443, 1500, 8000, 9000][rng.below(6) as usize],
-                    source_port: rng.next_u64() as u16,
-                    remote,
-                    local,
-                });
-            }
-            let expected: Vec<Option<u32>> = keys
-                .iter()
-                .map(|key| (0..rules).find(|&r| sets.admits(r, key)).map(|r| r as u32))
-                .collect();
+            let keys = keys_near_rules(&mut rng, &sets);
+            let expected = linear_scan(&sets, &keys);
             for (key, want) in keys.iter().zip(&expected) {
                 assert_eq!(tables.first_match(key), *want, "{rules} rules, {key:?}");
             }
@@ -629,6 +777,96 @@ mod tests {
                 assert_eq!(rank, *want, "{rules} rules, in two steps");
             }
         }
+    }
+
+    /// The front with bit vectors finds the first matching rule, with both kernels, across
+    /// several blocks and with the blocks' summaries (over 2048 rules).
+    #[test]
+    fn front_and_vectors_equal_a_linear_scan() {
+        let mut rng = Rng::new(98);
+        for rules in [0, 1, 40, 700, 2600] {
+            let sets = random_sets(&mut rng, rules);
+            let classifier = CrossVectorClassifier::build(&sets, Budget::default())
+                .expect("the sets fit the budget");
+            let keys = keys_near_rules(&mut rng, &sets);
+            let expected = linear_scan(&sets, &keys);
+            let best = super::super::kernel::Avx512::detect();
+            for (key, want) in keys.iter().zip(&expected) {
+                let portable = classifier.first_match(super::super::kernel::Portable, key);
+                assert_eq!(portable, *want, "{rules} rules, {key:?}");
+                if let Some(avx512) = best {
+                    assert_eq!(classifier.first_match(avx512, key), *want, "{rules} rules");
+                }
+            }
+        }
+    }
+
+    /// Where the last tables do not fit the budget but the vectors do, the fastest build is
+    /// the front with vectors; where they fit, the tables.
+    #[test]
+    fn fastest_build_falls_back_to_vectors() {
+        let sets = random_sets(&mut Rng::new(6), 300);
+        assert!(matches!(
+            build_fastest(&sets, Budget::default()),
+            Some(Built::Product(_))
+        ));
+        // Room for the front and the vectors (one block per class), not for the last joins.
+        let mut builder = Builder::new(sets.len(), Budget::default());
+        let (_, classes) = Front::build(&sets, &mut builder).expect("fits");
+        let vector_entries: usize = classes.iter().map(|c| c.len() * 64 / 2).sum();
+        let no_room_for_joins = Budget {
+            max_join_entries: builder.join_entries + vector_entries,
+            ..Budget::default()
+        };
+        assert!(CrossProductClassifier::build(&sets, no_room_for_joins).is_none());
+        assert!(matches!(
+            build_fastest(&sets, no_room_for_joins),
+            Some(Built::Vectors(_))
+        ));
+    }
+
+    /// Flows near a random rule's remote and local intervals (or anywhere), with assorted
+    /// protocols and ports.
+    fn keys_near_rules(rng: &mut Rng, sets: &RuleFieldSets<u32>) -> Vec<FlowKey<u32>> {
+        let rules = sets.len();
+        let mut keys = Vec::new();
+        for _ in 0..2000 {
+            let near = |rng: &mut Rng, intervals: &[(u32, u32)]| match intervals.first() {
+                Some(&(lo, hi)) if rng.below(2) == 0 => {
+                    [lo, hi, lo.wrapping_sub(1), hi.wrapping_add(1)][rng.below(4) as usize]
+                }
+                _ => rng.next_u64() as u32,
+            };
+            let rule = if rules == 0 {
+                0
+            } else {
+                rng.below(rules as u64) as usize
+            };
+            let (remote, local) = if rules == 0 {
+                (rng.next_u64() as u32, rng.next_u64() as u32)
+            } else {
+                (near(rng, &sets.remote[rule]), near(rng, &sets.local[rule]))
+            };
+            keys.push(FlowKey {
+                protocol: [6, 17, 1, 47][rng.below(4) as usize],
+                dest_port: [22, 80, 443, 1500, 8000, 9000][rng.below(6) as usize],
+                source_port: rng.next_u64() as u16,
+                remote,
+                local,
+            });
+        }
+        keys
+    }
+
+    /// The rank of the first rule admitting each key.
+    fn linear_scan(sets: &RuleFieldSets<u32>, keys: &[FlowKey<u32>]) -> Vec<Option<u32>> {
+        keys.iter()
+            .map(|key| {
+                (0..sets.len())
+                    .find(|&r| sets.admits(r, key))
+                    .map(|r| r as u32)
+            })
+            .collect()
     }
 
     /// A rule set whose tables would outgrow the budget is refused, not truncated.

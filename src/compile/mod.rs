@@ -32,7 +32,7 @@ use crate::model::{
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
-use crossproduct::CrossProductClassifier;
+use crossproduct::{CrossProductClassifier, CrossVectorClassifier};
 use ipnet::IpNet;
 use kernel::Kernel;
 use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker, LOCKSTEP_FLOWS};
@@ -201,6 +201,9 @@ pub enum Tier {
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
+    /// The cross-product tables' first phases and the bit vectors of their classes
+    /// ([`CrossVectorClassifier`]) where they fit the default budget (IPv4), else the bit vector.
+    CrossVector,
 }
 
 /// Below this many rules the bit vector is fast enough, and cross-product tables (a few
@@ -211,6 +214,7 @@ pub const CROSS_PRODUCT_MIN_RULES: usize = 256;
 #[derive(Clone, Debug)]
 enum Classifier<A: Key> {
     CrossProduct(Box<CrossProductClassifier<A>>),
+    CrossVector(Box<CrossVectorClassifier<A>>),
     Flat(Box<BitVectorClassifier<A>>),
     // Boxed like the others, so that the enum is a plain tag and a pointer: telling the kinds
     // apart took 7 instructions per flow with the tree inline (its fields held the niche).
@@ -228,29 +232,39 @@ impl<A: Key> Classifier<A> {
             CrossProductClassifier::build(sets, crossproduct::Budget::default())
                 .map(|tables| Classifier::CrossProduct(Box::new(tables)))
         };
+        let cross_vector = || {
+            CrossVectorClassifier::build(sets, crossproduct::Budget::default())
+                .map(|classifier| Classifier::CrossVector(Box::new(classifier)))
+        };
+        let cross_fastest = || {
+            crossproduct::build_fastest(sets, crossproduct::Budget::default()).map(|built| {
+                match built {
+                    crossproduct::Built::Product(tables) => {
+                        Classifier::CrossProduct(Box::new(tables))
+                    }
+                    crossproduct::Built::Vectors(both) => Classifier::CrossVector(Box::new(both)),
+                }
+            })
+        };
         let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
         match tier {
             Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
             Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
-                let mut candidates = vec![(sized_flat(), 1.0)];
-                candidates
-                    .extend(cross_product().map(|tables| (tables, trial::MIN_SPEEDUP_OVER_FLAT)));
+                let mut candidates = vec![sized_flat()];
+                candidates.extend(cross_fastest());
                 if sets.len() >= TRIAL_MIN_RULES {
-                    candidates.push((default_tree(), trial::MIN_SPEEDUP_OVER_FLAT));
+                    candidates.push(default_tree());
                 }
                 trial::fastest(sets, candidates)
             }
-            Tier::Auto if sets.len() >= TRIAL_MIN_RULES => trial::fastest(
-                sets,
-                vec![
-                    (flat(true), 1.0),
-                    (default_tree(), trial::MIN_SPEEDUP_OVER_FLAT),
-                ],
-            ),
+            Tier::Auto if sets.len() >= TRIAL_MIN_RULES => {
+                trial::fastest(sets, vec![flat(true), default_tree()])
+            }
             Tier::Auto | Tier::Bulk | Tier::Flat => sized_flat(),
             Tier::FlatDense => flat(true),
             Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
             Tier::CrossProduct => cross_product().unwrap_or_else(sized_flat),
+            Tier::CrossVector => cross_vector().unwrap_or_else(sized_flat),
         }
     }
 
@@ -258,6 +272,7 @@ impl<A: Key> Classifier<A> {
     fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
         match self {
             Classifier::CrossProduct(tables) => tables.first_match(key),
+            Classifier::CrossVector(classifier) => classifier.first_match(kernel, key),
             Classifier::Flat(flat) => flat.first_match(kernel, key),
             Classifier::Partitioned(partitioned) => partitioned.first_match(kernel, key),
         }
@@ -266,6 +281,7 @@ impl<A: Key> Classifier<A> {
     fn memory_bytes(&self) -> usize {
         match self {
             Classifier::CrossProduct(tables) => tables.memory_bytes(),
+            Classifier::CrossVector(classifier) => classifier.memory_bytes(),
             Classifier::Flat(flat) => flat.memory_bytes(),
             Classifier::Partitioned(partitioned) => partitioned.memory_bytes(),
         }
@@ -445,9 +461,9 @@ impl CompiledSnapshot {
                             walkers.push(Walker::new(tree, key));
                             continue;
                         }
-                        Classifier::CrossProduct(_) | Classifier::Flat(_) => {
-                            classifiers.v4.decide(kernel, &key)
-                        }
+                        Classifier::CrossProduct(_)
+                        | Classifier::CrossVector(_)
+                        | Classifier::Flat(_) => classifiers.v4.decide(kernel, &key),
                     },
                     Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
                     Route::Decided(verdict) => verdict,

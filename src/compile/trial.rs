@@ -21,36 +21,44 @@ const SAMPLE_FLOWS: usize = 2048;
 // comparison kept the tree, which runs it at half the bit vector's rate.
 const PASSES: usize = 5;
 
-/// The tree and the cross-product tables are kept over the bit vector only when their best
-/// pass is at least this much faster: on a noisy machine near-ties are not worth the bit
-/// vector's loss when the noise misleads, nor the others' memory and build time.
-// PERF: without a margin, the bulk engine for the 10 000-rule synthetic sweep set kept
-// cross-product tables for some of its rule sets: twice the memory (46 vs 22 MB), 17× the
-// build time, and no faster within noise.
-pub(super) const MIN_SPEEDUP_OVER_FLAT: f64 = 1.25;
+/// How much faster than the bit vector a candidate's best pass must be to be kept: on a noisy
+/// machine near-ties are not worth the bit vector's loss when the noise misleads, nor the
+/// others' memory and build time.
+fn required_speedup<A: Key>(candidate: &Classifier<A>) -> f64 {
+    match candidate {
+        // About the bit vector's memory (ipc1_10k: 5.3 against 4.3 MB).
+        Classifier::Flat(_) | Classifier::CrossVector(_) => 1.0,
+        // PERF: without a margin, the bulk engine for the 10 000-rule synthetic sweep set kept
+        // cross-product tables for some of its rule sets: twice the memory (46 vs 22 MB), 17×
+        // the build time, and no faster within noise.
+        Classifier::CrossProduct(_) => 1.25,
+        // PERF: the sample flows flatter the tree. On ipc1_10k it ran them 1.05-1.28× as fast
+        // as the bit vector, and its ClassBench trace at half the bit vector's rate; on fw1_10k
+        // 1.7-1.9× and 2-2.5×.
+        Classifier::Partitioned(_) => 1.5,
+    }
+}
 
-/// Of `candidates` (each with the speed-up over the others it must show to be kept), the one
-/// that decides a sample of flows fastest.
+/// Of `candidates`, the one that decides a sample of flows fastest, after
+/// [`required_speedup`].
 pub(super) fn fastest<A: Key>(
     sets: &RuleFieldSets<A>,
-    candidates: Vec<(Classifier<A>, f64)>,
+    candidates: Vec<Classifier<A>>,
 ) -> Classifier<A> {
     let keys = sample_keys(sets, SAMPLE_FLOWS);
     let times = run_with_best_kernel(Trial {
         candidates: &candidates,
         keys: &keys,
     });
-    let score =
-        |(time, (_, margin)): (&Duration, &(Classifier<A>, f64))| time.as_secs_f64() * margin;
     let best = times
         .iter()
         .zip(&candidates)
-        .map(score)
+        .map(|(time, candidate)| time.as_secs_f64() * required_speedup(candidate))
         .enumerate()
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(index, _)| index)
         .expect("at least one candidate");
-    candidates.into_iter().nth(best).expect("index in range").0
+    candidates.into_iter().nth(best).expect("index in range")
 }
 
 /// Flows that each fall inside a random rule: a random interval of each field's set, and a
@@ -84,7 +92,7 @@ fn pick_in<K: Key>(intervals: &[(K, K)], random: u128) -> K {
 }
 
 struct Trial<'a, A: Key> {
-    candidates: &'a [(Classifier<A>, f64)],
+    candidates: &'a [Classifier<A>],
     keys: &'a [FlowKey<A>],
 }
 
@@ -97,10 +105,12 @@ impl<A: Key> KernelTask for Trial<'_, A> {
         let mut best = vec![Duration::MAX; self.candidates.len()];
         let mut matches = vec![None; self.keys.len()];
         for _ in 0..PASSES {
-            for ((candidate, _), best) in self.candidates.iter().zip(&mut best) {
+            for (candidate, best) in self.candidates.iter().zip(&mut best) {
                 let start = Instant::now();
                 match candidate {
-                    Classifier::Flat(_) | Classifier::CrossProduct(_) => {
+                    Classifier::Flat(_)
+                    | Classifier::CrossProduct(_)
+                    | Classifier::CrossVector(_) => {
                         for (key, slot) in self.keys.iter().zip(&mut matches) {
                             *slot = candidate.first_match(kernel, key);
                         }
