@@ -395,7 +395,19 @@ impl<A: Key> CrossVectorClassifier<A> {
     /// The rank of the first rule matching `key`, if any.
     #[inline(always)]
     pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        let [protocol_dest_port, source_port, remote, local] = self.front.classes(key);
+        self.first_match_of(kernel, self.classes(key))
+    }
+
+    /// The front's half of a lookup: the classes of `key` (see [`Front::classes`]).
+    #[inline(always)]
+    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
+        self.front.classes(key)
+    }
+
+    /// The vectors' half of a lookup: the rank of the first rule in all of `classes`.
+    #[inline(always)]
+    pub fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
+        let [protocol_dest_port, source_port, remote, local] = classes;
         self.vectors
             .first_match_in(kernel, [protocol_dest_port, source_port, remote, local, 0])
     }

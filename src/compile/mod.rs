@@ -131,6 +131,30 @@ impl TargetRun<'_> {
                     }
                 }
             }
+            Classifier::CrossVector(both) => {
+                // Per group of flows: first every flow's classes, then every flow's vectors, so
+                // that the loads of the front's tables (megabytes at 10K rules) are in flight
+                // together. PERF: ipc1_10k ~15 -> ~17 M/s.
+                const ROUTE: u32 = u32::MAX;
+                let mut classes = [[ROUTE; 4]; LOCKSTEP_FLOWS];
+                for (queries, out) in queries
+                    .chunks(LOCKSTEP_FLOWS)
+                    .zip(out.chunks_mut(LOCKSTEP_FLOWS))
+                {
+                    for (query, classes) in queries.iter().zip(&mut classes) {
+                        *classes = match self.key(&query.flow) {
+                            Some(key) => both.classes(&key),
+                            None => [ROUTE; 4],
+                        };
+                    }
+                    for ((query, classes), out) in queries.iter().zip(&classes).zip(out) {
+                        *out = match classes[0] {
+                            ROUTE => check(query),
+                            _ => outcomes.verdict(both.first_match_of(kernel, *classes)),
+                        };
+                    }
+                }
+            }
             classifier => {
                 for (query, out) in queries.iter().zip(out) {
                     *out = match self.key(&query.flow) {
