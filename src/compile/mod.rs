@@ -85,7 +85,7 @@ enum Route<'a> {
 /// everything [`CompiledSnapshot::route`] finds per flow is found once for all of them, and an
 /// IPv4 flow goes straight to the classifier unless S13 or S11 may decide it.
 // PERF: with the route per flow, a 1K-rule batch on cross-product tables was ~190 instructions
-// per flow, half of them outside the tables' lookup; this way 140 (acl1_1k: ~76 -> ~95 M/s).
+// per flow, half of them outside the tables' lookup; this way ~135 (acl1_1k: ~76 -> ~95 M/s).
 struct TargetRun<'a> {
     ranked: &'a RankedClassifier<u32>,
     ingress: bool,
