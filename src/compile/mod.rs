@@ -14,7 +14,9 @@
 //!    [`FLAT_MAX_RULES`], and in between whichever of the two a trial finds faster (see
 //!    [`Tier`], `trial` and `docs/engine.md`). Bulk engines ([`Tier::Bulk`]) also try
 //!    [`crossproduct::CrossProductClassifier`] tables for IPv4 rule sets of
-//!    [`CROSS_PRODUCT_MIN_RULES`] rules and more, at the cost of build time.
+//!    [`CROSS_PRODUCT_MIN_RULES`] rules and more, or where those do not fit, their first
+//!    phases with bit vectors ([`crossproduct::CrossVectorClassifier`]), at the cost of build
+//!    time.
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
@@ -219,9 +221,9 @@ pub enum Tier {
     Partitioned { leaf_max_rules: usize },
     /// For bulk evaluation: as [`Tier::Auto`], but IPv4 rule sets of
     /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
-    /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about twice
-    /// the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — and keep the
-    /// fastest.
+    /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about three
+    /// times the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — or else
+    /// the tables' first phases with bit vectors, and keep the fastest.
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
