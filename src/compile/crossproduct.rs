@@ -343,10 +343,11 @@ impl<A: Key> CrossProductClassifier<A> {
     }
 }
 
-/// Rules of one (target, direction) for IPv4: the cross-product tables' [`Front`], then the
-/// bit vectors of its four classes, for rule sets whose last tables would be too large. A
-/// block is four vectors to AND instead of the bit vector's five (protocol and destination port
-/// are one class), and the classes come from the front's few table loads rather than searches.
+/// Rules of one (target, direction) for IPv4: the cross-product tables' front (`Front`), then
+/// the bit vectors of its four classes, for rule sets whose last tables would be too large. A
+/// block is four vectors to AND instead of the bit vector's five (protocol and destination
+/// port are one class), and the classes come from the front's few table loads rather than
+/// searches.
 // PERF (ipc1_10k, bit vector 11-12 M flows/s): 14-15 with these four vectors (5.3 MB in all),
 // 12.5-13 with three (protocol and both ports one class: 3354 classes, 9 MB in all).
 #[derive(Clone, Debug)]
@@ -398,7 +399,7 @@ impl<A: Key> CrossVectorClassifier<A> {
         self.first_match_of(kernel, self.classes(key))
     }
 
-    /// The front's half of a lookup: the classes of `key` (see [`Front::classes`]).
+    /// The front's half of a lookup: the classes of `key` (see `Front::classes`).
     #[inline(always)]
     pub fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
         self.front.classes(key)

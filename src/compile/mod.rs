@@ -405,7 +405,7 @@ impl CompiledSnapshot {
 
     /// Decides `queries` into `out` (same length), as [`CompiledSnapshot::check`] would one by
     /// one. A run of queries with the same target and direction takes a lean loop
-    /// ([`TargetRun`]), unless the target's IPv4 rules are a partitioned tree; those go through
+    /// (`TargetRun`), unless the target's IPv4 rules are a partitioned tree; those go through
     /// [`CompiledSnapshot::check_mixed`].
     #[inline(always)]
     pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
