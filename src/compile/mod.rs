@@ -62,6 +62,22 @@ struct NicPlan {
     inner_peers_v6: Vec<u128>,
 }
 
+impl NicPlan {
+    /// Whether `remote` gets inner access (S11).
+    #[inline(always)]
+    fn gives_inner_access(&self, remote: IpAddr) -> bool {
+        match remote {
+            IpAddr::V4(a) => self.gives_inner_access_v4(u32::from(a)),
+            IpAddr::V6(a) => self.inner_peers_v6.binary_search(&u128::from(a)).is_ok(),
+        }
+    }
+
+    #[inline(always)]
+    fn gives_inner_access_v4(&self, remote: u32) -> bool {
+        self.inner_peers_v4.binary_search(&remote).is_ok()
+    }
+}
+
 /// Both directions of one group list.
 #[derive(Clone, Debug)]
 struct CompiledRuleSet {
@@ -109,54 +125,24 @@ impl TargetRun<'_> {
     ) {
         let outcomes = &self.ranked.outcomes;
         match &self.ranked.classifier {
-            Classifier::CrossProduct(tables) => {
-                // Per group of flows: first every flow's place in the last table, then every
-                // answer, so that the reads of the last table (megabytes for some 1K-rule
-                // sets, beyond L2) are in flight together.
-                const ROUTE: u32 = u32::MAX;
-                let mut places = [ROUTE; LOCKSTEP_FLOWS];
-                for (queries, out) in queries
-                    .chunks(LOCKSTEP_FLOWS)
-                    .zip(out.chunks_mut(LOCKSTEP_FLOWS))
-                {
-                    for (query, place) in queries.iter().zip(&mut places) {
-                        *place = match self.key(&query.flow) {
-                            Some(key) => tables.last_index(&key),
-                            None => ROUTE,
-                        };
-                    }
-                    for ((query, &place), out) in queries.iter().zip(&places).zip(out) {
-                        *out = match place {
-                            ROUTE => check(query),
-                            _ => outcomes.entry(tables.last_entry(place)),
-                        };
-                    }
-                }
-            }
-            Classifier::CrossVector(both) => {
-                // Per group of flows: first every flow's classes, then every flow's vectors, so
-                // that the loads of the front's tables (megabytes at 10K rules) are in flight
-                // together. PERF: ipc1_10k ~15 -> ~17 M/s.
-                const ROUTE: u32 = u32::MAX;
-                let mut classes = [[ROUTE; 4]; LOCKSTEP_FLOWS];
-                for (queries, out) in queries
-                    .chunks(LOCKSTEP_FLOWS)
-                    .zip(out.chunks_mut(LOCKSTEP_FLOWS))
-                {
-                    for (query, classes) in queries.iter().zip(&mut classes) {
-                        *classes = match self.key(&query.flow) {
-                            Some(key) => both.classes(&key),
-                            None => [ROUTE; 4],
-                        };
-                    }
-                    for ((query, classes), out) in queries.iter().zip(&classes).zip(out) {
-                        *out = match classes[0] {
-                            ROUTE => check(query),
-                            _ => outcomes.verdict(both.first_match_of(kernel, *classes)),
-                        };
-                    }
-                }
-            }
+            // The reads of the last table (megabytes for some 1K-rule sets, beyond L2) are
+            // then in flight together.
+            Classifier::CrossProduct(tables) => self.in_two_steps(
+                queries,
+                out,
+                &check,
+                |key| tables.last_index(key),
+                |place| outcomes.entry(tables.last_entry(place)),
+            ),
+            // The loads of the front's tables (megabytes at 10K rules) are then in flight
+            // together. PERF: ipc1_10k ~15 -> ~17 M/s.
+            Classifier::CrossVector(both) => self.in_two_steps(
+                queries,
+                out,
+                &check,
+                |key| both.classes(key),
+                |classes| outcomes.verdict(both.first_match_of(kernel, classes)),
+            ),
             classifier => {
                 for (query, out) in queries.iter().zip(out) {
                     *out = match self.key(&query.flow) {
@@ -164,6 +150,35 @@ impl TargetRun<'_> {
                         None => check(query),
                     };
                 }
+            }
+        }
+    }
+
+    /// Decides `queries` into `out` a group of [`LOCKSTEP_FLOWS`] at a time: `first` for every
+    /// flow of the group, then `finish` for every flow, so that the finishing loads of the
+    /// group are in flight together; `check` decides the flows that need the whole route.
+    #[inline(always)]
+    fn in_two_steps<T: Copy>(
+        &self,
+        queries: &[Query],
+        out: &mut [Verdict],
+        check: &impl Fn(&Query) -> Verdict,
+        first: impl Fn(&FlowKey<u32>) -> T,
+        finish: impl Fn(T) -> Verdict,
+    ) {
+        let mut halfway = [None; LOCKSTEP_FLOWS];
+        for (queries, out) in queries
+            .chunks(LOCKSTEP_FLOWS)
+            .zip(out.chunks_mut(LOCKSTEP_FLOWS))
+        {
+            for (query, halfway) in queries.iter().zip(&mut halfway) {
+                *halfway = self.key(&query.flow).map(|key| first(&key));
+            }
+            for ((query, &halfway), out) in queries.iter().zip(&halfway).zip(out) {
+                *out = match halfway {
+                    Some(halfway) => finish(halfway),
+                    None => check(query),
+                };
             }
         }
     }
@@ -179,7 +194,7 @@ impl TargetRun<'_> {
         let decided_before_rules = (self.platform_rules && is_platform_blocked(flow))
             || self
                 .inner_peers
-                .is_some_and(|plan| plan.inner_peers_v4.binary_search(&remote).is_ok());
+                .is_some_and(|plan| plan.gives_inner_access_v4(remote));
         (!decided_before_rules).then(|| FlowKey::of(flow, remote, local))
     }
 }
@@ -443,13 +458,7 @@ impl CompiledSnapshot {
     /// The lean loop for `target` and `direction`, unless their IPv4 rules are a partitioned
     /// tree (whose flows walk in lockstep, in [`CompiledSnapshot::check_mixed`]).
     fn target_run(&self, target: Target, direction: Direction) -> Option<TargetRun<'_>> {
-        let (rule_set, inner_peers) = match target {
-            Target::Nic(nic) => {
-                let plan = &self.nics[nic as usize];
-                (plan.rule_set, plan.has_inner_peers.then_some(plan))
-            }
-            Target::Group(group) => (self.groups[group as usize], None),
-        };
+        let (rule_set, inner_peers) = self.resolve(target);
         let ranked = &self.rule_sets[rule_set as usize].directions[direction as usize].v4;
         if let Classifier::Partitioned(_) = ranked.classifier {
             return None;
@@ -502,6 +511,19 @@ impl CompiledSnapshot {
         }
     }
 
+    /// The rule set of `target`, and its NIC's plan if that NIC gives anyone inner access (most
+    /// give none, so most flows need not look up their remote address).
+    #[inline(always)]
+    fn resolve(&self, target: Target) -> (u32, Option<&NicPlan>) {
+        match target {
+            Target::Nic(nic) => {
+                let plan = &self.nics[nic as usize];
+                (plan.rule_set, plan.has_inner_peers.then_some(plan))
+            }
+            Target::Group(group) => (self.groups[group as usize], None),
+        }
+    }
+
     /// The steps of S14 before the custom rules, and the classifier and key for the rest.
     #[inline(always)]
     fn route(&self, target: Target, flow: &Flow) -> Route<'_> {
@@ -512,26 +534,14 @@ impl CompiledSnapshot {
                 deciding_rule: None,
             });
         }
-        let rule_set = match target {
-            Target::Nic(nic) => {
-                let plan = &self.nics[nic as usize];
-                // Most NICs give no inner access: test that before finding the remote address.
-                let inner = plan.has_inner_peers
-                    && match flow.remote() {
-                        IpAddr::V4(a) => plan.inner_peers_v4.binary_search(&u32::from(a)).is_ok(),
-                        IpAddr::V6(a) => plan.inner_peers_v6.binary_search(&u128::from(a)).is_ok(),
-                    };
-                if inner {
-                    return Route::Decided(Verdict {
-                        action: Action::Accept,
-                        reason: Reason::InnerAccess,
-                        deciding_rule: None,
-                    });
-                }
-                plan.rule_set
-            }
-            Target::Group(group) => self.groups[group as usize],
-        };
+        let (rule_set, inner_peers) = self.resolve(target);
+        if inner_peers.is_some_and(|plan| plan.gives_inner_access(flow.remote())) {
+            return Route::Decided(Verdict {
+                action: Action::Accept,
+                reason: Reason::InnerAccess,
+                deciding_rule: None,
+            });
+        }
         let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
         match (flow.src, flow.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => Route::V4(
