@@ -300,7 +300,7 @@ proptest! {
         let snapshot = Snapshot::from_json_value(snapshot_json.clone())
             .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
         // Every tier, including the partitioned tree split down to tiny leaves.
-        for tier in [Tier::Auto, Tier::Bulk, Tier::Flat, Tier::FlatDense, Tier::CrossProduct, Tier::CrossVector, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
+        for tier in [Tier::Auto, Tier::Bulk, Tier::Flat, Tier::FlatDense, Tier::CrossProduct, Tier::CrossVector, Tier::CrossList, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
             let engine = Engine::with_tier(snapshot.clone(), options, tier);
             let targets = targets(engine.snapshot());
             let queries: Vec<Query> = flows
@@ -377,6 +377,7 @@ fn large_rule_sets_equal_reference() {
         Tier::Bulk,
         Tier::CrossProduct,
         Tier::CrossVector,
+        Tier::CrossList,
         Tier::Flat,
         Tier::Partitioned {
             leaf_max_rules: 256,

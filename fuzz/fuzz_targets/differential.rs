@@ -232,6 +232,7 @@ fuzz_target!(|data: &[u8]| {
         Tier::FlatDense,
         Tier::CrossProduct,
         Tier::CrossVector,
+        Tier::CrossList,
         Tier::Partitioned { leaf_max_rules: 1 },
         Tier::Partitioned { leaf_max_rules: 2 },
     ] {

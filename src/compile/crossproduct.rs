@@ -21,7 +21,7 @@
 use super::bitvector::{
     direct_table, field_classes, ClassVectors, Key, RuleFieldSets, RuleVectors,
 };
-use super::kernel::{Kernel, BLOCK_WORDS};
+use super::kernel::{prefetch, Kernel, BLOCK_WORDS};
 use super::partitioned::FlowKey;
 use rustc_hash::FxHashMap;
 use std::marker::PhantomData;
@@ -419,27 +419,259 @@ impl<A: Key> CrossVectorClassifier<A> {
     }
 }
 
+/// Rules of one (target, direction) for IPv4: the cross-product tables' front (`Front`), then
+/// two ways to finish, for rule sets whose last tables would be too large.
+///
+/// *Wide* rules — an address condition of at least [`WIDE_ADDRESSES`] addresses — are bit
+/// vectors of the front's four classes, over the wide rules alone. *Narrow* rules go by a
+/// join of the remote and the local class to the list, in rank order, of the narrow rules
+/// both addresses admit; a lookup walks it until a rule whose protocol and ports also match.
+/// Wide rules are what make that join large (they sit in almost every pair) and the
+/// vectors slow (they make every class dense, so the block summaries rule little out): apart,
+/// ipc1_10k's pair lists hold two narrow rules on average, and the vectors of its 1884 wide
+/// rules are four blocks.
+// PERF: see `docs/engine.md` (ipc1_10k: the front with vectors over all rules ANDed 4.0 of
+// 11.3 candidate blocks per lookup, ~37 ns of a ~46 ns lookup).
+#[derive(Clone, Debug)]
+pub struct CrossListClassifier<A: Key> {
+    front: Front,
+    /// The wide rules' vectors; a match is an index into `wide_ranks`.
+    wide: RuleVectors,
+    /// The rank of each wide rule, ascending.
+    wide_ranks: Vec<u32>,
+    /// Per rank, how many wide rules rank before it.
+    wide_before: Vec<u32>,
+    /// Remote × local class: the id of the list of narrow rules both admit.
+    pairs: JoinTable,
+    /// List `id` is `list_rules[list_starts[id]..list_starts[id + 1]]`: ranks, ascending.
+    list_starts: Vec<u32>,
+    list_rules: Vec<ClassId>,
+    /// Rules (all ranks, `words` words per class) of each protocol and destination port class,
+    /// and of each source port class.
+    protocol_dest_port: Vec<u64>,
+    source_port: Vec<u64>,
+    words: usize,
+    _key: PhantomData<A>,
+}
+
+/// An address condition covering at least this many addresses (a /8) makes a rule wide for
+/// [`CrossListClassifier`].
+pub const WIDE_ADDRESSES: u64 = 1 << 24;
+
+impl<A: Key> CrossListClassifier<A> {
+    /// Builds the front, the wide rules' vectors and the narrow rules' lists, or `None` for
+    /// IPv6, for rule sets without narrow rules, and past `budget` (which counts the lists'
+    /// entries and the vectors' bytes as join entries).
+    pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+        let mut builder = Builder::new(sets.len(), budget);
+        let (front, classes) = Front::build(sets, &mut builder)?;
+        Self::finish(front, &classes, sets, &mut builder)
+    }
+
+    fn finish(
+        front: Front,
+        classes: &FrontClasses,
+        sets: &RuleFieldSets<A>,
+        builder: &mut Builder,
+    ) -> Option<Self> {
+        let rules = builder.rules;
+        let covered = |set: &[(A, A)]| -> u64 {
+            let value = |a: A| u64::from(a.block(32) as u32);
+            set.iter().map(|&(lo, hi)| value(hi) - value(lo) + 1).sum()
+        };
+        let is_wide = |rule: usize| {
+            covered(&sets.remote[rule]) >= WIDE_ADDRESSES
+                || covered(&sets.local[rule]) >= WIDE_ADDRESSES
+        };
+        let wide_ranks: Vec<u32> = (0..rules)
+            .filter(|&r| is_wide(r))
+            .map(|r| r as u32)
+            .collect();
+        if wide_ranks.len() == rules {
+            return None;
+        }
+        let mut narrow = vec![0u64; builder.words];
+        for rule in (0..rules).filter(|&r| !is_wide(r)) {
+            narrow[rule / 64] |= 1 << (rule % 64);
+        }
+        let [protocol_dest_port, source_port, remote, local] = classes;
+
+        // The narrow rules' lists, interned.
+        let entries = builder.reserve(remote.len() * local.len(), builder.words)?;
+        let mut pairs = Vec::with_capacity(entries);
+        let mut ids: FxHashMap<Vec<ClassId>, ClassId> = FxHashMap::default();
+        let (mut list_starts, mut list_rules) = (vec![0u32], Vec::new());
+        let mut both = vec![0u64; builder.words];
+        let mut list = Vec::new();
+        for r in 0..remote.len() {
+            intersect(&mut both, remote.get(r), &narrow);
+            let remote_narrow = both.clone();
+            for l in 0..local.len() {
+                intersect(&mut both, &remote_narrow, local.get(l));
+                list.clear();
+                for_each_bit(&both, |rule| list.push(rule as ClassId));
+                let id = match ids.get(&list) {
+                    Some(&id) => id,
+                    None => {
+                        let id = ClassId::try_from(ids.len()).ok()?;
+                        list_rules.extend_from_slice(&list);
+                        list_starts.push(u32::try_from(list_rules.len()).ok()?);
+                        ids.insert(list.clone(), id);
+                        id
+                    }
+                };
+                pairs.push(id);
+            }
+        }
+        builder.reserve_memory(list_rules.len() + list_starts.len() * 2)?;
+
+        // The wide rules' vectors: the front's classes, each cut down to the wide rules.
+        let wide_count = wide_ranks.len();
+        let blocks = wide_count.div_ceil(64 * BLOCK_WORDS).max(1);
+        let vector_bytes: usize = classes.iter().map(|c| c.len() * blocks * 64).sum();
+        builder.reserve_memory(vector_bytes / std::mem::size_of::<ClassId>())?;
+        let vectors = |classes: &Classes| {
+            let sets: Vec<Vec<u64>> = (0..classes.len())
+                .map(|class| {
+                    let members = classes.get(class);
+                    let mut set = vec![0u64; wide_count.div_ceil(64)];
+                    for (index, &rule) in wide_ranks.iter().enumerate() {
+                        if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
+                            set[index / 64] |= 1 << (index % 64);
+                        }
+                    }
+                    set
+                })
+                .collect();
+            ClassVectors::new(&sets, blocks)
+        };
+        let fields = [
+            vectors(protocol_dest_port),
+            vectors(source_port),
+            vectors(remote),
+            vectors(local),
+            vectors(&Classes::everything(rules)),
+        ];
+        let wide_before = (0..rules as u32)
+            .map(|rank| wide_ranks.partition_point(|&wide| wide < rank) as u32)
+            .collect();
+        Some(CrossListClassifier {
+            front,
+            wide: RuleVectors::new(wide_count, blocks, fields),
+            wide_before,
+            wide_ranks,
+            pairs: JoinTable {
+                right_classes: local.len() as u32,
+                classes: pairs,
+            },
+            list_starts,
+            list_rules,
+            protocol_dest_port: protocol_dest_port.bits.clone(),
+            source_port: source_port.bits.clone(),
+            words: builder.words,
+            _key: PhantomData,
+        })
+    }
+
+    /// The rank of the first rule matching `key`, if any.
+    #[inline(always)]
+    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
+        self.first_match_of(kernel, self.classes(key))
+    }
+
+    /// The front's half of a lookup: the classes of `key` (see `Front::classes`). The load of
+    /// the flow's list id is started, so that a batch has it in flight with other flows'.
+    #[inline(always)]
+    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
+        let classes = self.front.classes(key);
+        let [_, _, remote, local] = classes;
+        if let Some(entry) = self
+            .pairs
+            .classes
+            .get(self.pairs.index(remote, local) as usize)
+        {
+            prefetch(entry);
+        }
+        classes
+    }
+
+    /// The rest of a lookup: the first wide rule in all of `classes`, then the first narrow
+    /// rule of the remote and local classes' list before it that the ports admit.
+    #[inline(always)]
+    pub fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
+        let [protocol_dest_port, source_port, remote, local] = classes;
+        let list = self.pairs.class(remote, local) as usize;
+        let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
+        let has = |sets: &[u64], class: u32, rule: u32| {
+            sets[class as usize * self.words + rule as usize / 64] >> (rule % 64) & 1 != 0
+        };
+        let narrow = self.list_rules[start as usize..end as usize]
+            .iter()
+            .map(|&rule| u32::from(rule))
+            .find(|&rule| {
+                has(&self.protocol_dest_port, protocol_dest_port, rule)
+                    && (!self.front.source_port_matters
+                        || has(&self.source_port, source_port, rule))
+            });
+        // Only wide rules ranked before the narrow match can beat it: where that is early,
+        // the vectors' later blocks are never read.
+        let wide_limit = narrow.map_or(self.wide_ranks.len(), |rank| {
+            self.wide_before[rank as usize] as usize
+        });
+        let wide_classes = [protocol_dest_port, source_port, remote, local, 0];
+        let wide = self
+            .wide
+            .first_match_in_blocks(kernel, wide_classes, wide_limit.div_ceil(64 * BLOCK_WORDS))
+            .filter(|&index| (index as usize) < wide_limit)
+            .map(|index| self.wide_ranks[index as usize]);
+        wide.or(narrow)
+    }
+
+    pub fn memory_bytes(&self) -> usize {
+        let words = self.protocol_dest_port.len() + self.source_port.len();
+        self.front.memory_bytes()
+            + self.wide.memory_bytes()
+            + (self.wide_ranks.len() + self.wide_before.len()) * 4
+            + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
+            + self.list_starts.len() * 4
+            + self.list_rules.len() * std::mem::size_of::<ClassId>()
+            + words * 8
+    }
+}
+
 /// What [`build_fastest`] built.
 pub enum Built<A: Key> {
     Product(CrossProductClassifier<A>),
     Vectors(CrossVectorClassifier<A>),
+    Lists(CrossListClassifier<A>),
 }
 
-/// The cross-product tables where they fit `budget`, else the front with bit vectors where
-/// those fit: the tables are the faster (acl1_10k: ~44 against ~17 M flows/s), and the front
-/// is built once for both.
-pub fn build_fastest<A: Key>(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Built<A>> {
+/// The cross-product tables where they fit `budget`, else the front with bit vectors and the
+/// front with lists where those fit: the tables are the faster where they fit (acl1_10k: ~44
+/// against ~17 M flows/s), and the front is built once for all.
+pub fn build_fastest<A: Key>(sets: &RuleFieldSets<A>, budget: Budget) -> Vec<Built<A>> {
     let mut builder = Builder::new(sets.len(), budget);
-    let (front, classes) = Front::build(sets, &mut builder)?;
-    let front_entries = builder.join_entries;
-    match LastJoins::build(&classes, &mut builder) {
-        Some(joins) => Some(Built::Product(CrossProductClassifier::new(front, joins))),
-        None => {
-            // The joins built are dropped: only the time spent on them still counts.
-            builder.join_entries = front_entries;
-            CrossVectorClassifier::finish(front, &classes, &mut builder).map(Built::Vectors)
-        }
+    let Some((front, classes)) = Front::build(sets, &mut builder) else {
+        return Vec::new();
+    };
+    let after_front = builder.clone();
+    if let Some(joins) = LastJoins::build(&classes, &mut builder) {
+        return vec![Built::Product(CrossProductClassifier::new(front, joins))];
     }
+    // The joins built are dropped: only the time spent on them still counts.
+    let work_spent = builder.word_ops;
+    let builder = || Builder {
+        word_ops: work_spent,
+        ..after_front.clone()
+    };
+    let lists = CrossListClassifier::finish(front.clone(), &classes, sets, &mut builder());
+    let vectors = CrossVectorClassifier::finish(front, &classes, &mut builder());
+    let lists = lists.map(Built::Lists);
+    vectors
+        .map(Built::Vectors)
+        .into_iter()
+        .chain(lists)
+        .collect()
 }
 
 /// Distinct sets of `words` 64-bit words, numbered in order of first sight.
@@ -495,6 +727,7 @@ impl Classes {
     }
 }
 
+#[derive(Clone, Debug)]
 struct Builder {
     rules: usize,
     /// Words of a set of rules.
@@ -815,14 +1048,80 @@ mod tests {
         }
     }
 
+    /// The front with the wide rules' vectors and the narrow rules' lists finds the first
+    /// matching rule, with both kernels: with few and many wide rules (over 2048: the vectors'
+    /// summaries, cut short by a narrow match), and with constrained source ports.
+    #[test]
+    fn front_with_lists_equals_a_linear_scan() {
+        let mut rng = Rng::new(97);
+        for rules in [1, 2, 40, 700, 5000] {
+            let mut sets = random_sets(&mut rng, rules);
+            if rules == 700 {
+                for source_port in sets.source_port.iter_mut().step_by(3) {
+                    *source_port = vec![(0, 32767)];
+                }
+            }
+            let covered = |set: &[(u32, u32)]| -> u64 {
+                set.iter().map(|&(lo, hi)| u64::from(hi - lo) + 1).sum()
+            };
+            let narrow = (0..rules).filter(|&r| {
+                covered(&sets.remote[r]) < WIDE_ADDRESSES
+                    && covered(&sets.local[r]) < WIDE_ADDRESSES
+            });
+            let wide = rules - narrow.clone().count();
+            let Some(classifier) = CrossListClassifier::build(&sets, Budget::default()) else {
+                assert_eq!(wide, rules, "built unless every rule is wide");
+                continue;
+            };
+            assert_eq!(classifier.wide_ranks.len(), wide);
+            if rules == 5000 {
+                assert!(
+                    wide > 2048,
+                    "the vectors' summaries are used ({wide} wide rules)"
+                );
+            }
+            let mut keys = keys_near_rules(&mut rng, &sets);
+            // And flows inside each narrow rule's addresses and first port, any source port.
+            for rule in narrow.clone() {
+                let (Some(&(protocol, _)), Some(&(dest_port, _))) =
+                    (sets.protocol[rule].first(), sets.dest_port[rule].first())
+                else {
+                    continue;
+                };
+                let (Some(&(remote, _)), Some(&(local, _))) =
+                    (sets.remote[rule].first(), sets.local[rule].first())
+                else {
+                    continue;
+                };
+                let source_port = rng.next_u64() as u16;
+                keys.push(FlowKey {
+                    protocol,
+                    dest_port,
+                    source_port,
+                    remote,
+                    local,
+                });
+            }
+            let expected = linear_scan(&sets, &keys);
+            let best = super::super::kernel::Avx512::detect();
+            for (key, want) in keys.iter().zip(&expected) {
+                let portable = classifier.first_match(super::super::kernel::Portable, key);
+                assert_eq!(portable, *want, "{rules} rules, {key:?}");
+                if let Some(avx512) = best {
+                    assert_eq!(classifier.first_match(avx512, key), *want, "{rules} rules");
+                }
+            }
+        }
+    }
+
     /// Where the last tables do not fit the budget but the vectors do, the fastest build is
     /// the front with vectors; where they fit, the tables.
     #[test]
     fn fastest_build_falls_back_to_vectors() {
         let sets = random_sets(&mut Rng::new(6), 300);
         assert!(matches!(
-            build_fastest(&sets, Budget::default()),
-            Some(Built::Product(_))
+            build_fastest(&sets, Budget::default()).as_slice(),
+            [Built::Product(_)]
         ));
         // Room for the front and the vectors (one block per class), not for the last joins.
         let mut builder = Builder::new(sets.len(), Budget::default());
@@ -834,7 +1133,7 @@ mod tests {
         };
         assert!(CrossProductClassifier::build(&sets, no_room_for_joins).is_none());
         assert!(matches!(
-            build_fastest(&sets, no_room_for_joins),
+            build_fastest(&sets, no_room_for_joins).first(),
             Some(Built::Vectors(_))
         ));
     }

@@ -34,7 +34,7 @@ use crate::model::{
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
 use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
-use crossproduct::{CrossProductClassifier, CrossVectorClassifier};
+use crossproduct::{CrossListClassifier, CrossProductClassifier, CrossVectorClassifier};
 use ipnet::IpNet;
 use kernel::Kernel;
 use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker, LOCKSTEP_FLOWS};
@@ -143,6 +143,13 @@ impl TargetRun<'_> {
                 |key| both.classes(key),
                 |classes| outcomes.verdict(both.first_match_of(kernel, classes)),
             ),
+            Classifier::CrossList(both) => self.in_two_steps(
+                queries,
+                out,
+                &check,
+                |key| both.classes(key),
+                |classes| outcomes.verdict(both.first_match_of(kernel, classes)),
+            ),
             classifier => {
                 for (query, out) in queries.iter().zip(out) {
                     *out = match self.key(&query.flow) {
@@ -245,6 +252,10 @@ pub enum Tier {
     /// The cross-product tables' first phases and the bit vectors of their classes
     /// ([`CrossVectorClassifier`]) where they fit the default budget (IPv4), else the bit vector.
     CrossVector,
+    /// The cross-product tables' first phases, bit vectors for the rules with wide address
+    /// conditions and lists for the others ([`CrossListClassifier`]) where they fit the default
+    /// budget (IPv4) and some rule is narrow, else the bit vector.
+    CrossList,
 }
 
 /// Below this many rules the bit vector is fast enough, and cross-product tables (a few
@@ -256,6 +267,7 @@ pub const CROSS_PRODUCT_MIN_RULES: usize = 256;
 enum Classifier<A: Key> {
     CrossProduct(Box<CrossProductClassifier<A>>),
     CrossVector(Box<CrossVectorClassifier<A>>),
+    CrossList(Box<CrossListClassifier<A>>),
     Flat(Box<BitVectorClassifier<A>>),
     // Boxed like the others, so that the enum is a plain tag and a pointer: telling the kinds
     // apart took 7 instructions per flow with the tree inline (its fields held the niche).
@@ -277,15 +289,20 @@ impl<A: Key> Classifier<A> {
             CrossVectorClassifier::build(sets, crossproduct::Budget::default())
                 .map(|classifier| Classifier::CrossVector(Box::new(classifier)))
         };
+        let cross_list = || {
+            CrossListClassifier::build(sets, crossproduct::Budget::default())
+                .map(|classifier| Classifier::CrossList(Box::new(classifier)))
+        };
         let cross_fastest = || {
-            crossproduct::build_fastest(sets, crossproduct::Budget::default()).map(|built| {
-                match built {
+            crossproduct::build_fastest(sets, crossproduct::Budget::default())
+                .into_iter()
+                .map(|built| match built {
                     crossproduct::Built::Product(tables) => {
                         Classifier::CrossProduct(Box::new(tables))
                     }
                     crossproduct::Built::Vectors(both) => Classifier::CrossVector(Box::new(both)),
-                }
-            })
+                    crossproduct::Built::Lists(both) => Classifier::CrossList(Box::new(both)),
+                })
         };
         let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
         match tier {
@@ -306,6 +323,7 @@ impl<A: Key> Classifier<A> {
             Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
             Tier::CrossProduct => cross_product().unwrap_or_else(sized_flat),
             Tier::CrossVector => cross_vector().unwrap_or_else(sized_flat),
+            Tier::CrossList => cross_list().unwrap_or_else(sized_flat),
         }
     }
 
@@ -314,6 +332,7 @@ impl<A: Key> Classifier<A> {
         match self {
             Classifier::CrossProduct(tables) => tables.first_match(key),
             Classifier::CrossVector(classifier) => classifier.first_match(kernel, key),
+            Classifier::CrossList(classifier) => classifier.first_match(kernel, key),
             Classifier::Flat(flat) => flat.first_match(kernel, key),
             Classifier::Partitioned(partitioned) => partitioned.first_match(kernel, key),
         }
@@ -323,6 +342,7 @@ impl<A: Key> Classifier<A> {
         match self {
             Classifier::CrossProduct(tables) => tables.memory_bytes(),
             Classifier::CrossVector(classifier) => classifier.memory_bytes(),
+            Classifier::CrossList(classifier) => classifier.memory_bytes(),
             Classifier::Flat(flat) => flat.memory_bytes(),
             Classifier::Partitioned(partitioned) => partitioned.memory_bytes(),
         }
@@ -498,6 +518,7 @@ impl CompiledSnapshot {
                         }
                         Classifier::CrossProduct(_)
                         | Classifier::CrossVector(_)
+                        | Classifier::CrossList(_)
                         | Classifier::Flat(_) => classifiers.v4.decide(kernel, &key),
                     },
                     Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
