@@ -15,7 +15,8 @@
 //!    [`Tier`], `trial` and `docs/engine.md`). Bulk engines ([`Tier::Bulk`]) also try
 //!    [`crossproduct::CrossProductClassifier`] tables for IPv4 rule sets of
 //!    [`CROSS_PRODUCT_MIN_RULES`] rules and more, or where those do not fit, their first
-//!    phases with bit vectors ([`crossproduct::CrossVectorClassifier`]), at the cost of build
+//!    phases with bit vectors ([`crossproduct::CrossVectorClassifier`]) and with lists for the
+//!    rules of narrow addresses ([`crossproduct::CrossListClassifier`]), at the cost of build
 //!    time.
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
@@ -143,6 +144,8 @@ impl TargetRun<'_> {
                 |key| both.classes(key),
                 |classes| outcomes.verdict(both.first_match_of(kernel, classes)),
             ),
+            // Likewise, and the lookups of the flows' list ids (a megabytes-large join) are
+            // started in the first step.
             Classifier::CrossList(both) => self.in_two_steps(
                 queries,
                 out,
@@ -245,7 +248,7 @@ pub enum Tier {
     /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
     /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about three
     /// times the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — or else
-    /// the tables' first phases with bit vectors, and keep the fastest.
+    /// the tables' first phases with bit vectors and with lists, and keep the fastest.
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
