@@ -369,27 +369,10 @@ impl<A: Key> CrossVectorClassifier<A> {
 
     /// The vectors after the front, or `None` if they would exceed the budget.
     fn finish(front: Front, classes: &FrontClasses, builder: &mut Builder) -> Option<Self> {
-        let rules = builder.rules;
-        let blocks = rules.div_ceil(64 * BLOCK_WORDS).max(1);
-        let vector_bytes: usize = classes.iter().map(|c| c.len() * blocks * 64).sum();
-        builder.reserve_memory(vector_bytes / std::mem::size_of::<ClassId>())?;
-        let vectors = |classes: &Classes| {
-            let sets: Vec<&[u64]> = (0..classes.len()).map(|c| classes.get(c)).collect();
-            ClassVectors::new(&sets, blocks)
-        };
-        // `RuleVectors` takes five fields: the fifth holds every rule, so lookups skip it (as
-        // they skip the source port when no rule constrains it).
-        let [protocol_dest_port, source_port, remote, local] = classes;
-        let fields = [
-            vectors(protocol_dest_port),
-            vectors(source_port),
-            vectors(remote),
-            vectors(local),
-            vectors(&Classes::everything(rules)),
-        ];
+        let all: Vec<u32> = (0..builder.rules as u32).collect();
         Some(CrossVectorClassifier {
             front,
-            vectors: RuleVectors::new(rules, blocks, fields),
+            vectors: front_vectors(classes, &all, builder)?,
             _key: PhantomData,
         })
     }
@@ -417,6 +400,50 @@ impl<A: Key> CrossVectorClassifier<A> {
     pub fn memory_bytes(&self) -> usize {
         self.front.memory_bytes() + self.vectors.memory_bytes()
     }
+}
+
+/// The bit vectors of the front's classes over the rules of `ranks` (ascending) alone: bit `i`
+/// of a vector is rule `ranks[i]`. `None` if their bytes, counted as join entries of the same
+/// size, would exceed the budget.
+fn front_vectors(
+    classes: &FrontClasses,
+    ranks: &[u32],
+    builder: &mut Builder,
+) -> Option<RuleVectors> {
+    let blocks = ranks.len().div_ceil(64 * BLOCK_WORDS).max(1);
+    let vector_bytes: usize = classes.iter().map(|c| c.len() * blocks * 64).sum();
+    builder.reserve_memory(vector_bytes / std::mem::size_of::<ClassId>())?;
+    let every_rule = ranks.len() == builder.rules;
+    let vectors = |classes: &Classes| {
+        let sets: Vec<Vec<u64>> = (0..classes.len())
+            .map(|class| {
+                let members = classes.get(class);
+                if every_rule {
+                    return members.to_vec();
+                }
+                let mut set = vec![0u64; ranks.len().div_ceil(64)];
+                for (index, &rule) in ranks.iter().enumerate() {
+                    if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
+                        set[index / 64] |= 1 << (index % 64);
+                    }
+                }
+                set
+            })
+            .collect();
+        ClassVectors::new(&sets, blocks)
+    };
+    // `RuleVectors` takes five fields: the fifth holds every rule, so lookups skip it (as they
+    // skip the source port when no rule constrains it).
+    let [protocol_dest_port, source_port, remote, local] = classes;
+    let every_one = Classes::everything(ranks.len());
+    let fields = [
+        vectors(protocol_dest_port),
+        vectors(source_port),
+        vectors(remote),
+        vectors(local),
+        ClassVectors::new(&[every_one.get(0)], blocks),
+    ];
+    Some(RuleVectors::new(ranks.len(), blocks, fields))
 }
 
 /// Rules of one (target, direction) for IPv4: the cross-product tables' front (`Front`), then
@@ -525,39 +552,13 @@ impl<A: Key> CrossListClassifier<A> {
         }
         builder.reserve_memory(list_rules.len() + list_starts.len() * 2)?;
 
-        // The wide rules' vectors: the front's classes, each cut down to the wide rules.
-        let wide_count = wide_ranks.len();
-        let blocks = wide_count.div_ceil(64 * BLOCK_WORDS).max(1);
-        let vector_bytes: usize = classes.iter().map(|c| c.len() * blocks * 64).sum();
-        builder.reserve_memory(vector_bytes / std::mem::size_of::<ClassId>())?;
-        let vectors = |classes: &Classes| {
-            let sets: Vec<Vec<u64>> = (0..classes.len())
-                .map(|class| {
-                    let members = classes.get(class);
-                    let mut set = vec![0u64; wide_count.div_ceil(64)];
-                    for (index, &rule) in wide_ranks.iter().enumerate() {
-                        if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
-                            set[index / 64] |= 1 << (index % 64);
-                        }
-                    }
-                    set
-                })
-                .collect();
-            ClassVectors::new(&sets, blocks)
-        };
-        let fields = [
-            vectors(protocol_dest_port),
-            vectors(source_port),
-            vectors(remote),
-            vectors(local),
-            vectors(&Classes::everything(rules)),
-        ];
+        let wide = front_vectors(classes, &wide_ranks, builder)?;
         let wide_before = (0..rules as u32)
             .map(|rank| wide_ranks.partition_point(|&wide| wide < rank) as u32)
             .collect();
         Some(CrossListClassifier {
             front,
-            wide: RuleVectors::new(wide_count, blocks, fields),
+            wide,
             wide_before,
             wide_ranks,
             pairs: JoinTable {
@@ -595,8 +596,8 @@ impl<A: Key> CrossListClassifier<A> {
         classes
     }
 
-    /// The rest of a lookup: the first wide rule in all of `classes`, then the first narrow
-    /// rule of the remote and local classes' list before it that the ports admit.
+    /// The rest of a lookup: the first narrow rule of the remote and local classes' list that
+    /// the ports admit, then the first wide rule in all of `classes` before it.
     #[inline(always)]
     pub fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
