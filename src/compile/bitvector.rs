@@ -680,7 +680,8 @@ impl RuleVectors {
         self.first_match_in_blocks(kernel, classes, self.blocks)
     }
 
-    /// [`Self::first_match_in`] among the rules of the first `blocks` blocks only (at most all).
+    /// [`Self::first_match_in`] among the rules of the first `first_blocks` blocks only (all of
+    /// them if there are fewer): a caller that has a match already needs no later block.
     #[inline(always)]
     pub(super) fn first_match_in_blocks<K: Kernel>(
         &self,

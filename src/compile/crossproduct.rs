@@ -447,7 +447,7 @@ fn front_vectors(
 }
 
 /// Rules of one (target, direction) for IPv4: the cross-product tables' front (`Front`), then
-/// two ways to finish, for rule sets whose last tables would be too large.
+/// lists and bit vectors, for rule sets whose last tables would be too large.
 ///
 /// *Wide* rules — an address condition of at least [`WIDE_ADDRESSES`] addresses — are bit
 /// vectors of the front's four classes, over the wide rules alone. *Narrow* rules go by a
@@ -506,20 +506,18 @@ impl<A: Key> CrossListClassifier<A> {
             let value = |a: A| u64::from(a.block(32) as u32);
             set.iter().map(|&(lo, hi)| value(hi) - value(lo) + 1).sum()
         };
-        let is_wide = |rule: usize| {
-            covered(&sets.remote[rule]) >= WIDE_ADDRESSES
+        let (mut wide_ranks, mut narrow) = (Vec::new(), vec![0u64; builder.words]);
+        for rule in 0..rules {
+            if covered(&sets.remote[rule]) >= WIDE_ADDRESSES
                 || covered(&sets.local[rule]) >= WIDE_ADDRESSES
-        };
-        let wide_ranks: Vec<u32> = (0..rules)
-            .filter(|&r| is_wide(r))
-            .map(|r| r as u32)
-            .collect();
+            {
+                wide_ranks.push(rule as u32);
+            } else {
+                narrow[rule / 64] |= 1 << (rule % 64);
+            }
+        }
         if wide_ranks.len() == rules {
             return None;
-        }
-        let mut narrow = vec![0u64; builder.words];
-        for rule in (0..rules).filter(|&r| !is_wide(r)) {
-            narrow[rule / 64] |= 1 << (rule % 64);
         }
         let [protocol_dest_port, source_port, remote, local] = classes;
 
