@@ -521,32 +521,22 @@ impl<A: Key> CrossListClassifier<A> {
         }
         let [protocol_dest_port, source_port, remote, local] = classes;
 
-        // The narrow rules' lists, interned.
+        // The narrow rules of each remote × local pair, interned, then written out as lists.
         let entries = builder.reserve(remote.len() * local.len(), builder.words)?;
         let mut pairs = Vec::with_capacity(entries);
-        let mut ids: FxHashMap<Vec<ClassId>, ClassId> = FxHashMap::default();
-        let (mut list_starts, mut list_rules) = (vec![0u32], Vec::new());
-        let mut both = vec![0u64; builder.words];
-        let mut list = Vec::new();
+        let mut pair_rules = Classes::new(builder.words);
+        let (mut remote_narrow, mut both) = (vec![0u64; builder.words], vec![0u64; builder.words]);
         for r in 0..remote.len() {
-            intersect(&mut both, remote.get(r), &narrow);
-            let remote_narrow = both.clone();
+            intersect(&mut remote_narrow, remote.get(r), &narrow);
             for l in 0..local.len() {
                 intersect(&mut both, &remote_narrow, local.get(l));
-                list.clear();
-                for_each_bit(&both, |rule| list.push(rule as ClassId));
-                let id = match ids.get(&list) {
-                    Some(&id) => id,
-                    None => {
-                        let id = ClassId::try_from(ids.len()).ok()?;
-                        list_rules.extend_from_slice(&list);
-                        list_starts.push(u32::try_from(list_rules.len()).ok()?);
-                        ids.insert(list.clone(), id);
-                        id
-                    }
-                };
-                pairs.push(id);
+                pairs.push(pair_rules.intern(&both)?);
             }
+        }
+        let (mut list_starts, mut list_rules) = (vec![0u32], Vec::new());
+        for id in 0..pair_rules.len() {
+            for_each_bit(pair_rules.get(id), |rule| list_rules.push(rule as ClassId));
+            list_starts.push(u32::try_from(list_rules.len()).ok()?);
         }
         builder.reserve_memory(list_rules.len() + list_starts.len() * 2)?;
 
@@ -1024,6 +1014,41 @@ mod tests {
         }
     }
 
+    /// The classifiers whose lookups take a kernel.
+    trait KernelLookup {
+        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32>;
+    }
+
+    impl KernelLookup for CrossVectorClassifier<u32> {
+        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32> {
+            CrossVectorClassifier::first_match(self, kernel, key)
+        }
+    }
+
+    impl KernelLookup for CrossListClassifier<u32> {
+        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32> {
+            CrossListClassifier::first_match(self, kernel, key)
+        }
+    }
+
+    /// `classifier` finds the first rule of `sets` that a linear scan finds, for every key,
+    /// with the portable kernel and with AVX-512 where the CPU has it.
+    fn assert_equals_linear_scan(
+        classifier: &impl KernelLookup,
+        sets: &RuleFieldSets<u32>,
+        keys: &[FlowKey<u32>],
+    ) {
+        let rules = sets.len();
+        let best = super::super::kernel::Avx512::detect();
+        for (key, want) in keys.iter().zip(linear_scan(sets, keys)) {
+            let portable = classifier.first_match(super::super::kernel::Portable, key);
+            assert_eq!(portable, want, "{rules} rules, {key:?}");
+            if let Some(avx512) = best {
+                assert_eq!(classifier.first_match(avx512, key), want, "{rules} rules");
+            }
+        }
+    }
+
     /// The front with bit vectors finds the first matching rule, with both kernels, across
     /// several blocks and with the blocks' summaries (over 2048 rules).
     #[test]
@@ -1034,15 +1059,7 @@ mod tests {
             let classifier = CrossVectorClassifier::build(&sets, Budget::default())
                 .expect("the sets fit the budget");
             let keys = keys_near_rules(&mut rng, &sets);
-            let expected = linear_scan(&sets, &keys);
-            let best = super::super::kernel::Avx512::detect();
-            for (key, want) in keys.iter().zip(&expected) {
-                let portable = classifier.first_match(super::super::kernel::Portable, key);
-                assert_eq!(portable, *want, "{rules} rules, {key:?}");
-                if let Some(avx512) = best {
-                    assert_eq!(classifier.first_match(avx512, key), *want, "{rules} rules");
-                }
-            }
+            assert_equals_linear_scan(&classifier, &sets, &keys);
         }
     }
 
@@ -1100,15 +1117,7 @@ mod tests {
                     local,
                 });
             }
-            let expected = linear_scan(&sets, &keys);
-            let best = super::super::kernel::Avx512::detect();
-            for (key, want) in keys.iter().zip(&expected) {
-                let portable = classifier.first_match(super::super::kernel::Portable, key);
-                assert_eq!(portable, *want, "{rules} rules, {key:?}");
-                if let Some(avx512) = best {
-                    assert_eq!(classifier.first_match(avx512, key), *want, "{rules} rules");
-                }
-            }
+            assert_equals_linear_scan(&classifier, &sets, &keys);
         }
     }
 
