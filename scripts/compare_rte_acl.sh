@@ -149,7 +149,8 @@ import json, re, sys, os, statistics
 out, repeat, sets = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 print(open(os.path.join(out, "meta.txt")).read().rstrip())
 head = ("set", "rules", "flows", "thr", "rte_acl M/s", "sgsim M/s", "sgsim/rte",
-        "rte build s", "sgsim build ms", "rte mem MB", "sgsim mem MB", "check")
+        "thr/1thr rte", "thr/1thr sgsim", "rte build s", "sgsim build ms", "rte mem MB",
+        "sgsim mem MB", "check")
 rows, problems = [], []
 
 def rte_run(path):
@@ -163,13 +164,32 @@ def rte_run(path):
     kv["memory"] = int(totals[-1]) if totals else 0
     return kv
 
+def spread(ratios):
+    """The median of per-run ratios, and their range when there are several."""
+    text = f"{statistics.median(ratios):.2f}x"
+    if len(ratios) > 1:
+        text += f" ({min(ratios):.2f}-{max(ratios):.2f})"
+    return text
+
+def rte_runs(s, t):
+    """rte_acl's runs on t lcores, or None per run without a RESULT."""
+    return [rte_run(os.path.join(out, f"{s}.rte_acl.{t}.{r}.txt")) for r in range(1, repeat + 1)]
+
 for s in sets:
     runs = [[json.loads(l) for l in open(os.path.join(out, f"{s}.sgsim.{r}.json")) if l.strip()]
             for r in range(1, repeat + 1)]
+    single = next((k for k, m in enumerate(runs[0]) if m["threads"] == 1), None)
+    rte_single = rte_runs(s, 1)
     for k, m in enumerate(runs[0]):
         t = m["threads"]
         sg = [run[k] for run in runs]
-        rte = [rte_run(os.path.join(out, f"{s}.rte_acl.{t}.{r}.txt")) for r in range(1, repeat + 1)]
+        rte = rte_runs(s, t)
+        # Scaling: each run's t-thread rate over the same run's 1-thread rate (sgsim times its
+        # thread counts in turns within one process; rte_acl's lcore counts are separate runs).
+        rte_scaling = [float(x["Mlookups_per_s_median"]) / float(y["Mlookups_per_s_median"])
+                       for x, y in zip(rte, rte_single) if x and y]
+        sg_scaling = [] if single is None else [run[k]["flows_per_sec"] / run[single]["flows_per_sec"]
+                                                for run in runs]
         rte = [x for x in rte if x]
         if not rte:
             continue
@@ -184,10 +204,9 @@ for s in sets:
         check = "ok" if not checks else "MISMATCH " + checks[0]
         if checks:
             problems.append(f"{s}: {check}")
-        ratio = f"{statistics.median(ratios):.2f}x"
-        if repeat > 1:
-            ratio += f" ({min(ratios):.2f}-{max(ratios):.2f})"
-        rows.append((s, m["rules"], m["flows"], t, f"{rte_mps:.2f}", f"{sg_mps:.2f}", ratio,
+        scaling = lambda r: "" if t == 1 or not r else spread(r)
+        rows.append((s, m["rules"], m["flows"], t, f"{rte_mps:.2f}", f"{sg_mps:.2f}", spread(ratios),
+                     scaling(rte_scaling), scaling(sg_scaling),
                      f"{statistics.median(float(x['build_s']) for x in rte):.3f}",
                      f"{statistics.median(x['build_ms'] for x in sg):.1f}",
                      f"{rte[0]['memory'] / 1e6:.2f}", f"{m['memory_bytes'] / 1e6:.2f}", check))
@@ -198,7 +217,9 @@ for r in rows:
     print(fmt.format(*r))
 print(f"(M/s = million lookups (rte_acl) or flows (sgsim) per second, all threads together; medians"
       f" of {repeat} alternating run(s), each rte_acl run itself a median of 3; sgsim/rte = median"
-      f" of the per-run ratios (min-max); check: rte_acl verified every key against its brute-force"
+      f" of the per-run ratios (min-max); thr/1thr = median of each run's rate on thr threads over"
+      f" its rate on 1 (sgsim times its thread counts in turns of 1/10 of the time, in one"
+      f" process); check: rte_acl verified every key against its brute-force"
       f" scan and its unmatched keys == sgsim's drop_default; sgsim verified against its reference"
       f" evaluator before timing)")
 for p in problems:

@@ -172,6 +172,34 @@ fn measure_reports_verified_counts_for_each_thread_count() {
 }
 
 #[test]
+fn interleaved_timing_gives_every_thread_count_its_full_time() {
+    let (engine, queries) = synthetic(100, 2000);
+    let executors = [Executor::new(1).unwrap(), Executor::new(2).unwrap()];
+    let executors: Vec<&Executor> = executors.iter().collect();
+    let mut out = bench::verdict_buffer(queries.len());
+    let min_time = std::time::Duration::from_millis(30);
+    let timings = bench::time_interleaved(&engine, &queries, &mut out, &executors, min_time);
+    assert_eq!(timings.len(), 2);
+    for timing in &timings {
+        assert_eq!(timing.flows, 2000);
+        assert!(timing.seconds >= 0.03, "{timing:?}");
+        assert!(
+            timing.passes >= 1 && timing.flows_per_sec() > 0.0,
+            "{timing:?}"
+        );
+    }
+    // The one-thread executor wrote this buffer: its verdicts are the engine's.
+    let reference: Vec<Verdict> = queries
+        .iter()
+        .map(|q| engine.check(q.target, &q.flow))
+        .collect();
+    assert_eq!(out, reference);
+    // No time asked: still one turn (one pass) each, so a figure can be reported.
+    let once = bench::time_interleaved(&engine, &queries, &mut out, &executors, Default::default());
+    assert!(once.iter().all(|t| t.passes >= 1 && t.seconds > 0.0));
+}
+
+#[test]
 fn large_sets_are_verified_on_a_fixed_sample() {
     let sample = bench::verification_sample(100_000, 50_000, 7);
     assert_eq!(sample.len(), bench::SAMPLE_SIZE);

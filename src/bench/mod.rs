@@ -447,6 +447,44 @@ pub fn time_passes(
     }
 }
 
+/// Slices each executor's timing is cut into by [`time_interleaved`].
+const INTERLEAVED_SLICES: u32 = 10;
+
+/// Times each of `executors` for at least `min_time` in all, in turns of `min_time /`
+/// [`INTERLEAVED_SLICES`] (at least one pass each), so that all thread counts see the same
+/// moments of a shared machine: one [`Timing`] per executor, in order.
+///
+/// PERF: on this project's shared VM the speed of a core drifts by ±20 % over seconds; timed one
+/// after the other for a second each, two threads ran ipc1_1k at 1.35–2.15× one thread, and in
+/// turns of 100–200 ms at 1.9–2.0× (the sum of each thread count's turns).
+pub fn time_interleaved(
+    engine: &Engine,
+    queries: &[Query],
+    out: &mut [Verdict],
+    executors: &[&Executor],
+    min_time: Duration,
+) -> Vec<Timing> {
+    let slice = min_time / INTERLEAVED_SLICES;
+    let mut timings: Vec<Timing> = executors
+        .iter()
+        .map(|_| Timing {
+            passes: 0,
+            flows: queries.len(),
+            seconds: 0.0,
+        })
+        .collect();
+    loop {
+        for (executor, total) in executors.iter().zip(&mut timings) {
+            let turn = time_passes(engine, queries, out, executor, slice);
+            total.passes += turn.passes;
+            total.seconds += turn.seconds;
+        }
+        if timings.iter().all(|t| t.seconds >= min_time.as_secs_f64()) {
+            return timings;
+        }
+    }
+}
+
 /// The heap bytes of the engine's compiled structure ([`Engine::memory_bytes`]).
 pub fn engine_memory_bytes(engine: &Engine) -> usize {
     engine.memory_bytes()
@@ -586,9 +624,10 @@ pub fn build(snapshot: crate::Snapshot, tier: Tier) -> (Engine, f64) {
 }
 
 /// The whole measurement of one rule set on a built engine (see [`build`]): run one pass and
-/// verify it against the reference evaluator ([`verification_sample`]), then for each thread
-/// count time passes for at least `min_time` (a first pass that alone took over twice
-/// `min_time` is used as the timing) and check that each thread count gives the same counts.
+/// verify it against the reference evaluator ([`verification_sample`]), then check that a pass
+/// on each thread count gives the same counts, and time passes on every thread count for at
+/// least `min_time` each, in turns ([`time_interleaved`]; a first pass that alone took over
+/// twice `min_time` is used as the timing).
 pub fn measure(
     engine: &Engine,
     build_ms: f64,
@@ -620,35 +659,48 @@ pub fn measure(
         verification.checked, verification.counts
     ));
 
-    let mut measurements = Vec::new();
+    // One executor per thread count, each checked by a warm-up pass against the first pass.
+    let mut runs = Vec::new();
     for &threads in thread_counts {
         let executor = if threads.max(1) == most {
             None
         } else {
             Some(Executor::new(threads).map_err(BenchError::Threads)?)
         };
-        let executor = executor.as_ref().unwrap_or(&wide);
-        // Warm-up pass, which also checks that this thread count agrees with the first pass.
         let warm_start = Instant::now();
-        executor.run(engine, queries, &mut out);
+        executor
+            .as_ref()
+            .unwrap_or(&wide)
+            .run(engine, queries, &mut out);
         let warm = warm_start.elapsed();
         let now = VerdictCounts::of(&out);
         if now != counts {
             return Err(BenchError::Unstable {
-                threads: executor.threads(),
+                threads: threads.max(1),
                 first: counts,
                 now,
             });
         }
-        let timing = if warm >= min_time * 2 {
-            Timing {
-                passes: 1,
-                flows: queries.len(),
-                seconds: warm.as_secs_f64(),
-            }
-        } else {
-            time_passes(engine, queries, &mut out, executor, min_time)
-        };
+        // A pass that alone took over twice `min_time` is its own timing.
+        let timing = (warm >= min_time * 2).then_some(Timing {
+            passes: 1,
+            flows: queries.len(),
+            seconds: warm.as_secs_f64(),
+        });
+        runs.push((executor, timing));
+    }
+    let untimed: Vec<&Executor> = runs
+        .iter()
+        .filter(|(_, timing)| timing.is_none())
+        .map(|(executor, _)| executor.as_ref().unwrap_or(&wide))
+        .collect();
+    let mut interleaved =
+        time_interleaved(engine, queries, &mut out, &untimed, min_time).into_iter();
+
+    let mut measurements = Vec::new();
+    for (executor, timing) in &runs {
+        let executor = executor.as_ref().unwrap_or(&wide);
+        let timing = timing.unwrap_or_else(|| interleaved.next().expect("one timing per executor"));
         progress.note(&format!(
             "{rules} rules, {} threads: {:.3} M flows/s",
             executor.threads(),
