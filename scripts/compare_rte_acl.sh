@@ -14,7 +14,9 @@
 # ALG, batches of 64) runs that file on 1 and 2 lcores; `sgsim bench --classbench RULES TRACE
 # --json --threads 1,2` runs the original file with the same mapping. Both check their answers
 # before timing (rte_acl against a brute-force scan, sgsim against its reference evaluator), and
-# rte_acl's no-match count must equal sgsim's drop_default count.
+# rte_acl's no-match count must equal sgsim's drop_default count. scripts/core_scaling.c runs
+# before and after: how much faster a register-only loop is on 2 threads than on 1 right now,
+# the machine's own ceiling for the thr/1thr columns (below 2 on a VM whose cores are shared).
 #
 # Needs: python3, gcc, pkg-config and Debian's libdpdk-dev
 #   (apt-get install -y --no-install-recommends libdpdk-dev pkg-config).
@@ -67,6 +69,9 @@ if [[ -z "${ACL_BENCH:-}" ]]; then
   # shellcheck disable=SC2046
   gcc -O2 -march=native -Wall -o "$ACL_BENCH" "$src" $(pkg-config --cflags --libs libdpdk)
 fi
+# The machine's own 2-thread ceiling for cache-resident, high-IPC work (see core_scaling.c).
+CORE_SCALING="$WORK/core_scaling"
+gcc -O2 -Wall -pthread -o "$CORE_SCALING" "$repo/scripts/core_scaling.c"
 if [[ -z "${SGSIM:-}" ]]; then
   (cd "$repo" && cargo build --release --quiet)
   SGSIM="$repo/target/release/sgsim"
@@ -99,6 +104,7 @@ sets=("$@")
   echo "# sgsim: $("$SGSIM" --version) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "# rte_acl: $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), method $ALG, batch 64, median of 3 x ${SECS}s"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other processes on a shared machine skew absolute figures)"
+  echo "# at start, a register-only loop on 2 threads / 1: $("$CORE_SCALING")"
 } > "$OUT/meta.txt"
 
 for spec in "${sets[@]}"; do
@@ -142,7 +148,10 @@ for spec in "${sets[@]}"; do
   done
 done
 
-echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" >> "$OUT/meta.txt"
+{
+  echo "# load average at end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')"
+  echo "# at end, a register-only loop on 2 threads / 1: $("$CORE_SCALING")"
+} >> "$OUT/meta.txt"
 
 python3 - "$OUT" "$REPEAT" "${sets[@]%%:*}" <<'PY' | tee "$OUT/table.txt"
 import json, re, sys, os, statistics
