@@ -282,27 +282,13 @@ fn parse_row(
 ) -> Result<(Target, Flow), String> {
     let text = std::str::from_utf8(line).map_err(|_| "the row is not valid UTF-8".to_string())?;
     let quoted_fields;
-    let fields: [&str; 7] = if memchr::memchr(b'"', line).is_some() {
-        quoted_fields = parse_quoted(text)?;
-        let fields: Vec<&str> = quoted_fields.iter().map(String::as_str).collect();
-        seven_fields(fields.len(), fields.into_iter())?
-    } else {
-        // PERF: one memchr pass into a fixed array (instead of str::split into a Vec) halved
-        // the per-row parsing cost of `sgsim eval`.
-        let mut fields = [""; 7];
-        let mut count = 0;
-        let mut start = 0;
-        for comma in memchr::memchr_iter(b',', line).chain(std::iter::once(line.len())) {
-            if count < 7 {
-                fields[count] = &text[start..comma];
-            }
-            count += 1;
-            start = comma + 1;
+    let fields = match unquoted_fields(text) {
+        Some(fields) => fields?,
+        None => {
+            quoted_fields = parse_quoted(text)?;
+            let fields: Vec<&str> = quoted_fields.iter().map(String::as_str).collect();
+            seven_fields(fields.len(), fields.into_iter())?
         }
-        if count != 7 {
-            return Err(field_count_error(count));
-        }
-        fields
     };
     let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields;
     let target = match last_target {
@@ -318,6 +304,39 @@ fn parse_row(
     let flow = Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
         .map_err(|err| err.to_string())?;
     Ok((target, flow))
+}
+
+/// The seven fields of a row, split at its commas in one pass over the bytes; `None` if the
+/// row has a quote (the csv crate reads those, see [`parse_quoted`]).
+///
+/// PERF: a fixed array instead of `str::split` into a Vec halved the per-row parsing cost of
+/// `sgsim eval`; one byte loop for commas and quotes instead of `memchr` calls (one per field
+/// and one for quotes, each with its set-up, on rows of ~50 bytes) saved ~100 of ~2 800
+/// instructions a row (callgrind).
+fn unquoted_fields(text: &str) -> Option<Result<[&str; 7], String>> {
+    let mut fields = [""; 7];
+    let mut count = 0;
+    let mut start = 0;
+    for (at, &byte) in text.as_bytes().iter().enumerate() {
+        if byte == b',' {
+            if count < 7 {
+                fields[count] = &text[start..at];
+            }
+            count += 1;
+            start = at + 1;
+        } else if byte == b'"' {
+            return None;
+        }
+    }
+    if count < 7 {
+        fields[count] = &text[start..];
+    }
+    count += 1;
+    Some(if count == 7 {
+        Ok(fields)
+    } else {
+        Err(field_count_error(count))
+    })
 }
 
 fn seven_fields<'a>(

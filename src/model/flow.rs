@@ -174,28 +174,39 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
     }
 }
 
-/// Four decimal octets of 1–3 digits without leading zeros, each at most 255.
+/// Four decimal octets of 1–3 digits without leading zeros, each at most 255, read in one
+/// pass over the bytes (`None` for anything else, which the standard parser then judges).
 fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
-        }
-        let mut value = 0u16;
-        for &digit in part {
-            if !digit.is_ascii_digit() {
-                return None;
+    let mut octet = 0;
+    let mut value = 0u32;
+    let mut digits = 0;
+    for &byte in text {
+        match byte {
+            b'0'..=b'9' => {
+                if digits == 1 && value == 0 {
+                    return None; // a leading zero
+                }
+                value = value * 10 + u32::from(byte - b'0');
+                if value > 255 {
+                    return None;
+                }
+                digits += 1;
             }
-            value = value * 10 + u16::from(digit - b'0');
+            b'.' if digits > 0 && octet < 3 => {
+                octets[octet] = value as u8;
+                octet += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
         }
-        *octet = u8::try_from(value).ok()?;
     }
-    match parts.next() {
-        None => Some(Ipv4Addr::from(octets)),
-        Some(_) => None,
+    if octet != 3 || digits == 0 {
+        return None;
     }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
 }
 
 #[cfg(test)]
@@ -236,6 +247,28 @@ mod tests {
         for a in [0u32, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999] {
             let text = format!("{a}.{a}.0.{a}");
             assert_eq!(parse_ip(&text), text.parse::<IpAddr>().ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_ipv4_short_path_agrees_on_random_digits_and_dots() {
+        let mut rng = crate::bench::synth::Rng::new(7);
+        let alphabet = b"0123456789..";
+        for _ in 0..200_000 {
+            let len = rng.below(18) as usize;
+            let bytes: Vec<u8> = (0..len).map(|_| *rng.pick(alphabet)).collect();
+            let text = String::from_utf8(bytes).unwrap();
+            assert_eq!(parse_ip(&text), text.parse::<IpAddr>().ok(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_ipv4_short_path_takes_every_canonical_address() {
+        let mut rng = crate::bench::synth::Rng::new(11);
+        for _ in 0..100_000 {
+            let address = Ipv4Addr::from(rng.next_u64() as u32 >> rng.below(32));
+            let text = address.to_string();
+            assert_eq!(parse_plain_ipv4(text.as_bytes()), Some(address), "{text:?}");
         }
     }
 }
