@@ -24,8 +24,9 @@ pub struct BenchArgs {
     /// Synthetic rule-set sizes to sweep, e.g. 10,100,1000,10000,100000.
     #[arg(long, value_delimiter = ',', value_name = "SIZES")]
     sweep: Vec<usize>,
-    /// Thread counts to measure (comma-separated). Default: 1 and all cores. With --sweep: the
-    /// "all threads" count (1 thread is always measured).
+    /// Thread counts to measure (comma-separated), timed in turns of a tenth of --min-time.
+    /// Default: 1 and all cores. With --sweep: the "all threads" count (1 thread is always
+    /// measured).
     #[arg(long, value_delimiter = ',', value_name = "N")]
     threads: Vec<usize>,
     /// One JSON object per measurement (rules, flows, build_ms, memory_bytes, threads,
@@ -44,7 +45,7 @@ pub struct BenchArgs {
     /// --sweep only: generator seed [default: 1].
     #[arg(long)]
     seed: Option<u64>,
-    /// Time each measurement for at least this many seconds.
+    /// Time each measurement (each thread count) for at least this many seconds.
     #[arg(long, default_value_t = 1.0, value_name = "SECS")]
     min_time: f64,
     /// --sweep only: stop timing the reference scan after this many seconds per size
