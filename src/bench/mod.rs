@@ -454,9 +454,10 @@ const INTERLEAVED_SLICES: u32 = 10;
 /// [`INTERLEAVED_SLICES`] (at least one pass each), so that all thread counts see the same
 /// moments of a shared machine: one [`Timing`] per executor, in order.
 ///
-/// PERF: on this project's shared VM the speed of a core drifts by ±20 % over seconds; timed one
-/// after the other for a second each, two threads ran ipc1_1k at 1.35–2.15× one thread, and in
-/// turns of 100–200 ms at 1.9–2.0× (the sum of each thread count's turns).
+/// Why: on this project's shared VM the speed of a core drifts by ±20 % over seconds, and timed
+/// one after the other for a second each in separate processes, two threads ran ipc1_1k at
+/// 1.35–2.15× one thread. In turns, a drift slows both thread counts alike; what spread is
+/// left is the machine's (`scripts/core_scaling.c`, README's performance section).
 pub fn time_interleaved(
     engine: &Engine,
     queries: &[Query],
