@@ -106,13 +106,25 @@ fn snapshot_and_flows_mode_reads_the_eval_csv() {
         .arg("bench")
         .arg(&snapshot)
         .arg(&flows)
-        .args(["--threads", "1", "--min-time", "0"])
+        .args(["--threads", "1,2", "--min-time", "0"])
         .current_dir(dir.path())
         .output()
         .unwrap();
     let stdout = successful_stdout(&output);
     assert!(stdout.contains("verdicts of one pass: accept="), "{stdout}");
     assert!(stdout.contains("flows/s"), "{stdout}");
+    // One row per thread count; the speed-up column is 1.00 on one thread.
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .skip_while(|line| !line.contains("x 1 thread"))
+        .skip(1)
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{stdout}");
+    assert_eq!((rows[0][0], rows[0][3]), ("1", "1.00"), "{stdout}");
+    assert_eq!(rows[1][0], "2", "{stdout}");
+    let speedup: f64 = rows[1][3].parse().unwrap();
+    assert!(speedup > 0.0, "{stdout}");
 }
 
 #[test]

@@ -210,16 +210,23 @@ fn print_measurements(out: &mut dyn Write, label: &str, ms: &[Measurement]) -> i
     writeln!(out, "  verdicts of one pass: {}", first.counts)?;
     writeln!(
         out,
-        "  {:>7}  {:>14}  {:>12}  {:>7}  {:>8}",
-        "threads", "flows/s", "ns/flow/thr", "passes", "seconds"
+        "  {:>7}  {:>14}  {:>12}  {:>10}  {:>7}  {:>8}",
+        "threads", "flows/s", "ns/flow/thr", "x 1 thread", "passes", "seconds"
     )?;
+    // The speed-up over one thread, when one thread was measured (in turns with the others).
+    let single = ms.iter().find(|m| m.threads == 1).map(|m| m.flows_per_sec);
     for m in ms {
+        let speedup = match single {
+            Some(single) if single > 0.0 => format!("{:.2}", m.flows_per_sec / single),
+            _ => "-".to_string(),
+        };
         writeln!(
             out,
-            "  {:>7}  {:>14.0}  {:>12.1}  {:>7}  {:>8.2}",
+            "  {:>7}  {:>14.0}  {:>12.1}  {:>10}  {:>7}  {:>8.2}",
             m.threads,
             m.flows_per_sec,
             m.threads as f64 * 1e9 / m.flows_per_sec.max(1e-9),
+            speedup,
             m.passes,
             m.seconds
         )?;
