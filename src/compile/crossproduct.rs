@@ -253,6 +253,35 @@ impl Front {
     }
 }
 
+/// Builds the front of `sets` within `budget`, then `finish` builds the rest from it; `None`
+/// for IPv6 and past the budget.
+fn after_front<A: Key, T>(
+    sets: &RuleFieldSets<A>,
+    budget: Budget,
+    finish: impl FnOnce(Front, &FrontClasses, &mut Builder) -> Option<T>,
+) -> Option<T> {
+    let mut builder = Builder::new(sets.len(), budget);
+    let (front, classes) = Front::build(sets, &mut builder)?;
+    finish(front, &classes, &mut builder)
+}
+
+/// The classifiers that start a lookup with the front's classes and finish it from them (the
+/// front with vectors, the front with lists): batches run the two halves in separate steps, so
+/// that a group of flows has its front loads in flight together.
+pub trait FrontLookup<A: Key> {
+    /// The front's half of a lookup: the classes of `key` (see `Front::classes`).
+    fn classes(&self, key: &FlowKey<A>) -> [u32; 4];
+
+    /// The rest of a lookup: the rank of the first rule matching a flow of `classes`, if any.
+    fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32>;
+
+    /// The rank of the first rule matching `key`, if any.
+    #[inline(always)]
+    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
+        self.first_match_of(kernel, self.classes(key))
+    }
+}
+
 /// Rules of one (target, direction) for IPv4, compiled into RFC tables.
 #[derive(Clone, Debug)]
 pub struct CrossProductClassifier<A: Key> {
@@ -293,10 +322,9 @@ impl<A: Key> CrossProductClassifier<A> {
     /// Builds the tables, or `None` for IPv6 (eight chunks per address) and for rule sets whose
     /// tables would exceed `budget`.
     pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
-        let mut builder = Builder::new(sets.len(), budget);
-        let (front, classes) = Front::build(sets, &mut builder)?;
-        let joins = LastJoins::build(&classes, &mut builder)?;
-        Some(Self::new(front, joins))
+        after_front(sets, budget, |front, classes, builder| {
+            Some(Self::new(front, LastJoins::build(classes, builder)?))
+        })
     }
 
     fn new(front: Front, joins: LastJoins) -> Self {
@@ -362,9 +390,7 @@ impl<A: Key> CrossVectorClassifier<A> {
     /// Builds the front and the vectors, or `None` for IPv6 and past `budget` (which counts the
     /// vectors' bytes as join entries of the same size).
     pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
-        let mut builder = Builder::new(sets.len(), budget);
-        let (front, classes) = Front::build(sets, &mut builder)?;
-        Self::finish(front, &classes, &mut builder)
+        after_front(sets, budget, Self::finish)
     }
 
     /// The vectors after the front, or `None` if they would exceed the budget.
@@ -377,28 +403,23 @@ impl<A: Key> CrossVectorClassifier<A> {
         })
     }
 
-    /// The rank of the first rule matching `key`, if any.
-    #[inline(always)]
-    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        self.first_match_of(kernel, self.classes(key))
+    pub fn memory_bytes(&self) -> usize {
+        self.front.memory_bytes() + self.vectors.memory_bytes()
     }
+}
 
-    /// The front's half of a lookup: the classes of `key` (see `Front::classes`).
+impl<A: Key> FrontLookup<A> for CrossVectorClassifier<A> {
     #[inline(always)]
-    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
+    fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
         self.front.classes(key)
     }
 
     /// The vectors' half of a lookup: the rank of the first rule in all of `classes`.
     #[inline(always)]
-    pub fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
+    fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
         self.vectors
             .first_match_in(kernel, [protocol_dest_port, source_port, remote, local, 0])
-    }
-
-    pub fn memory_bytes(&self) -> usize {
-        self.front.memory_bytes() + self.vectors.memory_bytes()
     }
 }
 
@@ -490,9 +511,9 @@ impl<A: Key> CrossListClassifier<A> {
     /// IPv6, for rule sets without narrow rules, and past `budget` (which counts the lists'
     /// entries and the vectors' bytes as join entries).
     pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
-        let mut builder = Builder::new(sets.len(), budget);
-        let (front, classes) = Front::build(sets, &mut builder)?;
-        Self::finish(front, &classes, sets, &mut builder)
+        after_front(sets, budget, |front, classes, builder| {
+            Self::finish(front, classes, sets, builder)
+        })
     }
 
     fn finish(
@@ -562,16 +583,23 @@ impl<A: Key> CrossListClassifier<A> {
         })
     }
 
-    /// The rank of the first rule matching `key`, if any.
-    #[inline(always)]
-    pub fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        self.first_match_of(kernel, self.classes(key))
+    pub fn memory_bytes(&self) -> usize {
+        let words = self.protocol_dest_port.len() + self.source_port.len();
+        self.front.memory_bytes()
+            + self.wide.memory_bytes()
+            + (self.wide_ranks.len() + self.wide_before.len()) * 4
+            + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
+            + self.list_starts.len() * 4
+            + self.list_rules.len() * std::mem::size_of::<ClassId>()
+            + words * 8
     }
+}
 
-    /// The front's half of a lookup: the classes of `key` (see `Front::classes`). The load of
-    /// the flow's list id is started, so that a batch has it in flight with other flows'.
+impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
+    /// The front's classes of `key`; the load of the flow's list id is started, so that a batch
+    /// has it in flight with other flows'.
     #[inline(always)]
-    pub fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
+    fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
         let classes = self.front.classes(key);
         let [_, _, remote, local] = classes;
         if let Some(entry) = self
@@ -587,7 +615,7 @@ impl<A: Key> CrossListClassifier<A> {
     /// The rest of a lookup: the first narrow rule of the remote and local classes' list that
     /// the ports admit, then the first wide rule in all of `classes` before it.
     #[inline(always)]
-    pub fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
+    fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
         let list = self.pairs.class(remote, local) as usize;
         let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
@@ -614,17 +642,6 @@ impl<A: Key> CrossListClassifier<A> {
             .filter(|&index| (index as usize) < wide_limit)
             .map(|index| self.wide_ranks[index as usize]);
         wide.or(narrow)
-    }
-
-    pub fn memory_bytes(&self) -> usize {
-        let words = self.protocol_dest_port.len() + self.source_port.len();
-        self.front.memory_bytes()
-            + self.wide.memory_bytes()
-            + (self.wide_ranks.len() + self.wide_before.len()) * 4
-            + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
-            + self.list_starts.len() * 4
-            + self.list_rules.len() * std::mem::size_of::<ClassId>()
-            + words * 8
     }
 }
 
@@ -1014,27 +1031,10 @@ mod tests {
         }
     }
 
-    /// The classifiers whose lookups take a kernel.
-    trait KernelLookup {
-        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32>;
-    }
-
-    impl KernelLookup for CrossVectorClassifier<u32> {
-        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32> {
-            CrossVectorClassifier::first_match(self, kernel, key)
-        }
-    }
-
-    impl KernelLookup for CrossListClassifier<u32> {
-        fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<u32>) -> Option<u32> {
-            CrossListClassifier::first_match(self, kernel, key)
-        }
-    }
-
     /// `classifier` finds the first rule of `sets` that a linear scan finds, for every key,
     /// with the portable kernel and with AVX-512 where the CPU has it.
     fn assert_equals_linear_scan(
-        classifier: &impl KernelLookup,
+        classifier: &impl FrontLookup<u32>,
         sets: &RuleFieldSets<u32>,
         keys: &[FlowKey<u32>],
     ) {
