@@ -85,6 +85,14 @@ impl Snapshot {
         api::snapshot_from_reader(reader)
     }
 
+    /// Loads a snapshot from a file, a directory of API responses (every `*.json` below it, in
+    /// natural order of their paths) or `-` for stdin, in any mix of the shapes
+    /// [`api::dump`] recognises. What the inputs reference but do not give is not an error
+    /// here; [`api::dump::assemble`] returns it in its report.
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Snapshot, LoadError> {
+        api::dump::assemble(&[path]).map(|(snapshot, _)| snapshot)
+    }
+
     /// Loads a snapshot from an already parsed JSON value.
     pub fn from_json_value(value: serde_json::Value) -> Result<Snapshot, LoadError> {
         api::snapshot_from_value(value)

@@ -9,6 +9,7 @@
 //! - a bare array of `Permission` objects, as SDK-based collectors dump them: one group named
 //!   [`UNNAMED_GROUP_ID`], no NICs.
 
+pub mod dump;
 pub mod raw;
 mod validate;
 pub mod write;
@@ -22,6 +23,9 @@ use std::fmt;
 /// Why a snapshot was refused: where, what value, and what would be valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadError {
+    /// The file the value is in (`-` for stdin), or empty when the text came without a name
+    /// ([`snapshot_from_str`] and friends).
+    pub file: String,
     /// JSON path of the bad value, e.g. `SecurityGroups[2].Permissions.Permission[7].PortRange`;
     /// empty for errors about the document as a whole.
     pub path: String,
@@ -38,17 +42,29 @@ impl LoadError {
         message: impl Into<String>,
     ) -> LoadError {
         LoadError {
+            file: String::new(),
             path: path.into(),
             value: value.into(),
             message: message.into(),
         }
+    }
+
+    /// The same error, located in `file`.
+    pub fn in_file(mut self, file: impl Into<String>) -> LoadError {
+        self.file = file.into();
+        self
     }
 }
 
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sep = "";
+        if !self.file.is_empty() {
+            f.write_str(&self.file)?;
+            sep = ": ";
+        }
         if !self.path.is_empty() {
+            f.write_str(sep)?;
             f.write_str(&self.path)?;
             sep = ": ";
         }
@@ -103,7 +119,7 @@ fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
     }
 }
 
-fn json_kind(value: &serde_json::Value) -> &'static str {
+pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",
         serde_json::Value::Bool(_) => "a boolean",
@@ -115,7 +131,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 }
 
 /// Deserializes a raw shape, turning serde's type errors into path-carrying [`LoadError`]s.
-fn deserialize<T: serde::de::DeserializeOwned>(
+pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
     path_prefix: &str,
 ) -> Result<T, LoadError> {

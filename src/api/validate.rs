@@ -23,11 +23,11 @@ const LEGACY_PRIORITY: u8 = 110;
 type Result<T> = std::result::Result<T, LoadError>;
 
 /// `Some(text)` when the field is present and non-empty: the API's `""` means unset.
-fn set(field: &Option<String>) -> Option<&str> {
+pub(crate) fn set(field: &Option<String>) -> Option<&str> {
     field.as_deref().filter(|s| !s.is_empty())
 }
 
-fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     format!("{text:?}")
 }
 
@@ -135,7 +135,7 @@ pub fn bare_permissions(raw: Vec<RawPermission>) -> Result<Snapshot> {
     ))
 }
 
-fn client_token(raw: RawClientToken, path: &str) -> Result<ClientTokenRecord> {
+pub(crate) fn client_token(raw: RawClientToken, path: &str) -> Result<ClientTokenRecord> {
     let token = set(&raw.client_token)
         .ok_or_else(|| {
             LoadError::new(
@@ -178,7 +178,7 @@ fn unique_ids<'a>(ids: impl Iterator<Item = &'a String>, array: &str, field: &st
 }
 
 /// Joins a path prefix and a field name: `""` + `Permissions` → `Permissions`.
-fn join(prefix: &str, field: &str) -> String {
+pub(crate) fn join(prefix: &str, field: &str) -> String {
     if prefix.is_empty() {
         field.to_string()
     } else {
@@ -186,7 +186,7 @@ fn join(prefix: &str, field: &str) -> String {
     }
 }
 
-fn security_group(raw: RawSecurityGroup, path: &str) -> Result<SecurityGroup> {
+pub(crate) fn security_group(raw: RawSecurityGroup, path: &str) -> Result<SecurityGroup> {
     let id = set(&raw.security_group_id)
         .ok_or_else(|| {
             LoadError::new(
@@ -590,47 +590,76 @@ fn check_protocol_family(rule: &Rule, path: &str, protocol_text: &str) -> Result
 
 /// A rule referencing a prefix list must agree with the list's family (S5).
 fn check_list_families(groups: &[SecurityGroup], lists: &[PrefixList], path: &str) -> Result<()> {
-    let family_of: HashMap<&str, Family> =
-        lists.iter().map(|l| (l.id.as_str(), l.family)).collect();
+    let family_of = list_families(lists);
     for (g, group) in groups.iter().enumerate() {
-        for (r, rule) in group.rules.iter().enumerate() {
-            let RemoteObject::PrefixList(id) = &rule.remote else {
-                continue;
-            };
-            let Some(&list_family) = family_of.get(id.as_str()) else {
-                continue; // missing lists match nothing; the audit reports them
-            };
-            let clash = rule
-                .local
-                .map(|n| Family::of_net(&n))
-                .filter(|f| *f != list_family)
-                .or(match rule.protocol {
-                    Protocol::Number(crate::model::proto::ICMP) if list_family == Family::V6 => {
-                        Some(Family::V4)
-                    }
-                    Protocol::Number(crate::model::proto::ICMPV6) if list_family == Family::V4 => {
-                        Some(Family::V6)
-                    }
-                    _ => None,
-                });
-            if let Some(rule_family) = clash {
-                let field = match rule.direction {
-                    Direction::Ingress => "SourcePrefixListId",
-                    Direction::Egress => "DestPrefixListId",
-                };
-                return Err(LoadError::new(
-                    format!("{path}[{g}].Permissions.Permission[{r}].{field}"),
-                    quoted(id),
-                    format!(
-                        "the prefix list is {} but the rule is {}",
-                        list_family.as_str(),
-                        rule_family.as_str()
-                    ),
-                ));
-            }
-        }
+        check_group_list_families(group, &family_of, &format!("{path}[{g}]"))?;
     }
     Ok(())
+}
+
+/// Each prefix list's family by id, for [`check_group_list_families`].
+pub(crate) fn list_families(lists: &[PrefixList]) -> HashMap<&str, Family> {
+    lists.iter().map(|l| (l.id.as_str(), l.family)).collect()
+}
+
+/// [`check_list_families`] for one group; `group_path` is the JSON path of the group.
+fn check_group_list_families(
+    group: &SecurityGroup,
+    family_of: &HashMap<&str, Family>,
+    group_path: &str,
+) -> Result<()> {
+    for (r, rule) in group.rules.iter().enumerate() {
+        list_family_clash(
+            rule,
+            family_of,
+            &join(group_path, &format!("Permissions.Permission[{r}]")),
+        )?;
+    }
+    Ok(())
+}
+
+/// A rule referencing a prefix list of the other family (S5) is refused; `rule_path` is the
+/// JSON path of the rule.
+pub(crate) fn list_family_clash(
+    rule: &Rule,
+    family_of: &HashMap<&str, Family>,
+    rule_path: &str,
+) -> Result<()> {
+    let RemoteObject::PrefixList(id) = &rule.remote else {
+        return Ok(());
+    };
+    let Some(&list_family) = family_of.get(id.as_str()) else {
+        return Ok(()); // missing lists match nothing; the audit reports them
+    };
+    let clash = rule
+        .local
+        .map(|n| Family::of_net(&n))
+        .filter(|f| *f != list_family)
+        .or(match rule.protocol {
+            Protocol::Number(crate::model::proto::ICMP) if list_family == Family::V6 => {
+                Some(Family::V4)
+            }
+            Protocol::Number(crate::model::proto::ICMPV6) if list_family == Family::V4 => {
+                Some(Family::V6)
+            }
+            _ => None,
+        });
+    let Some(rule_family) = clash else {
+        return Ok(());
+    };
+    let field = match rule.direction {
+        Direction::Ingress => "SourcePrefixListId",
+        Direction::Egress => "DestPrefixListId",
+    };
+    Err(LoadError::new(
+        join(rule_path, field),
+        quoted(id),
+        format!(
+            "the prefix list is {} but the rule is {}",
+            list_family.as_str(),
+            rule_family.as_str()
+        ),
+    ))
 }
 
 fn network_interface(
@@ -639,6 +668,54 @@ fn network_interface(
     groups: &[SecurityGroup],
     group_index: &HashMap<&str, GroupIndex>,
 ) -> Result<Nic> {
+    resolve_nic_groups(nic_draft(raw, path)?, groups, group_index)
+}
+
+/// A network interface whose addresses are validated but whose groups are still ids: the
+/// account-dump reader joins NICs from several files before it knows every group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct NicDraft {
+    pub id: String,
+    pub instance_id: String,
+    pub vpc_id: String,
+    pub addresses: Vec<IpAddr>,
+    pub group_ids: Vec<String>,
+    /// JSON path of the NIC, for errors about its groups.
+    pub path: String,
+    pub extra: crate::model::Extra,
+}
+
+/// Adds `text` to `addresses` (once) if it is an address of `family`; `at` is its JSON path.
+pub(crate) fn push_address(
+    addresses: &mut Vec<IpAddr>,
+    text: &str,
+    at: String,
+    family: Family,
+) -> Result<()> {
+    let addr: IpAddr = text
+        .parse()
+        .ok()
+        .filter(|a| Family::of_addr(a) == family)
+        .ok_or_else(|| {
+            let hint = if text.contains('*') || text.contains('X') || text.contains('x') {
+                " (it looks like a documentation placeholder with masked digits)"
+            } else {
+                ""
+            };
+            LoadError::new(
+                at,
+                quoted(text),
+                format!("not an {} address{hint}", family.as_str()),
+            )
+        })?;
+    if !addresses.contains(&addr) {
+        addresses.push(addr);
+    }
+    Ok(())
+}
+
+/// Validates a NIC's id and addresses; its groups are resolved by [`resolve_nic_groups`].
+pub(crate) fn nic_draft(raw: RawNetworkInterface, path: &str) -> Result<NicDraft> {
     let field = |name: &str| join(path, name);
     let id = set(&raw.network_interface_id)
         .ok_or_else(|| {
@@ -651,25 +728,13 @@ fn network_interface(
         .to_string();
 
     let mut addresses: Vec<IpAddr> = Vec::new();
-    let mut add = |text: &str, at: String, family: Family| -> Result<()> {
-        let addr: IpAddr = text
-            .parse()
-            .ok()
-            .filter(|a| Family::of_addr(a) == family)
-            .ok_or_else(|| {
-                LoadError::new(
-                    at,
-                    quoted(text),
-                    format!("not an {} address", family.as_str()),
-                )
-            })?;
-        if !addresses.contains(&addr) {
-            addresses.push(addr);
-        }
-        Ok(())
-    };
     if let Some(primary) = set(&raw.private_ip_address) {
-        add(primary, field("PrivateIpAddress"), Family::V4)?;
+        push_address(
+            &mut addresses,
+            primary,
+            field("PrivateIpAddress"),
+            Family::V4,
+        )?;
     }
     let private_sets = raw
         .private_ip_sets
@@ -677,7 +742,8 @@ fn network_interface(
         .unwrap_or_default();
     for (i, entry) in private_sets.iter().enumerate() {
         if let Some(text) = set(&entry.private_ip_address) {
-            add(
+            push_address(
+                &mut addresses,
                 text,
                 field(&format!("PrivateIpSets.PrivateIpSet[{i}].PrivateIpAddress")),
                 Family::V4,
@@ -687,19 +753,37 @@ fn network_interface(
     let v6_sets = raw.ipv6_sets.and_then(|s| s.ipv6_set).unwrap_or_default();
     for (i, entry) in v6_sets.iter().enumerate() {
         if let Some(text) = set(&entry.ipv6_address) {
-            add(
+            push_address(
+                &mut addresses,
                 text,
                 field(&format!("Ipv6Sets.Ipv6Set[{i}].Ipv6Address")),
                 Family::V6,
             )?;
         }
     }
+    Ok(NicDraft {
+        id,
+        instance_id: raw.instance_id.unwrap_or_default(),
+        vpc_id: raw.vpc_id.unwrap_or_default(),
+        addresses,
+        group_ids: raw
+            .security_group_ids
+            .and_then(|s| s.security_group_id)
+            .unwrap_or_default(),
+        path: path.to_string(),
+        extra: raw.extra,
+    })
+}
 
-    let group_ids = raw
-        .security_group_ids
-        .and_then(|s| s.security_group_id)
-        .unwrap_or_default();
-    let ids_path = field("SecurityGroupIds.SecurityGroupId");
+/// Turns a draft's group ids into indexes: 1..=10 groups, each known, none twice, all of one
+/// type.
+pub(crate) fn resolve_nic_groups(
+    draft: NicDraft,
+    groups: &[SecurityGroup],
+    group_index: &HashMap<&str, GroupIndex>,
+) -> Result<Nic> {
+    let group_ids = &draft.group_ids;
+    let ids_path = join(&draft.path, "SecurityGroupIds.SecurityGroupId");
     if group_ids.is_empty() || group_ids.len() > MAX_GROUPS_PER_NIC {
         return Err(LoadError::new(
             ids_path,
@@ -740,12 +824,12 @@ fn network_interface(
         nic_groups.push(index);
     }
     Ok(Nic {
-        id,
-        instance_id: raw.instance_id.unwrap_or_default(),
-        vpc_id: raw.vpc_id.unwrap_or_default(),
-        addresses,
+        id: draft.id,
+        instance_id: draft.instance_id,
+        vpc_id: draft.vpc_id,
+        addresses: draft.addresses,
         groups: nic_groups,
-        extra: raw.extra,
+        extra: draft.extra,
     })
 }
 
@@ -756,7 +840,11 @@ fn with_article(kind: GroupKind) -> &'static str {
     }
 }
 
-fn max_entries(value: &Option<StringOrNumber>, at: String, limit: u32) -> Result<Option<u32>> {
+pub(crate) fn max_entries(
+    value: &Option<StringOrNumber>,
+    at: String,
+    limit: u32,
+) -> Result<Option<u32>> {
     let Some(value) = value else { return Ok(None) };
     let text = value.text();
     if text.is_empty() {
@@ -772,7 +860,7 @@ fn max_entries(value: &Option<StringOrNumber>, at: String, limit: u32) -> Result
     }
 }
 
-fn prefix_list(raw: RawPrefixList, path: &str) -> Result<PrefixList> {
+pub(crate) fn prefix_list(raw: RawPrefixList, path: &str) -> Result<PrefixList> {
     let field = |name: &str| join(path, name);
     let id = set(&raw.prefix_list_id)
         .ok_or_else(|| {
@@ -837,7 +925,7 @@ fn prefix_list(raw: RawPrefixList, path: &str) -> Result<PrefixList> {
     })
 }
 
-fn port_range_list(raw: RawPortRangeList, path: &str) -> Result<PortRangeList> {
+pub(crate) fn port_range_list(raw: RawPortRangeList, path: &str) -> Result<PortRangeList> {
     let field = |name: &str| join(path, name);
     let id = set(&raw.port_range_list_id)
         .ok_or_else(|| {

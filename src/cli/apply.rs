@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Snapshot JSON file.
+    /// Snapshot JSON file, a directory of API responses (needs --output), or `-`.
     snapshot: PathBuf,
     /// API calls, applied in order: files holding a JSON object of parameters or a query
     /// string (`-` = stdin). An argument that is no file but contains `Action=` (or starts with
@@ -45,6 +45,13 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
+    if args.snapshot.is_dir() && args.output.is_none() && !args.dry_run {
+        return Err(format!(
+            "{}: a directory of API responses cannot take the new snapshot back: name a file \
+             with --output FILE (it gets the whole assembled snapshot), or use --dry-run",
+            args.snapshot.display()
+        ));
+    }
     let before = load_snapshot(&args.snapshot)?;
     let texts = args
         .requests
@@ -103,7 +110,11 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
 
 /// Writes the snapshot to a temporary file beside `path`, then renames it over `path`: readers
 /// see the old file or the new one, never a part.
-fn write_atomically(path: &Path, snapshot: &Snapshot, fsync: bool) -> Result<(), String> {
+pub(super) fn write_atomically(
+    path: &Path,
+    snapshot: &Snapshot,
+    fsync: bool,
+) -> Result<(), String> {
     let (file, temp) = create_temp_beside(path)?;
     let mut writer = io::BufWriter::with_capacity(64 << 10, file);
     let result = write_snapshot(snapshot, &mut writer)

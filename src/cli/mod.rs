@@ -6,8 +6,10 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod snapshot;
 
 use clap::{Args, Parser, Subcommand};
+use sgsim::api::dump::{assemble, AssemblyReport};
 use sgsim::model::{EvalOptions, NicType};
 use sgsim::{Engine, Snapshot};
 use std::path::Path;
@@ -19,6 +21,10 @@ use std::process::ExitCode;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Refuse a SNAPSHOT that references what it does not give (a group on a NIC, a group,
+    /// prefix list or port range list in a rule, a group's type) instead of warning.
+    #[arg(long, global = true)]
+    strict: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,6 +42,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// The flows whose verdict changes between two snapshots.
     Diff(diff::DiffArgs),
+    /// Assemble API responses (files, directories, `-`) into one snapshot: prints what was
+    /// read and what is missing; --output writes the snapshot.
+    Snapshot(snapshot::SnapshotArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -62,7 +71,16 @@ impl EvalSwitches {
     }
 }
 
+/// `--strict`, set once before the command runs: read by [`load_snapshot`] so that no command
+/// has to pass it along.
+static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+fn strict() -> bool {
+    STRICT.get().copied().unwrap_or(false)
+}
+
 pub fn run(cli: Cli) -> Result<ExitCode, String> {
+    let _ = STRICT.set(cli.strict);
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Eval(args) => eval::run(args),
@@ -70,32 +88,69 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bench(args) => bench::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Snapshot(args) => snapshot::run(args),
     }
 }
 
-/// Loads a snapshot file (`-` = stdin); errors name the file.
+/// Loads SNAPSHOT — a file, a directory of API responses, or `-` for stdin — for any
+/// command. What it references but does not give is warned about once on stderr, or refused
+/// with `--strict`.
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
-    let result = if path.as_os_str() == "-" {
-        Snapshot::from_reader(std::io::stdin().lock())
-    } else {
-        // Read whole (sized from the file's length), then parse: the fast path of the loader.
-        let text =
-            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
-        Snapshot::from_json_str(&text)
-    };
-    result.map_err(|err| format!("{}: {err}", path.display()))
+    let (snapshot, report) = assemble(&[path]).map_err(|err| err.to_string())?;
+    check_missing(&path.display().to_string(), &report)?;
+    Ok(snapshot)
+}
+
+/// Warns about (or, with `--strict`, refuses) what the inputs reference but do not give.
+fn check_missing(inputs: &str, report: &AssemblyReport) -> Result<(), String> {
+    if report.missing.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 5;
+    let mut text = format!(
+        "{inputs}: {} referenced but not given (`sgsim snapshot {inputs}` lists all):",
+        report.missing.len()
+    );
+    for missing in report.missing.iter().take(SHOWN) {
+        text.push_str(&format!("\n  {missing}"));
+    }
+    if report.missing.len() > SHOWN {
+        text.push_str(&format!("\n  … and {} more", report.missing.len() - SHOWN));
+    }
+    if strict() {
+        return Err(format!("{text}\n(--strict refuses an incomplete snapshot)"));
+    }
+    eprintln!("warning: {text}");
+    Ok(())
+}
+
+/// [`load_snapshot`] for commands that ask about verdicts: a snapshot without security groups
+/// has nothing to ask about.
+fn load_snapshot_with_groups(path: &Path) -> Result<Snapshot, String> {
+    let snapshot = load_snapshot(path)?;
+    if snapshot.groups().is_empty() {
+        return Err(format!(
+            "{}: no security groups in it: expected DescribeSecurityGroupAttribute responses \
+             or a snapshot with SecurityGroups",
+            path.display()
+        ));
+    }
+    Ok(snapshot)
 }
 
 pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
     Ok(Engine::with_options(
-        load_snapshot(path)?,
+        load_snapshot_with_groups(path)?,
         switches.options(),
     ))
 }
 
 /// [`load_engine`] for commands that evaluate many flows ([`Engine::for_bulk`]).
 pub fn load_bulk_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
-    Ok(Engine::for_bulk(load_snapshot(path)?, switches.options()))
+    Ok(Engine::for_bulk(
+        load_snapshot_with_groups(path)?,
+        switches.options(),
+    ))
 }
 
 /// Writes a command's whole output to stdout. A closed pipe (`sgsim audit … | head`) is not an
