@@ -45,6 +45,15 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
+    // Held from the read to the rename: concurrent `sgsim apply` runs on one file serialize, so
+    // no accepted call is lost to another run's write. Released when dropped.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock_for_writing(
+            args.output.as_deref().unwrap_or(&args.snapshot),
+        )?)
+    };
     let before = load_snapshot(&args.snapshot)?;
     let texts = args
         .requests
@@ -99,6 +108,44 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("{arg}: {e}"))?;
     Ok((arg.to_string(), text))
+}
+
+/// An exclusive lock on the file at `path` (when it exists), taken on the file that is there
+/// once the lock is held. A run that waited while another renamed a new file into place finds
+/// its lock on the old, replaced inode, and locks again. No lock file is left behind.
+fn lock_for_writing(path: &Path) -> Result<Option<File>, String> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    loop {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            // Nothing there yet (a new --output): nothing to lose.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(format!("{}: {err}", path.display())),
+        };
+        file.lock()
+            .map_err(|e| format!("{}: cannot lock: {e}", path.display()))?;
+        if still_at(&file, path) {
+            return Ok(Some(file));
+        }
+    }
+}
+
+/// Whether `file` is still the file at `path` (not replaced by a rename meanwhile).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(held), Ok(current)) => held.dev() == current.dev() && held.ino() == current.ino(),
+        _ => false,
+    }
+}
+
+/// Without inode numbers, trust the first lock: Windows does not rename over an open file.
+#[cfg(not(unix))]
+fn still_at(_file: &File, _path: &Path) -> bool {
+    true
 }
 
 /// Writes the snapshot to a temporary file beside `path`, then renames it over `path`: readers

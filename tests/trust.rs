@@ -1,0 +1,79 @@
+//! Issue 16, "trust": one test (or a few) per numbered finding of the issue's "Why", each a
+//! reproduction of what went wrong: lost updates (1), untouched data rewritten (2), modify by id
+//! re-checking what was not sent (3), a silent source port (4), errors pointing the wrong way
+//! (5), flows readers that disagree (6) and outputs not made for scripts (7).
+
+mod common;
+
+use common::{example, sgsim};
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// A temp dir holding a copy of `examples/NAME` as `snapshot.json`.
+fn workspace(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    fs::copy(example(name), &snapshot).unwrap();
+    (dir, snapshot)
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn rule_ids(snapshot: &Path) -> Vec<String> {
+    let loaded = sgsim::Snapshot::from_json_str(&fs::read_to_string(snapshot).unwrap()).unwrap();
+    loaded
+        .groups()
+        .iter()
+        .flat_map(|g| g.rules.iter().map(|r| r.description.clone()))
+        .collect()
+}
+
+// 1. Lost updates: parallel `sgsim apply` runs on one snapshot, each adding rules one call at a
+// time. Every accepted call must be in the final file.
+#[test]
+fn why1_parallel_applies_lose_no_accepted_call() {
+    let (_dir, snapshot) = workspace("vpc-web.json");
+    let path = snapshot.to_str().unwrap().to_string();
+    const WRITERS: usize = 4;
+    const CALLS: usize = 12;
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for call in 0..CALLS {
+                    let port = 20000 + writer * 100 + call;
+                    let request = format!(
+                        "Action=AuthorizeSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-web\
+                         &Permissions.1.IpProtocol=tcp&Permissions.1.PortRange={port}/{port}\
+                         &Permissions.1.SourceCidrIp=198.51.100.0/24\
+                         &Permissions.1.Description=w{writer}c{call}"
+                    );
+                    let out = sgsim(&["apply", &path, &request]);
+                    assert!(out.status.success(), "{}", stderr(&out));
+                    assert!(stdout(&out).contains("RequestId"), "{}", stdout(&out));
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+    let descriptions = rule_ids(&snapshot);
+    let missing: Vec<String> = (0..WRITERS)
+        .flat_map(|w| (0..CALLS).map(move |c| format!("w{w}c{c}")))
+        .filter(|d| !descriptions.contains(d))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} accepted calls lost: {missing:?}",
+        missing.len(),
+        WRITERS * CALLS
+    );
+}
