@@ -6,7 +6,6 @@
 mod common;
 
 use common::{example, sgsim};
-use serde_json::Value;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -75,5 +74,80 @@ fn why1_parallel_applies_lose_no_accepted_call() {
         "{} of {} accepted calls lost: {missing:?}",
         missing.len(),
         WRITERS * CALLS
+    );
+}
+
+// 3. Modify by id validates only what the request sends. Stored rules the API would no longer
+// accept: legacy priority 110, a prefix list and another account's group the snapshot lacks, an
+// enterprise drop rule.
+const STORED_ODDITIES: &str = r#"{
+  "SecurityGroups": [
+    {"SecurityGroupId": "sg-old", "VpcId": "vpc-1", "RegionId": "cn-hangzhou",
+     "Permissions": {"Permission": [
+       {"SecurityGroupRuleId": "sgr-legacy", "Direction": "ingress", "Policy": "Accept", "Priority": 110,
+        "IpProtocol": "TCP", "PortRange": "22/22", "SourceCidrIp": "10.0.0.0/8"},
+       {"SecurityGroupRuleId": "sgr-gone-list", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "443/443", "SourcePrefixListId": "pl-deleted"},
+       {"SecurityGroupRuleId": "sgr-other-account", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "5432/5432", "SourceGroupId": "sg-elsewhere",
+        "SourceGroupOwnerAccount": "1234567890"}
+     ]}},
+    {"SecurityGroupId": "sg-ent", "VpcId": "vpc-1", "RegionId": "cn-hangzhou", "SecurityGroupType": "enterprise",
+     "Permissions": {"Permission": [
+       {"SecurityGroupRuleId": "sgr-ent-drop", "Direction": "ingress", "Policy": "Drop", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "23/23", "SourceCidrIp": "0.0.0.0/0"}
+     ]}}
+  ]
+}"#;
+
+fn modify(group: &str, rule: &str, fields: &str) -> String {
+    format!(
+        "Action=ModifySecurityGroupRule&RegionId=cn-hangzhou&SecurityGroupId={group}\
+         &SecurityGroupRuleId={rule}&{fields}"
+    )
+}
+
+#[test]
+fn why3_modify_by_id_checks_only_the_parameters_sent() {
+    let snapshot = sgsim::Snapshot::from_json_str(STORED_ODDITIES).unwrap();
+    let mut sim = sgsim::Simulator::with_seed(snapshot, 7);
+    for (group, rule) in [
+        ("sg-old", "sgr-legacy"),
+        ("sg-old", "sgr-gone-list"),
+        ("sg-old", "sgr-other-account"),
+        ("sg-ent", "sgr-ent-drop"),
+    ] {
+        common::accepts(&mut sim, &modify(group, rule, "Description=reviewed"));
+        let stored = common::rules_of(&sim, group)
+            .iter()
+            .find(|r| r.id == rule)
+            .unwrap()
+            .clone();
+        assert_eq!(stored.description, "reviewed", "{rule}");
+    }
+    let legacy = &common::rules_of(&sim, "sg-old")[0];
+    assert_eq!(
+        legacy.priority, 110,
+        "an unsent priority keeps its stored value"
+    );
+    // What is sent is still checked: 110 may not be set, nor a missing prefix list named.
+    common::rejects(
+        &mut sim,
+        &modify("sg-old", "sgr-legacy", "Priority=110"),
+        "InvalidPriority.ValueNotSupported",
+        400,
+    );
+    common::rejects(
+        &mut sim,
+        &modify("sg-old", "sgr-gone-list", "SourcePrefixListId=pl-also-gone"),
+        "InvalidPrefixListId.NotFound",
+        404,
+    );
+    // Sent parameters are checked against the stored rule's kind: a CIDR rule stays a CIDR rule.
+    common::rejects(
+        &mut sim,
+        &modify("sg-old", "sgr-legacy", "SourceGroupId=sg-ent"),
+        "InvalidOperation.ModifySgRuleEntityType",
+        400,
     );
 }
