@@ -151,3 +151,85 @@ fn why3_modify_by_id_checks_only_the_parameters_sent() {
         400,
     );
 }
+
+// 5. Errors that point the right way.
+#[test]
+fn why5_a_mistyped_nic_is_reported_before_a_missing_address() {
+    let snapshot = example("vpc-web.json");
+    let out = sgsim(&[
+        "check",
+        snapshot.to_str().unwrap(),
+        "--nic",
+        "eni-wbe1",
+        "--direction",
+        "ingress",
+        "--protocol",
+        "tcp",
+        "--dport",
+        "22",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("eni-wbe1"), "{err}");
+    assert!(err.contains("eni-web1"), "no suggestion: {err}");
+    assert!(!err.contains("is required"), "{err}");
+}
+
+#[test]
+fn why5_empty_files_directories_and_pasted_queries_get_clear_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.json");
+    fs::write(&empty, "").unwrap();
+    let (_ws, snapshot) = workspace("vpc-web.json");
+    let snapshot = snapshot.to_str().unwrap();
+    let check_empty = sgsim(&[
+        "check",
+        empty.to_str().unwrap(),
+        "--nic",
+        "eni-web1",
+        "--direction",
+        "ingress",
+        "--protocol",
+        "tcp",
+        "--src",
+        "203.0.113.7",
+        "--dport",
+        "22",
+    ]);
+    let err = stderr(&check_empty);
+    assert!(err.contains("empty.json: the file is empty"), "{err}");
+    assert!(err.contains("expected a snapshot JSON object"), "{err}");
+    assert!(!err.contains("EOF while parsing"), "{err}");
+
+    // apply's REQUEST: an empty file, a directory, a query string without Action=.
+    let request_dir = dir.path().join("requests");
+    fs::create_dir(&request_dir).unwrap();
+    let cases = [
+        (empty.to_str().unwrap().to_string(), "the file is empty"),
+        (request_dir.to_str().unwrap().to_string(), "is a directory"),
+        (
+            "RegionId=cn-hangzhou&SecurityGroupId=sg-web&InnerAccessPolicy=Drop".to_string(),
+            "lacks Action=",
+        ),
+    ];
+    for (request, says) in &cases {
+        let out = sgsim(&["apply", snapshot, request]);
+        assert_eq!(out.status.code(), Some(1), "{request}");
+        let err = stderr(&out);
+        assert!(err.contains(says), "{request}: {err}");
+        assert!(err.contains("expected a file holding an API call"), "{err}");
+        assert!(!err.contains("os error"), "{request}: {err}");
+    }
+    // A query string given where the snapshot goes.
+    let out = sgsim(&[
+        "apply",
+        "Action=ModifySecurityGroupPolicy&RegionId=cn-hangzhou&SecurityGroupId=sg-web&InnerAccessPolicy=Drop",
+        snapshot,
+    ]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("looks like an API call's query string"),
+        "{err}"
+    );
+    assert!(err.contains("the snapshot file comes first"), "{err}");
+}

@@ -102,11 +102,24 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
             .map_err(|e| format!("stdin: {e}"))?;
         return Ok(("stdin".into(), text));
     }
+    const EXPECTED: &str = "a file holding an API call's parameters as a JSON object or a \
+        query string, or the query string itself (Action=AuthorizeSecurityGroup&RegionId=…)";
     let path = Path::new(arg);
     if !path.exists() && (arg.contains("Action=") || arg.trim_start().starts_with('{')) {
         return Ok(("request".into(), arg.to_string()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{arg}: {e}"))?;
+    if !path.exists() && super::looks_like_query(arg) {
+        return Err(format!(
+            "{arg}: no such file; as a query string it lacks Action=: expected {EXPECTED}"
+        ));
+    }
+    let mut text = String::new();
+    super::open_input(path, EXPECTED)?
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{arg}: {e}"))?;
+    if text.trim().is_empty() {
+        return Err(format!("{arg}: the file is empty: expected {EXPECTED}"));
+    }
     Ok((arg.to_string(), text))
 }
 

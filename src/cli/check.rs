@@ -51,6 +51,14 @@ pub struct CheckArgs {
 
 pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
     let engine = load_engine(&args.snapshot, &args.switches)?;
+    // A mistyped id is the first thing to report (with the ids there are): the missing-address
+    // errors below would otherwise point at an option the user got right.
+    for id in [&args.nic, &args.group, &args.from, &args.to]
+        .into_iter()
+        .flatten()
+    {
+        engine.target(id)?;
+    }
     let direction = args.direction.as_deref().unwrap_or("egress");
     let (src, dst) = flow_addresses(&engine, &args, direction)?;
     let flow = Flow::parse(

@@ -73,14 +73,34 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// What a snapshot argument must hold, for messages.
+const SNAPSHOT_EXPECTED: &str = "expected a snapshot JSON object (SecurityGroups, \
+    NetworkInterfaces, …), a DescribeSecurityGroupAttribute response or an array of Permission \
+    objects";
+
 /// Loads a snapshot file (`-` = stdin); errors name the file.
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
     let result = if path.as_os_str() == "-" {
         Snapshot::from_reader(std::io::stdin().lock())
     } else {
         // Read whole (sized from the file's length), then parse: the fast path of the loader.
-        let text =
-            std::fs::read_to_string(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            let arg = path.display().to_string();
+            if err.kind() == std::io::ErrorKind::NotFound && looks_like_query(&arg) {
+                format!(
+                    "{arg}: no such file, and this looks like an API call's query string: the \
+                     snapshot file comes first ({SNAPSHOT_EXPECTED})"
+                )
+            } else {
+                format!("{arg}: {err}")
+            }
+        })?;
+        if text.trim_start_matches('\u{feff}').trim().is_empty() {
+            return Err(format!(
+                "{}: the file is empty: {SNAPSHOT_EXPECTED}",
+                path.display()
+            ));
+        }
         Snapshot::from_json_str(&text)
     };
     result.map_err(|err| format!("{}: {err}", path.display()))
@@ -107,4 +127,28 @@ pub fn emit(text: &str) -> Result<(), String> {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {err}")),
         _ => Ok(()),
     }
+}
+
+/// Whether a command-line argument looks like a pasted query string (`Key=value&Key=value`,
+/// possibly a whole URL) rather than a path.
+pub fn looks_like_query(arg: &str) -> bool {
+    let query = arg.split_once('?').map_or(arg, |(_, q)| q);
+    query.contains('=')
+        && query.split('&').all(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(key, _)| !key.is_empty() && !key.contains(['/', '\\']))
+        })
+}
+
+/// Opens a file a command reads (`what` says what it should hold, for messages): a directory, a
+/// missing file or one that cannot be read is an error naming the path and what was expected.
+pub fn open_input(path: &Path, what: &str) -> Result<std::fs::File, String> {
+    let name = path.display();
+    if path.is_dir() {
+        return Err(format!("{name}: is a directory: expected {what}"));
+    }
+    std::fs::File::open(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => format!("{name}: no such file: expected {what}"),
+        _ => format!("{name}: {err}"),
+    })
 }
