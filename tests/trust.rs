@@ -233,3 +233,87 @@ fn why5_empty_files_directories_and_pasted_queries_get_clear_messages() {
     );
     assert!(err.contains("the snapshot file comes first"), "{err}");
 }
+
+// 4. No silent source port: without --sport, `check` answers for every source port.
+fn check_ssh(src: &str, extra: &[&str]) -> std::process::Output {
+    let snapshot = example("vpc-web.json");
+    let mut args = vec![
+        "check",
+        snapshot.to_str().unwrap(),
+        "--nic",
+        "eni-web1",
+        "--direction",
+        "ingress",
+        "--protocol",
+        "tcp",
+        "--src",
+        src,
+        "--dport",
+        "22",
+    ];
+    args.extend_from_slice(extra);
+    sgsim(&args)
+}
+
+#[test]
+fn why4_an_omitted_source_port_is_answered_for_every_port() {
+    // The bastion rule accepts source ports 1024-65535 from 203.0.113.7; below, the deny rule.
+    let out = check_ssh("203.0.113.7", &[]);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("DEPENDS on the source port (--sport not given):\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  0-1023       DROP   by sg-web/sgr-web-ssh-deny"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  1024-65535   ACCEPT by sg-ops/sgr-ops-ssh-bastion"),
+        "{text}"
+    );
+    assert!(text.contains("203.0.113.7:any -> 10.0.1.10:22"), "{text}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&check_ssh("203.0.113.7", &["--json"]).stdout).unwrap();
+    assert_eq!(json["verdict"], "depends");
+    assert_eq!(json["flow"]["src_port"], serde_json::Value::Null);
+    let ranges: Vec<(u64, u64, &str, &str)> = json["source_ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["from"].as_u64().unwrap(),
+                r["to"].as_u64().unwrap(),
+                r["verdict"].as_str().unwrap(),
+                r["rule_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            (0, 1023, "drop", "sgr-web-ssh-deny"),
+            (1024, 65535, "accept", "sgr-ops-ssh-bastion")
+        ]
+    );
+
+    // Any other source: one verdict, said to hold for every port.
+    let text = stdout(&check_ssh("203.0.113.9", &[]));
+    assert!(
+        text.starts_with("DROP   by sg-web/sgr-web-ssh-deny"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  for every source port (--sport not given)\n"),
+        "{text}"
+    );
+    // A given --sport is answered as before, for that port only.
+    let text = stdout(&check_ssh("203.0.113.7", &["--sport", "40000"]));
+    assert!(
+        text.starts_with("ACCEPT by sg-ops/sgr-ops-ssh-bastion"),
+        "{text}"
+    );
+    assert!(!text.contains("every source port"), "{text}");
+}

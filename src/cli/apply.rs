@@ -6,10 +6,10 @@ use super::load_snapshot;
 use clap::Args;
 use serde_json::{json, Value};
 use sgsim::api::write::write_snapshot;
-use sgsim::bulk::eval_csv;
+use sgsim::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -183,67 +183,72 @@ fn write_atomically(path: &Path, snapshot: &Snapshot, fsync: bool) -> Result<(),
     result
 }
 
-/// Evaluates the flows before and after, and lists those whose verdict flips.
+/// The JSON `schema_version` of the flipped-flows report (docs/json.md).
+const SCHEMA_VERSION: u32 = 1;
+
+/// Evaluates the flows before and after, and lists those whose verdict flips. Bad rows (and
+/// rows whose NIC is missing before or after) are reported on stderr with their line numbers
+/// and counted in `FlowErrors`.
 fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Value, String> {
     let name = flows.display().to_string();
-    let mut input = Vec::new();
-    if flows.as_os_str() == "-" {
-        io::stdin()
-            .read_to_end(&mut input)
-            .map_err(|e| format!("{name}: {e}"))?;
+    let input: Box<dyn BufRead> = if flows.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
     } else {
-        BufReader::new(File::open(flows).map_err(|e| format!("{name}: {e}"))?)
-            .read_to_end(&mut input)
-            .map_err(|e| format!("{name}: {e}"))?;
-    }
-    let run = |snapshot: &Snapshot| -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        eval_csv(
-            &Engine::new(snapshot.clone()),
-            &input[..],
-            &mut out,
-            &mut (),
-        )
-        .map_err(|e| format!("{name}: {e}"))?;
-        Ok(out)
+        let file = super::open_input(flows, "a flows CSV (nic_id,direction,protocol,…)")?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
     };
-    let (old, new) = (run(before)?, run(after)?);
-    let rows = |csv_text: &[u8]| -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(csv_text)
-            .records()
-            .filter_map(Result::ok)
-            .map(|r| r.iter().map(str::to_string).collect())
-            .collect()
-    };
-    let (old_rows, new_rows) = (rows(&old), rows(&new));
+    let rows = FlowsReader::new(input).map_err(|err| err.in_file(&name))?;
+    let (old, new) = (Engine::new(before.clone()), Engine::new(after.clone()));
     let mut flipped = Vec::new();
-    let mut errors = 0;
-    for (i, (a, b)) in old_rows.iter().zip(&new_rows).enumerate() {
-        if a.len() < 11 || b.len() < 11 {
-            continue;
-        }
-        if a[7] == "error" {
-            errors += 1;
-            continue;
-        }
-        if a[7] != b[7] {
-            let side = |row: &[String]| {
-                json!({"verdict": row[7], "reason": row[8],
-                       "security_group_id": row[9], "rule_id": row[10]})
+    let (mut checked, mut errors) = (0u64, 0u64);
+    for row in rows {
+        checked += 1;
+        let row = match row.map_err(|e| format!("{name}: {e}"))? {
+            Ok(row) => row,
+            Err(err) => {
+                eprintln!("{name}:{}: {}", err.line, err.message);
+                errors += 1;
+                continue;
+            }
+        };
+        let targets = old
+            .target(&row.target_id)
+            .map_err(|why| format!("{why} (before the change)"))
+            .and_then(|a| {
+                new.target(&row.target_id)
+                    .map(|b| (a, b))
+                    .map_err(|why| format!("{why} (after the change)"))
+            });
+        let (old_target, new_target) = match targets {
+            Ok(pair) => pair,
+            Err(why) => {
+                eprintln!("{name}:{}: nic_id: {why}", row.line);
+                errors += 1;
+                continue;
+            }
+        };
+        let (a, b) = (
+            old.check(old_target, &row.flow),
+            new.check(new_target, &row.flow),
+        );
+        if a.action != b.action {
+            let side = |engine: &Engine, verdict| {
+                let c = VerdictColumns::of(engine, verdict);
+                json!({"verdict": c.verdict, "reason": c.reason,
+                       "security_group_id": c.security_group_id, "rule_id": c.rule_id})
             };
-            flipped.push(json!({
-                "line": i + 2,
-                "nic_id": a[0], "direction": a[1], "protocol": a[2],
-                "src_ip": a[3], "src_port": a[4], "dst_ip": a[5], "dst_port": a[6],
-                "before": side(a), "after": side(b),
-            }));
+            let mut entry = json!({"line": row.line, "nic_id": row.target_id});
+            if let Value::Object(fields) = json!(FlowFields::of(&row.flow)) {
+                entry.as_object_mut().expect("an object").extend(fields);
+            }
+            entry["before"] = side(&old, &a);
+            entry["after"] = side(&new, &b);
+            flipped.push(entry);
         }
     }
     Ok(json!({
-        "FlowsChecked": old_rows.len(),
+        "schema_version": SCHEMA_VERSION,
+        "FlowsChecked": checked,
         "FlowErrors": errors,
         "Flipped": flipped,
     }))
