@@ -183,18 +183,28 @@ struct Records<'a> {
 fn split_records(block: &[u8], first_line: u64) -> Records<'_> {
     let mut records = Vec::with_capacity(block.len() / 48);
     let mut start = 0;
-    let ends = record_ends(block);
-    for &end in &ends {
+    let mut push_until = |end: usize| {
         records.push(trim_line_end(&block[start..end]));
         start = end + 1;
+    };
+    let quoted = memchr::memchr(b'"', block).is_some();
+    let mut newlines = 0;
+    if quoted {
+        let ends = record_ends(block);
+        ends.iter().for_each(|&end| push_until(end));
+        newlines = memchr::memchr_iter(b'\n', block).count();
+    } else {
+        for end in memchr::memchr_iter(b'\n', block) {
+            push_until(end);
+            newlines += 1;
+        }
     }
     if start < block.len() {
         records.push(trim_line_end(&block[start..]));
     }
-    let newlines = memchr::memchr_iter(b'\n', block).count();
     let lines = (newlines + usize::from(block.last().is_some_and(|&b| b != b'\n'))) as u64;
     // Every line end ends a record unless a quoted field holds one.
-    let starts = (newlines != ends.len()).then(|| {
+    let starts = (records.len() as u64 != lines).then(|| {
         let mut line = first_line;
         records
             .iter()

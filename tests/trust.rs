@@ -317,3 +317,187 @@ fn why4_an_omitted_source_port_is_answered_for_every_port() {
     );
     assert!(!text.contains("every source port"), "{text}");
 }
+
+// 6. One flows reader: eval, bench, diff --flows and apply --flows read the same records.
+const QUOTED_HEADER: &str =
+    "\"nic_id\",\"direction\",\"protocol\",\"src_ip\",\"src_port\",\"dst_ip\",\"dst_port\"\n";
+
+/// Header, a good row, a row whose quoted NIC id holds a line end (lines 3-4), a good row.
+fn flows_with_a_multiline_field(header: &str) -> String {
+    format!(
+        "{header}eni-web1,ingress,tcp,203.0.113.9,40000,10.0.1.10,443\n\
+         \"eni-\nweb1\",ingress,tcp,203.0.113.9,40000,10.0.1.10,22\n\
+         \"eni-web1\",ingress,\"tcp\",203.0.113.9,40000,10.0.1.10,22\n"
+    )
+}
+
+#[test]
+fn why6_a_bad_header_stops_diff_instead_of_finding_no_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("f.csv");
+    fs::write(
+        &flows,
+        "a,b,c,d,e,f,g\neni-web1,ingress,tcp,1.2.3.4,1,10.0.1.10,22\n",
+    )
+    .unwrap();
+    let old = example("vpc-web.json");
+    let new = example("vpc-web-changed.json");
+    let out = sgsim(&[
+        "diff",
+        old.to_str().unwrap(),
+        new.to_str().unwrap(),
+        "--flows",
+        flows.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("f.csv:1: header \"a,b,c,d,e,f,g\": expected exactly"),
+        "{err}"
+    );
+}
+
+#[test]
+fn why6_quoted_fields_and_headers_read_the_same_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows.csv");
+    fs::write(&flows, flows_with_a_multiline_field(QUOTED_HEADER)).unwrap();
+    let snapshot = example("vpc-web.json");
+    let (snapshot, flows_path) = (snapshot.to_str().unwrap(), flows.to_str().unwrap());
+
+    // eval: three records, the middle one bad and reported at the line it starts on.
+    let out = sgsim(&["eval", snapshot, flows_path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("flows.csv:3: nic_id: no network interface"),
+        "{err}"
+    );
+    assert!(err.contains("1 of 3 rows could not be evaluated"), "{err}");
+    let output = out.stdout;
+    assert_eq!(
+        sgsim::flows::record_ends(&output).len(),
+        4,
+        "header + 3 rows"
+    );
+    let text = String::from_utf8(output).unwrap();
+    assert!(
+        text.ends_with(
+            "\"eni-web1\",ingress,\"tcp\",203.0.113.9,40000,10.0.1.10,22,drop,rule,sg-web,sgr-web-ssh-deny\n"
+        ),
+        "{text}"
+    );
+
+    // The library reader (bench, diff, apply): the same records and the same line numbers.
+    let rows: Vec<Result<u64, u64>> =
+        sgsim::flows::FlowsReader::new(fs::read(&flows).unwrap().as_slice())
+            .unwrap()
+            .map(|row| match row.unwrap() {
+                Ok(row) => Ok(row.line),
+                Err(err) => Err(err.line),
+            })
+            .collect();
+    assert_eq!(rows, [Ok(2), Ok(3), Ok(5)]);
+    let loaded = sgsim::Snapshot::from_json_str(&fs::read_to_string(snapshot).unwrap()).unwrap();
+    let err = sgsim::bench::read_flows_csv(&loaded, fs::read(&flows).unwrap().as_slice(), "f.csv")
+        .unwrap_err();
+    assert!(
+        err.starts_with("f.csv:3: nic_id: no network interface"),
+        "{err}"
+    );
+
+    // bench, diff and apply --flows accept the quoted header.
+    let good = dir.path().join("good.csv");
+    fs::write(
+        &good,
+        format!("{QUOTED_HEADER}\"eni-web1\",ingress,tcp,203.0.113.9,40000,10.0.1.10,22\n"),
+    )
+    .unwrap();
+    let good = good.to_str().unwrap();
+    let bench = sgsim(&[
+        "bench",
+        snapshot,
+        good,
+        "--threads",
+        "1",
+        "--min-time",
+        "0",
+        "--json",
+    ]);
+    assert!(bench.status.success(), "{}", stderr(&bench));
+    let diff = sgsim(&["diff", snapshot, snapshot, "--flows", good]);
+    assert!(diff.status.success(), "{}", stderr(&diff));
+    let apply = sgsim(&[
+        "apply",
+        snapshot,
+        "--dry-run",
+        "--flows",
+        good,
+        "Action=ModifySecurityGroupPolicy&RegionId=cn-hangzhou&SecurityGroupId=sg-web&InnerAccessPolicy=Drop",
+    ]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let report: serde_json::Value =
+        serde_json::from_str(stdout(&apply).lines().nth(1).unwrap()).unwrap();
+    assert_eq!(report["FlowsChecked"], 1);
+    assert_eq!(report["FlowErrors"], 0);
+}
+
+// 7. Outputs made for scripts: --detailed-exitcode, schema_version, ports as numbers and
+// protocols by name and number (the schemas: tests/json_schemas.rs).
+#[test]
+fn why7_detailed_exit_codes_tell_accept_from_drop_and_change_from_none() {
+    let code = |out: std::process::Output| out.status.code();
+    // check: 0 accepted, 2 dropped; without the flag, 0 either way.
+    let accepted = check_ssh("203.0.113.7", &["--sport", "40000", "--detailed-exitcode"]);
+    assert_eq!(code(accepted), Some(0));
+    assert_eq!(
+        code(check_ssh("203.0.113.9", &["--detailed-exitcode"])),
+        Some(2)
+    );
+    assert_eq!(code(check_ssh("203.0.113.9", &[])), Some(0));
+    // Accepted for some source ports only is not accepted.
+    assert_eq!(
+        code(check_ssh("203.0.113.7", &["--detailed-exitcode"])),
+        Some(2)
+    );
+
+    // diff: 0 no change, 2 changes.
+    let (old, new) = (example("vpc-web.json"), example("vpc-web-changed.json"));
+    let (old, new) = (old.to_str().unwrap(), new.to_str().unwrap());
+    assert_eq!(
+        code(sgsim(&["diff", old, old, "--detailed-exitcode"])),
+        Some(0)
+    );
+    assert_eq!(
+        code(sgsim(&["diff", old, new, "--detailed-exitcode"])),
+        Some(2)
+    );
+    assert_eq!(code(sgsim(&["diff", old, new])), Some(0));
+
+    // audit: 2 when a finding is at or above --fail-on. The example exposes SSH (an error).
+    let audit = |extra: &[&str]| {
+        let mut args = vec!["audit", old, "--detailed-exitcode"];
+        args.extend_from_slice(extra);
+        code(sgsim(&args))
+    };
+    assert_eq!(audit(&[]), Some(2));
+    assert_eq!(audit(&["--fail-on", "error"]), Some(2));
+    let quiet = tempfile::tempdir().unwrap();
+    let clean = quiet.path().join("clean.json");
+    fs::write(
+        &clean,
+        r#"{"SecurityGroups": [{"SecurityGroupId": "sg-1", "VpcId": "vpc-1", "Permissions": {"Permission": [
+            {"SecurityGroupRuleId": "sgr-1", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+             "IpProtocol": "TCP", "PortRange": "443/443", "SourceCidrIp": "10.0.0.0/8"}]}}],
+           "NetworkInterfaces": [{"NetworkInterfaceId": "eni-1", "PrivateIpAddress": "10.0.0.5",
+             "SecurityGroupIds": {"SecurityGroupId": ["sg-1"]}}]}"#,
+    )
+    .unwrap();
+    let clean = clean.to_str().unwrap();
+    assert_eq!(
+        code(sgsim(&["audit", clean, "--detailed-exitcode"])),
+        Some(0),
+        "{}",
+        stdout(&sgsim(&["audit", clean]))
+    );
+}

@@ -523,6 +523,8 @@ impl Measurement {
         let mut put = |key: &str, value: serde_json::Value| {
             map.insert(key.to_string(), value);
         };
+        // docs/json.md describes these objects; the version changes when their shape does.
+        put("schema_version", 1.into());
         put("rules", self.rules.into());
         put("flows", self.flows.into());
         put("build_ms", round3(self.build_ms).into());
