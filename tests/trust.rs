@@ -501,3 +501,150 @@ fn why7_detailed_exit_codes_tell_accept_from_drop_and_change_from_none() {
         stdout(&sgsim(&["audit", clean]))
     );
 }
+
+// 2. Untouched data is written back as it was read.
+
+/// The lines that differ between two texts: the old and new middles after the common first
+/// and last lines.
+fn changed_lines<'a>(old: &'a str, new: &'a str) -> (Vec<&'a str>, Vec<&'a str>) {
+    let (old, new): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    (
+        old[prefix..old.len() - suffix].to_vec(),
+        new[prefix..new.len() - suffix].to_vec(),
+    )
+}
+
+#[test]
+fn why2_revoking_one_rule_changes_only_that_rules_lines() {
+    let (_dir, snapshot) = workspace("vpc-web.json");
+    let original = fs::read_to_string(&snapshot).unwrap();
+    let out = sgsim(&[
+        "apply",
+        snapshot.to_str().unwrap(),
+        "Action=RevokeSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-web&SecurityGroupRuleId.1=sgr-web-admin",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = fs::read_to_string(&snapshot).unwrap();
+    let (removed, added) = changed_lines(&original, &written);
+    assert!(added.is_empty(), "lines added: {added:#?}");
+    assert!(
+        removed.iter().any(|l| l.contains("\"sgr-web-admin\"")),
+        "{removed:#?}"
+    );
+    // The rule's object (one line per field, 26 fields) and its separator, nothing else.
+    assert!(
+        removed.len() <= 29,
+        "{} lines removed: {removed:#?}",
+        removed.len()
+    );
+    assert!(
+        !removed
+            .iter()
+            .any(|l| l.contains("SecurityGroupRuleId") && !l.contains("sgr-web-admin")),
+        "{removed:#?}"
+    );
+}
+
+#[test]
+fn why2_a_change_to_one_group_leaves_the_others_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("s.json");
+    // Bare addresses, a CIDR with host bits, keys in no particular order, a priority as text.
+    let original = r#"{
+  "NetworkInterfaces": [],
+  "SecurityGroups": [
+    {"SecurityGroupId": "sg-a", "VpcId": "vpc-1", "InnerAccessPolicy": "Accept",
+     "Permissions": {"Permission": [
+       {"SourceCidrIp": "119.110.100.86", "Policy": "Accept", "IpProtocol": "tcp", "PortRange": "22/22",
+        "Direction": "ingress", "Priority": "5", "SecurityGroupRuleId": "sgr-a1"}
+     ]}},
+    {"SecurityGroupId": "sg-b", "VpcId": "vpc-1", "InnerAccessPolicy": "Accept",
+     "Permissions": {"Permission": [
+       {"SecurityGroupRuleId": "sgr-b1", "Direction": "ingress", "Policy": "Accept", "Priority": 1,
+        "IpProtocol": "TCP", "PortRange": "443/443", "SourceCidrIp": "10.0.0.5/8"}
+     ]}}
+  ]
+}
+"#;
+    fs::write(&snapshot, original).unwrap();
+    let out = sgsim(&[
+        "apply",
+        snapshot.to_str().unwrap(),
+        "Action=ModifySecurityGroupPolicy&RegionId=cn-hangzhou&SecurityGroupId=sg-b&InnerAccessPolicy=Drop",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let written = fs::read_to_string(&snapshot).unwrap();
+    assert_eq!(
+        written,
+        original.replace(
+            r#""sg-b", "VpcId": "vpc-1", "InnerAccessPolicy": "Accept""#,
+            r#""sg-b", "VpcId": "vpc-1", "InnerAccessPolicy": "Drop""#
+        )
+    );
+    // A changed rule is written in the API's shape only where it changed.
+    let out = sgsim(&[
+        "apply",
+        snapshot.to_str().unwrap(),
+        "Action=ModifySecurityGroupRule&RegionId=cn-hangzhou&SecurityGroupId=sg-a&SecurityGroupRuleId=sgr-a1&Description=office",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let again = fs::read_to_string(&snapshot).unwrap();
+    let (removed, added) = changed_lines(&written, &again);
+    assert_eq!(removed.len(), 1, "{removed:#?}");
+    assert_eq!(added.len(), 2, "{added:#?}");
+    assert!(
+        added.concat().contains("\"Description\": \"office\""),
+        "{added:#?}"
+    );
+    assert!(again.contains(r#""SourceCidrIp": "119.110.100.86""#));
+    assert!(again.contains(r#""Priority": "5""#));
+    assert!(again.contains(r#""SourceCidrIp": "10.0.0.5/8""#));
+}
+
+/// Every kind of call: the patched text loads back into exactly the simulator's new snapshot.
+#[test]
+fn why2_patched_text_loads_as_the_new_snapshot_for_every_action() {
+    use sgsim::api::{preserve::patch_snapshot_text, snapshot_to_value};
+    let original = fs::read_to_string(example("vpc-web.json")).unwrap();
+    let before = sgsim::Snapshot::from_json_str(&original).unwrap();
+    let calls = [
+        "Action=AuthorizeSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-web&Permissions.1.IpProtocol=tcp&Permissions.1.PortRange=8443/8443&Permissions.1.SourceCidrIp=10.0.0.5&Permissions.2.IpProtocol=udp&Permissions.2.PortRange=53/53&Permissions.2.SourceCidrIp=10.0.0.0/8",
+        "Action=AuthorizeSecurityGroupEgress&RegionId=cn-hangzhou&SecurityGroupId=sg-db&Permissions.1.IpProtocol=tcp&Permissions.1.PortRange=443/443&Permissions.1.DestCidrIp=0.0.0.0/0&Permissions.1.Priority=1",
+        "Action=RevokeSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-web&SecurityGroupRuleId.1=sgr-web-https&SecurityGroupRuleId.2=sgr-web-icmp",
+        "Action=ModifySecurityGroupRule&RegionId=cn-hangzhou&SecurityGroupId=sg-web&SecurityGroupRuleId=sgr-web-ssh-office&PortRange=2222/2222",
+        "Action=ModifySecurityGroupPolicy&RegionId=cn-hangzhou&SecurityGroupId=sg-web&InnerAccessPolicy=Drop",
+        "Action=CreateSecurityGroup&RegionId=cn-hangzhou&VpcId=vpc-1&ClientToken=token-1",
+        "Action=ModifyNetworkInterfaceAttribute&RegionId=cn-hangzhou&NetworkInterfaceId=eni-web1&SecurityGroupId.1=sg-web",
+        "Action=DeleteSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-vault",
+    ];
+    let mut accepted = 0;
+    for call in calls {
+        let mut sim = sgsim::Simulator::with_seed(before.clone(), 3);
+        let answer = sim.apply_text(call);
+        if answer.error.is_some() {
+            // Only the calls this snapshot accepts say anything here; they are counted below.
+            continue;
+        }
+        accepted += 1;
+        let text = patch_snapshot_text(&original, &before, sim.snapshot())
+            .unwrap_or_else(|| panic!("{call}: not patched"));
+        let loaded = sgsim::Snapshot::from_json_str(&text).unwrap();
+        assert_eq!(
+            snapshot_to_value(&loaded),
+            snapshot_to_value(sim.snapshot()),
+            "{call}"
+        );
+    }
+    assert!(
+        accepted >= 7,
+        "only {accepted} of {} calls accepted",
+        calls.len()
+    );
+}

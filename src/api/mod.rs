@@ -9,6 +9,7 @@
 //! - a bare array of `Permission` objects, as SDK-based collectors dump them: one group named
 //!   [`UNNAMED_GROUP_ID`], no NICs.
 
+pub mod preserve;
 pub mod raw;
 mod validate;
 pub mod write;

@@ -2,10 +2,11 @@
 //! and writes the new snapshot atomically; a rejected call leaves every file untouched.
 
 use super::eval::create_temp_beside;
-use super::load_snapshot;
+use super::read_snapshot_text;
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::api::write::write_snapshot;
+use sgsim::api::preserve::patch_snapshot_text;
+use sgsim::api::{snapshot_to_string, snapshot_to_value};
 use sgsim::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
 use std::fs::File;
@@ -54,15 +55,17 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
             args.output.as_deref().unwrap_or(&args.snapshot),
         )?)
     };
-    let before = load_snapshot(&args.snapshot)?;
+    let original = read_snapshot_text(&args.snapshot)?;
+    let before = Snapshot::from_json_str(&original)
+        .map_err(|err| format!("{}: {err}", args.snapshot.display()))?;
     let texts = args
         .requests
         .iter()
         .map(|r| read_request(r))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // The unchanged snapshot is only needed to compare flows.
-    let kept = args.flows.as_ref().map(|_| before.clone());
+    // The unchanged snapshot: to compare flows, and to tell what changed when writing.
+    let kept = before.clone();
     let mut sim = match args.seed {
         Some(seed) => Simulator::with_seed(before, seed),
         None => Simulator::new(before),
@@ -82,14 +85,17 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
 
     if args.dry_run {
         if let Some(flows) = &args.flows {
-            let before = kept.as_ref().unwrap_or(sim.snapshot());
-            let report = flipped_flows(before, sim.snapshot(), flows)?;
+            let report = flipped_flows(&kept, sim.snapshot(), flows)?;
             writeln!(out, "{report}").map_err(|e| e.to_string())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let target = args.output.as_deref().unwrap_or(&args.snapshot);
-    write_atomically(target, sim.snapshot(), args.fsync)?;
+    write_atomically(
+        target,
+        &new_text(&original, &kept, sim.snapshot()),
+        args.fsync,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -161,20 +167,27 @@ fn still_at(_file: &File, _path: &Path) -> bool {
     true
 }
 
-/// Writes the snapshot to a temporary file beside `path`, then renames it over `path`: readers
-/// see the old file or the new one, never a part.
-fn write_atomically(path: &Path, snapshot: &Snapshot, fsync: bool) -> Result<(), String> {
-    let (file, temp) = create_temp_beside(path)?;
-    let mut writer = io::BufWriter::with_capacity(64 << 10, file);
-    let result = write_snapshot(snapshot, &mut writer)
-        .and_then(|_| writer.flush())
-        .and_then(|_| {
-            if fsync {
-                writer.get_ref().sync_all()
-            } else {
-                Ok(())
-            }
-        })
+/// The new snapshot's text: the original with only what the calls changed patched in (see
+/// [`patch_snapshot_text`]), checked to load back into the new snapshot; else the whole
+/// snapshot in the API's shape.
+fn new_text(original: &str, before: &Snapshot, after: &Snapshot) -> String {
+    if let Some(text) = patch_snapshot_text(original, before, after) {
+        let same = Snapshot::from_json_str(&text)
+            .is_ok_and(|loaded| snapshot_to_value(&loaded) == snapshot_to_value(after));
+        if same {
+            return text;
+        }
+    }
+    snapshot_to_string(after)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: readers see
+/// the old file or the new one, never a part.
+fn write_atomically(path: &Path, text: &str, fsync: bool) -> Result<(), String> {
+    let (mut file, temp) = create_temp_beside(path)?;
+    let result = file
+        .write_all(text.as_bytes())
+        .and_then(|_| if fsync { file.sync_all() } else { Ok(()) })
         .map_err(|e| format!("{}: {e}", temp.display()))
         .and_then(|_| std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display())));
     if result.is_err() {

@@ -80,12 +80,21 @@ const SNAPSHOT_EXPECTED: &str = "expected a snapshot JSON object (SecurityGroups
 
 /// Loads a snapshot file (`-` = stdin); errors name the file.
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
-    let result = if path.as_os_str() == "-" {
-        Snapshot::from_reader(std::io::stdin().lock())
+    let text = read_snapshot_text(path)?;
+    Snapshot::from_json_str(&text).map_err(|err| format!("{}: {err}", path.display()))
+}
+
+/// The text of a snapshot file (`-` = stdin), refused when empty; errors name the file.
+pub fn read_snapshot_text(path: &Path) -> Result<String, String> {
+    let arg = path.display().to_string();
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .map_err(|err| format!("{arg}: {err}"))?;
+        text
     } else {
         // Read whole (sized from the file's length), then parse: the fast path of the loader.
-        let text = std::fs::read_to_string(path).map_err(|err| {
-            let arg = path.display().to_string();
+        std::fs::read_to_string(path).map_err(|err| {
             if err.kind() == std::io::ErrorKind::NotFound && looks_like_query(&arg) {
                 format!(
                     "{arg}: no such file, and this looks like an API call's query string: the \
@@ -94,16 +103,12 @@ pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
             } else {
                 format!("{arg}: {err}")
             }
-        })?;
-        if text.trim_start_matches('\u{feff}').trim().is_empty() {
-            return Err(format!(
-                "{}: the file is empty: {SNAPSHOT_EXPECTED}",
-                path.display()
-            ));
-        }
-        Snapshot::from_json_str(&text)
+        })?
     };
-    result.map_err(|err| format!("{}: {err}", path.display()))
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(format!("{arg}: the file is empty: {SNAPSHOT_EXPECTED}"));
+    }
+    Ok(text)
 }
 
 pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
