@@ -220,6 +220,21 @@ fn why5_empty_files_directories_and_pasted_queries_get_clear_messages() {
         assert!(err.contains("expected a file holding an API call"), "{err}");
         assert!(!err.contains("os error"), "{request}: {err}");
     }
+    // eval's flows: a directory, an empty file.
+    for (flows, says) in [
+        (
+            request_dir.to_str().unwrap(),
+            "is a directory: expected a flows CSV",
+        ),
+        (
+            empty.to_str().unwrap(),
+            "the file is empty: expected the header",
+        ),
+    ] {
+        let out = sgsim(&["eval", snapshot, flows]);
+        assert_eq!(out.status.code(), Some(1), "{flows}");
+        assert!(stderr(&out).contains(says), "{flows}: {}", stderr(&out));
+    }
     // A query string given where the snapshot goes.
     let out = sgsim(&[
         "apply",

@@ -207,7 +207,7 @@ fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Va
     let input: Box<dyn BufRead> = if flows.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        let file = super::open_input(flows, "a flows CSV (nic_id,direction,protocol,…)")?;
+        let file = super::open_input(flows, super::eval::FLOWS_EXPECTED)?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
     let rows = FlowsReader::new(input).map_err(|err| err.in_file(&name))?;

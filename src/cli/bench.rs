@@ -182,7 +182,7 @@ fn read_flows(snapshot: &Snapshot, path: &PathBuf) -> Result<Vec<Query>, String>
     if path.as_os_str() == "-" {
         bench::read_flows_csv(snapshot, io::stdin().lock(), &name)
     } else {
-        let file = std::fs::File::open(path).map_err(|err| format!("{name}: {err}"))?;
+        let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
         bench::read_flows_csv(snapshot, io::BufReader::with_capacity(1 << 20, file), &name)
     }
 }

@@ -82,7 +82,7 @@ fn read_flows(
     new: &sgsim::Engine,
 ) -> Result<(Vec<FlowRow>, bool), String> {
     let name = path.display().to_string();
-    let file = super::open_input(path, "a flows CSV (nic_id,direction,protocol,…)")?;
+    let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
     let rows = FlowsReader::new(std::io::BufReader::with_capacity(1 << 20, file))
         .map_err(|err| err.in_file(&name))?;
     let mut out = Vec::new();
