@@ -177,7 +177,7 @@ fn io_err(err: io::Error) -> String {
     format!("stdout: {err}")
 }
 
-fn read_flows(snapshot: &Snapshot, path: &PathBuf) -> Result<Vec<Query>, String> {
+fn read_flows(snapshot: &Snapshot, path: &std::path::Path) -> Result<Vec<Query>, String> {
     let name = path.display().to_string();
     if path.as_os_str() == "-" {
         bench::read_flows_csv(snapshot, io::stdin().lock(), &name)
