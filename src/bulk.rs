@@ -1,23 +1,24 @@
 //! The bulk CSV contract of `sgsim eval` (`shared/spec/interface.md`), streaming.
 //!
-//! Input: the header `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`, then one flow
-//! per line. Output: the input columns followed by `verdict,reason,security_group_id,rule_id`,
-//! rows in input order. A bad row stops nothing: it is reported with its line number and its
-//! output row gets the verdict `error`.
+//! Input: the flows CSV of [`crate::flows`] (the header
+//! `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`, then one flow per record, RFC 4180
+//! quoting). Output: the input columns followed by `verdict,reason,security_group_id,rule_id`,
+//! rows in input order. A bad row stops nothing: it is reported with the line it starts on and
+//! its output row gets the verdict `error`.
 //!
-//! The input is read in blocks of whole lines; each block is evaluated across rayon's threads
+//! The input is read in blocks of whole records; each block is evaluated across rayon's threads
 //! and written out in order before the next is read, so memory stays flat however long the
 //! input is.
 
-use crate::model::{Flow, Reason, RuleRef, Target, Verdict};
+use crate::flows::{
+    check_header, ends_in_quotes, field_count_error, parse_quoted, read_record, record_ends,
+    split_unquoted, trim_line_end, write_field, VerdictWriter,
+};
+pub use crate::flows::{FlowsError as BulkError, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
+use crate::model::{Flow, Target};
 use crate::Engine;
 use rayon::prelude::*;
 use std::io::{self, BufRead, Write};
-
-/// The input header, exactly.
-pub const INPUT_HEADER: &str = "nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port";
-/// The columns appended to each output row.
-pub const OUTPUT_COLUMNS: &str = "verdict,reason,security_group_id,rule_id";
 
 /// Bytes of input evaluated per block. Large enough to keep both cores busy, small enough that
 /// memory stays at a few MiB.
@@ -28,20 +29,6 @@ const BLOCK_BYTES: usize = 4 << 20;
 /// 6 alternating runs), wall 1.01–1.27 s against 1.09–1.56 s.
 const LINES_PER_TASK: usize = 2048;
 
-/// A row that could not be evaluated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowError {
-    /// 1-based line number in the input (the header is line 1).
-    pub line: u64,
-    pub message: String,
-}
-
-impl std::fmt::Display for RowError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
 /// Counts of one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EvalSummary {
@@ -49,34 +36,6 @@ pub struct EvalSummary {
     pub accepted: u64,
     pub dropped: u64,
     pub errors: u64,
-}
-
-/// Why a whole run stopped (as opposed to a bad row, which never stops it).
-#[derive(Debug)]
-pub enum BulkError {
-    Io(io::Error),
-    /// The first line is not [`INPUT_HEADER`].
-    Header(String),
-}
-
-impl std::fmt::Display for BulkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BulkError::Io(err) => write!(f, "{err}"),
-            BulkError::Header(found) => write!(
-                f,
-                "line 1: header {found:?}: expected exactly {INPUT_HEADER:?}"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for BulkError {}
-
-impl From<io::Error> for BulkError {
-    fn from(err: io::Error) -> Self {
-        BulkError::Io(err)
-    }
 }
 
 /// Callbacks of a bulk run: bad rows as they are found, and progress after each block.
@@ -96,13 +55,13 @@ pub fn eval_csv(
     observer: &mut dyn EvalObserver,
 ) -> Result<EvalSummary, BulkError> {
     let mut header = Vec::new();
-    input.read_until(b'\n', &mut header)?;
-    let header_text = String::from_utf8_lossy(trim_line_end(&header)).into_owned();
-    if header_text.trim_start_matches('\u{feff}') != INPUT_HEADER {
-        return Err(BulkError::Header(header_text));
+    let header_lines = read_record(&mut input, &mut header)?;
+    if header_lines == 0 {
+        return Err(BulkError::Empty);
     }
+    check_header(trim_line_end(&header))?;
     writeln!(output, "{INPUT_HEADER},{OUTPUT_COLUMNS}")?;
-    let labels = RuleLabels::new(engine);
+    let labels = VerdictWriter::new(engine);
 
     let mut summary = EvalSummary::default();
     let mut bytes_read = header.len() as u64;
@@ -113,12 +72,14 @@ pub fn eval_csv(
     // Output buffers of written blocks, reused for the next ones. PERF: fresh ~0.5 MB buffers
     // per task were new mappings every block, and their page faults cost ~7 % of the run.
     let mut spare: Vec<Vec<u8>> = Vec::new();
-    let mut next_line: u64 = 2;
+    let mut next_line: u64 = header_lines + 1;
     while !block.is_empty() {
         bytes_read += block.len() as u64;
-        let lines: Vec<&[u8]> = split_lines(&block);
+        let records = split_records(&block, next_line);
+        let lines = records.records;
         let first_line = next_line;
-        next_line += lines.len() as u64;
+        next_line += records.lines;
+        let starts = records.starts.as_deref();
         // PERF: the I/O of the neighbouring blocks (writing the last one's output, reading the
         // next one) overlaps the evaluation of this one, so no core idles while one thread does
         // I/O (README, performance: `sgsim eval` on 10 million rows).
@@ -141,8 +102,12 @@ pub fn eval_csv(
                     .zip(buffers.into_par_iter())
                     .enumerate()
                     .map(|(task, (chunk, csv))| {
-                        let first = first_line + (task * LINES_PER_TASK) as u64;
-                        evaluate_lines(engine, &labels, chunk, first, csv)
+                        let first = task * LINES_PER_TASK;
+                        let line_of = |offset: usize| match starts {
+                            Some(starts) => starts[first + offset],
+                            None => first_line + (first + offset) as u64,
+                        };
+                        evaluate_lines(engine, &labels, chunk, &line_of, csv)
                     })
                     .collect()
             },
@@ -171,8 +136,8 @@ pub fn eval_csv(
     Ok(summary)
 }
 
-/// Reads whole lines until the block holds at least [`BLOCK_BYTES`] or the input ends; true at
-/// the end.
+/// Reads whole records until the block holds at least [`BLOCK_BYTES`] or the input ends; true
+/// at the end.
 fn fill_block(input: &mut impl BufRead, block: &mut Vec<u8>) -> io::Result<bool> {
     while block.len() < BLOCK_BYTES {
         let available = match input.fill_buf() {
@@ -187,33 +152,74 @@ fn fill_block(input: &mut impl BufRead, block: &mut Vec<u8>) -> io::Result<bool>
         block.extend_from_slice(&available[..take]);
         input.consume(take);
     }
-    // Finish the line the block ends in.
+    // Finish the line the block ends in, then the record, if a quoted field spans lines.
     if block.last() != Some(&b'\n') && input.read_until(b'\n', block)? == 0 {
         return Ok(true);
+    }
+    while ends_in_quotes(block) {
+        if input.read_until(b'\n', block)? == 0 {
+            return Ok(true);
+        }
     }
     Ok(false)
 }
 
-/// Splits a block into lines without their line ends; a final empty line is not a row.
+/// A block cut into records.
+struct Records<'a> {
+    /// Each record without its line end; a final empty line is not a record.
+    records: Vec<&'a [u8]>,
+    /// The line each record starts on, when a quoted field spans lines (else record `i` starts
+    /// on the block's first line plus `i`).
+    starts: Option<Vec<u64>>,
+    /// Lines in the block.
+    lines: u64,
+}
+
+/// Splits a block into records.
 ///
 /// PERF: this runs on one thread before a block is spread across all of them; splitting with
 /// `memchr` instead of a byte-by-byte `split` took it from 8 % of `sgsim eval`'s time to ~1 %.
-fn split_lines(block: &[u8]) -> Vec<&[u8]> {
-    let mut lines = Vec::with_capacity(block.len() / 48);
+/// Blocks without quotes (the usual case) take that path; see [`record_ends`].
+fn split_records(block: &[u8], first_line: u64) -> Records<'_> {
+    let mut records = Vec::with_capacity(block.len() / 48);
     let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', block) {
-        lines.push(trim_line_end(&block[start..end]));
+    let mut push_until = |end: usize| {
+        records.push(trim_line_end(&block[start..end]));
         start = end + 1;
+    };
+    let quoted = memchr::memchr(b'"', block).is_some();
+    let mut newlines = 0;
+    if quoted {
+        let ends = record_ends(block);
+        ends.iter().for_each(|&end| push_until(end));
+        newlines = memchr::memchr_iter(b'\n', block).count();
+    } else {
+        for end in memchr::memchr_iter(b'\n', block) {
+            push_until(end);
+            newlines += 1;
+        }
     }
     if start < block.len() {
-        lines.push(trim_line_end(&block[start..]));
+        records.push(trim_line_end(&block[start..]));
     }
-    lines
-}
-
-fn trim_line_end(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
+    let lines = (newlines + usize::from(block.last().is_some_and(|&b| b != b'\n'))) as u64;
+    // Every line end ends a record unless a quoted field holds one.
+    let starts = (records.len() as u64 != lines).then(|| {
+        let mut line = first_line;
+        records
+            .iter()
+            .map(|record| {
+                let at = line;
+                line += 1 + memchr::memchr_iter(b'\n', record).count() as u64;
+                at
+            })
+            .collect()
+    });
+    Records {
+        records,
+        starts,
+        lines,
+    }
 }
 
 struct TaskOutput {
@@ -222,13 +228,13 @@ struct TaskOutput {
     summary: EvalSummary,
 }
 
-/// Evaluates `lines` (the first is line `first_line` of the input) into `csv`, a buffer to
-/// reuse.
+/// Evaluates `lines` (record `i` starts on line `line_of(i)` of the input) into `csv`, a buffer
+/// to reuse.
 fn evaluate_lines(
     engine: &Engine,
-    labels: &RuleLabels,
+    labels: &VerdictWriter,
     lines: &[&[u8]],
-    first_line: u64,
+    line_of: &dyn Fn(usize) -> u64,
     mut csv: Vec<u8>,
 ) -> TaskOutput {
     csv.clear();
@@ -252,12 +258,12 @@ fn evaluate_lines(
                 } else {
                     out.summary.dropped += 1;
                 }
-                write_verdict(labels, &verdict, &mut out.csv);
+                labels.write(&verdict, &mut out.csv);
             }
             Err(message) => {
                 out.summary.errors += 1;
                 out.errors.push(RowError {
-                    line: first_line + offset as u64,
+                    line: line_of(offset),
                     message,
                 });
                 // Keep the output rectangular: a row without exactly 7 input columns is
@@ -271,7 +277,7 @@ fn evaluate_lines(
                         write_field(field, &mut out.csv);
                     }
                 }
-                out.csv.extend_from_slice(b",error,,,\n");
+                VerdictWriter::write_error(&mut out.csv);
             }
         }
     }
@@ -285,12 +291,14 @@ fn parse_row(
 ) -> Result<(Target, Flow), String> {
     let text = std::str::from_utf8(line).map_err(|_| "the row is not valid UTF-8".to_string())?;
     let quoted_fields;
-    let fields = match unquoted_fields(text) {
+    let fields = match split_unquoted(text) {
         Some(fields) => fields?,
         None => {
             quoted_fields = parse_quoted(text)?;
-            let fields: Vec<&str> = quoted_fields.iter().map(String::as_str).collect();
-            seven_fields(fields.len(), fields.into_iter())?
+            if quoted_fields.len() != 7 {
+                return Err(field_count_error(quoted_fields.len()));
+            }
+            std::array::from_fn(|i| quoted_fields[i].as_str())
         }
     };
     let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields;
@@ -309,53 +317,6 @@ fn parse_row(
     Ok((target, flow))
 }
 
-/// The seven fields of a row, split at its commas in one pass over the bytes; `None` if the
-/// row has a quote (the csv crate reads those, see [`parse_quoted`]).
-///
-/// PERF: a fixed array instead of `str::split` into a Vec halved the per-row parsing cost of
-/// `sgsim eval`; one byte loop for commas and quotes instead of `memchr` calls (one per field
-/// and one for quotes, each with its set-up, on rows of ~50 bytes) saved ~100 of ~2 800
-/// instructions a row (callgrind).
-fn unquoted_fields(text: &str) -> Option<Result<[&str; 7], String>> {
-    let mut fields = [""; 7];
-    let mut count = 0;
-    let mut start = 0;
-    for (at, &byte) in text.as_bytes().iter().enumerate() {
-        if byte == b',' {
-            if count < 7 {
-                fields[count] = &text[start..at];
-            }
-            count += 1;
-            start = at + 1;
-        } else if byte == b'"' {
-            return None;
-        }
-    }
-    if count < 7 {
-        fields[count] = &text[start..];
-    }
-    count += 1;
-    Some(if count == 7 {
-        Ok(fields)
-    } else {
-        Err(field_count_error(count))
-    })
-}
-
-fn seven_fields<'a>(
-    count: usize,
-    mut fields: impl Iterator<Item = &'a str>,
-) -> Result<[&'a str; 7], String> {
-    if count != 7 {
-        return Err(field_count_error(count));
-    }
-    Ok(std::array::from_fn(|_| fields.next().unwrap_or_default()))
-}
-
-fn field_count_error(count: usize) -> String {
-    format!("{count} fields, expected 7 ({INPUT_HEADER})")
-}
-
 /// The first 7 fields of a row that does not have exactly 7, padded; `None` for a row with 7.
 fn ragged_fields(line: &[u8]) -> Option<Vec<String>> {
     let text = String::from_utf8_lossy(line);
@@ -369,79 +330,4 @@ fn ragged_fields(line: &[u8]) -> Option<Vec<String>> {
     }
     fields.resize(7, String::new());
     Some(fields)
-}
-
-/// A row with quotes goes through the csv crate, so quoted fields parse as any CSV reader would.
-fn parse_quoted(text: &str) -> Result<Vec<String>, String> {
-    let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    match reader.records().next() {
-        Some(Ok(record)) => Ok(record.iter().map(str::to_string).collect()),
-        Some(Err(err)) => Err(format!("malformed CSV: {err}")),
-        None => Ok(Vec::new()),
-    }
-}
-
-/// The `group_id,rule_id` output columns of every rule, written once per run.
-///
-/// PERF: looking both ids up and checking them for characters to quote on every row cost
-/// more than evaluating the row.
-struct RuleLabels {
-    /// Per group, per rule: the two columns as CSV.
-    columns: Vec<Vec<Vec<u8>>>,
-}
-
-impl RuleLabels {
-    fn new(engine: &Engine) -> RuleLabels {
-        let columns = engine
-            .snapshot()
-            .groups()
-            .iter()
-            .map(|group| {
-                group
-                    .rules
-                    .iter()
-                    .map(|rule| {
-                        let mut columns = Vec::new();
-                        write_field(&group.id, &mut columns);
-                        columns.push(b',');
-                        write_field(&rule.id, &mut columns);
-                        columns
-                    })
-                    .collect()
-            })
-            .collect();
-        RuleLabels { columns }
-    }
-
-    fn of(&self, rule: RuleRef) -> &[u8] {
-        &self.columns[rule.group as usize][rule.rule as usize]
-    }
-}
-
-fn write_verdict(labels: &RuleLabels, verdict: &Verdict, out: &mut Vec<u8>) {
-    out.push(b',');
-    out.extend_from_slice(verdict.action.as_str().as_bytes());
-    out.push(b',');
-    out.extend_from_slice(verdict.reason.as_str().as_bytes());
-    match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule_ref)) => {
-            out.push(b',');
-            out.extend_from_slice(labels.of(rule_ref));
-            out.push(b'\n');
-        }
-        _ => out.extend_from_slice(b",,\n"),
-    }
-}
-
-/// Writes a CSV field, quoting it only when it needs quotes.
-fn write_field(value: &str, out: &mut Vec<u8>) {
-    if value.contains([',', '"', '\n', '\r']) {
-        out.push(b'"');
-        out.extend_from_slice(value.replace('"', "\"\"").as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(value.as_bytes());
-    }
 }

@@ -67,6 +67,7 @@ pub mod classbench;
 pub mod compile;
 pub mod control;
 pub mod eval;
+pub mod flows;
 pub mod model;
 
 pub use api::LoadError;

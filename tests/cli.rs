@@ -45,7 +45,8 @@ fn keys(value: &Value) -> Vec<&str> {
 // ---------------------------------------------------------------------------------------------
 // check: text
 
-// The README's first example: the NIC's own address fills in --dst, and no --sport means 0.
+// The README's first example: the NIC's own address fills in --dst, and without --sport the
+// answer holds for every source port.
 #[test]
 fn check_prints_the_verdict_the_deciding_rule_and_the_flow() {
     let out = check(&[
@@ -63,7 +64,8 @@ fn check_prints_the_verdict_the_deciding_rule_and_the_flow() {
     assert_eq!(
         out,
         "DROP   by sg-web/sgr-web-ssh-deny (priority 50, drop tcp 22/22 from 0.0.0.0/0)\n\
-         \x20 flow: ingress tcp 203.0.113.9:0 -> 10.0.1.10:22 on eni-web1\n"
+         \x20 for every source port (--sport not given)\n\
+         \x20 flow: ingress tcp 203.0.113.9:any -> 10.0.1.10:22 on eni-web1\n"
     );
 }
 
@@ -125,7 +127,8 @@ fn check_explains_default_platform_and_inner_access_verdicts() {
     assert_eq!(
         vault,
         "DROP   by default (no rule matched; enterprise groups drop both directions)\n\
-         \x20 flow: egress udp 10.0.3.10:0 -> 8.8.8.8:53 on eni-vault\n"
+         \x20 for every source port (--sport not given)\n\
+         \x20 flow: egress udp 10.0.3.10:any -> 8.8.8.8:53 on eni-vault\n"
     );
 
     let platform = check(&[
@@ -143,7 +146,8 @@ fn check_explains_default_platform_and_inner_access_verdicts() {
     assert_eq!(
         platform,
         "DROP   by platform rule (egress TCP 25 to a public IPv4 address is blocked; --no-platform-rules turns it off)\n\
-         \x20 flow: egress tcp 10.0.1.10:0 -> 93.184.216.34:25 on eni-web1\n"
+         \x20 for every source port (--sport not given)\n\
+         \x20 flow: egress tcp 10.0.1.10:any -> 93.184.216.34:25 on eni-web1\n"
     );
     let platform_off = check(&[
         "--nic",
@@ -232,6 +236,7 @@ fn check_json_has_the_verdict_columns_the_flow_and_the_rule() {
             "reason",
             "rule",
             "rule_id",
+            "schema_version",
             "security_group_id",
             "target",
             "verdict"
@@ -248,11 +253,11 @@ fn check_json_has_the_verdict_columns_the_flow_and_the_rule() {
     );
     assert_eq!(
         out["flow"],
-        serde_json::json!({"direction": "ingress", "protocol": 6, "src_ip": "203.0.113.9", "src_port": 40000, "dst_ip": "10.0.1.10", "dst_port": 22})
+        serde_json::json!({"direction": "ingress", "protocol": "tcp", "protocol_number": 6, "src_ip": "203.0.113.9", "src_port": 40000, "dst_ip": "10.0.1.10", "dst_port": 22})
     );
     assert_eq!(
         out["rule"],
-        serde_json::json!({"priority": 50, "policy": "drop", "protocol": "tcp", "summary": "drop tcp 22/22 from 0.0.0.0/0", "description": "no SSH from anywhere else"})
+        serde_json::json!({"priority": 50, "policy": "drop", "protocol": "tcp", "protocol_number": 6, "summary": "drop tcp 22/22 from 0.0.0.0/0", "description": "no SSH from anywhere else"})
     );
 }
 
@@ -278,7 +283,9 @@ fn check_json_without_a_deciding_rule_has_null_rule_columns() {
             "flow",
             "reason",
             "rule_id",
+            "schema_version",
             "security_group_id",
+            "source_ports",
             "target",
             "verdict"
         ]
@@ -327,7 +334,8 @@ fn check_from_to_reports_both_sides_egress_first() {
         "DROP   connection eni-db1 -> eni-vault\n\
          \x20 egress  eni-db1: DROP   by sg-db/sgr-db-egress-none (priority 100, drop all to 0.0.0.0/0)\n\
          \x20 ingress eni-vault: DROP   by default (no rule matched; enterprise groups drop both directions)\n\
-         \x20 flow: tcp 10.0.2.10:0 -> 10.0.3.10:8200\n"
+         \x20 for every source port (--sport not given)\n\
+         \x20 flow: tcp 10.0.2.10:any -> 10.0.3.10:8200\n"
     );
 }
 
@@ -345,7 +353,14 @@ fn check_from_to_json_names_the_blocking_sides_egress_first() {
     ]);
     assert_eq!(
         keys(&both_drop),
-        ["blocked_by", "egress", "ingress", "verdict"]
+        [
+            "blocked_by",
+            "egress",
+            "ingress",
+            "schema_version",
+            "source_ports",
+            "verdict"
+        ]
     );
     assert_eq!(both_drop["verdict"], "drop");
     assert_eq!(
@@ -414,7 +429,8 @@ fn check_group_asks_a_bare_group() {
     assert_eq!(
         String::from_utf8_lossy(&accepted.stdout),
         "ACCEPT by sg-bare/sgr-bare-ssh (priority 1, accept tcp 22/22 from 10.0.0.0/8)\n\
-         \x20 flow: ingress tcp 10.1.2.3:0 -> 10.0.0.5:22 on sg-bare\n"
+         \x20 for every source port (--sport not given)\n\
+         \x20 flow: ingress tcp 10.1.2.3:any -> 10.0.0.5:22 on sg-bare\n"
     );
     // The only group is asked when none is named.
     let dropped = ask(None, "203.0.113.9");

@@ -1163,6 +1163,19 @@ fn delete_nic_errors() {
     );
 }
 
+/// Issue 16, why 3: ModifySecurityGroupPolicy's page lists `MissingParamter.RegionId`.
+#[test]
+fn modify_policy_without_region_answers_its_documented_code() {
+    let mut sim = sim();
+    let answer = rejects(
+        &mut sim,
+        "Action=ModifySecurityGroupPolicy&SecurityGroupId=sg-a&InnerAccessPolicy=Drop",
+        "MissingParamter.RegionId",
+        400,
+    );
+    assert_eq!(answer.body["Message"], "The RegionId should not be null.");
+}
+
 /// Every code in docs/control-plane.md's table is triggered by a test in this file.
 #[test]
 fn every_documented_code_is_tested() {

@@ -412,3 +412,36 @@ fn large_rule_sets_equal_reference() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    /// `check` without `--sport` (issue 16, why 4): the ranges of source ports cover 0..=65535
+    /// in order, neighbours differ, and every port the generator's rules can tell apart (0..=20,
+    /// each range's ends, 65535) gets the reference's verdict from the range holding it.
+    #[test]
+    fn source_port_ranges_equal_reference((snapshot_json, flows, options) in snapshot_and_flows()) {
+        use sgsim::analysis::open_port::by_source_port;
+        let snapshot = Snapshot::from_json_value(snapshot_json).unwrap();
+        let engine = Engine::with_options(snapshot, options);
+        let targets = targets(engine.snapshot());
+        for (pick, flow) in flows.iter().filter(|(_, f)| matches!(f.protocol, 6 | 17)) {
+            let target = targets[pick % targets.len()];
+            let ranges = by_source_port(&engine, target, flow);
+            prop_assert_eq!(ranges.first().map(|r| r.from), Some(0));
+            prop_assert_eq!(ranges.last().map(|r| r.to), Some(u16::MAX));
+            for pair in ranges.windows(2) {
+                prop_assert_eq!(u32::from(pair[0].to) + 1, u32::from(pair[1].from));
+                prop_assert_ne!(pair[0].verdict, pair[1].verdict, "unmerged neighbours");
+            }
+            let ports = (0u16..=20)
+                .chain([u16::MAX])
+                .chain(ranges.iter().flat_map(|r| [r.from, r.to]));
+            for port in ports {
+                let at = Flow { src_port: port, ..*flow };
+                let range = ranges.iter().find(|r| r.from <= port && port <= r.to).unwrap();
+                prop_assert_eq!(range.verdict, engine.check_reference(target, &at), "port {} of {}", port, flow);
+            }
+        }
+    }
+}

@@ -233,7 +233,10 @@ pub struct FlowFlip {
     /// 1-based line in the flows file (the header is line 1).
     pub line: u64,
     pub target: String,
+    /// The flow as text; its fields follow.
     pub flow: String,
+    #[serde(flatten)]
+    pub fields: crate::flows::FlowFields,
     pub from: Action,
     pub to: Action,
     pub before: String,
@@ -255,6 +258,7 @@ pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) 
                 line: *line,
                 target: old.snapshot().target_id(old_target).to_string(),
                 flow: flow.to_string(),
+                fields: crate::flows::FlowFields::of(flow),
                 from: before.action,
                 to: after.action,
                 before: decider_name(old.snapshot(), &before),

@@ -45,6 +45,7 @@
 
 pub mod audit;
 pub mod diff;
+pub mod open_port;
 pub mod region;
 pub mod sarif;
 
@@ -346,7 +347,9 @@ pub(crate) fn preferred_for<A: AddrKey>(snapshot: &Snapshot, target: Target) -> 
 pub struct Witness {
     /// `ingress tcp 203.0.113.9:40000 -> 10.0.0.5:22`.
     pub flow: String,
-    pub protocol: u8,
+    /// `tcp`, or the number as text when it has no name.
+    pub protocol: String,
+    pub protocol_number: u8,
     pub src_ip: String,
     pub src_port: u16,
     pub dst_ip: String,
@@ -378,7 +381,8 @@ impl Witness {
         let snapshot = engine.snapshot();
         Witness {
             flow: flow.to_string(),
-            protocol: flow.protocol,
+            protocol: crate::model::protocol_label(flow.protocol),
+            protocol_number: flow.protocol,
             src_ip: flow.src.to_string(),
             src_port: flow.src_port,
             dst_ip: flow.dst.to_string(),

@@ -10,6 +10,7 @@
 //!   [`UNNAMED_GROUP_ID`], no NICs.
 
 pub mod dump;
+pub mod preserve;
 pub mod raw;
 mod validate;
 pub mod write;

@@ -523,6 +523,8 @@ impl Measurement {
         let mut put = |key: &str, value: serde_json::Value| {
             map.insert(key.to_string(), value);
         };
+        // docs/json.md describes these objects; the version changes when their shape does.
+        put("schema_version", 1.into());
         put("rules", self.rules.into());
         put("flows", self.flows.into());
         put("build_ms", round3(self.build_ms).into());
@@ -1058,58 +1060,28 @@ pub fn read_flows_csv(
     reader: impl std::io::Read,
     file: &str,
 ) -> Result<Vec<Query>, String> {
-    let mut csv = ::csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
-    let mut records = csv.records();
-    let header = match records.next() {
-        Some(Ok(record)) => record.iter().collect::<Vec<_>>().join(","),
-        Some(Err(err)) => return Err(format!("{file}:1: {err}")),
-        None => {
-            return Err(format!(
-                "{file}: empty: expected the header {:?}",
-                crate::bulk::INPUT_HEADER
-            ))
-        }
-    };
-    if header.trim_start_matches('\u{feff}') != crate::bulk::INPUT_HEADER {
-        return Err(format!(
-            "{file}:1: header {header:?}: expected exactly {:?}",
-            crate::bulk::INPUT_HEADER
-        ));
-    }
+    let rows = crate::flows::FlowsReader::new(std::io::BufReader::new(reader))
+        .map_err(|err| err.in_file(file))?;
     let mut queries = Vec::new();
     let mut last_target: Option<(String, crate::model::Target)> = None;
-    for (k, record) in records.enumerate() {
-        let record = record.map_err(|err| {
-            let line = err.position().map_or(k as u64 + 2, |p| p.line());
-            format!("{file}:{line}: {err}")
-        })?;
-        // The line the record starts on (quoted fields may span lines).
-        let line = record.position().map_or(k as u64 + 2, |p| p.line());
-        let fields: Vec<&str> = record.iter().collect();
-        let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields[..] else {
-            return Err(format!(
-                "{file}:{line}: {} fields, expected 7 ({})",
-                fields.len(),
-                crate::bulk::INPUT_HEADER
-            ));
-        };
+    for row in rows {
+        let row = row
+            .map_err(|err| format!("{file}: {err}"))?
+            .map_err(|err| format!("{file}:{}: {}", err.line, err.message))?;
         let target = match &last_target {
-            Some((id, target)) if id == nic_id => *target,
+            Some((id, target)) if *id == row.target_id => *target,
             _ => {
                 let target = snapshot
-                    .resolve_target(nic_id)
-                    .map_err(|why| format!("{file}:{line}: nic_id: {why}"))?;
-                last_target = Some((nic_id.to_string(), target));
+                    .resolve_target(&row.target_id)
+                    .map_err(|why| format!("{file}:{}: nic_id: {why}", row.line))?;
+                last_target = Some((row.target_id, target));
                 target
             }
         };
-        let flow =
-            crate::model::Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
-                .map_err(|err| format!("{file}:{line}: {err}"))?;
-        queries.push(Query { target, flow });
+        queries.push(Query {
+            target,
+            flow: row.flow,
+        });
     }
     Ok(queries)
 }

@@ -2,14 +2,15 @@
 //! and writes the new snapshot atomically; a rejected call leaves every file untouched.
 
 use super::eval::create_temp_beside;
-use super::load_snapshot;
+use super::{load_snapshot, load_snapshot_text, read_snapshot_text};
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::api::write::write_snapshot;
-use sgsim::bulk::eval_csv;
+use sgsim::api::preserve::patch_snapshot_text;
+use sgsim::api::{snapshot_to_string, snapshot_to_value};
+use sgsim::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
 use std::fs::File;
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -45,22 +46,39 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
-    if args.snapshot.is_dir() && args.output.is_none() && !args.dry_run {
+    let from_directory = args.snapshot.is_dir();
+    if from_directory && args.output.is_none() && !args.dry_run {
         return Err(format!(
             "{}: a directory of API responses cannot take the new snapshot back: name a file \
              with --output FILE (it gets the whole assembled snapshot), or use --dry-run",
             args.snapshot.display()
         ));
     }
-    let before = load_snapshot(&args.snapshot)?;
+    // Held from the read to the rename: concurrent `sgsim apply` runs on one file serialize, so
+    // no accepted call is lost to another run's write. Released when dropped.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(lock_for_writing(
+            args.output.as_deref().unwrap_or(&args.snapshot),
+        )?)
+    };
+    // A directory has no one text to patch: the new snapshot is written whole.
+    let (original, before) = if from_directory {
+        (None, load_snapshot(&args.snapshot)?)
+    } else {
+        let original = read_snapshot_text(&args.snapshot)?;
+        let before = load_snapshot_text(&args.snapshot, original.clone())?;
+        (Some(original), before)
+    };
     let texts = args
         .requests
         .iter()
         .map(|r| read_request(r))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // The unchanged snapshot is only needed to compare flows.
-    let kept = args.flows.as_ref().map(|_| before.clone());
+    // The unchanged snapshot: to compare flows, and to tell what changed when writing.
+    let kept = before.clone();
     let mut sim = match args.seed {
         Some(seed) => Simulator::with_seed(before, seed),
         None => Simulator::new(before),
@@ -80,14 +98,17 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
 
     if args.dry_run {
         if let Some(flows) = &args.flows {
-            let before = kept.as_ref().unwrap_or(sim.snapshot());
-            let report = flipped_flows(before, sim.snapshot(), flows)?;
+            let report = flipped_flows(&kept, sim.snapshot(), flows)?;
             writeln!(out, "{report}").map_err(|e| e.to_string())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
     let target = args.output.as_deref().unwrap_or(&args.snapshot);
-    write_atomically(target, sim.snapshot(), args.fsync)?;
+    write_atomically(
+        target,
+        &new_text(original.as_deref(), &kept, sim.snapshot()),
+        args.fsync,
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -100,32 +121,86 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
             .map_err(|e| format!("stdin: {e}"))?;
         return Ok(("stdin".into(), text));
     }
+    const EXPECTED: &str = "a file holding an API call's parameters as a JSON object or a \
+        query string, or the query string itself (Action=AuthorizeSecurityGroup&RegionId=…)";
     let path = Path::new(arg);
     if !path.exists() && (arg.contains("Action=") || arg.trim_start().starts_with('{')) {
         return Ok(("request".into(), arg.to_string()));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{arg}: {e}"))?;
+    if !path.exists() && super::looks_like_query(arg) {
+        return Err(format!(
+            "{arg}: no such file; as a query string it lacks Action=: expected {EXPECTED}"
+        ));
+    }
+    let mut text = String::new();
+    super::open_input(path, EXPECTED)?
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{arg}: {e}"))?;
+    if text.trim().is_empty() {
+        return Err(format!("{arg}: the file is empty: expected {EXPECTED}"));
+    }
     Ok((arg.to_string(), text))
 }
 
-/// Writes the snapshot to a temporary file beside `path`, then renames it over `path`: readers
-/// see the old file or the new one, never a part.
-pub(super) fn write_atomically(
-    path: &Path,
-    snapshot: &Snapshot,
-    fsync: bool,
-) -> Result<(), String> {
-    let (file, temp) = create_temp_beside(path)?;
-    let mut writer = io::BufWriter::with_capacity(64 << 10, file);
-    let result = write_snapshot(snapshot, &mut writer)
-        .and_then(|_| writer.flush())
-        .and_then(|_| {
-            if fsync {
-                writer.get_ref().sync_all()
-            } else {
-                Ok(())
-            }
-        })
+/// An exclusive lock on the file at `path` (when it exists), taken on the file that is there
+/// once the lock is held. A run that waited while another renamed a new file into place finds
+/// its lock on the old, replaced inode, and locks again. No lock file is left behind.
+fn lock_for_writing(path: &Path) -> Result<Option<File>, String> {
+    if path.as_os_str() == "-" {
+        return Ok(None);
+    }
+    loop {
+        let file = match File::open(path) {
+            Ok(file) => file,
+            // Nothing there yet (a new --output): nothing to lose.
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(format!("{}: {err}", path.display())),
+        };
+        file.lock()
+            .map_err(|e| format!("{}: cannot lock: {e}", path.display()))?;
+        if still_at(&file, path) {
+            return Ok(Some(file));
+        }
+    }
+}
+
+/// Whether `file` is still the file at `path` (not replaced by a rename meanwhile).
+#[cfg(unix)]
+fn still_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(held), Ok(current)) => held.dev() == current.dev() && held.ino() == current.ino(),
+        _ => false,
+    }
+}
+
+/// Without inode numbers, trust the first lock: Windows does not rename over an open file.
+#[cfg(not(unix))]
+fn still_at(_file: &File, _path: &Path) -> bool {
+    true
+}
+
+/// The new snapshot's text: the original with only what the calls changed patched in (see
+/// [`patch_snapshot_text`]), checked to load back into the new snapshot; else the whole
+/// snapshot in the API's shape.
+fn new_text(original: Option<&str>, before: &Snapshot, after: &Snapshot) -> String {
+    if let Some(text) = original.and_then(|original| patch_snapshot_text(original, before, after)) {
+        let same = Snapshot::from_json_str(&text)
+            .is_ok_and(|loaded| snapshot_to_value(&loaded) == snapshot_to_value(after));
+        if same {
+            return text;
+        }
+    }
+    snapshot_to_string(after)
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`: readers see
+/// the old file or the new one, never a part.
+pub(super) fn write_atomically(path: &Path, text: &str, fsync: bool) -> Result<(), String> {
+    let (mut file, temp) = create_temp_beside(path)?;
+    let result = file
+        .write_all(text.as_bytes())
+        .and_then(|_| if fsync { file.sync_all() } else { Ok(()) })
         .map_err(|e| format!("{}: {e}", temp.display()))
         .and_then(|_| std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display())));
     if result.is_err() {
@@ -134,67 +209,72 @@ pub(super) fn write_atomically(
     result
 }
 
-/// Evaluates the flows before and after, and lists those whose verdict flips.
+/// The JSON `schema_version` of the flipped-flows report (docs/json.md).
+const SCHEMA_VERSION: u32 = 1;
+
+/// Evaluates the flows before and after, and lists those whose verdict flips. Bad rows (and
+/// rows whose NIC is missing before or after) are reported on stderr with their line numbers
+/// and counted in `FlowErrors`.
 fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Value, String> {
     let name = flows.display().to_string();
-    let mut input = Vec::new();
-    if flows.as_os_str() == "-" {
-        io::stdin()
-            .read_to_end(&mut input)
-            .map_err(|e| format!("{name}: {e}"))?;
+    let input: Box<dyn BufRead> = if flows.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
     } else {
-        BufReader::new(File::open(flows).map_err(|e| format!("{name}: {e}"))?)
-            .read_to_end(&mut input)
-            .map_err(|e| format!("{name}: {e}"))?;
-    }
-    let run = |snapshot: &Snapshot| -> Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        eval_csv(
-            &Engine::new(snapshot.clone()),
-            &input[..],
-            &mut out,
-            &mut (),
-        )
-        .map_err(|e| format!("{name}: {e}"))?;
-        Ok(out)
+        let file = super::open_input(flows, super::eval::FLOWS_EXPECTED)?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
     };
-    let (old, new) = (run(before)?, run(after)?);
-    let rows = |csv_text: &[u8]| -> Vec<Vec<String>> {
-        csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(csv_text)
-            .records()
-            .filter_map(Result::ok)
-            .map(|r| r.iter().map(str::to_string).collect())
-            .collect()
-    };
-    let (old_rows, new_rows) = (rows(&old), rows(&new));
+    let rows = FlowsReader::new(input).map_err(|err| err.in_file(&name))?;
+    let (old, new) = (Engine::new(before.clone()), Engine::new(after.clone()));
     let mut flipped = Vec::new();
-    let mut errors = 0;
-    for (i, (a, b)) in old_rows.iter().zip(&new_rows).enumerate() {
-        if a.len() < 11 || b.len() < 11 {
-            continue;
-        }
-        if a[7] == "error" {
-            errors += 1;
-            continue;
-        }
-        if a[7] != b[7] {
-            let side = |row: &[String]| {
-                json!({"verdict": row[7], "reason": row[8],
-                       "security_group_id": row[9], "rule_id": row[10]})
+    let (mut checked, mut errors) = (0u64, 0u64);
+    for row in rows {
+        checked += 1;
+        let row = match row.map_err(|e| format!("{name}: {e}"))? {
+            Ok(row) => row,
+            Err(err) => {
+                eprintln!("{name}:{}: {}", err.line, err.message);
+                errors += 1;
+                continue;
+            }
+        };
+        let targets = old
+            .target(&row.target_id)
+            .map_err(|why| format!("{why} (before the change)"))
+            .and_then(|a| {
+                new.target(&row.target_id)
+                    .map(|b| (a, b))
+                    .map_err(|why| format!("{why} (after the change)"))
+            });
+        let (old_target, new_target) = match targets {
+            Ok(pair) => pair,
+            Err(why) => {
+                eprintln!("{name}:{}: nic_id: {why}", row.line);
+                errors += 1;
+                continue;
+            }
+        };
+        let (a, b) = (
+            old.check(old_target, &row.flow),
+            new.check(new_target, &row.flow),
+        );
+        if a.action != b.action {
+            let side = |engine: &Engine, verdict| {
+                let c = VerdictColumns::of(engine, verdict);
+                json!({"verdict": c.verdict, "reason": c.reason,
+                       "security_group_id": c.security_group_id, "rule_id": c.rule_id})
             };
-            flipped.push(json!({
-                "line": i + 2,
-                "nic_id": a[0], "direction": a[1], "protocol": a[2],
-                "src_ip": a[3], "src_port": a[4], "dst_ip": a[5], "dst_port": a[6],
-                "before": side(a), "after": side(b),
-            }));
+            let mut entry = json!({"line": row.line, "nic_id": row.target_id});
+            if let Value::Object(fields) = json!(FlowFields::of(&row.flow)) {
+                entry.as_object_mut().expect("an object").extend(fields);
+            }
+            entry["before"] = side(&old, &a);
+            entry["after"] = side(&new, &b);
+            flipped.push(entry);
         }
     }
     Ok(json!({
-        "FlowsChecked": old_rows.len(),
+        "schema_version": SCHEMA_VERSION,
+        "FlowsChecked": checked,
         "FlowErrors": errors,
         "Flipped": flipped,
     }))

@@ -24,6 +24,18 @@ pub struct AuditArgs {
     /// 27017, 9200, 11211, 2375, 5900).
     #[arg(long, value_delimiter = ',')]
     ports: Vec<u16>,
+    /// Exit 0 when there is no finding at or above --fail-on, 2 when there is, 1 on errors.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// With --detailed-exitcode: the least severity that counts, as SARIF levels: error (public
+    /// exposure), warning (shadowed rules, limits) or note (redundant rules; every finding).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "note",
+        requires = "detailed_exitcode"
+    )]
+    fail_on: Severity,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -42,12 +54,50 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         let uri = args.snapshot.display().to_string();
         emit(&(pretty(&audit_to_sarif(&report, &uri)) + "\n"))?;
     } else if args.json {
-        let value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        let mut value = serde_json::json!({ "schema_version": SCHEMA_VERSION });
+        if let serde_json::Value::Object(report) =
+            serde_json::to_value(&report).map_err(|e| e.to_string())?
+        {
+            value.as_object_mut().expect("an object").extend(report);
+        }
         emit(&(pretty(&value) + "\n"))?;
     } else {
         emit(&text(&report))?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(
+        if args.detailed_exitcode && worst(&report) >= Some(args.fail_on) {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
+
+/// The JSON `schema_version` of audit's output (docs/json.md).
+const SCHEMA_VERSION: u32 = 1;
+
+/// How severe a finding is: the level its kind has in the SARIF output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+enum Severity {
+    Note,
+    Warning,
+    Error,
+}
+
+/// The most severe finding of the report, if any.
+fn worst(report: &AuditReport) -> Option<Severity> {
+    report
+        .targets
+        .iter()
+        .flat_map(|t| {
+            [
+                (!t.exposures.is_empty()).then_some(Severity::Error),
+                (!t.shadowed.is_empty() || !t.limits.is_empty()).then_some(Severity::Warning),
+                (!t.redundant.is_empty()).then_some(Severity::Note),
+            ]
+        })
+        .flatten()
+        .max()
 }
 
 fn pretty(value: &serde_json::Value) -> String {

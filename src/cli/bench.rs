@@ -177,12 +177,12 @@ fn io_err(err: io::Error) -> String {
     format!("stdout: {err}")
 }
 
-fn read_flows(snapshot: &Snapshot, path: &PathBuf) -> Result<Vec<Query>, String> {
+fn read_flows(snapshot: &Snapshot, path: &std::path::Path) -> Result<Vec<Query>, String> {
     let name = path.display().to_string();
     if path.as_os_str() == "-" {
         bench::read_flows_csv(snapshot, io::stdin().lock(), &name)
     } else {
-        let file = std::fs::File::open(path).map_err(|err| format!("{name}: {err}"))?;
+        let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
         bench::read_flows_csv(snapshot, io::BufReader::with_capacity(1 << 20, file), &name)
     }
 }

@@ -4,6 +4,7 @@ use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::json;
 use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
+use sgsim::flows::FlowsReader;
 use sgsim::model::Flow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,9 +18,13 @@ pub struct DiffArgs {
     /// Also list the flows of this CSV (the `eval` format) whose verdict flips.
     #[arg(long)]
     flows: Option<PathBuf>,
-    /// Print JSON instead of text.
+    /// Print JSON instead of text (described in docs/json.md).
     #[arg(long)]
     json: bool,
+    /// Exit 0 when no verdict changes, 2 when some do (in the rule sets or the flows file), 1 on
+    /// errors.
+    #[arg(long)]
+    detailed_exitcode: bool,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -31,14 +36,19 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     let mut bad_rows = false;
     let flips = match &args.flows {
         Some(path) => {
-            let (flows, bad) = read_flows(path)?;
+            let (flows, bad) = read_flows(path, &old, &new)?;
             bad_rows = bad;
             Some(flipped_flows(&old, &new, &flows))
         }
         None => None,
     };
     if args.json {
-        let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        let mut value = json!({ "schema_version": SCHEMA_VERSION });
+        if let serde_json::Value::Object(report) =
+            serde_json::to_value(&report).map_err(|e| e.to_string())?
+        {
+            value.as_object_mut().expect("an object").extend(report);
+        }
         if let Some(flips) = &flips {
             value["flows"] = json!(flips);
         }
@@ -46,43 +56,49 @@ pub fn run(args: DiffArgs) -> Result<ExitCode, String> {
     } else {
         emit(&text(&report, flips.as_deref()))?;
     }
+    let changed = !report.is_empty() || flips.as_ref().is_some_and(|f| !f.is_empty());
     // As in `eval`: bad rows stop nothing, but the exit code says some flows went unanswered.
     Ok(if bad_rows {
         ExitCode::from(1)
+    } else if args.detailed_exitcode && changed {
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
 }
 
+/// The JSON `schema_version` of diff's output (docs/json.md).
+const SCHEMA_VERSION: u32 = 1;
+
 /// A flows-file row: its line number, target id and flow.
 type FlowRow = (u64, String, Flow);
 
-/// Reads an eval CSV: `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`. Bad rows
-/// are reported on stderr with their line numbers and skipped; the flag says there were some.
-fn read_flows(path: &Path) -> Result<(Vec<FlowRow>, bool), String> {
-    let name = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .from_path(path)
-        .map_err(|e| format!("{name}: {e}"))?;
+/// Reads the flows file (the `eval` format, [`sgsim::flows`]). Bad rows, and rows whose NIC is
+/// in neither snapshot, are reported on stderr with their line numbers and left out; the flag
+/// says there were some.
+fn read_flows(
+    path: &Path,
+    old: &sgsim::Engine,
+    new: &sgsim::Engine,
+) -> Result<(Vec<FlowRow>, bool), String> {
+    let name = path.display().to_string();
+    let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
+    let rows = FlowsReader::new(std::io::BufReader::with_capacity(1 << 20, file))
+        .map_err(|err| err.in_file(&name))?;
     let mut out = Vec::new();
     let mut bad = false;
-    for (index, record) in reader.records().enumerate() {
-        let line = index as u64 + 2;
-        let parsed = record.map_err(|e| e.to_string()).and_then(|record| {
-            if record.len() != 7 {
-                return Err(format!("expected 7 fields, found {}", record.len()));
+    for row in rows {
+        match row.map_err(|e| format!("{name}: {e}"))? {
+            Ok(row)
+                if old.target(&row.target_id).is_err() && new.target(&row.target_id).is_err() =>
+            {
+                let why = old.target(&row.target_id).err().unwrap_or_default();
+                eprintln!("{name}:{}: nic_id: {why} (in neither snapshot)", row.line);
+                bad = true;
             }
-            let flow = Flow::parse(
-                &record[1], &record[2], &record[3], &record[4], &record[5], &record[6],
-            )
-            .map_err(|e| e.to_string())?;
-            Ok((line, record[0].to_string(), flow))
-        });
-        match parsed {
-            Ok(row) => out.push(row),
-            Err(message) => {
-                eprintln!("{name}:{line}: {message}");
+            Ok(row) => out.push((row.line, row.target_id, row.flow)),
+            Err(err) => {
+                eprintln!("{name}:{}: {}", err.line, err.message);
                 bad = true;
             }
         }

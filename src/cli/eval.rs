@@ -25,6 +25,10 @@ pub struct EvalArgs {
     switches: EvalSwitches,
 }
 
+/// What a flows argument must hold, for messages.
+pub(super) const FLOWS_EXPECTED: &str =
+    "a flows CSV with the header nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port";
+
 /// Bad rows beyond this many are counted, not printed one by one.
 const MAX_REPORTED_ROWS: u64 = 1000;
 
@@ -79,7 +83,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
     } else {
-        let file = File::open(&args.flows).map_err(|err| format!("{flows_name}: {err}"))?;
+        let file = super::open_input(&args.flows, FLOWS_EXPECTED)?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
     let mut reporter = Reporter {

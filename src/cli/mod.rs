@@ -9,7 +9,7 @@ mod eval;
 mod snapshot;
 
 use clap::{Args, Parser, Subcommand};
-use sgsim::api::dump::{assemble, AssemblyReport};
+use sgsim::api::dump::{assemble, assemble_documents, AssemblyReport, Document};
 use sgsim::model::{EvalOptions, NicType};
 use sgsim::{Engine, Snapshot};
 use std::path::Path;
@@ -96,8 +96,24 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
 /// command. What it references but does not give is warned about once on stderr, or refused
 /// with `--strict`.
 pub fn load_snapshot(path: &Path) -> Result<Snapshot, String> {
-    let (snapshot, report) = assemble(&[path]).map_err(|err| err.to_string())?;
-    check_missing(&path.display().to_string(), &report)?;
+    if path.is_dir() {
+        let (snapshot, report) = assemble(&[path]).map_err(|err| err.to_string())?;
+        check_missing(&path.display().to_string(), &report)?;
+        return Ok(snapshot);
+    }
+    let text = read_snapshot_text(path)?;
+    load_snapshot_text(path, text)
+}
+
+/// [`load_snapshot`] of one file's text already read with [`read_snapshot_text`].
+pub fn load_snapshot_text(path: &Path, text: String) -> Result<Snapshot, String> {
+    let name = path.display().to_string();
+    let (snapshot, report) = assemble_documents(vec![Document {
+        name: name.clone(),
+        text,
+    }])
+    .map_err(|err| err.to_string())?;
+    check_missing(&name, &report)?;
     Ok(snapshot)
 }
 
@@ -138,6 +154,38 @@ fn load_snapshot_with_groups(path: &Path) -> Result<Snapshot, String> {
     Ok(snapshot)
 }
 
+/// What a snapshot argument must hold, for messages.
+const SNAPSHOT_EXPECTED: &str = "expected a snapshot JSON object (SecurityGroups, \
+    NetworkInterfaces, …), an ECS API response (DescribeSecurityGroupAttribute, \
+    DescribeNetworkInterfaces, …), an array of Permission objects, or a directory of such files";
+
+/// The text of a snapshot file (`-` = stdin), refused when empty; errors name the file.
+pub fn read_snapshot_text(path: &Path) -> Result<String, String> {
+    let arg = path.display().to_string();
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text)
+            .map_err(|err| format!("{arg}: {err}"))?;
+        text
+    } else {
+        // Read whole (sized from the file's length), then parse: the fast path of the loader.
+        std::fs::read_to_string(path).map_err(|err| {
+            if err.kind() == std::io::ErrorKind::NotFound && looks_like_query(&arg) {
+                format!(
+                    "{arg}: no such file, and this looks like an API call's query string: the \
+                     snapshot file comes first ({SNAPSHOT_EXPECTED})"
+                )
+            } else {
+                format!("{arg}: {err}")
+            }
+        })?
+    };
+    if text.trim_start_matches('\u{feff}').trim().is_empty() {
+        return Err(format!("{arg}: the file is empty: {SNAPSHOT_EXPECTED}"));
+    }
+    Ok(text)
+}
+
 pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
     Ok(Engine::with_options(
         load_snapshot_with_groups(path)?,
@@ -162,4 +210,28 @@ pub fn emit(text: &str) -> Result<(), String> {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {err}")),
         _ => Ok(()),
     }
+}
+
+/// Whether a command-line argument looks like a pasted query string (`Key=value&Key=value`,
+/// possibly a whole URL) rather than a path.
+pub fn looks_like_query(arg: &str) -> bool {
+    let query = arg.split_once('?').map_or(arg, |(_, q)| q);
+    query.contains('=')
+        && query.split('&').all(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(key, _)| !key.is_empty() && !key.contains(['/', '\\']))
+        })
+}
+
+/// Opens a file a command reads (`what` says what it should hold, for messages): a directory, a
+/// missing file or one that cannot be read is an error naming the path and what was expected.
+pub fn open_input(path: &Path, what: &str) -> Result<std::fs::File, String> {
+    let name = path.display();
+    if path.is_dir() {
+        return Err(format!("{name}: is a directory: expected {what}"));
+    }
+    std::fs::File::open(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => format!("{name}: no such file: expected {what}"),
+        _ => format!("{name}: {err}"),
+    })
 }

@@ -4,6 +4,7 @@ use super::apply::write_atomically;
 use super::{emit, strict};
 use clap::Args;
 use sgsim::api::dump::assemble;
+use sgsim::api::snapshot_to_string;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,7 +30,7 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode, String> {
         ));
     }
     if let Some(output) = &args.output {
-        write_atomically(output, &snapshot, false)?;
+        write_atomically(output, &snapshot_to_string(&snapshot), false)?;
     }
     Ok(ExitCode::SUCCESS)
 }

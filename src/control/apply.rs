@@ -569,9 +569,38 @@ fn modify_by_id(
         merged.remove("PortRangeListId");
     }
 
+    // S20: only what the request sends is validated, against the stored rule's kind and
+    // family. A stored value the API would no longer accept (priority 110 of old snapshots, a
+    // reference to a prefix list or another account's group the snapshot lacks, an enterprise
+    // drop rule) stays as stored: the probe gives unsent fields neutral values, and they are put
+    // back after.
+    let sent = |name: &str| params.get(name).is_some();
+    let remote_sent = fields.iter().any(|(name, _)| params.set(name).is_some());
+    let mut probe = merged.clone();
+    for (name, neutral) in [("Priority", "1"), ("Policy", "accept"), ("Description", "")] {
+        if !sent(name) {
+            probe.insert(name, neutral.to_string());
+        }
+    }
     let ctx = context(snapshot, g, direction, String::new());
-    let mut rule = build_rule(&ctx, &merged)?;
-    check_references(&ctx, &rule)?;
+    let mut rule = build_rule(&ctx, &probe)?;
+    let mut referenced = rule.clone();
+    if !remote_sent {
+        referenced.remote = RemoteObject::Cidr(ipnet::IpNet::V4(ipnet::Ipv4Net::default()));
+    }
+    if !sent("PortRangeListId") {
+        referenced.dest_ports = DestPorts::Any;
+    }
+    check_references(&ctx, &referenced)?;
+    if !sent("Priority") {
+        rule.priority = old.priority;
+    }
+    if !sent("Policy") {
+        rule.action = old.action;
+    }
+    if !sent("Description") {
+        rule.description = old.description.clone();
+    }
     if remote_kind(&rule.remote) != remote_kind(&old.remote) {
         return Err(err::modify_entity_type());
     }

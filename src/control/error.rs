@@ -37,6 +37,15 @@ impl std::error::Error for ApiError {}
 pub(crate) mod err {
     use super::ApiError;
 
+    /// ModifySecurityGroupPolicy without RegionId: its API page lists this code, spelled so.
+    pub fn missing_region_id_policy() -> ApiError {
+        ApiError::new(
+            "MissingParamter.RegionId",
+            400,
+            "The RegionId should not be null.",
+        )
+    }
+
     pub fn missing(param: &str) -> ApiError {
         ApiError::new(
             "MissingParameter",

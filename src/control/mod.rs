@@ -160,7 +160,11 @@ impl Simulator {
 
     fn try_apply(&mut self, call: &ApiCall, request_id: &str) -> Result<Value, ApiError> {
         if call.region_id.as_deref().is_none_or(str::is_empty) {
-            return Err(error::err::missing("RegionId"));
+            // ModifySecurityGroupPolicy's page documents its own code, misspelling included.
+            return Err(match call.request {
+                request::Request::ModifyPolicy { .. } => error::err::missing_region_id_policy(),
+                _ => error::err::missing("RegionId"),
+            });
         }
         let action = call.request.action();
         let fingerprint = call.fingerprint();

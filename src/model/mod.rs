@@ -169,6 +169,11 @@ pub fn protocol_name(n: u8) -> Option<&'static str> {
     })
 }
 
+/// A protocol number's name for reports (`tcp`), or the number as text when it has none (`50`).
+pub fn protocol_label(n: u8) -> String {
+    protocol_name(n).map_or_else(|| n.to_string(), str::to_string)
+}
+
 /// An inclusive TCP/UDP port range `lo/hi` with 1 <= lo <= hi (S2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortRange {
