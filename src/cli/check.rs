@@ -3,7 +3,8 @@
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::model::{Direction, Flow, NicIndex, Reason, Target, Verdict};
+use sgsim::eval::explain::{connection_text, explanation, verdict_line};
+use sgsim::model::{Direction, Flow, NicIndex, Target, Verdict};
 use sgsim::{ConnectionVerdict, Engine};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,54 +151,6 @@ fn flow_addresses(
     }
 }
 
-/// `DROP  by sg-web/sgr-3 (priority 1, drop tcp 22/22 from 0.0.0.0/0)`
-fn verdict_line(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> String {
-    let word = verdict.action.as_str().to_uppercase();
-    format!(
-        "{word:<6} by {}",
-        explanation(engine, target, flow, verdict)
-    )
-}
-
-fn explanation(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> String {
-    match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule_ref)) => {
-            let (group, rule) = engine.rule(rule_ref);
-            format!("{}/{} (priority {}, {})", group.id, rule.id, rule.priority, rule.summary())
-        }
-        (Reason::Platform, _) => {
-            "platform rule (egress TCP 25 to a public IPv4 address is blocked; --no-platform-rules turns it off)"
-                .to_string()
-        }
-        (Reason::InnerAccess, _) => {
-            let snapshot = engine.snapshot();
-            let peer = snapshot
-                .nics_with_address(&flow.remote())
-                .iter()
-                .map(|&n| snapshot.nic(n).id.as_str())
-                .find(|id| *id != snapshot.target_id(target))
-                .unwrap_or("another NIC");
-            format!(
-                "inner access ({} is {peer}, which shares a basic group with InnerAccessPolicy Accept)",
-                flow.remote()
-            )
-        }
-        _ => {
-            let enterprise = engine
-                .snapshot()
-                .target_groups(target)
-                .iter()
-                .any(|&g| engine.snapshot().group(g).kind == sgsim::model::GroupKind::Enterprise);
-            let rule = match (enterprise, flow.direction) {
-                (true, _) => "enterprise groups drop both directions",
-                (false, Direction::Ingress) => "basic groups drop ingress",
-                (false, Direction::Egress) => "basic groups accept egress",
-            };
-            format!("default (no rule matched; {rule})")
-        }
-    }
-}
-
 fn verdict_json(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> Value {
     let mut out = json!({
         "target": engine.snapshot().target_id(target),
@@ -236,36 +189,6 @@ fn flow_json(flow: &Flow) -> Value {
 
 /// The NICs a connection leaves (egress side) and enters (ingress side).
 type Ends = (NicIndex, NicIndex);
-
-fn connection_text(
-    engine: &Engine,
-    ends: Ends,
-    flow: &Flow,
-    verdict: &ConnectionVerdict,
-) -> String {
-    let snapshot = engine.snapshot();
-    let (from, to) = (&snapshot.nic(ends.0).id, &snapshot.nic(ends.1).id);
-    let side = |nic: NicIndex, direction: Direction, v: &Verdict| {
-        let flow = Flow { direction, ..*flow };
-        format!(
-            "  {:<7} {}: {}\n",
-            direction.as_str(),
-            snapshot.nic(nic).id,
-            verdict_line(engine, Target::Nic(nic), &flow, v)
-        )
-    };
-    let word = verdict.action().as_str().to_uppercase();
-    let mut out = format!("{word:<6} connection {from} -> {to}\n");
-    out += &side(ends.0, Direction::Egress, &verdict.egress);
-    out += &side(ends.1, Direction::Ingress, &verdict.ingress);
-    let flow_text = Flow {
-        direction: Direction::Egress,
-        ..*flow
-    }
-    .to_string();
-    out += &format!("  flow: {}\n", flow_text.trim_start_matches("egress "));
-    out
-}
 
 fn connection_json(engine: &Engine, ends: Ends, flow: &Flow, verdict: &ConnectionVerdict) -> Value {
     let side = |nic: NicIndex, direction: Direction, v: &Verdict| {
