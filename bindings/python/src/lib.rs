@@ -336,13 +336,23 @@ impl Engine {
     fn evaluate<'py>(
         &self,
         py: Python<'py>,
-        data: pyo3_arrow::input::AnyRecordBatch,
+        data: &Bound<'py, PyAny>,
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if threads == Some(0) {
             return Err(PyValueError::new_err("threads: expected at least 1"));
         }
-        let reader = data.into_reader()?;
+        // Anything that speaks the Arrow PyCapsule interface (pyarrow >= 14, polars, …).
+        if !data.hasattr("__arrow_c_stream__")? && !data.hasattr("__arrow_c_array__")? {
+            return Err(PyTypeError::new_err(format!(
+                "data: expected a pyarrow Table or RecordBatch (an object with \
+                 __arrow_c_stream__ or __arrow_c_array__), not {}",
+                data.get_type().name()?
+            )));
+        }
+        let reader = data
+            .extract::<pyo3_arrow::input::AnyRecordBatch>()?
+            .into_reader()?;
         let batches = reader
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| PyValueError::new_err(format!("reading the Arrow input: {err}")))?;
