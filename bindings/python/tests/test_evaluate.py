@@ -143,7 +143,7 @@ def test_the_gil_is_released_while_evaluating(engine):
     """Another Python thread keeps running while evaluate works: the longest pause it sees is
     far shorter than the evaluation."""
     table = flowgen.to_table(flowgen.generate(VPC_WEB, 20_000, seed=3, bad=0))
-    table = pa.concat_tables([table] * 40)  # 800 000 rows
+    table = pa.concat_tables([table] * 100)  # 2 000 000 rows
     done = threading.Event()
     spans = {}
 
