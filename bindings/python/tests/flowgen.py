@@ -43,8 +43,11 @@ def generate(snapshot_path: Path, rows: int, seed: int = 18, bad: float = 0.02) 
         nic = rng.choice(nic_ids)
         direction = "ingress" if rng.random() < 0.6 else "egress"
         protocol = rng.choice(_PROTOCOLS)
-        v6 = protocol == "icmpv6" or (rng.random() < 0.05 and any(":" in a for a in nics[nic]))
-        own = [a for a in nics[nic] if (":" in a) == v6] or nics[nic]
+        has_v6 = any(":" in a for a in nics[nic])
+        if protocol == "icmpv6" and not has_v6:
+            protocol = "icmp"
+        v6 = protocol == "icmpv6" or (has_v6 and rng.random() < 0.05)
+        own = [a for a in nics[nic] if (":" in a) == v6]
         if v6:
             remote = rng.choice(_REMOTE_V6)
         elif rng.random() < 0.4:
