@@ -301,6 +301,19 @@ fn parse_row(
             std::array::from_fn(|i| quoted_fields[i].as_str())
         }
     };
+    parse_fields(engine, fields, last_target)
+}
+
+/// The target and flow of one row given as its seven fields, in the order of [`INPUT_HEADER`]
+/// (an empty field where the CSV has one); the error is the message `sgsim eval` reports for
+/// the row. Other front ends (the Python package's Arrow input) call this so that their
+/// verdicts and messages are `sgsim eval`'s. `last_target` remembers the last NIC id resolved:
+/// rows usually repeat a few.
+pub fn parse_fields(
+    engine: &Engine,
+    fields: [&str; 7],
+    last_target: &mut Option<(Vec<u8>, Target)>,
+) -> Result<(Target, Flow), String> {
     let [nic_id, direction, protocol, src_ip, src_port, dst_ip, dst_port] = fields;
     let target = match last_target {
         Some((id, target)) if id.as_slice() == nic_id.as_bytes() => *target,

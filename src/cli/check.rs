@@ -4,9 +4,8 @@ use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::{json, Value};
 use sgsim::analysis::open_port::{by_source_port, SourcePortRange};
-use sgsim::model::{
-    protocol_label, Action, Direction, Flow, NicIndex, Protocol, Reason, Target, Verdict,
-};
+use sgsim::eval::explain::{explanation, verdict_line};
+use sgsim::model::{protocol_label, Action, Direction, Flow, NicIndex, Protocol, Target, Verdict};
 use sgsim::{ConnectionVerdict, Engine};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -295,54 +294,6 @@ fn flow_addresses(
         (Some(src), Some(dst)) => Ok((src, dst)),
         (None, _) => Err("--src is required (only the NIC's own side can be left out)".to_string()),
         (_, None) => Err("--dst is required (only the NIC's own side can be left out)".to_string()),
-    }
-}
-
-/// `DROP  by sg-web/sgr-3 (priority 1, drop tcp 22/22 from 0.0.0.0/0)`
-fn verdict_line(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> String {
-    let word = verdict.action.as_str().to_uppercase();
-    format!(
-        "{word:<6} by {}",
-        explanation(engine, target, flow, verdict)
-    )
-}
-
-fn explanation(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> String {
-    match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule_ref)) => {
-            let (group, rule) = engine.rule(rule_ref);
-            format!("{}/{} (priority {}, {})", group.id, rule.id, rule.priority, rule.summary())
-        }
-        (Reason::Platform, _) => {
-            "platform rule (egress TCP 25 to a public IPv4 address is blocked; --no-platform-rules turns it off)"
-                .to_string()
-        }
-        (Reason::InnerAccess, _) => {
-            let snapshot = engine.snapshot();
-            let peer = snapshot
-                .nics_with_address(&flow.remote())
-                .iter()
-                .map(|&n| snapshot.nic(n).id.as_str())
-                .find(|id| *id != snapshot.target_id(target))
-                .unwrap_or("another NIC");
-            format!(
-                "inner access ({} is {peer}, which shares a basic group with InnerAccessPolicy Accept)",
-                flow.remote()
-            )
-        }
-        _ => {
-            let enterprise = engine
-                .snapshot()
-                .target_groups(target)
-                .iter()
-                .any(|&g| engine.snapshot().group(g).kind == sgsim::model::GroupKind::Enterprise);
-            let rule = match (enterprise, flow.direction) {
-                (true, _) => "enterprise groups drop both directions",
-                (false, Direction::Ingress) => "basic groups drop ingress",
-                (false, Direction::Egress) => "basic groups accept egress",
-            };
-            format!("default (no rule matched; {rule})")
-        }
     }
 }
 
