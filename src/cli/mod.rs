@@ -6,6 +6,7 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod replay;
 
 use clap::{Args, Parser, Subcommand};
 use sgsim::model::{EvalOptions, NicType};
@@ -36,6 +37,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// The flows whose verdict changes between two snapshots.
     Diff(diff::DiffArgs),
+    /// Replay VPC flow logs: hits per rule, unused rules, logged actions the groups disagree with.
+    Replay(replay::ReplayArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bench(args) => bench::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 
