@@ -428,3 +428,104 @@ fn the_cli_prints_text_json_and_csv() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/log.jsonl"));
 }
+
+#[test]
+fn audit_hits_adds_the_unused_rules_of_a_replay() {
+    let (engine, records) = generated(40, 300, 600, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    std::fs::write(
+        &snapshot,
+        sgsim::api::write::snapshot_to_string(engine.snapshot()),
+    )
+    .unwrap();
+    let log = dir.path().join("log.jsonl");
+    generate::write_text(records, None, std::fs::File::create(&log).unwrap()).unwrap();
+    let replay = sgsim(&[
+        "replay",
+        snapshot.to_str().unwrap(),
+        log.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(replay.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&replay.stdout).unwrap();
+    let unused: Vec<String> = report["unused"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["security_group_id"].as_str().unwrap(),
+                r["rule_id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(!unused.is_empty());
+    let replay_path = dir.path().join("replay.json");
+    std::fs::write(&replay_path, &replay.stdout).unwrap();
+    let audit = |format: &[&str]| {
+        let mut args = vec![
+            "audit",
+            snapshot.to_str().unwrap(),
+            "--hits",
+            replay_path.to_str().unwrap(),
+        ];
+        args.extend_from_slice(format);
+        let out = sgsim(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+
+    let text = String::from_utf8(audit(&[])).unwrap();
+    assert!(text.contains("unused in the logs ("), "{text}");
+    for rule in &unused {
+        assert!(text.contains(&format!(" {rule} (")), "{rule}: {text}");
+    }
+
+    let json: serde_json::Value = serde_json::from_slice(&audit(&["--json"])).unwrap();
+    let listed: Vec<String> = json["unused_in_logs"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["security_group_id"].as_str().unwrap(),
+                r["rule_id"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(listed, unused);
+
+    let sarif: serde_json::Value = serde_json::from_slice(&audit(&["--sarif"])).unwrap();
+    let schema_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sarif-schema-2.1.0.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&sarif));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let sg005 = results.iter().filter(|r| r["ruleId"] == "SG005").count();
+    assert_eq!(sg005, unused.len());
+
+    // A report that is not a replay's is refused with the path of what is wrong.
+    std::fs::write(
+        &replay_path,
+        r#"{"schema_version": 1, "unused": {"rules": 3}}"#,
+    )
+    .unwrap();
+    let out = sgsim(&[
+        "audit",
+        snapshot.to_str().unwrap(),
+        "--hits",
+        replay_path.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("replay.json: at unused"), "{stderr}");
+}

@@ -45,6 +45,7 @@
 
 pub mod audit;
 pub mod diff;
+pub mod hits;
 pub mod region;
 pub mod replay;
 pub mod sarif;

@@ -3,6 +3,7 @@
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::hits::{add_to_sarif, unused_in_logs};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +25,9 @@ pub struct AuditArgs {
     /// 27017, 9200, 11211, 2375, 5900).
     #[arg(long, value_delimiter = ',')]
     ports: Vec<u16>,
+    /// A `sgsim replay --json` report: add its rules with zero hits as "unused in the logs".
+    #[arg(long, value_name = "REPLAY.json")]
+    hits: Option<PathBuf>,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -38,14 +42,33 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         },
         None => audit(&engine, &options),
     };
+    let unused_in_logs = match &args.hits {
+        Some(path) => {
+            let source = path.display().to_string();
+            let report = std::fs::read_to_string(path).map_err(|err| format!("{source}: {err}"))?;
+            Some(unused_in_logs(engine.snapshot(), &source, &report)?)
+        }
+        None => None,
+    };
     if args.sarif {
         let uri = args.snapshot.display().to_string();
-        emit(&(pretty(&audit_to_sarif(&report, &uri)) + "\n"))?;
+        let mut sarif = audit_to_sarif(&report, &uri);
+        if let Some(finding) = &unused_in_logs {
+            add_to_sarif(&mut sarif, finding, &uri);
+        }
+        emit(&(pretty(&sarif) + "\n"))?;
     } else if args.json {
-        let value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        let mut value = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        if let Some(finding) = &unused_in_logs {
+            value["unused_in_logs"] = serde_json::to_value(finding).map_err(|e| e.to_string())?;
+        }
         emit(&(pretty(&value) + "\n"))?;
     } else {
-        emit(&text(&report))?;
+        let mut out = text(&report);
+        if let Some(finding) = &unused_in_logs {
+            out.push_str(&super::replay::unused_in_logs_text(finding));
+        }
+        emit(&out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

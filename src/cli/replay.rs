@@ -5,7 +5,7 @@ use clap::Args;
 use sgsim::analysis::replay::{Replay, ReplayObserver, ReplayOptions, ReplayReport};
 use sgsim::flowlog::{self, Format, RecordError};
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -130,6 +130,64 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     } else {
         emit(&text(&report))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rules of the synthetic snapshot `sgsim bench --flowlogs` writes.
+#[cfg(feature = "parquet")]
+const BENCH_RULES: usize = 1000;
+/// Distinct flows the generated records cycle through (client ports are drawn per connection).
+#[cfg(feature = "parquet")]
+const BENCH_FLOWS: usize = 100_000;
+
+/// `sgsim bench --flowlogs DIR` needs Parquet to write its second file.
+#[cfg(not(feature = "parquet"))]
+pub fn write_bench_logs(_: &Path, _: u64, _: u64) -> Result<ExitCode, String> {
+    Err("--flowlogs: built without the cargo feature `parquet`".to_string())
+}
+
+/// `sgsim bench --flowlogs DIR`: a synthetic snapshot and `records` generated flow-log records
+/// in SLS JSON and Parquet, for timing `sgsim replay` (not timed here).
+#[cfg(feature = "parquet")]
+pub fn write_bench_logs(dir: &Path, records: u64, seed: u64) -> Result<ExitCode, String> {
+    use sgsim::flowlog::generate::{write_json, LogGenerator, ParquetLogWriter};
+    use std::io::Write;
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let set = sgsim::bench::synth::generate(BENCH_RULES, BENCH_FLOWS, seed);
+    let engine = sgsim::Engine::for_bulk(set.snapshot, Default::default());
+    let snapshot_path = dir.join("snapshot.json");
+    std::fs::write(
+        &snapshot_path,
+        sgsim::api::write::snapshot_to_string(engine.snapshot()),
+    )
+    .map_err(|err| format!("{}: {err}", snapshot_path.display()))?;
+    let json_path = dir.join("flowlogs.jsonl");
+    let parquet_path = dir.join("flowlogs.parquet");
+    let create = |path: &Path| {
+        std::fs::File::create(path).map_err(|err| format!("{}: {err}", path.display()))
+    };
+    let mut json = std::io::BufWriter::with_capacity(1 << 20, create(&json_path)?);
+    let mut parquet = ParquetLogWriter::new(create(&parquet_path)?)?;
+    let mut line = Vec::with_capacity(1024);
+    for (n, record) in LogGenerator::new(&engine, set.queries, records, seed).enumerate() {
+        line.clear();
+        write_json(&record, &mut line);
+        json.write_all(&line)
+            .map_err(|err| format!("{}: {err}", json_path.display()))?;
+        parquet.push(&record)?;
+        if n % 1_000_000 == 999_999 {
+            eprintln!("{} records written", n + 1);
+        }
+    }
+    json.flush()
+        .map_err(|err| format!("{}: {err}", json_path.display()))?;
+    parquet.finish()?;
+    println!(
+        "wrote {}, {} and {} ({records} records each)",
+        snapshot_path.display(),
+        json_path.display(),
+        parquet_path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,6 +335,32 @@ pub fn text(report: &ReplayReport) -> String {
             "unmapped: {} ({} records): not in the snapshot\n",
             eni.eni_id, eni.records
         ));
+    }
+    out
+}
+
+/// `sgsim audit --hits`: the "unused in the logs" finding as text.
+pub fn unused_in_logs_text(finding: &sgsim::analysis::hits::UnusedInLogs) -> String {
+    let mut out = format!(
+        "unused in the logs ({} .. {}, {}): {} rule(s)\n",
+        time(finding.from),
+        time(finding.to),
+        finding.source,
+        finding.rules.len()
+    );
+    for rule in &finding.rules {
+        out.push_str(&format!(
+            "  unused    {} {}/{} ({})\n",
+            rule.direction, rule.security_group_id, rule.rule_id, rule.summary
+        ));
+    }
+    for missing in &finding.not_in_snapshot {
+        out.push_str(&format!(
+            "  note      {missing} is in the replay but not in this snapshot\n"
+        ));
+    }
+    for caveat in &finding.caveats {
+        out.push_str(&format!("  caveat    {caveat}\n"));
     }
     out
 }
