@@ -529,3 +529,67 @@ fn audit_hits_adds_the_unused_rules_of_a_replay() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("replay.json: at unused"), "{stderr}");
 }
+
+/// The fuzz targets' corpora (and any kept crash reproducer) replayed by the normal test run:
+/// every file reads to the end, and the JSON scanner agrees with serde_json on every line.
+#[test]
+fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for (target, format) in [("flowlog_json", Format::Json), ("flowlog_csv", Format::Csv)] {
+        let mut files = Vec::new();
+        for dir in ["corpus", "artifacts-kept"] {
+            if let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) {
+                files.extend(entries.map(|e| e.unwrap().path()));
+            }
+        }
+        assert!(files.len() >= 3, "{target}: the seed corpus is missing");
+        for file in files {
+            let data = std::fs::read(&file).unwrap();
+            if format == Format::Json {
+                for line in data.split(|&b| b == b'\n') {
+                    if let Some(fast) = flowlog::json::scan_line(line) {
+                        let mut scratch = None;
+                        assert_eq!(
+                            Ok(fast),
+                            flowlog::json::parse_line_serde(line, &mut scratch)
+                        );
+                    }
+                }
+            }
+            let Ok(mut reader) = flowlog::open_reader(
+                file.display().to_string(),
+                Box::new(std::io::Cursor::new(data)),
+                Some(format),
+            ) else {
+                continue;
+            };
+            while let Ok(Some(block)) = reader.next_block() {
+                block.records(0..block.len(), &mut |_, raw| {
+                    if let Ok(raw) = raw {
+                        let _ = flowlog::interpret(&raw);
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The README's example, as printed there.
+#[test]
+fn the_shipped_example_replays_as_the_readme_shows() {
+    let out = sgsim(&[
+        "replay",
+        common::example("vpc-web.json").to_str().unwrap(),
+        common::example("flowlogs.jsonl").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("records: 15 read, 8 evaluated; skipped: 4 reply, 0 ambiguous, 1 nodata, 1 skipdata, 1 unmapped, 0 malformed\n"), "{text}");
+    assert!(
+        text.contains("\nunused: 8 rule(s) with zero hits\n"),
+        "{text}"
+    );
+    assert!(text.contains("flowlogs.jsonl:9: eni-web1 ingress tcp 198.51.100.20:33000 -> 10.0.1.10:8080 logged REJECT, simulated accept by sg-web/sgr-web-admin\n"), "{text}");
+    assert!(text.contains("flowlogs.jsonl:12: eni-web1 ingress udp 198.18.0.1:50000 -> 10.0.1.10:53 logged ACCEPT, simulated drop by sg-ops/sgr-ops-block-udp\n"), "{text}");
+    assert!(text.contains("caveat: SKIPDATA on eni-vault"), "{text}");
+}

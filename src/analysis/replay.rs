@@ -530,8 +530,6 @@ impl<'e> Replay<'e> {
     fn run_task(&self, block: &dyn Block, range: std::ops::Range<usize>, file: u32) -> TaskResult {
         let mut task = TaskResult::default();
         let mut initiators: Vec<(NicIndex, TrafficRecord, u64)> = Vec::with_capacity(range.len());
-        // Records of one file usually repeat a few ENIs: remember the last one looked up.
-        let mut last_eni: Option<(String, Option<NicIndex>)> = None;
         block.records(range, &mut |line, raw| {
             task.counts.read += 1;
             let record = match raw.and_then(|raw| interpret(&raw)) {
@@ -547,14 +545,7 @@ impl<'e> Replay<'e> {
                     eni
                 }
             };
-            let nic = match &last_eni {
-                Some((id, nic)) if id == eni => *nic,
-                _ => {
-                    let nic = self.enis.get(eni).copied();
-                    last_eni = Some((eni.to_string(), nic));
-                    nic
-                }
-            };
+            let nic = self.enis.get(eni).copied();
             if let Some(nic) = nic {
                 task.nics.insert(nic);
             }

@@ -246,7 +246,12 @@ pub fn text(report: &ReplayReport) -> String {
         "FIRST SEEN".to_string(),
         "LAST SEEN".to_string(),
     ]];
-    for row in &report.rules {
+    // Decision rows without hits say nothing a reader needs; JSON and CSV keep them.
+    for row in report
+        .rules
+        .iter()
+        .filter(|row| row.security_group_id.is_some() || row.hits > 0)
+    {
         table.push([
             row.security_group_id
                 .clone()
