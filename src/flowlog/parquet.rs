@@ -9,6 +9,7 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
 use std::fs::File;
 use std::ops::Range;
 
@@ -39,7 +40,7 @@ impl ParquetBlocks {
         builder: ParquetRecordBatchReaderBuilder<R>,
     ) -> Result<ParquetBlocks, String> {
         let schema = builder.schema().clone();
-        let mut columns = Vec::new();
+        let mut read = Vec::new();
         for (index, column) in schema.fields().iter().enumerate() {
             let Some(field) = Field::of_key(column.name().as_bytes()) else {
                 continue;
@@ -51,7 +52,7 @@ impl ParquetBlocks {
                     column.data_type()
                 ));
             }
-            columns.push((field, index));
+            read.push((field, index));
         }
         for required in [
             Field::EniId,
@@ -60,14 +61,30 @@ impl ParquetBlocks {
             Field::SrcAddr,
             Field::DstAddr,
         ] {
-            if !columns.iter().any(|(field, _)| *field == required) {
+            if !read.iter().any(|(field, _)| *field == required) {
                 return Err(format!(
                     "no column {:?}: expected columns named like the flow-log fields (eni-id, direction, protocol, srcaddr, dstaddr, …)",
                     required.key()
                 ));
             }
         }
+        // PERF: decode only the columns read (a shipped file may hold 20 or more).
+        let mask = ProjectionMask::roots(
+            builder.parquet_schema(),
+            read.iter().map(|&(_, index)| index),
+        );
+        // In the projected batches, columns keep their order in the file.
+        let mut by_position: Vec<usize> = read.iter().map(|&(_, index)| index).collect();
+        by_position.sort_unstable();
+        let columns = read
+            .iter()
+            .map(|&(field, index)| {
+                let position = by_position.binary_search(&index).expect("projected");
+                (field, position)
+            })
+            .collect();
         let reader = builder
+            .with_projection(mask)
             .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| e.to_string())?;
@@ -119,27 +136,58 @@ struct BatchBlock {
     first_row: u64,
 }
 
-/// A column's value at a row as a [`Value`].
-fn value_at(array: &dyn Array, row: usize) -> Value<'_> {
-    if array.is_null(row) {
-        return Value::Absent;
+/// A column, downcast once per block.
+enum Column<'a> {
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Utf8View(&'a arrow_array::StringViewArray),
+    Int64(&'a arrow_array::Int64Array),
+    Int32(&'a arrow_array::Int32Array),
+    Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
+    Null,
+}
+
+impl<'a> Column<'a> {
+    fn of(array: &'a dyn Array) -> Column<'a> {
+        fn int<T>(array: &dyn Array, row: usize) -> i64
+        where
+            T: arrow_array::ArrowPrimitiveType,
+            T::Native: TryInto<i64>,
+        {
+            // Beyond i64 no count or port is valid anyway: saturate, and the range check
+            // reports it.
+            array
+                .as_primitive::<T>()
+                .value(row)
+                .try_into()
+                .unwrap_or(i64::MAX)
+        }
+        match array.data_type() {
+            DataType::Utf8 => Column::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => Column::LargeUtf8(array.as_string::<i64>()),
+            DataType::Utf8View => Column::Utf8View(array.as_string_view()),
+            DataType::Int8 => Column::Int(array, int::<Int8Type>),
+            DataType::Int16 => Column::Int(array, int::<Int16Type>),
+            DataType::Int32 => Column::Int32(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => Column::Int64(array.as_primitive::<Int64Type>()),
+            DataType::UInt8 => Column::Int(array, int::<UInt8Type>),
+            DataType::UInt16 => Column::Int(array, int::<UInt16Type>),
+            DataType::UInt32 => Column::Int(array, int::<UInt32Type>),
+            DataType::UInt64 => Column::Int(array, int::<UInt64Type>),
+            _ => Column::Null,
+        }
     }
-    match array.data_type() {
-        DataType::Utf8 => Value::text(array.as_string::<i32>().value(row)),
-        DataType::LargeUtf8 => Value::text(array.as_string::<i64>().value(row)),
-        DataType::Utf8View => Value::text(array.as_string_view().value(row)),
-        DataType::Int8 => Value::Int(array.as_primitive::<Int8Type>().value(row).into()),
-        DataType::Int16 => Value::Int(array.as_primitive::<Int16Type>().value(row).into()),
-        DataType::Int32 => Value::Int(array.as_primitive::<Int32Type>().value(row).into()),
-        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(row)),
-        DataType::UInt8 => Value::Int(array.as_primitive::<UInt8Type>().value(row).into()),
-        DataType::UInt16 => Value::Int(array.as_primitive::<UInt16Type>().value(row).into()),
-        DataType::UInt32 => Value::Int(array.as_primitive::<UInt32Type>().value(row).into()),
-        // Beyond i64 no count or port is valid anyway: saturate, and the range check reports it.
-        DataType::UInt64 => Value::Int(
-            i64::try_from(array.as_primitive::<UInt64Type>().value(row)).unwrap_or(i64::MAX),
-        ),
-        _ => Value::Absent,
+
+    fn value(&self, row: usize) -> Value<'a> {
+        match self {
+            Column::Utf8(array) if array.is_valid(row) => Value::text(array.value(row)),
+            Column::LargeUtf8(array) if array.is_valid(row) => Value::text(array.value(row)),
+            Column::Utf8View(array) if array.is_valid(row) => Value::text(array.value(row)),
+            Column::Int64(array) if array.is_valid(row) => Value::Int(array.value(row)),
+            Column::Int32(array) if array.is_valid(row) => Value::Int(array.value(row).into()),
+            Column::Int(array, value) if array.is_valid(row) => Value::Int(value(*array, row)),
+            _ => Value::Absent,
+        }
     }
 }
 
@@ -153,15 +201,15 @@ impl Block for BatchBlock {
         range: Range<usize>,
         each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
     ) {
-        let arrays: Vec<(Field, &dyn Array)> = self
+        let columns: Vec<(Field, Column<'_>)> = self
             .columns
             .iter()
-            .map(|&(field, index)| (field, self.batch.column(index).as_ref()))
+            .map(|&(field, index)| (field, Column::of(self.batch.column(index).as_ref())))
             .collect();
         for row in range {
             let mut record = RawRecord::default();
-            for &(field, array) in &arrays {
-                record.set(field, value_at(array, row));
+            for (field, column) in &columns {
+                record.set(*field, column.value(row));
             }
             each(self.first_row + row as u64, Ok(record));
         }

@@ -423,3 +423,71 @@ impl Block for DocumentBlock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flowlog::{Field, Value};
+
+    /// Every record of a text log as (location, eni-id or the error).
+    fn read(text: &[u8], format: Option<Format>) -> Result<Vec<(u64, String)>, String> {
+        let mut reader = open_reader(
+            "log".into(),
+            Box::new(io::Cursor::new(text.to_vec())),
+            format,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        while let Some(block) = reader.next_block().map_err(|e| e.to_string())? {
+            block.records(0..block.len(), &mut |line, raw| {
+                out.push((
+                    line,
+                    match raw {
+                        Ok(raw) => match raw.get(Field::EniId) {
+                            Value::Text(eni) => eni.to_string(),
+                            other => format!("{other:?}"),
+                        },
+                        Err(err) => format!("error: {err}"),
+                    },
+                ));
+            });
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn json_lines_arrays_and_pretty_objects() {
+        let lines = b"{\"eni-id\":\"eni-1\"}\n\n{\"eni-id\":\"eni-2\"}\r\nnot json\n";
+        let records = read(lines, None).unwrap();
+        assert_eq!(records[0], (1, "eni-1".to_string()));
+        assert_eq!(records[1], (3, "eni-2".to_string()));
+        assert_eq!(records[2].0, 4);
+        assert!(
+            records[2].1.starts_with("error: record \"not json\""),
+            "{records:?}"
+        );
+
+        let array = b"[{\"eni-id\":\"eni-1\"}, {\"eni-id\":\"eni-2\"}, 3]";
+        let records = read(array, None).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1], (2, "eni-2".to_string()));
+        assert!(records[2].1.contains("a JSON object"), "{records:?}");
+
+        let pretty = b"{\n  \"eni-id\": \"eni-1\"\n}\n{\n  \"eni-id\": \"eni-2\"\n}\n";
+        let records = read(pretty, None).unwrap();
+        assert_eq!(records, vec![(1, "eni-1".into()), (4, "eni-2".into())]);
+    }
+
+    #[test]
+    fn gzip_is_read_and_a_bad_header_is_refused() {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder
+            .write_all(b"eni-id|direction|protocol|srcaddr|dstaddr\neni-9|in|6|10.0.0.1|10.0.0.2\n")
+            .unwrap();
+        let gz = encoder.finish().unwrap();
+        assert_eq!(read(&gz, None).unwrap(), vec![(2, "eni-9".to_string())]);
+        let err = read(b"a,b,c\n1,2,3\n", None).unwrap_err();
+        assert!(err.starts_with("log: line 1: header \"a,b,c\""), "{err}");
+    }
+}
