@@ -54,7 +54,9 @@
 //! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
 //! - [`bench`](mod@bench): verdict counting, verification against the reference, timing and synthetic
 //!   rule sets for `sgsim bench` and the criterion benches.
-//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff.
+//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff; and
+//!   [`analysis::replay`], VPC flow logs replayed against a snapshot.
+//! - [`flowlog`]: Alibaba VPC flow-log records (SLS JSON, CSV, Parquet) and a generator of them.
 
 // Only `compile::kernel` (the AVX-512 lookup step) may use `unsafe`; it says why there.
 #![deny(unsafe_code)]
@@ -67,6 +69,7 @@ pub mod classbench;
 pub mod compile;
 pub mod control;
 pub mod eval;
+pub mod flowlog;
 pub mod flows;
 pub mod model;
 

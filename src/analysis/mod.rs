@@ -45,8 +45,10 @@
 
 pub mod audit;
 pub mod diff;
+pub mod hits;
 pub mod open_port;
 pub mod region;
+pub mod replay;
 pub mod sarif;
 
 use crate::compile::{inner_peers, resolved_rules, v4_interval, v6_interval, ResolvedRules};

@@ -3,6 +3,7 @@
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::hits::{add_to_sarif, unused_in_logs, UnusedInLogs};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +29,8 @@ pub struct AuditArgs {
     #[arg(long)]
     detailed_exitcode: bool,
     /// With --detailed-exitcode: the least severity that counts, as SARIF levels: error (public
-    /// exposure), warning (shadowed rules, limits) or note (redundant rules; every finding).
+    /// exposure), warning (shadowed rules, limits) or note (redundant rules, rules unused in the
+    /// logs; every finding).
     #[arg(
         long,
         value_enum,
@@ -36,6 +38,9 @@ pub struct AuditArgs {
         requires = "detailed_exitcode"
     )]
     fail_on: Severity,
+    /// A `sgsim replay --json` report: add its rules with zero hits as "unused in the logs".
+    #[arg(long, value_name = "REPLAY.json")]
+    hits: Option<PathBuf>,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -50,9 +55,21 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         },
         None => audit(&engine, &options),
     };
+    let unused_in_logs = match &args.hits {
+        Some(path) => {
+            let source = path.display().to_string();
+            let report = std::fs::read_to_string(path).map_err(|err| format!("{source}: {err}"))?;
+            Some(unused_in_logs(engine.snapshot(), &source, &report)?)
+        }
+        None => None,
+    };
     if args.sarif {
         let uri = args.snapshot.display().to_string();
-        emit(&(pretty(&audit_to_sarif(&report, &uri)) + "\n"))?;
+        let mut sarif = audit_to_sarif(&report, &uri);
+        if let Some(finding) = &unused_in_logs {
+            add_to_sarif(&mut sarif, finding, &uri);
+        }
+        emit(&(pretty(&sarif) + "\n"))?;
     } else if args.json {
         let mut value = serde_json::json!({ "schema_version": SCHEMA_VERSION });
         if let serde_json::Value::Object(report) =
@@ -60,12 +77,19 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         {
             value.as_object_mut().expect("an object").extend(report);
         }
+        if let Some(finding) = &unused_in_logs {
+            value["unused_in_logs"] = serde_json::to_value(finding).map_err(|e| e.to_string())?;
+        }
         emit(&(pretty(&value) + "\n"))?;
     } else {
-        emit(&text(&report))?;
+        let mut out = text(&report);
+        if let Some(finding) = &unused_in_logs {
+            out.push_str(&super::replay::unused_in_logs_text(finding));
+        }
+        emit(&out)?;
     }
     Ok(
-        if args.detailed_exitcode && worst(&report) >= Some(args.fail_on) {
+        if args.detailed_exitcode && worst(&report, unused_in_logs.as_ref()) >= Some(args.fail_on) {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS
@@ -84,8 +108,11 @@ enum Severity {
     Error,
 }
 
-/// The most severe finding of the report, if any.
-fn worst(report: &AuditReport) -> Option<Severity> {
+/// The most severe finding of the report (and of the rules unused in the logs), if any.
+fn worst(report: &AuditReport, unused_in_logs: Option<&UnusedInLogs>) -> Option<Severity> {
+    let unused = unused_in_logs
+        .filter(|finding| !finding.rules.is_empty())
+        .map(|_| Severity::Note);
     report
         .targets
         .iter()
@@ -97,6 +124,7 @@ fn worst(report: &AuditReport) -> Option<Severity> {
             ]
         })
         .flatten()
+        .chain(unused)
         .max()
 }
 

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep"]).required(true)))]
+#[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep", "flowlogs"]).required(true)))]
 pub struct BenchArgs {
     /// SNAPSHOT FLOWS: a snapshot JSON file and a flows CSV in the `sgsim eval` format.
     #[arg(value_names = ["SNAPSHOT", "FLOWS"], num_args = 2)]
@@ -52,6 +52,14 @@ pub struct BenchArgs {
     /// [default: 2].
     #[arg(long, value_name = "SECS")]
     reference_time: Option<f64>,
+    /// Write a synthetic snapshot and flow logs generated from it into this directory
+    /// (snapshot.json, flowlogs.jsonl, flowlogs.parquet) for timing `sgsim replay`
+    /// (scripts/bench_replay.sh). --records sets how many, --seed the seed.
+    #[arg(long, value_name = "DIR")]
+    flowlogs: Option<PathBuf>,
+    /// --flowlogs only: records per file [default: 10000000].
+    #[arg(long, value_name = "N")]
+    records: Option<u64>,
     /// Which engine to build: `bulk` (what `sgsim eval` builds: the fastest tables for millions
     /// of flows) or `interactive` (what `sgsim check` and `apply` build: the fastest compile).
     #[arg(long, value_enum, default_value_t = EngineKind::Bulk)]
@@ -102,6 +110,13 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
     };
     if !args.sweep.is_empty() {
         return sweep(&args, min_time, &mut progress);
+    }
+    if let Some(dir) = &args.flowlogs {
+        return super::replay::write_bench_logs(
+            dir,
+            args.records.unwrap_or(10_000_000),
+            args.seed.unwrap_or(1),
+        );
     }
     let sweep_only = [
         ("--csv", args.csv),

@@ -6,6 +6,7 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod replay;
 mod snapshot;
 
 use clap::{Args, Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Command {
     /// Assemble API responses (files, directories, `-`) into one snapshot: prints what was
     /// read and what is missing; --output writes the snapshot.
     Snapshot(snapshot::SnapshotArgs),
+    /// Replay VPC flow logs: hits per rule, unused rules, logged actions the groups disagree with.
+    Replay(replay::ReplayArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Snapshot(args) => snapshot::run(args),
+        Command::Replay(args) => replay::run(args),
     }
 }
 

@@ -6,6 +6,7 @@
 mod flow;
 mod snapshot;
 
+pub(crate) use flow::parse_ip;
 pub use flow::{Flow, FlowError};
 pub use snapshot::{
     ClientTokenRecord, Extra, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex,

@@ -1,0 +1,29 @@
+//! Arbitrary bytes as an SLS JSON flow log: every record is read or reported, never a panic;
+//! and on every line the fast scanner, when it answers, agrees with serde_json.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use sgsim::flowlog::{self, interpret, json, Format};
+
+fuzz_target!(|data: &[u8]| {
+    for line in data.split(|&b| b == b'\n') {
+        if let Some(fast) = json::scan_line(line) {
+            let mut scratch = None;
+            let slow = json::parse_line_serde(line, &mut scratch);
+            assert_eq!(Ok(fast), slow, "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+    let Ok(mut reader) = flowlog::open_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())), Some(Format::Json)) else {
+        return;
+    };
+    while let Ok(Some(block)) = reader.next_block() {
+        let mut seen = 0;
+        block.records(0..block.len(), &mut |_, raw| {
+            seen += 1;
+            if let Ok(raw) = raw {
+                let _ = interpret(&raw);
+            }
+        });
+        assert_eq!(seen, block.len());
+    }
+});

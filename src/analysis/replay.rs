@@ -1,0 +1,936 @@
+//! Replaying VPC flow logs against a snapshot (`sgsim replay`): which rule decided each logged
+//! connection, hit counts per rule, the rules no logged traffic used, and the records whose
+//! logged `action` disagrees with the simulated verdict. The rules are in `docs/flowlogs.md`.
+//!
+//! Records stream through in blocks (see [`crate::flowlog`]); each block is split across
+//! rayon's threads, which read, classify and evaluate their part with the engine's batch path,
+//! and the per-thread tallies are merged in input order. Memory holds the tallies (per rule: a
+//! few counters and a distinct-flow counter that turns into a fixed-size sketch past
+//! [`EXACT_DISTINCT_LIMIT`] flows), the listed mismatches (at most
+//! [`ReplayOptions::max_listed_mismatches`]) and the records whose role only a later record can
+//! tell ([`Role::Undecided`]), so it stays flat however many records are read.
+
+use crate::flowlog::{
+    interpret, Block, LogDirection, LoggedAction, Record, RecordError, TrafficRecord,
+};
+use crate::model::{proto, Action, Direction, Flow, NicIndex, Reason, RuleRef, Target, Verdict};
+use crate::{Engine, Query};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// The `schema_version` of the JSON report.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Client ports start here on current systems (Linux 32768–60999, Windows 49152–65535).
+pub const EPHEMERAL_PORTS_FROM: u16 = 32768;
+/// Per rule, distinct flows are counted exactly up to this many, then estimated.
+pub const EXACT_DISTINCT_LIMIT: usize = 4096;
+/// Records per parallel task inside a block.
+const RECORDS_PER_TASK: usize = 2048;
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// Mismatches listed one by one; the rest are only counted.
+    pub max_listed_mismatches: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            max_listed_mismatches: 1000,
+        }
+    }
+}
+
+/// Callbacks of a replay: bad records as they are found (in input order), and progress.
+pub trait ReplayObserver {
+    fn malformed(&mut self, _file: &str, _line: u64, _error: &RecordError) {}
+    fn progress(&mut self, _records: u64) {}
+}
+
+impl ReplayObserver for () {}
+
+/// Whether a record is the initiator's side of its connection, as far as it alone tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Initiator,
+    Reply,
+    /// Only the record of the other direction can tell (ICMP, or ports that give no clue).
+    Undecided,
+}
+
+/// The role of a record from its own fields (`docs/flowlogs.md`, "Replies"):
+/// 1. TCP with flags: SYN without ACK is the initiator, SYN-ACK the responder;
+/// 2. TCP/UDP: an ephemeral source port (>= 32768) to a lower destination port is the
+///    client's side, the reverse the server's; failing that, the same with the privileged
+///    ports (< 1024) as the server's;
+/// 3. otherwise undecided: the replay pairs it with the opposite record on the same ENI and the
+///    one that started first is the initiator.
+pub fn role(traffic: &TrafficRecord) -> Role {
+    if traffic.protocol == proto::TCP {
+        if let Some(flags) = traffic.tcp_flags {
+            match flags & 0x12 {
+                0x02 => return Role::Initiator,
+                0x12 => return Role::Reply,
+                _ => {}
+            }
+        }
+    }
+    if matches!(traffic.protocol, proto::TCP | proto::UDP) {
+        let (src, dst) = (traffic.src_port, traffic.dst_port);
+        for server_below in [EPHEMERAL_PORTS_FROM, 1024] {
+            match (src >= server_below, dst >= server_below) {
+                (true, false) => return Role::Initiator,
+                (false, true) => return Role::Reply,
+                _ => {}
+            }
+        }
+    }
+    Role::Undecided
+}
+
+/// The flow a record describes, seen from its ENI.
+pub fn flow_of(traffic: &TrafficRecord) -> Flow {
+    Flow {
+        direction: match traffic.direction {
+            LogDirection::In => Direction::Ingress,
+            LogDirection::Out => Direction::Egress,
+        },
+        protocol: traffic.protocol,
+        src: traffic.src,
+        src_port: traffic.src_port,
+        dst: traffic.dst,
+        dst_port: traffic.dst_port,
+    }
+}
+
+/// Counts distinct flows: exactly (a set of 64-bit flow hashes) up to [`EXACT_DISTINCT_LIMIT`],
+/// then with a HyperLogLog sketch of 4096 registers (about 1.6 % standard error) so memory stays
+/// bounded. Hand-written: the sketch is 30 lines, and the crates that offer one either estimate
+/// small counts too (the tests need them exact) or bring their own hashing.
+#[derive(Clone, Debug)]
+enum Distinct {
+    Exact(FxHashSet<u64>),
+    Sketch(Box<[u8; SKETCH_REGISTERS]>),
+}
+
+const SKETCH_BITS: u32 = 12;
+const SKETCH_REGISTERS: usize = 1 << SKETCH_BITS;
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct::Exact(FxHashSet::default())
+    }
+}
+
+impl Distinct {
+    fn insert(&mut self, hash: u64) {
+        match self {
+            Distinct::Exact(set) => {
+                set.insert(hash);
+                if set.len() > EXACT_DISTINCT_LIMIT {
+                    self.become_sketch();
+                }
+            }
+            Distinct::Sketch(registers) => sketch_insert(registers, hash),
+        }
+    }
+
+    fn become_sketch(&mut self) {
+        if let Distinct::Exact(set) = self {
+            let mut registers = Box::new([0u8; SKETCH_REGISTERS]);
+            for &hash in set.iter() {
+                sketch_insert(&mut registers, hash);
+            }
+            *self = Distinct::Sketch(registers);
+        }
+    }
+
+    fn merge(&mut self, other: Distinct) {
+        match other {
+            Distinct::Exact(set) => {
+                for hash in set {
+                    self.insert(hash);
+                }
+            }
+            Distinct::Sketch(other) => {
+                self.become_sketch();
+                if let Distinct::Sketch(registers) = self {
+                    for (mine, theirs) in registers.iter_mut().zip(other.iter()) {
+                        *mine = (*mine).max(*theirs);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The count, and whether it is exact.
+    fn count(&self) -> (u64, bool) {
+        match self {
+            Distinct::Exact(set) => (set.len() as u64, true),
+            Distinct::Sketch(registers) => {
+                let m = SKETCH_REGISTERS as f64;
+                let alpha = 0.7213 / (1.0 + 1.079 / m);
+                let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+                let estimate = alpha * m * m / sum;
+                let zeros = registers.iter().filter(|&&r| r == 0).count() as f64;
+                let estimate = if estimate <= 2.5 * m && zeros > 0.0 {
+                    m * (m / zeros).ln()
+                } else {
+                    estimate
+                };
+                (estimate.round() as u64, false)
+            }
+        }
+    }
+}
+
+fn sketch_insert(registers: &mut [u8; SKETCH_REGISTERS], hash: u64) {
+    let index = (hash >> (64 - SKETCH_BITS)) as usize;
+    let rest = (hash << SKETCH_BITS) | (1 << (SKETCH_BITS - 1));
+    let rank = rest.leading_zeros() as u8 + 1;
+    registers[index] = registers[index].max(rank);
+}
+
+/// SplitMix64's finalizer: spreads every input bit over the output, as the sketch needs.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+fn flow_hash(flow: &Flow) -> u64 {
+    let bits = |addr: IpAddr| match addr {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6) ^ (1 << 127),
+    };
+    let (src, dst) = (bits(flow.src), bits(flow.dst));
+    let ports = (u64::from(flow.protocol) << 32)
+        | (u64::from(flow.src_port) << 16)
+        | u64::from(flow.dst_port);
+    let mut h = mix(ports);
+    for word in [
+        src as u64,
+        (src >> 64) as u64,
+        dst as u64,
+        (dst >> 64) as u64,
+    ] {
+        h = mix(h ^ word);
+    }
+    h
+}
+
+/// What the tallies are kept for: a rule, or a NIC's default, inner-access or platform
+/// decision in one direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Slot {
+    Rule(RuleRef),
+    Decision(NicIndex, Direction, DecisionKind),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum DecisionKind {
+    Default,
+    InnerAccess,
+    Platform,
+}
+
+impl DecisionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            DecisionKind::Default => "default",
+            DecisionKind::InnerAccess => "inner_access",
+            DecisionKind::Platform => "platform",
+        }
+    }
+}
+
+fn slot_of(nic: NicIndex, direction: Direction, verdict: &Verdict) -> Slot {
+    match (verdict.reason, verdict.deciding_rule) {
+        (Reason::Rule, Some(rule)) => Slot::Rule(rule),
+        (Reason::InnerAccess, _) => Slot::Decision(nic, direction, DecisionKind::InnerAccess),
+        (Reason::Platform, _) => Slot::Decision(nic, direction, DecisionKind::Platform),
+        _ => Slot::Decision(nic, direction, DecisionKind::Default),
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Tally {
+    hits: u64,
+    packets: u64,
+    bytes: u64,
+    first_seen: Option<u64>,
+    last_seen: Option<u64>,
+    distinct: Distinct,
+}
+
+impl Tally {
+    fn add(&mut self, traffic: &TrafficRecord, flow_hash: u64) {
+        self.hits += 1;
+        self.packets = self.packets.saturating_add(traffic.packets);
+        self.bytes = self.bytes.saturating_add(traffic.bytes);
+        widen(&mut self.first_seen, &mut self.last_seen, traffic);
+        self.distinct.insert(flow_hash);
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.hits += other.hits;
+        self.packets = self.packets.saturating_add(other.packets);
+        self.bytes = self.bytes.saturating_add(other.bytes);
+        self.first_seen = min_option(self.first_seen, other.first_seen);
+        self.last_seen = self.last_seen.max(other.last_seen);
+        self.distinct.merge(other.distinct);
+    }
+}
+
+fn min_option(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Widens a seen range by a record's window (`start`, and `end` when given).
+fn widen(first: &mut Option<u64>, last: &mut Option<u64>, traffic: &TrafficRecord) {
+    if let Some(start) = traffic.start {
+        *first = min_option(*first, Some(start));
+        *last = (*last).max(Some(start));
+    }
+    if let Some(end) = traffic.end {
+        *last = (*last).max(Some(end));
+    }
+}
+
+/// Records read and what became of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RecordCounts {
+    pub read: u64,
+    pub evaluated: u64,
+    pub skipped: Skipped,
+}
+
+/// Records not evaluated, by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub nodata: u64,
+    pub skipdata: u64,
+    /// The reply direction of a connection: stateful replies are never charged to a rule.
+    pub reply: u64,
+    /// A pair of records whose initiator nothing tells (same start, no flags, no port clue).
+    pub ambiguous: u64,
+    /// The ENI is not in the snapshot.
+    pub unmapped: u64,
+    pub malformed: u64,
+}
+
+impl RecordCounts {
+    fn merge(&mut self, other: &RecordCounts) {
+        self.read += other.read;
+        self.evaluated += other.evaluated;
+        let (s, o) = (&mut self.skipped, &other.skipped);
+        s.nodata += o.nodata;
+        s.skipdata += o.skipdata;
+        s.reply += o.reply;
+        s.ambiguous += o.ambiguous;
+        s.unmapped += o.unmapped;
+        s.malformed += o.malformed;
+    }
+}
+
+/// A logged record whose `action` disagrees with the simulated verdict.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// `rejected_though_accepted` (a network ACL or something else outside the groups dropped
+    /// it) or `accepted_though_dropped` (drift: the snapshot is not what ran).
+    pub kind: &'static str,
+    pub file: String,
+    pub line: u64,
+    pub eni_id: String,
+    pub direction: Direction,
+    pub protocol: u8,
+    pub src: IpAddr,
+    pub src_port: u16,
+    pub dst: IpAddr,
+    pub dst_port: u16,
+    pub logged_action: &'static str,
+    pub simulated: Action,
+    /// `sg-…/sgr-…`, or `default`, `inner_access`, `platform`.
+    pub decided_by: String,
+}
+
+/// Mismatches by kind (all of them, listed or not).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MismatchCounts {
+    pub rejected_though_accepted: u64,
+    pub accepted_though_dropped: u64,
+    /// How many are listed in `mismatches`.
+    pub listed: u64,
+}
+
+/// One row of the per-rule table: a rule, or a NIC's default / inner-access / platform
+/// decision in one direction (then `security_group_id` is absent and `rule_id` names it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleHits {
+    pub security_group_id: Option<String>,
+    pub rule_id: String,
+    /// For decision rows: the NIC.
+    pub nic_id: Option<String>,
+    pub direction: Direction,
+    /// For rule rows: `drop tcp 22/22 from 0.0.0.0/0`.
+    pub summary: Option<String>,
+    pub hits: u64,
+    pub distinct_flows: u64,
+    /// False once a rule's distinct flows passed [`EXACT_DISTINCT_LIMIT`] and are estimated.
+    pub distinct_flows_exact: bool,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Unix seconds.
+    pub first_seen: Option<u64>,
+    pub last_seen: Option<u64>,
+}
+
+/// A rule no evaluated record was decided by.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnusedRule {
+    pub security_group_id: String,
+    pub rule_id: String,
+    pub direction: Direction,
+    pub summary: String,
+}
+
+/// The rules with zero hits, over the time range seen, with what limits the claim.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unused {
+    /// Unix seconds: the earliest `start` and latest `end` among evaluated records.
+    pub from: Option<u64>,
+    pub to: Option<u64>,
+    pub caveats: Vec<String>,
+    pub rules: Vec<UnusedRule>,
+}
+
+/// An ENI id with a record count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EniCount {
+    pub eni_id: String,
+    pub records: u64,
+}
+
+/// The whole report of a replay.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReplayReport {
+    pub schema_version: u32,
+    pub files: Vec<String>,
+    pub records: RecordCounts,
+    pub rules: Vec<RuleHits>,
+    pub unused: Unused,
+    pub mismatches: Vec<Mismatch>,
+    pub mismatch_counts: MismatchCounts,
+    /// ENIs of the logs that the snapshot does not have.
+    pub unmapped_enis: Vec<EniCount>,
+    /// ENIs with SKIPDATA records: their counts are lower bounds.
+    pub skipdata_enis: Vec<EniCount>,
+}
+
+/// A record kept until the end, when its opposite record tells its role.
+#[derive(Clone, Debug)]
+struct Pending {
+    nic: NicIndex,
+    traffic: TrafficRecord,
+    file: u32,
+    line: u64,
+}
+
+/// The two ends of a connection in a fixed order, with the ENI and protocol: both directions
+/// of one connection on one ENI share it.
+pub type PairKey = (NicIndex, u8, (IpAddr, u16), (IpAddr, u16));
+
+/// The key both directions of `flow`'s connection on `nic` share, and whether `flow` is the
+/// key's forward orientation.
+pub fn pair_key_of(nic: NicIndex, flow: &Flow) -> (PairKey, bool) {
+    let a = (flow.src, flow.src_port);
+    let b = (flow.dst, flow.dst_port);
+    let forward = a <= b;
+    let (low, high) = if forward { (a, b) } else { (b, a) };
+    ((nic, flow.protocol, low, high), forward)
+}
+
+/// What one task found in its part of a block.
+#[derive(Default)]
+struct TaskResult {
+    counts: RecordCounts,
+    tallies: FxHashMap<Slot, Tally>,
+    malformed: Vec<(u64, RecordError)>,
+    pending: Vec<Pending>,
+    mismatches: Vec<Mismatch>,
+    mismatch_counts: MismatchCounts,
+    nics: FxHashSet<NicIndex>,
+    unmapped: FxHashMap<String, u64>,
+    skipdata: FxHashMap<String, u64>,
+    first: Option<u64>,
+    last: Option<u64>,
+}
+
+/// A replay in progress: feed it blocks with [`Replay::add_block`], then [`Replay::finish`].
+pub struct Replay<'e> {
+    engine: &'e Engine,
+    options: ReplayOptions,
+    enis: FxHashMap<Box<str>, NicIndex>,
+    files: Vec<String>,
+    total: TaskResult,
+    pending: FxHashMap<PairKey, Vec<(bool, Pending)>>,
+}
+
+impl<'e> Replay<'e> {
+    pub fn new(engine: &'e Engine, options: ReplayOptions) -> Replay<'e> {
+        let enis = engine
+            .snapshot()
+            .nics()
+            .iter()
+            .enumerate()
+            .map(|(index, nic)| (nic.id.clone().into_boxed_str(), index as NicIndex))
+            .collect();
+        Replay {
+            engine,
+            options,
+            enis,
+            files: Vec::new(),
+            total: TaskResult::default(),
+            pending: FxHashMap::default(),
+        }
+    }
+
+    /// Names the next file; its blocks follow.
+    pub fn start_file(&mut self, name: &str) {
+        self.files.push(name.to_string());
+    }
+
+    /// Reads, classifies and evaluates one block of the current file across all threads.
+    pub fn add_block(&mut self, block: &dyn Block, observer: &mut dyn ReplayObserver) {
+        let file = self.files.len().saturating_sub(1) as u32;
+        let ranges: Vec<std::ops::Range<usize>> = (0..block.len())
+            .step_by(RECORDS_PER_TASK)
+            .map(|start| start..(start + RECORDS_PER_TASK).min(block.len()))
+            .collect();
+        let results: Vec<TaskResult> = ranges
+            .into_par_iter()
+            .map(|range| self.run_task(block, range, file))
+            .collect();
+        let name = self.files.get(file as usize).cloned().unwrap_or_default();
+        for result in results {
+            for (line, error) in &result.malformed {
+                observer.malformed(&name, *line, error);
+            }
+            self.merge(result);
+        }
+        observer.progress(self.total.counts.read);
+    }
+
+    fn run_task(&self, block: &dyn Block, range: std::ops::Range<usize>, file: u32) -> TaskResult {
+        let mut task = TaskResult::default();
+        let mut initiators: Vec<(NicIndex, TrafficRecord, u64)> = Vec::with_capacity(range.len());
+        block.records(range, &mut |line, raw| {
+            task.counts.read += 1;
+            let record = match raw.and_then(|raw| interpret(&raw)) {
+                Ok(record) => record,
+                Err(error) => {
+                    task.counts.skipped.malformed += 1;
+                    task.malformed.push((line, error));
+                    return;
+                }
+            };
+            let eni = match record {
+                Record::Traffic { eni, .. } | Record::NoData { eni } | Record::SkipData { eni } => {
+                    eni
+                }
+            };
+            let nic = self.enis.get(eni).copied();
+            if let Some(nic) = nic {
+                task.nics.insert(nic);
+            }
+            match record {
+                Record::NoData { .. } => task.counts.skipped.nodata += 1,
+                Record::SkipData { eni } => {
+                    task.counts.skipped.skipdata += 1;
+                    *task.skipdata.entry(eni.to_string()).or_default() += 1;
+                }
+                Record::Traffic { eni, traffic } => {
+                    let Some(nic) = nic else {
+                        task.counts.skipped.unmapped += 1;
+                        *task.unmapped.entry(eni.to_string()).or_default() += 1;
+                        return;
+                    };
+                    match role(&traffic) {
+                        Role::Initiator => initiators.push((nic, traffic, line)),
+                        Role::Reply => task.counts.skipped.reply += 1,
+                        Role::Undecided => task.pending.push(Pending {
+                            nic,
+                            traffic,
+                            file,
+                            line,
+                        }),
+                    }
+                }
+            }
+        });
+        self.evaluate(&mut task, &initiators, file);
+        task
+    }
+
+    /// Evaluates initiator records with the engine's batch path and tallies them.
+    fn evaluate(
+        &self,
+        task: &mut TaskResult,
+        initiators: &[(NicIndex, TrafficRecord, u64)],
+        file: u32,
+    ) {
+        let queries: Vec<Query> = initiators
+            .iter()
+            .map(|(nic, traffic, _)| Query {
+                target: Target::Nic(*nic),
+                flow: flow_of(traffic),
+            })
+            .collect();
+        let mut verdicts = vec![
+            Verdict {
+                action: Action::Drop,
+                reason: Reason::Default,
+                deciding_rule: None,
+            };
+            queries.len()
+        ];
+        self.engine.check_batch(&queries, &mut verdicts);
+        for ((query, verdict), (nic, traffic, line)) in
+            queries.iter().zip(&verdicts).zip(initiators)
+        {
+            task.counts.evaluated += 1;
+            let slot = slot_of(*nic, query.flow.direction, verdict);
+            task.tallies
+                .entry(slot)
+                .or_default()
+                .add(traffic, flow_hash(&query.flow));
+            widen(&mut task.first, &mut task.last, traffic);
+            let kind = match (traffic.action, verdict.action) {
+                (Some(LoggedAction::Reject), Action::Accept) => {
+                    task.mismatch_counts.rejected_though_accepted += 1;
+                    "rejected_though_accepted"
+                }
+                (Some(LoggedAction::Accept), Action::Drop) => {
+                    task.mismatch_counts.accepted_though_dropped += 1;
+                    "accepted_though_dropped"
+                }
+                _ => continue,
+            };
+            if task.mismatches.len() < self.options.max_listed_mismatches {
+                task.mismatches.push(Mismatch {
+                    kind,
+                    file: self.files.get(file as usize).cloned().unwrap_or_default(),
+                    line: *line,
+                    eni_id: self.engine.snapshot().nic(*nic).id.clone(),
+                    direction: query.flow.direction,
+                    protocol: traffic.protocol,
+                    src: traffic.src,
+                    src_port: traffic.src_port,
+                    dst: traffic.dst,
+                    dst_port: traffic.dst_port,
+                    logged_action: traffic.action.map_or("-", LoggedAction::as_str),
+                    simulated: verdict.action,
+                    decided_by: self.decided_by(verdict),
+                });
+            }
+        }
+    }
+
+    fn decided_by(&self, verdict: &Verdict) -> String {
+        match verdict.deciding_rule {
+            Some(rule) => {
+                let (group, rule) = self.engine.rule(rule);
+                format!("{}/{}", group.id, rule.id)
+            }
+            None => verdict.reason.as_str().to_string(),
+        }
+    }
+
+    fn merge(&mut self, result: TaskResult) {
+        let total = &mut self.total;
+        total.counts.merge(&result.counts);
+        for (slot, tally) in result.tallies {
+            total.tallies.entry(slot).or_default().merge(tally);
+        }
+        for pending in result.pending {
+            let (key, forward) = pair_key_of(pending.nic, &flow_of(&pending.traffic));
+            self.pending
+                .entry(key)
+                .or_default()
+                .push((forward, pending));
+        }
+        let room = self
+            .options
+            .max_listed_mismatches
+            .saturating_sub(total.mismatches.len());
+        total
+            .mismatches
+            .extend(result.mismatches.into_iter().take(room));
+        total.mismatch_counts.rejected_though_accepted +=
+            result.mismatch_counts.rejected_though_accepted;
+        total.mismatch_counts.accepted_though_dropped +=
+            result.mismatch_counts.accepted_though_dropped;
+        total.nics.extend(result.nics);
+        for (eni, n) in result.unmapped {
+            *total.unmapped.entry(eni).or_default() += n;
+        }
+        for (eni, n) in result.skipdata {
+            *total.skipdata.entry(eni).or_default() += n;
+        }
+        total.first = min_option(total.first, result.first);
+        total.last = total.last.max(result.last);
+    }
+
+    /// Settles the records that waited for their opposite direction, then builds the report.
+    pub fn finish(mut self) -> ReplayReport {
+        let mut task = TaskResult::default();
+        let mut by_file: BTreeMap<u32, Vec<(NicIndex, TrafficRecord, u64)>> = BTreeMap::new();
+        let mut pending: Vec<Vec<(bool, Pending)>> =
+            std::mem::take(&mut self.pending).into_values().collect();
+        // Input order, so listed mismatches come out in order whatever the hash map's order.
+        pending.sort_by_key(|records| records.iter().map(|(_, p)| (p.file, p.line)).min());
+        for records in pending {
+            let earliest = |forward: bool| {
+                records
+                    .iter()
+                    .filter(|(f, _)| *f == forward)
+                    .map(|(_, p)| p.traffic.start.unwrap_or(u64::MAX))
+                    .min()
+            };
+            let initiator_forward = match (earliest(true), earliest(false)) {
+                (Some(_), None) => Some(true),
+                (None, Some(_)) => Some(false),
+                (Some(a), Some(b)) if a < b => Some(true),
+                (Some(a), Some(b)) if b < a => Some(false),
+                _ => None,
+            };
+            for (forward, p) in records {
+                match initiator_forward {
+                    Some(initiator) if initiator == forward => by_file
+                        .entry(p.file)
+                        .or_default()
+                        .push((p.nic, p.traffic, p.line)),
+                    Some(_) => task.counts.skipped.reply += 1,
+                    None => task.counts.skipped.ambiguous += 1,
+                }
+            }
+        }
+        for (file, mut initiators) in by_file {
+            initiators.sort_by_key(|(_, _, line)| *line);
+            self.evaluate(&mut task, &initiators, file);
+        }
+        self.merge(task);
+        self.report()
+    }
+
+    fn report(self) -> ReplayReport {
+        let snapshot = self.engine.snapshot();
+        let total = self.total;
+        let mut nics: Vec<NicIndex> = total.nics.iter().copied().collect();
+        nics.sort_unstable();
+        let mut groups: Vec<u32> = nics
+            .iter()
+            .flat_map(|&nic| snapshot.nic(nic).groups.iter().copied())
+            .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let row = |slot: Slot, security_group_id, rule_id, nic_id, direction, summary| {
+            let tally = total.tallies.get(&slot);
+            let (distinct_flows, distinct_flows_exact) =
+                tally.map_or((0, true), |t| t.distinct.count());
+            RuleHits {
+                security_group_id,
+                rule_id,
+                nic_id,
+                direction,
+                summary,
+                hits: tally.map_or(0, |t| t.hits),
+                distinct_flows,
+                distinct_flows_exact,
+                packets: tally.map_or(0, |t| t.packets),
+                bytes: tally.map_or(0, |t| t.bytes),
+                first_seen: tally.and_then(|t| t.first_seen),
+                last_seen: tally.and_then(|t| t.last_seen),
+            }
+        };
+        let mut rules = Vec::new();
+        let mut unused_rules = Vec::new();
+        for &group_index in &groups {
+            let group = snapshot.group(group_index);
+            for (position, rule) in group.rules.iter().enumerate() {
+                let slot = Slot::Rule(RuleRef {
+                    group: group_index,
+                    rule: position as u32,
+                });
+                let hits = row(
+                    slot,
+                    Some(group.id.clone()),
+                    rule.id.clone(),
+                    None,
+                    rule.direction,
+                    Some(rule.summary()),
+                );
+                if hits.hits == 0 {
+                    unused_rules.push(UnusedRule {
+                        security_group_id: group.id.clone(),
+                        rule_id: rule.id.clone(),
+                        direction: rule.direction,
+                        summary: rule.summary(),
+                    });
+                }
+                rules.push(hits);
+            }
+        }
+        for &nic in &nics {
+            let decisions: [(Direction, DecisionKind); 5] = [
+                (Direction::Ingress, DecisionKind::Default),
+                (Direction::Ingress, DecisionKind::InnerAccess),
+                (Direction::Egress, DecisionKind::Default),
+                (Direction::Egress, DecisionKind::InnerAccess),
+                (Direction::Egress, DecisionKind::Platform),
+            ];
+            for (direction, kind) in decisions {
+                rules.push(row(
+                    Slot::Decision(nic, direction, kind),
+                    None,
+                    kind.as_str().to_string(),
+                    Some(snapshot.nic(nic).id.clone()),
+                    direction,
+                    None,
+                ));
+            }
+        }
+
+        let mut caveats = vec![
+            "flow logs may be filtered (TrafficType Allow or Drop, TrafficPath, IpVersion) or \
+             cover only some ENIs: a rule unused here may be used by traffic they left out"
+                .to_string(),
+        ];
+        let sorted = |map: FxHashMap<String, u64>| {
+            let mut list: Vec<EniCount> = map
+                .into_iter()
+                .map(|(eni_id, records)| EniCount { eni_id, records })
+                .collect();
+            list.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
+            list
+        };
+        let skipdata_enis = sorted(total.skipdata);
+        if !skipdata_enis.is_empty() {
+            let names: Vec<&str> = skipdata_enis.iter().map(|e| e.eni_id.as_str()).collect();
+            caveats.push(format!(
+                "SKIPDATA on {}: records were dropped there, so its counts are lower bounds",
+                names.join(", ")
+            ));
+        }
+        if total.counts.skipped.ambiguous > 0 {
+            caveats.push(format!(
+                "{} records could not be told initiator from reply and were not evaluated",
+                total.counts.skipped.ambiguous
+            ));
+        }
+        if total.counts.skipped.malformed > 0 {
+            caveats.push(format!(
+                "{} malformed records were not evaluated",
+                total.counts.skipped.malformed
+            ));
+        }
+        // A group's rules are judged only on the NICs that appear in the logs.
+        let silent: Vec<&str> = snapshot
+            .nics()
+            .iter()
+            .enumerate()
+            .filter(|(index, nic)| {
+                !total.nics.contains(&(*index as NicIndex))
+                    && nic.groups.iter().any(|g| groups.binary_search(g).is_ok())
+            })
+            .map(|(_, nic)| nic.id.as_str())
+            .collect();
+        if !silent.is_empty() {
+            caveats.push(format!(
+                "these NICs carry the same groups but have no records: {}",
+                silent.join(", ")
+            ));
+        }
+
+        let mismatch_counts = MismatchCounts {
+            listed: total.mismatches.len() as u64,
+            ..total.mismatch_counts
+        };
+        ReplayReport {
+            schema_version: SCHEMA_VERSION,
+            files: self.files,
+            records: total.counts,
+            rules,
+            unused: Unused {
+                from: total.first,
+                to: total.last,
+                caveats,
+                rules: unused_rules,
+            },
+            mismatches: total.mismatches,
+            mismatch_counts,
+            unmapped_enis: sorted(total.unmapped),
+            skipdata_enis,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn traffic(protocol: u8, src_port: u16, dst_port: u16, flags: Option<u16>) -> TrafficRecord {
+        TrafficRecord {
+            direction: LogDirection::In,
+            protocol,
+            src: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)),
+            src_port,
+            dst: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5)),
+            dst_port,
+            packets: 1,
+            bytes: 60,
+            start: Some(100),
+            end: Some(160),
+            tcp_flags: flags,
+            action: Some(LoggedAction::Accept),
+        }
+    }
+
+    #[test]
+    fn roles_follow_flags_then_ports() {
+        assert_eq!(role(&traffic(6, 443, 40000, Some(2))), Role::Initiator);
+        assert_eq!(role(&traffic(6, 40000, 443, Some(18))), Role::Reply);
+        assert_eq!(role(&traffic(6, 40000, 443, Some(3))), Role::Initiator);
+        assert_eq!(role(&traffic(6, 40000, 443, Some(24))), Role::Initiator);
+        assert_eq!(role(&traffic(6, 443, 40000, None)), Role::Reply);
+        assert_eq!(role(&traffic(17, 5000, 53, None)), Role::Initiator);
+        assert_eq!(role(&traffic(17, 5000, 6000, None)), Role::Undecided);
+        assert_eq!(role(&traffic(1, 0, 0, None)), Role::Undecided);
+    }
+
+    #[test]
+    fn distinct_counts_are_exact_then_close() {
+        let mut small = Distinct::default();
+        for n in 0..1000u64 {
+            small.insert(mix(n));
+            small.insert(mix(n));
+        }
+        assert_eq!(small.count(), (1000, true));
+        let mut large = Distinct::default();
+        let mut other = Distinct::default();
+        for n in 0..100_000u64 {
+            if n % 2 == 0 { &mut large } else { &mut other }.insert(mix(n));
+        }
+        large.merge(other);
+        let (estimate, exact) = large.count();
+        assert!(!exact);
+        assert!((95_000..105_000).contains(&estimate), "{estimate}");
+    }
+}

@@ -1,0 +1,517 @@
+//! Alibaba Cloud VPC flow-log records, read in the formats they are exported in
+//! (`docs/flowlogs.md`):
+//!
+//! - **SLS JSON**: one object per line, as SLS queries and `aliyunlog` export them (every value
+//!   a string, `-` for none, SLS reserved keys such as `__time__` ignored); a JSON array or
+//!   pretty-printed objects (as the console copies them) are read too.
+//! - **CSV** as OSS shipping writes it, with a header row naming the fields, delimited by `,`,
+//!   `|`, tab or space.
+//! - **Parquet** as OSS shipping writes it (cargo feature `parquet`, on by default): string or
+//!   integer columns named like the JSON keys.
+//!
+//! Any of them may be gzip-compressed; the format is detected from the content.
+//!
+//! A reader yields [`Block`]s of records in input order, small enough that memory stays flat;
+//! each block hands out its records one at a time as [`RawRecord`]s that borrow from it, so
+//! callers can spread a block over threads. Interpreting a record's values ([`interpret`])
+//! is separate from reading them, so every format shares one set of rules and error messages.
+
+pub mod csv;
+pub mod generate;
+pub mod json;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+mod source;
+
+pub use source::{open, open_reader, Format, LogReader, SourceError};
+
+use crate::model::{parse_protocol_number, proto};
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::Range;
+
+/// One field's value as a format gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Value<'a> {
+    /// Missing, null, empty, or `-` ("not applicable").
+    #[default]
+    Absent,
+    Text(&'a str),
+    Int(i64),
+}
+
+impl<'a> Value<'a> {
+    /// Text, with `-`, `null` and the empty string meaning absent.
+    pub fn text(text: &'a str) -> Value<'a> {
+        match text {
+            "" | "-" | "null" => Value::Absent,
+            _ => Value::Text(text),
+        }
+    }
+
+    fn shown(self) -> String {
+        match self {
+            Value::Absent => "-".to_string(),
+            Value::Text(text) => text.to_string(),
+            Value::Int(n) => n.to_string(),
+        }
+    }
+}
+
+/// The record fields sgsim reads; every other key (`version`, `vm-id`, `vpc-id`, SLS reserved
+/// keys, …) is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Field {
+    EniId,
+    Direction,
+    Protocol,
+    SrcAddr,
+    SrcPort,
+    DstAddr,
+    DstPort,
+    Action,
+    Packets,
+    Bytes,
+    Start,
+    End,
+    TcpFlags,
+    LogStatus,
+}
+
+impl Field {
+    pub const ALL: [Field; 14] = [
+        Field::EniId,
+        Field::Direction,
+        Field::Protocol,
+        Field::SrcAddr,
+        Field::SrcPort,
+        Field::DstAddr,
+        Field::DstPort,
+        Field::Action,
+        Field::Packets,
+        Field::Bytes,
+        Field::Start,
+        Field::End,
+        Field::TcpFlags,
+        Field::LogStatus,
+    ];
+
+    /// The key as Alibaba names it.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::EniId => "eni-id",
+            Field::Direction => "direction",
+            Field::Protocol => "protocol",
+            Field::SrcAddr => "srcaddr",
+            Field::SrcPort => "srcport",
+            Field::DstAddr => "dstaddr",
+            Field::DstPort => "dstport",
+            Field::Action => "action",
+            Field::Packets => "packets",
+            Field::Bytes => "bytes",
+            Field::Start => "start",
+            Field::End => "end",
+            Field::TcpFlags => "tcp-flags",
+            Field::LogStatus => "log-status",
+        }
+    }
+
+    /// The field a key names, if sgsim reads it. `tcp_flags` and `log_status` (underscores,
+    /// as some shipping targets spell column names) are accepted too.
+    pub fn of_key(key: &[u8]) -> Option<Field> {
+        Some(match key {
+            b"eni-id" | b"eni_id" => Field::EniId,
+            b"direction" => Field::Direction,
+            b"protocol" => Field::Protocol,
+            b"srcaddr" => Field::SrcAddr,
+            b"srcport" => Field::SrcPort,
+            b"dstaddr" => Field::DstAddr,
+            b"dstport" => Field::DstPort,
+            b"action" => Field::Action,
+            b"packets" => Field::Packets,
+            b"bytes" => Field::Bytes,
+            b"start" => Field::Start,
+            b"end" => Field::End,
+            b"tcp-flags" | b"tcp_flags" => Field::TcpFlags,
+            b"log-status" | b"log_status" => Field::LogStatus,
+            _ => return None,
+        })
+    }
+}
+
+/// One record's fields, borrowed from the block that holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    pub values: [Value<'a>; 14],
+}
+
+impl<'a> RawRecord<'a> {
+    pub fn get(&self, field: Field) -> Value<'a> {
+        self.values[field as usize]
+    }
+
+    pub fn set(&mut self, field: Field, value: Value<'a>) {
+        self.values[field as usize] = value;
+    }
+}
+
+/// `in`: to the ENI; `out`: from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogDirection {
+    In,
+    Out,
+}
+
+/// The logged `action`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LoggedAction {
+    Accept,
+    Reject,
+}
+
+impl LoggedAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoggedAction::Accept => "ACCEPT",
+            LoggedAction::Reject => "REJECT",
+        }
+    }
+}
+
+/// A record of traffic (`log-status` `OK`), interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrafficRecord {
+    pub direction: LogDirection,
+    pub protocol: u8,
+    pub src: IpAddr,
+    /// 0 for protocols without ports.
+    pub src_port: u16,
+    pub dst: IpAddr,
+    pub dst_port: u16,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Unix seconds of the window's first packet, when given.
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+    /// Bitwise OR of the window's TCP flags, when given.
+    pub tcp_flags: Option<u16>,
+    /// `None` when the export left the field out.
+    pub action: Option<LoggedAction>,
+}
+
+/// What a record says, once interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record<'a> {
+    Traffic {
+        eni: &'a str,
+        traffic: TrafficRecord,
+    },
+    /// `NODATA`: no traffic on the ENI in the window.
+    NoData { eni: &'a str },
+    /// `SKIPDATA`: records were dropped in the window, so its counts are lower bounds.
+    SkipData { eni: &'a str },
+}
+
+/// A record that cannot be read: which field, its value, and what would be valid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordError {
+    pub field: String,
+    pub value: String,
+    pub expected: String,
+}
+
+impl RecordError {
+    pub fn new(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        RecordError {
+            field: field.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+
+    /// The whole record is unreadable (not a JSON object, a CSV row of the wrong width, …).
+    pub fn record(value: impl Into<String>, expected: impl Into<String>) -> Self {
+        RecordError::new("record", value, expected)
+    }
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut value = self.value.clone();
+        if value.len() > 120 {
+            let mut cut = 117;
+            while !value.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            value.truncate(cut);
+            value.push('…');
+        }
+        write!(f, "{} {:?}: expected {}", self.field, value, self.expected)
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// A block of records from one input, in input order.
+pub trait Block: Send + Sync {
+    /// How many records (lines or rows) the block holds.
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `each` with the location (1-based line, or row for Parquet) and the fields of
+    /// every record in `range` (positions within the block), in order.
+    fn records(
+        &self,
+        range: Range<usize>,
+        each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
+    );
+}
+
+/// Interprets a record's fields (see `docs/flowlogs.md` for the rules).
+pub fn interpret<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>, RecordError> {
+    let eni = match raw.get(Field::EniId) {
+        Value::Text(text) => text,
+        other => {
+            return Err(RecordError::new(
+                "eni-id",
+                other.shown(),
+                "the ENI id (eni-…)",
+            ))
+        }
+    };
+    match raw.get(Field::LogStatus) {
+        Value::Absent => {}
+        Value::Text(status) if status.eq_ignore_ascii_case("OK") => {}
+        Value::Text(status) if status.eq_ignore_ascii_case("NODATA") => {
+            return Ok(Record::NoData { eni })
+        }
+        Value::Text(status) if status.eq_ignore_ascii_case("SKIPDATA") => {
+            return Ok(Record::SkipData { eni })
+        }
+        other => {
+            return Err(RecordError::new(
+                "log-status",
+                other.shown(),
+                "OK, NODATA or SKIPDATA",
+            ))
+        }
+    }
+    let direction = match raw.get(Field::Direction) {
+        Value::Text(text)
+            if text.eq_ignore_ascii_case("in") || text.eq_ignore_ascii_case("ingress") =>
+        {
+            LogDirection::In
+        }
+        Value::Text(text)
+            if text.eq_ignore_ascii_case("out") || text.eq_ignore_ascii_case("egress") =>
+        {
+            LogDirection::Out
+        }
+        other => return Err(RecordError::new("direction", other.shown(), "in or out")),
+    };
+    let protocol = match raw.get(Field::Protocol) {
+        Value::Int(n) if (0..=255).contains(&n) => n as u8,
+        Value::Text(text) => parse_protocol_number(text)
+            .ok_or_else(|| RecordError::new("protocol", text, "an IANA protocol number 0..255"))?,
+        other => {
+            return Err(RecordError::new(
+                "protocol",
+                other.shown(),
+                "an IANA protocol number 0..255",
+            ))
+        }
+    };
+    let src = address(raw.get(Field::SrcAddr), "srcaddr")?;
+    let dst = address(raw.get(Field::DstAddr), "dstaddr")?;
+    if src.is_ipv4() != dst.is_ipv4() {
+        return Err(RecordError::new(
+            "dstaddr",
+            dst.to_string(),
+            format!("an address of the same family as srcaddr {src}"),
+        ));
+    }
+    let has_ports = matches!(protocol, proto::TCP | proto::UDP);
+    let (src_port, dst_port) = if has_ports {
+        (
+            port(raw.get(Field::SrcPort), "srcport")?,
+            port(raw.get(Field::DstPort), "dstport")?,
+        )
+    } else {
+        // ICMP and other portless protocols: whatever the log writes there has no meaning
+        // for rules (S3).
+        (0, 0)
+    };
+    let action = match raw.get(Field::Action) {
+        Value::Absent => None,
+        Value::Text(text) if text.eq_ignore_ascii_case("ACCEPT") => Some(LoggedAction::Accept),
+        Value::Text(text) if text.eq_ignore_ascii_case("REJECT") => Some(LoggedAction::Reject),
+        other => {
+            return Err(RecordError::new(
+                "action",
+                other.shown(),
+                "ACCEPT or REJECT",
+            ))
+        }
+    };
+    let tcp_flags = optional_number(raw.get(Field::TcpFlags), "tcp-flags", u64::from(u16::MAX))?
+        .map(|n| n as u16);
+    Ok(Record::Traffic {
+        eni,
+        traffic: TrafficRecord {
+            direction,
+            protocol,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            packets: optional_number(raw.get(Field::Packets), "packets", u64::MAX)?.unwrap_or(0),
+            bytes: optional_number(raw.get(Field::Bytes), "bytes", u64::MAX)?.unwrap_or(0),
+            start: optional_number(raw.get(Field::Start), "start", u64::MAX)?,
+            end: optional_number(raw.get(Field::End), "end", u64::MAX)?,
+            tcp_flags,
+            action,
+        },
+    })
+}
+
+fn address(value: Value<'_>, field: &str) -> Result<IpAddr, RecordError> {
+    if let Value::Text(text) = value {
+        if let Some(addr) = crate::model::parse_ip(text) {
+            return Ok(addr);
+        }
+        if text.contains("XX") || text.contains('*') {
+            return Err(RecordError::new(
+                field,
+                text,
+                "an IPv4 or IPv6 address (this one is masked, as in documentation samples)",
+            ));
+        }
+    }
+    Err(RecordError::new(
+        field,
+        value.shown(),
+        "an IPv4 or IPv6 address",
+    ))
+}
+
+fn port(value: Value<'_>, field: &str) -> Result<u16, RecordError> {
+    optional_number(value, field, u64::from(u16::MAX))?
+        .map(|n| n as u16)
+        .ok_or_else(|| {
+            RecordError::new(field, "-", "a port number 0..65535 (tcp and udp need one)")
+        })
+}
+
+/// A decimal count at most `max`, or absent.
+fn optional_number(value: Value<'_>, field: &str, max: u64) -> Result<Option<u64>, RecordError> {
+    let expected = || {
+        if max == u64::MAX {
+            "a decimal number".to_string()
+        } else {
+            format!("a decimal number 0..{max}")
+        }
+    };
+    match value {
+        Value::Absent => Ok(None),
+        Value::Int(n) if n >= 0 && (n as u64) <= max => Ok(Some(n as u64)),
+        Value::Int(n) => Err(RecordError::new(field, n.to_string(), expected())),
+        Value::Text(text) => match parse_decimal(text.as_bytes()) {
+            Some(n) if n <= max => Ok(Some(n)),
+            _ => Err(RecordError::new(field, text, expected())),
+        },
+    }
+}
+
+/// ASCII digits only (1–20 of them), no sign: what Alibaba writes for counts, ports and times.
+fn parse_decimal(text: &[u8]) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &byte in text {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw<'a>(pairs: &[(Field, &'a str)]) -> RawRecord<'a> {
+        let mut raw = RawRecord::default();
+        for &(field, text) in pairs {
+            raw.set(field, Value::text(text));
+        }
+        raw
+    }
+
+    #[test]
+    fn a_traffic_record_interprets() {
+        let record = raw(&[
+            (Field::EniId, "eni-1"),
+            (Field::Direction, "in"),
+            (Field::Protocol, "6"),
+            (Field::SrcAddr, "203.0.113.9"),
+            (Field::SrcPort, "40000"),
+            (Field::DstAddr, "10.0.0.5"),
+            (Field::DstPort, "22"),
+            (Field::Action, "REJECT"),
+            (Field::TcpFlags, "2"),
+            (Field::LogStatus, "OK"),
+        ]);
+        let Ok(Record::Traffic { eni, traffic }) = interpret(&record) else {
+            panic!("{:?}", interpret(&record));
+        };
+        assert_eq!(eni, "eni-1");
+        assert_eq!(traffic.direction, LogDirection::In);
+        assert_eq!((traffic.src_port, traffic.dst_port), (40000, 22));
+        assert_eq!(traffic.tcp_flags, Some(2));
+        assert_eq!(traffic.action, Some(LoggedAction::Reject));
+        assert_eq!(traffic.start, None);
+    }
+
+    #[test]
+    fn masked_addresses_and_bad_numbers_are_named() {
+        let record = raw(&[
+            (Field::EniId, "eni-1"),
+            (Field::Direction, "out"),
+            (Field::Protocol, "17"),
+            (Field::SrcAddr, "172.16.XX.XX"),
+        ]);
+        let err = interpret(&record).unwrap_err();
+        assert_eq!(err.field, "srcaddr");
+        assert!(err.to_string().contains("masked"), "{err}");
+        let record = raw(&[
+            (Field::EniId, "eni-1"),
+            (Field::Direction, "out"),
+            (Field::Protocol, "6"),
+            (Field::SrcAddr, "10.0.0.1"),
+            (Field::DstAddr, "10.0.0.2"),
+            (Field::SrcPort, "70000"),
+        ]);
+        assert_eq!(
+            interpret(&record).unwrap_err().to_string(),
+            "srcport \"70000\": expected a decimal number 0..65535"
+        );
+    }
+
+    #[test]
+    fn status_records_need_only_the_eni() {
+        let record = raw(&[(Field::EniId, "eni-1"), (Field::LogStatus, "SKIPDATA")]);
+        assert_eq!(interpret(&record), Ok(Record::SkipData { eni: "eni-1" }));
+        let record = raw(&[(Field::EniId, "eni-1"), (Field::LogStatus, "NODATA")]);
+        assert_eq!(interpret(&record), Ok(Record::NoData { eni: "eni-1" }));
+    }
+}
