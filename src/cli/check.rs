@@ -45,6 +45,9 @@ pub struct CheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// List every step and every matching rule in S10 order, and why each one lost.
+    #[arg(long)]
+    explain: bool,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -82,6 +85,12 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
             Err(why) => Err(why),
         };
         let ends = (nic(from)?, nic(to)?);
+        if args.explain {
+            emit(&super::explain::render_connection(
+                &engine, ends.0, ends.1, &flow, args.json,
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let verdict = engine.check_connection(ends.0, ends.1, &flow);
         if args.json {
             emit(&format!(
@@ -96,6 +105,10 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
 
     let target_id = args.nic.as_deref().or(args.group.as_deref()).unwrap_or("");
     let target = engine.target(target_id)?;
+    if args.explain {
+        emit(&super::explain::render(&engine, target, &flow, args.json))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let verdict = engine.check(target, &flow);
     if args.json {
         emit(&format!(

@@ -6,6 +6,9 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod explain;
+mod reach;
+mod search;
 
 use clap::{Args, Parser, Subcommand};
 use sgsim::model::{EvalOptions, NicType};
@@ -36,6 +39,10 @@ enum Command {
     Audit(audit::AuditArgs),
     /// The flows whose verdict changes between two snapshots.
     Diff(diff::DiffArgs),
+    /// Who can reach whom on what: every pair of NICs and the internet, grouped into classes.
+    Reach(reach::ReachArgs),
+    /// Find a flow with a given verdict in a space of flows, or prove there is none (exit 1).
+    Search(search::SearchArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -70,6 +77,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Bench(args) => bench::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Reach(args) => reach::run(args),
+        Command::Search(args) => search::run(args),
     }
 }
 
