@@ -13,15 +13,17 @@
 //! falls in, and sets are interned (equal sets share an id). A pair is then two look-ups and one
 //! memoised intersection.
 //!
-//! NICs are grouped into classes by their whole row and column of the matrix (to and from every
-//! NIC and the internet, both families). The diagonal entry is the NIC's answer to a *twin*: its
-//! own address on both sides, with inner access when one of its groups gives it (S11). Equal
-//! keys imply the same answer between any two members, so every class pair has one answer.
+//! NICs are grouped into classes of *interchangeable* NICs: A and B are in one class when every
+//! other NIC and the internet get the same answers to and from A as to and from B (both
+//! families), and A → B gets the same answer as B → A. That relation is transitive, so every
+//! class pair has one answer, and between two members of a class there is one answer too.
+//! Candidates are bucketed by a key that interchangeable NICs share (their answers as sorted
+//! lists, which swapping A and B does not change), then compared exactly.
 
 use super::audit::{NON_PUBLIC_V4, NON_PUBLIC_V6};
 use super::region::{FlowBox, Intervals, Region};
 use super::services::{ServiceBox, ServiceItem, Services};
-use super::{Decider, DecisionList, DirectionLists, Entry, FamilyKey, ListFamily};
+use super::{Decider, DecisionList, DirectionLists, FamilyKey, ListFamily};
 use crate::model::{Action, Direction, Family, NicIndex, Snapshot, Target};
 use crate::Engine;
 use rayon::prelude::*;
@@ -149,28 +151,6 @@ fn restricted_to_local<A: FamilyKey>(list: &DecisionList<A>, own: A) -> Decision
     }
 }
 
-/// The list as a twin of the NIC sees it: its own address also gets inner access (S11).
-fn with_twin_inner_access<A: FamilyKey>(list: &DecisionList<A>, own: A) -> DecisionList<A> {
-    let mut out = list.clone();
-    let after_platform = out
-        .entries
-        .iter()
-        .take_while(|e| e.decider == Decider::Platform)
-        .count();
-    out.entries.insert(
-        after_platform,
-        Entry {
-            decider: Decider::InnerAccess,
-            action: Action::Accept,
-            flows: FlowBox {
-                remote: Intervals::single(own, own),
-                ..FlowBox::full()
-            },
-        },
-    );
-    out
-}
-
 /// The accepted pieces of flows between `own` (local) and `remote`, with what accepts each.
 fn accepted_pieces<A: FamilyKey>(
     list: &DecisionList<A>,
@@ -224,9 +204,8 @@ fn side<A: ListFamily>(
 
 /// The services `from` may open to `to` in one family, computed directly (no tables): the
 /// definition the matrix is tested against. Empty when an end has no address of the family.
-/// `from == to` asks about a twin (see the module notes).
+/// `from == to` is no flow between two NICs: empty.
 pub fn pair_services<A: ListFamily>(engine: &Engine, from: Endpoint, to: Endpoint) -> Services {
-    let snapshot = engine.snapshot();
     match (from, to) {
         (Endpoint::Internet, Endpoint::Internet) => Services::empty(),
         (Endpoint::Internet, Endpoint::Nic(b)) => match side::<A>(engine, b, Direction::Ingress) {
@@ -237,6 +216,7 @@ pub fn pair_services<A: ListFamily>(engine: &Engine, from: Endpoint, to: Endpoin
             Some((list, own)) => accepted(&list, own, public::<A>()),
             None => Services::empty(),
         },
+        (Endpoint::Nic(a), Endpoint::Nic(b)) if a == b => Services::empty(),
         (Endpoint::Nic(a), Endpoint::Nic(b)) => {
             let (Some((egress, a_addr)), Some((ingress, b_addr))) = (
                 side::<A>(engine, a, Direction::Egress),
@@ -244,19 +224,6 @@ pub fn pair_services<A: ListFamily>(engine: &Engine, from: Endpoint, to: Endpoin
             ) else {
                 return Services::empty();
             };
-            if a == b && gives_inner_access(snapshot, a) {
-                let e = accepted(
-                    &with_twin_inner_access(&egress, a_addr),
-                    a_addr,
-                    point(b_addr),
-                );
-                let i = accepted(
-                    &with_twin_inner_access(&ingress, b_addr),
-                    b_addr,
-                    point(a_addr),
-                );
-                return e.intersect(&i);
-            }
             let e = accepted(&egress, a_addr, point(b_addr));
             let i = accepted(&ingress, b_addr, point(a_addr));
             e.intersect(&i)
@@ -266,14 +233,6 @@ pub fn pair_services<A: ListFamily>(engine: &Engine, from: Endpoint, to: Endpoin
 
 fn point<A: FamilyKey>(a: A) -> Intervals<A> {
     Intervals::single(a, a)
-}
-
-fn gives_inner_access(snapshot: &Snapshot, nic: NicIndex) -> bool {
-    snapshot
-        .nic(nic)
-        .groups
-        .iter()
-        .any(|&g| snapshot.group(g).gives_inner_access())
 }
 
 /// Equal service sets share an id; id 0 is the empty set.
@@ -321,17 +280,16 @@ impl Interner {
 }
 
 /// One NIC's side answers in one family, before interning: per other NIC (by index) a local
-/// set index, plus the internet and the twin.
+/// set index, plus the internet.
 struct SideAnswers {
     sets: Vec<Services>,
     /// Per NIC: index into `sets`, or `None` when that NIC has no address of the family.
     per_nic: Vec<Option<usize>>,
     internet: usize,
-    twin: usize,
 }
 
 /// A NIC's answers in one direction: the accepted services toward every NIC's address (as the
-/// remote end), the internet and a twin. Each elementary remote interval is computed once.
+/// remote end) and the internet. Each elementary remote interval is computed once.
 fn side_answers<A: ListFamily>(
     engine: &Engine,
     nic: NicIndex,
@@ -365,28 +323,17 @@ fn side_answers<A: ListFamily>(
         .collect();
     sets.push(accepted(&list, own, public::<A>()));
     let internet = sets.len() - 1;
-    let twin = if gives_inner_access(engine.snapshot(), nic) {
-        sets.push(accepted(
-            &with_twin_inner_access(&list, own),
-            own,
-            point(own),
-        ));
-        sets.len() - 1
-    } else {
-        per_nic[nic as usize].expect("the NIC has an address of this family")
-    };
     Some(SideAnswers {
         sets,
         per_nic,
         internet,
-        twin,
     })
 }
 
 /// The matrix of one family, as interned ids.
 struct FamilyMatrix {
     n: usize,
-    /// `pair[a * n + b]`: from a to b; the diagonal is the twin answer.
+    /// `pair[a * n + b]`: from a to b; the diagonal is empty.
     pair: Vec<u32>,
     to_internet: Vec<u32>,
     from_internet: Vec<u32>,
@@ -429,14 +376,13 @@ fn family_matrix<A: ListFamily>(engine: &Engine, interner: &mut Interner) -> Fam
             let (Some(ingress), ingress_ids) = (&answers[b].1, &ids[b].1) else {
                 continue;
             };
-            let (e, i) = if a == b {
-                (egress_ids[egress.twin], ingress_ids[ingress.twin])
-            } else {
-                match (egress.per_nic[b], ingress.per_nic[a]) {
-                    (Some(e), Some(i)) => (egress_ids[e], ingress_ids[i]),
-                    _ => continue,
-                }
+            if a == b {
+                continue;
+            }
+            let (Some(e), Some(i)) = (egress.per_nic[b], ingress.per_nic[a]) else {
+                continue;
             };
+            let (e, i) = (egress_ids[e], ingress_ids[i]);
             pair[a * n + b] = interner.meet(e, i);
         }
     }
@@ -456,13 +402,59 @@ impl FamilyMatrix {
         self.pair[a * self.n + b]
     }
 
-    /// Everything that tells NIC `a` apart: its row, its column and the internet both ways.
-    fn key_into(&self, a: usize, key: &mut Vec<u32>) {
-        key.extend_from_slice(&self.pair[a * self.n..(a + 1) * self.n]);
-        key.extend((0..self.n).map(|x| self.get(x, a)));
+    /// What interchangeable NICs share: the internet both ways and, sorted, the answers to
+    /// and from the other NICs.
+    fn bucket_key_into(&self, a: usize, key: &mut Vec<u32>) {
+        let mut row: Vec<u32> = (0..self.n)
+            .filter(|&c| c != a)
+            .map(|c| self.get(a, c))
+            .collect();
+        let mut column: Vec<u32> = (0..self.n)
+            .filter(|&c| c != a)
+            .map(|c| self.get(c, a))
+            .collect();
+        row.sort_unstable();
+        column.sort_unstable();
+        key.extend_from_slice(&row);
+        key.extend_from_slice(&column);
         key.push(self.to_internet[a]);
         key.push(self.from_internet[a]);
     }
+
+    /// A and B are interchangeable in this family (see the module notes).
+    fn interchangeable(&self, a: usize, b: usize) -> bool {
+        self.get(a, b) == self.get(b, a)
+            && self.to_internet[a] == self.to_internet[b]
+            && self.from_internet[a] == self.from_internet[b]
+            && (0..self.n)
+                .filter(|&c| c != a && c != b)
+                .all(|c| self.get(a, c) == self.get(b, c) && self.get(c, a) == self.get(c, b))
+    }
+}
+
+/// Classes of interchangeable NICs, in order of their first NIC.
+fn group_nics(matrices: [&FamilyMatrix; 2], n: usize) -> Vec<Vec<NicIndex>> {
+    let mut buckets: HashMap<Vec<u32>, Vec<Vec<NicIndex>>> = HashMap::new();
+    let mut key = Vec::new();
+    for a in 0..n {
+        key.clear();
+        for m in matrices {
+            m.bucket_key_into(a, &mut key);
+        }
+        let classes = buckets.entry(key.clone()).or_default();
+        // Interchangeability is transitive: comparing with one member of a class is enough.
+        let home = classes.iter_mut().find(|class| {
+            let b = class[0] as usize;
+            matrices.iter().all(|m| m.interchangeable(a, b))
+        });
+        match home {
+            Some(class) => class.push(a as NicIndex),
+            None => classes.push(vec![a as NicIndex]),
+        }
+    }
+    let mut classes: Vec<Vec<NicIndex>> = buckets.into_values().flatten().collect();
+    classes.sort_unstable_by_key(|class| class[0]);
+    classes
 }
 
 /// The reachability matrix of a snapshot's NICs and the internet, grouped into classes.
@@ -473,20 +465,7 @@ pub fn reach(engine: &Engine, selection: &ReachSelection) -> ReachReport {
     let v6 = family_matrix::<u128>(engine, &mut interner);
     let n = snapshot.nics().len();
 
-    let mut class_of_key: HashMap<Vec<u32>, usize> = HashMap::new();
-    let mut members: Vec<Vec<NicIndex>> = Vec::new();
-    let mut key = Vec::with_capacity(4 * n + 4);
-    for a in 0..n {
-        key.clear();
-        v4.key_into(a, &mut key);
-        v6.key_into(a, &mut key);
-        let next = members.len();
-        let class = *class_of_key.entry(key.clone()).or_insert(next);
-        if class == next {
-            members.push(Vec::new());
-        }
-        members[class].push(a as NicIndex);
-    }
+    let members = group_nics([&v4, &v6], n);
     let classes = name_classes(snapshot, members);
 
     let wanted = |set: &Option<BTreeSet<Endpoint>>, end: Endpoint, class: Option<&ReachClass>| {
@@ -638,7 +617,6 @@ fn deciding_rules_in<A: ListFamily>(
         let (Some(nic), Some(remote)) = (nic, remote) else {
             return Vec::new();
         };
-        // Samples are two different NICs, so no twin here.
         let Some((list, own)) = side::<A>(engine, nic, direction) else {
             return Vec::new();
         };
