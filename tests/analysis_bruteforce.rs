@@ -959,7 +959,7 @@ fn explain_matches_brute_force() {
                     assert!(e
                         .rules
                         .iter()
-                        .all(|r| r.decides != !r.lost_because.is_empty()));
+                        .all(|r| r.decides == r.lost_because.is_empty()));
                     assert_eq!(e.steps.iter().filter(|s| s.decides).count(), 1);
                     listed += e.rules.len();
                 }
