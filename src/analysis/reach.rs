@@ -46,9 +46,22 @@ pub const INTERNET: &str = "internet";
 pub struct ReachReport {
     pub schema_version: u32,
     /// NIC classes in order of their first NIC; the internet is not listed (its id is
-    /// `internet`).
+    /// `internet`). In JSON: an object, class id → NIC ids.
+    #[serde(serialize_with = "classes_as_map")]
     pub classes: Vec<ReachClass>,
     pub edges: Vec<ReachEdge>,
+}
+
+fn classes_as_map<S: serde::Serializer>(
+    classes: &[ReachClass],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(Some(classes.len()))?;
+    for class in classes {
+        map.serialize_entry(&class.id, &class.nics)?;
+    }
+    map.end()
 }
 
 /// The schema of [`ReachReport`]'s JSON.

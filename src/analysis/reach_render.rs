@@ -99,8 +99,8 @@ fn layout(report: &ReachReport) -> Layout {
 }
 
 /// The graph: a node per class and the internet, an arrow per ordered pair with edges (both
-/// families on one arrow), labelled with the services. Nodes carry `data-class` (the class's
-/// index, or `internet`) and arrows `data-edges` (indexes into the report's edges), for the
+/// families on one arrow), labelled with the services. Nodes carry `data-class` (the class id,
+/// or `internet`) and arrows `data-edges` (indexes into the report's edges), for the
 /// HTML page.
 pub fn svg(report: &ReachReport) -> String {
     let layout = layout(report);
@@ -194,16 +194,16 @@ pub fn svg(report: &ReachReport) -> String {
     let ends = report
         .classes
         .iter()
-        .enumerate()
-        .map(|(i, c)| (i.to_string(), c.id.as_str()))
-        .chain([(INTERNET.to_string(), INTERNET)]);
-    for (key, id) in ends {
+        .map(|c| c.id.as_str())
+        .chain([INTERNET]);
+    for id in ends {
         let (x, y) = layout.positions[id];
         let fill = if id == INTERNET { "#fde2c8" } else { "#d6e6fa" };
         let label = end_label(report, id);
         let _ = writeln!(
             out,
-            r##"<g class="node" data-class="{key}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{NODE_RADIUS}" fill="{fill}" stroke="#246"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{}</text></g>"##,
+            r##"<g class="node" data-class="{}"><title>{}</title><circle cx="{x:.1}" cy="{y:.1}" r="{NODE_RADIUS}" fill="{fill}" stroke="#246"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{}</text></g>"##,
+            xml_escape(id),
             xml_escape(&label),
             y + NODE_RADIUS + 14.0,
             xml_escape(&shorten(&label, 28))
@@ -216,33 +216,34 @@ pub fn svg(report: &ReachReport) -> String {
 /// The matrix as an HTML table: a row per source, a column per destination (classes, then the
 /// internet), each cell the services of both families.
 fn matrix(report: &ReachReport) -> String {
-    let ends: Vec<(String, String)> = report
+    let ends: Vec<String> = report
         .classes
         .iter()
-        .enumerate()
-        .map(|(i, c)| (i.to_string(), c.id.clone()))
-        .chain([(INTERNET.to_string(), INTERNET.to_string())])
+        .map(|c| c.id.clone())
+        .chain([INTERNET.to_string()])
         .collect();
     let mut cells: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (i, edge) in report.edges.iter().enumerate() {
         cells.entry((&edge.from, &edge.to)).or_default().push(i);
     }
     let mut out = String::from("<table id=\"matrix\"><thead><tr><th>from \\ to</th>");
-    for (key, id) in &ends {
+    for id in &ends {
         let _ = write!(
             out,
-            "<th data-class=\"{key}\">{}</th>",
+            "<th data-class=\"{}\">{}</th>",
+            xml_escape(id),
             xml_escape(&end_label(report, id))
         );
     }
     out += "</tr></thead><tbody>\n";
-    for (key, from) in &ends {
+    for from in &ends {
         let _ = write!(
             out,
-            "<tr><th data-class=\"{key}\">{}</th>",
+            "<tr><th data-class=\"{}\">{}</th>",
+            xml_escape(from),
             xml_escape(&end_label(report, from))
         );
-        for (_, to) in &ends {
+        for to in &ends {
             match cells.get(&(from.as_str(), to.as_str())) {
                 Some(indexes) => {
                     let ids: Vec<String> = indexes.iter().map(|i| i.to_string()).collect();
@@ -300,9 +301,9 @@ const SCRIPT: &str = r#"
         + '100.64.0.0/10, 169.254.0.0/16, fc00::/7 and fe80::/10). It has no security group.</p>';
       return;
     }
-    const c = data.classes[Number(key)];
-    details.innerHTML = '<h3>' + esc(c.id) + '</h3><p>' + c.nics.length
-      + ' NIC(s) with the same answers to and from everyone:</p>' + list(c.nics, '');
+    const nics = data.classes[key];
+    details.innerHTML = '<h3>' + esc(key) + '</h3><p>' + nics.length
+      + ' NIC(s) with the same answers to and from everyone:</p>' + list(nics, '');
   }
   function showEdges(indexes) {
     details.innerHTML = indexes.map((i) => {
@@ -324,18 +325,21 @@ const SCRIPT: &str = r#"
 
   // Self-test: everything in the data is drawn, and clicking shows it.
   const problems = [];
+  const classIds = Object.keys(data.classes);
   const nodes = document.querySelectorAll('#graph [data-class]').length;
-  if (nodes !== data.classes.length + 1) problems.push(nodes + ' nodes for ' + data.classes.length + ' classes');
+  if (nodes !== classIds.length + 1) problems.push(nodes + ' nodes for ' + classIds.length + ' classes');
   const drawn = new Set();
   document.querySelectorAll('#graph [data-edges]').forEach((el) =>
     el.dataset.edges.split(',').forEach((i) => drawn.add(Number(i))));
   if (drawn.size !== data.edges.length) problems.push(drawn.size + ' of ' + data.edges.length + ' edges drawn');
   const rows = document.querySelectorAll('#matrix tbody tr').length;
-  if (rows !== data.classes.length + 1) problems.push(rows + ' matrix rows');
+  if (rows !== classIds.length + 1) problems.push(rows + ' matrix rows');
   const click = (el) => el.dispatchEvent(new MouseEvent('click', { bubbles: true }));
-  if (data.classes.length) {
-    click(document.querySelector('#graph [data-class="0"]'));
-    if (!details.textContent.includes(data.classes[0].nics[0])) problems.push('a class click does not list its NICs');
+  const firstNode = document.querySelector('#graph .node[data-class]');
+  if (classIds.length && firstNode.dataset.class !== 'internet') {
+    click(firstNode);
+    const nics = data.classes[firstNode.dataset.class];
+    if (!nics || !details.textContent.includes(nics[0])) problems.push('a class click does not list its NICs');
   }
   if (data.edges.length) {
     click(document.querySelector('#graph [data-edges]'));
