@@ -17,6 +17,7 @@ use std::net::IpAddr;
 /// The whole evaluation of one flow at one target.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
+    pub schema_version: u32,
     pub target: String,
     pub flow: String,
     pub verdict: Action,
@@ -29,6 +30,9 @@ pub struct Explanation {
     #[serde(skip)]
     pub decider: Decider,
 }
+
+/// The schema of [`Explanation`]'s JSON.
+pub const EXPLAIN_SCHEMA_VERSION: u32 = 1;
 
 /// One step of S14.
 #[derive(Clone, Debug, Serialize)]
@@ -152,6 +156,7 @@ pub fn explain(engine: &Engine, target: Target, flow: &Flow) -> Explanation {
         },
     ];
     Explanation {
+        schema_version: EXPLAIN_SCHEMA_VERSION,
         target: snapshot.target_id(target).to_string(),
         flow: flow.to_string(),
         verdict,

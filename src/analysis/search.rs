@@ -41,6 +41,7 @@ pub enum SearchAt {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct SearchReport {
+    pub schema_version: u32,
     pub verdict: Action,
     /// Some flow of the space has the verdict.
     pub found: bool,
@@ -50,6 +51,9 @@ pub struct SearchReport {
     /// connection).
     pub regions: Vec<FoundRegion>,
 }
+
+/// The schema of [`SearchReport`]'s JSON.
+pub const SEARCH_SCHEMA_VERSION: u32 = 1;
 
 /// One side's decision for a part of the space.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -165,6 +169,7 @@ pub fn search(
         format!("no {family_words}flow in the space of {place} has verdict {verdict}")
     };
     Ok(SearchReport {
+        schema_version: SEARCH_SCHEMA_VERSION,
         verdict,
         found,
         statement,

@@ -43,6 +43,7 @@ pub fn render_connection(
         let both = egress.verdict == sgsim::model::Action::Accept
             && ingress.verdict == sgsim::model::Action::Accept;
         let value = json!({
+            "schema_version": sgsim::analysis::explain::EXPLAIN_SCHEMA_VERSION,
             "verdict": if both { "accept" } else { "drop" },
             "egress": egress,
             "ingress": ingress,
