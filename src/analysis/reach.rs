@@ -302,7 +302,7 @@ struct SideAnswers {
 }
 
 /// A NIC's answers in one direction: the accepted services toward every NIC's address (as the
-/// remote end) and the internet. Each elementary remote interval is computed once.
+/// remote end) and the internet.
 fn side_answers<A: ListFamily>(
     engine: &Engine,
     nic: NicIndex,
@@ -310,28 +310,27 @@ fn side_answers<A: ListFamily>(
     addresses: &[Option<A>],
 ) -> Option<SideAnswers> {
     let (list, own) = side::<A>(engine, nic, direction)?;
-    let mut cuts: Vec<A> = Vec::new();
-    for entry in &list.entries {
-        for &(lo, hi) in entry.flows.remote.as_slice() {
-            cuts.push(lo);
-            if let Some(after) = hi.successor() {
-                cuts.push(after);
-            }
-        }
-    }
-    cuts.sort_unstable();
-    cuts.dedup();
+    // Remote addresses held by the same entries get the same answer: compute it once per set
+    // of entries (with group references, most addresses are boundaries of their own, but few
+    // entry sets are distinct).
     let mut sets = Vec::new();
-    let mut by_interval: HashMap<usize, usize> = HashMap::new();
+    let mut by_entries: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut holding = Vec::new();
     let per_nic: Vec<Option<usize>> = addresses
         .iter()
         .map(|address| {
             let remote = (*address)?;
-            let interval = cuts.partition_point(|&c| c <= remote);
-            Some(*by_interval.entry(interval).or_insert_with(|| {
-                sets.push(accepted(&list, own, point(remote)));
-                sets.len() - 1
-            }))
+            holding.clear();
+            holding.extend(
+                (0..list.entries.len() as u32)
+                    .filter(|&i| list.entries[i as usize].flows.remote.contains(remote)),
+            );
+            if let Some(&set) = by_entries.get(&holding) {
+                return Some(set);
+            }
+            sets.push(accepted(&list, own, point(remote)));
+            by_entries.insert(holding.clone(), sets.len() - 1);
+            Some(sets.len() - 1)
         })
         .collect();
     sets.push(accepted(&list, own, public::<A>()));
