@@ -64,6 +64,17 @@ fn reach_selectors_narrow_the_edges() {
         ],
         "{out}"
     );
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("bare.json");
+    std::fs::write(
+        &bare,
+        r#"{"SecurityGroups": [{"SecurityGroupId": "sg-1", "VpcId": "vpc-1"}]}"#,
+    )
+    .unwrap();
+    let no_nics = sgsim(&["reach", bare.to_str().unwrap()]);
+    assert_eq!(no_nics.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_nics.stderr)
+        .contains("reach is about network interfaces, and the snapshot has none"));
     let bad = sgsim(&["reach", &vpc_web(), "--from", "eni-nope"]);
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);

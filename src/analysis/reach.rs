@@ -103,8 +103,10 @@ pub struct ReachEdge {
 /// Which pairs to report; the matrix and the classes are always the whole snapshot's.
 #[derive(Clone, Debug, Default)]
 pub struct ReachSelection {
-    /// Sources: NICs, plus the internet when `internet_from`. `None` = everyone.
+    /// Sources (see [`select`]); an edge from a class is reported when the class holds one of
+    /// them. `None` = everyone.
     pub from: Option<BTreeSet<Endpoint>>,
+    /// Destinations, likewise.
     pub to: Option<BTreeSet<Endpoint>>,
     /// Name the rules that accept each edge's services (for JSON and HTML).
     pub deciding_rules: bool,
@@ -314,6 +316,8 @@ fn side_answers<A: ListFamily>(
     // of entries (with group references, most addresses are boundaries of their own, but few
     // entry sets are distinct).
     let mut sets = Vec::new();
+    // Equal answers share a slot: a NIC has few distinct ones, and all NICs' are held at once.
+    let mut local_ids: HashMap<Services, usize> = HashMap::new();
     let mut by_entries: HashMap<Vec<u32>, usize> = HashMap::new();
     let mut holding = Vec::new();
     let per_nic: Vec<Option<usize>> = addresses
@@ -328,17 +332,35 @@ fn side_answers<A: ListFamily>(
             if let Some(&set) = by_entries.get(&holding) {
                 return Some(set);
             }
-            sets.push(accepted(&list, own, point(remote)));
-            by_entries.insert(holding.clone(), sets.len() - 1);
-            Some(sets.len() - 1)
+            let set = local_intern(
+                &mut sets,
+                &mut local_ids,
+                accepted(&list, own, point(remote)),
+            );
+            by_entries.insert(holding.clone(), set);
+            Some(set)
         })
         .collect();
-    sets.push(accepted(&list, own, public::<A>()));
-    let internet = sets.len() - 1;
+    let internet = local_intern(
+        &mut sets,
+        &mut local_ids,
+        accepted(&list, own, public::<A>()),
+    );
     Some(SideAnswers {
         sets,
         per_nic,
         internet,
+    })
+}
+
+fn local_intern(
+    sets: &mut Vec<Services>,
+    ids: &mut HashMap<Services, usize>,
+    set: Services,
+) -> usize {
+    *ids.entry(set).or_insert_with_key(|set| {
+        sets.push(set.clone());
+        sets.len() - 1
     })
 }
 
@@ -487,6 +509,7 @@ pub fn reach(engine: &Engine, selection: &ReachSelection) -> ReachReport {
         })
     };
     let mut edges = Vec::new();
+    let mut sides = (SideCache::new(), SideCache::new());
     // The internet is the last end, both ways.
     let ends: Vec<Option<&ReachClass>> = classes.iter().map(Some).chain([None]).collect();
     for from in &ends {
@@ -523,7 +546,7 @@ pub fn reach(engine: &Engine, selection: &ReachSelection) -> ReachReport {
                 }
                 let services = interner.sets[id as usize].clone();
                 let (egress_rules, ingress_rules) = if selection.deciding_rules {
-                    deciding_rules(engine, family, sample, &services)
+                    deciding_rules(engine, family, sample, &services, &mut sides)
                 } else {
                     (Vec::new(), Vec::new())
                 };
@@ -608,31 +631,39 @@ fn deciding_rules(
     family: Family,
     sample: (Option<NicIndex>, Option<NicIndex>),
     services: &Services,
+    sides: &mut (SideCache<u32>, SideCache<u128>),
 ) -> (Vec<String>, Vec<String>) {
     match family {
-        Family::V4 => deciding_rules_in::<u32>(engine, sample, services),
-        Family::V6 => deciding_rules_in::<u128>(engine, sample, services),
+        Family::V4 => deciding_rules_in::<u32>(engine, sample, services, &mut sides.0),
+        Family::V6 => deciding_rules_in::<u128>(engine, sample, services, &mut sides.1),
     }
 }
+
+/// Sample NICs' sides, built once each (a class is the sample of all its edges).
+type SideCache<A> = HashMap<(NicIndex, Direction), Option<(DecisionList<A>, A)>>;
 
 fn deciding_rules_in<A: ListFamily>(
     engine: &Engine,
     (from, to): (Option<NicIndex>, Option<NicIndex>),
     services: &Services,
+    cache: &mut SideCache<A>,
 ) -> (Vec<String>, Vec<String>) {
     let snapshot = engine.snapshot();
     let address = |end: Option<NicIndex>| match end {
         Some(nic) => first_address::<A>(snapshot, nic).map(point),
         None => Some(public::<A>()),
     };
-    let names = |nic: Option<NicIndex>, direction: Direction, remote: Option<Intervals<A>>| {
+    let mut names = |nic: Option<NicIndex>, direction: Direction, remote: Option<Intervals<A>>| {
         let (Some(nic), Some(remote)) = (nic, remote) else {
             return Vec::new();
         };
-        let Some((list, own)) = side::<A>(engine, nic, direction) else {
+        let built = cache
+            .entry((nic, direction))
+            .or_insert_with(|| side::<A>(engine, nic, direction));
+        let Some((list, own)) = built.as_ref() else {
             return Vec::new();
         };
-        let mut deciders: Vec<Decider> = accepted_pieces(&list, own, remote)
+        let mut deciders: Vec<Decider> = accepted_pieces(list, *own, remote)
             .into_iter()
             .filter(|(_, piece)| piece.boxes().iter().any(|b| services.intersects_box(b)))
             .map(|(decider, _)| decider)
@@ -641,10 +672,9 @@ fn deciding_rules_in<A: ListFamily>(
         deciders.dedup();
         deciders.iter().map(|d| d.name(snapshot)).collect()
     };
-    (
-        names(from, Direction::Egress, address(to)),
-        names(to, Direction::Ingress, address(from)),
-    )
+    let egress = names(from, Direction::Egress, address(to));
+    let ingress = names(to, Direction::Ingress, address(from));
+    (egress, ingress)
 }
 
 impl ReachReport {

@@ -71,7 +71,7 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-/// Where each end is drawn: classes on a circle, the internet in the middle.
+/// Where each end is drawn: classes and the internet (last) around a circle.
 struct Layout {
     size: f64,
     positions: BTreeMap<String, (f64, f64)>,
@@ -80,21 +80,29 @@ struct Layout {
 const NODE_RADIUS: f64 = 22.0;
 
 fn layout(report: &ReachReport) -> Layout {
-    let count = report.classes.len().max(1) as f64;
-    // About 110 px of circumference per class keeps labels apart.
-    let radius = (count * 110.0 / std::f64::consts::TAU).max(170.0);
+    let ids: Vec<&str> = report
+        .classes
+        .iter()
+        .map(|c| c.id.as_str())
+        .chain([INTERNET])
+        .collect();
+    let count = ids.len() as f64;
+    // About 110 px of circumference per end keeps labels apart.
+    let radius = (count * 110.0 / std::f64::consts::TAU).max(220.0);
     let margin = 150.0;
     let size = 2.0 * (radius + margin);
     let center = size / 2.0;
-    let mut positions = BTreeMap::new();
-    for (i, class) in report.classes.iter().enumerate() {
-        let angle = std::f64::consts::TAU * i as f64 / count - std::f64::consts::FRAC_PI_2;
-        positions.insert(
-            class.id.clone(),
-            (center + radius * angle.cos(), center + radius * angle.sin()),
-        );
-    }
-    positions.insert(INTERNET.to_string(), (center, center));
+    let positions = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let angle = std::f64::consts::TAU * i as f64 / count - std::f64::consts::FRAC_PI_2;
+            (
+                id.to_string(),
+                (center + radius * angle.cos(), center + radius * angle.sin()),
+            )
+        })
+        .collect();
     Layout { size, positions }
 }
 

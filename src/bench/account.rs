@@ -18,7 +18,8 @@ const PORTS: [u16; 12] = [
 ];
 
 /// `nics` NICs over `group_sets` distinct sets of 1–3 groups (drawn from `group_sets / 2 + 4`
-/// groups of 4–14 rules each), every NIC with a private IPv4 address and a third with IPv6.
+/// groups of 4–14 rules each), every NIC with a private IPv4 address in its set's subnet, the
+/// NICs of a third of the sets with IPv6 too.
 pub fn generate(nics: usize, group_sets: usize, seed: u64) -> Value {
     let mut rng = Rng::new(seed);
     let group_count = group_sets / 2 + 4;
@@ -62,16 +63,21 @@ pub fn generate(nics: usize, group_sets: usize, seed: u64) -> Value {
             sets.push(set);
         }
     }
+    // As tiers are deployed: the NICs of one group set share a subnet (10.1.<set>.0/24 and on),
+    // and a third of the tiers are dual-stack.
     let nic_list: Vec<Value> = (0..nics)
         .map(|n| {
+            let (set, member) = (n % group_sets, n / group_sets);
+            let subnet = 256 + set * (1 + nics / group_sets / 250);
+            let host = 1 + member % 250;
             let mut nic = json!({
                 "NetworkInterfaceId": format!("eni-acct-{n}"),
                 "VpcId": "vpc-acct",
-                "PrivateIpAddress": format!("10.{}.{}.{}", 1 + n / 62500, (n / 250) % 250, 1 + n % 250),
-                "SecurityGroupIds": {"SecurityGroupId": sets[n % group_sets]},
+                "PrivateIpAddress": format!("10.{}.{}.{host}", subnet / 256, (subnet + member / 250) % 256),
+                "SecurityGroupIds": {"SecurityGroupId": sets[set]},
             });
-            if n % 3 == 0 {
-                nic["Ipv6Sets"] = json!({"Ipv6Set": [{"Ipv6Address": format!("2001:db8:1::{:x}", n + 1)}]});
+            if set % 3 == 0 {
+                nic["Ipv6Sets"] = json!({"Ipv6Set": [{"Ipv6Address": format!("2001:db8:1:{set:x}::{host:x}")}]});
             }
             nic
         })
@@ -116,7 +122,7 @@ fn rule(rng: &mut Rng, id: String, groups: usize, group_id: &impl Fn(usize) -> S
         5 => out[cidr_key] = json!("0.0.0.0/0"),
         6 if protocol != "ICMP" => out[cidr6_key] = json!("::/0"),
         7 => out[cidr_key] = json!(format!("10.{}.0.0/16", rng.range(1, 2))),
-        8 => out[cidr_key] = json!(format!("10.1.{}.0/24", rng.below(8))),
+        8 => out[cidr_key] = json!(format!("10.1.{}.0/24", rng.below(groups as u64))),
         _ => out[cidr_key] = json!(format!("203.0.113.{}/32", rng.below(256))),
     }
     out

@@ -34,6 +34,12 @@ pub struct ReachArgs {
 pub fn run(args: ReachArgs) -> Result<ExitCode, String> {
     let engine = load_engine(&args.snapshot, &args.switches)?;
     let snapshot = engine.snapshot();
+    if snapshot.nics().is_empty() {
+        return Err(format!(
+            "{}: reach is about network interfaces, and the snapshot has none (for a bare group, ask check, search or audit)",
+            args.snapshot.display()
+        ));
+    }
     let chosen = |selectors: &[String], option: &str| {
         if selectors.is_empty() {
             Ok(None)
