@@ -559,3 +559,412 @@ fn exposure_matches_brute_force() {
         "{exposed_flows} {all_port_sources}"
     );
 }
+
+// ---- reach, search and explain (issue 20) ----
+
+use sgsim::analysis::explain::explain;
+use sgsim::analysis::reach::{pair_services, reach, Endpoint, ReachSelection};
+use sgsim::analysis::search::{search, SearchAt, SearchSpace};
+use sgsim::model::{Action, Family, Precedence};
+
+const PUBLIC_V4: [&str; 2] = ["8.8.8.8", "8.8.8.9"];
+const PUBLIC_V6: [&str; 1] = ["2001:db8::1"];
+
+/// A NIC's first address of a family, as the generator wrote it.
+fn nic_address(snapshot: &Snapshot, nic: u32, family: Family) -> Option<IpAddr> {
+    snapshot
+        .nic(nic)
+        .addresses
+        .iter()
+        .copied()
+        .find(|a| Family::of_addr(a) == family)
+}
+
+/// Which representative services the reference lets through from `src` to `dst`: egress at
+/// `from` (when a NIC), ingress at `to` (when a NIC).
+fn reference_services(
+    snapshot: &Snapshot,
+    options: &EvalOptions,
+    (from, src): (Option<u32>, IpAddr),
+    (to, dst): (Option<u32>, IpAddr),
+) -> BTreeSet<(u8, u16, u16)> {
+    let mut out = BTreeSet::new();
+    for &protocol in &UNIVERSE_PROTOCOLS {
+        for &dst_port in &UNIVERSE_DPORTS {
+            for &src_port in &UNIVERSE_SPORTS {
+                let flow = |direction| Flow {
+                    direction,
+                    protocol,
+                    src,
+                    src_port,
+                    dst,
+                    dst_port,
+                };
+                let egress = from.is_none_or(|a| {
+                    reference::evaluate(snapshot, Target::Nic(a), &flow(Direction::Egress), options)
+                        .is_accept()
+                });
+                let ingress = to.is_none_or(|b| {
+                    reference::evaluate(
+                        snapshot,
+                        Target::Nic(b),
+                        &flow(Direction::Ingress),
+                        options,
+                    )
+                    .is_accept()
+                });
+                if egress && ingress {
+                    out.insert((protocol, dst_port, src_port));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn services_points(services: &sgsim::analysis::services::Services) -> BTreeSet<(u8, u16, u16)> {
+    let mut out = BTreeSet::new();
+    for &p in &UNIVERSE_PROTOCOLS {
+        for &d in &UNIVERSE_DPORTS {
+            for &s in &UNIVERSE_SPORTS {
+                if services.contains(p, d, s) {
+                    out.insert((p, d, s));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Every answer of `reach` (through its classes and edges) and of `pair_services` equals the
+/// enumeration: NIC to NIC from first address to first address, and the internet as any
+/// public representative. NICs whose enumerated answers make them interchangeable share a
+/// class.
+#[test]
+fn reach_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0004);
+    let (mut allowed_pairs, mut shared_classes) = (0, 0);
+    for case in 0..120 {
+        let options = options_for(case);
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        let report = reach(&engine, &ReachSelection::default());
+        let nics = snapshot.nics().len() as u32;
+        // answers[(from, to, family)] by enumeration; ends are NIC indexes, `nics` = internet.
+        let mut answers = std::collections::BTreeMap::new();
+        for family in [Family::V4, Family::V6] {
+            let public = match family {
+                Family::V4 => &PUBLIC_V4[..],
+                Family::V6 => &PUBLIC_V6[..],
+            };
+            for from in 0..=nics {
+                for to in 0..=nics {
+                    if from == to {
+                        continue;
+                    }
+                    let ends = |end: u32| -> Vec<(Option<u32>, IpAddr)> {
+                        if end == nics {
+                            public.iter().map(|a| (None, a.parse().unwrap())).collect()
+                        } else {
+                            nic_address(&snapshot, end, family)
+                                .map(|a| (Some(end), a))
+                                .into_iter()
+                                .collect()
+                        }
+                    };
+                    let mut expected = BTreeSet::new();
+                    for &(a, src) in &ends(from) {
+                        for &(b, dst) in &ends(to) {
+                            expected.extend(reference_services(
+                                &snapshot,
+                                &options,
+                                (a, src),
+                                (b, dst),
+                            ));
+                        }
+                    }
+                    let end = |e: u32| {
+                        if e == nics {
+                            Endpoint::Internet
+                        } else {
+                            Endpoint::Nic(e)
+                        }
+                    };
+                    let (f, t) = (end(from), end(to));
+                    let reported = services_points(&report.services(f, t, family));
+                    assert_eq!(
+                        reported, expected,
+                        "case {case} {family:?} {f:?} -> {t:?} (report)\n{json:#}"
+                    );
+                    let direct = match family {
+                        Family::V4 => pair_services::<u32>(&engine, f, t),
+                        Family::V6 => pair_services::<u128>(&engine, f, t),
+                    };
+                    assert_eq!(services_points(&direct), expected, "case {case} direct");
+                    allowed_pairs += !expected.is_empty() as usize;
+                    answers.insert((from, to, family), expected);
+                }
+            }
+        }
+        // Interchangeable NICs (same answers with every third end, same answer both ways
+        // between them) must share a class.
+        for a in 0..nics {
+            for b in a + 1..nics {
+                let same = [Family::V4, Family::V6].iter().all(|&family| {
+                    answers[&(a, b, family)] == answers[&(b, a, family)]
+                        && (0..=nics).filter(|&c| c != a && c != b).all(|c| {
+                            answers[&(a, c, family)] == answers[&(b, c, family)]
+                                && answers[&(c, a, family)] == answers[&(c, b, family)]
+                        })
+                });
+                let together =
+                    report.class_of(a).map(|c| &c.id) == report.class_of(b).map(|c| &c.id);
+                assert_eq!(
+                    together, same,
+                    "case {case} eni-{a} eni-{b} same class?\n{json:#}"
+                );
+                shared_classes += together as usize;
+            }
+        }
+    }
+    assert!(
+        allowed_pairs > 500 && shared_classes > 20,
+        "{allowed_pairs} {shared_classes}"
+    );
+}
+
+/// A random search space: addresses from the pools or none, maybe a protocol and port ranges.
+fn random_space(rng: &mut Rng) -> SearchSpace {
+    let v6 = rng.chance(30);
+    let cidr = |rng: &mut Rng| -> Option<ipnet::IpNet> {
+        if rng.chance(50) {
+            return None;
+        }
+        let text = if v6 {
+            *rng.pick(&V6_CIDRS)
+        } else {
+            *rng.pick(&V4_CIDRS)
+        };
+        // Single addresses in the pools are written without a prefix length.
+        Some(
+            text.parse()
+                .unwrap_or_else(|_| ipnet::IpNet::from(text.parse::<IpAddr>().unwrap())),
+        )
+    };
+    // Ranges whose ends fall on the universe's class boundaries, so that every class inside
+    // the space keeps a representative.
+    let ports = |rng: &mut Rng, choices: &[(u16, u16)]| rng.chance(40).then(|| *rng.pick(choices));
+    let dst_ports = ports(
+        rng,
+        &[(0, 0), (1, 2), (2, 3), (1, 4), (25, 25), (5, 65535), (0, 3)],
+    );
+    let src_ports = ports(rng, &[(0, 0), (1, 2), (0, 2), (3, 65535), (1, 65535)]);
+    SearchSpace {
+        src: cidr(rng),
+        dst: cidr(rng),
+        protocol: rng.chance(50).then(|| *rng.pick(&UNIVERSE_PROTOCOLS)),
+        dst_ports,
+        src_ports,
+    }
+}
+
+/// Does a flow lie in the space? The NIC's own side defaults to its addresses.
+fn in_space(
+    space: &SearchSpace,
+    flow: &Flow,
+    src_default: &[IpAddr],
+    dst_default: &[IpAddr],
+) -> bool {
+    let addr_ok = |net: &Option<ipnet::IpNet>, addr: IpAddr, default: &[IpAddr]| match net {
+        Some(net) => net.contains(&addr),
+        None => default.is_empty() || default.contains(&addr),
+    };
+    let range_ok = |r: Option<(u16, u16)>, v: u16| r.is_none_or(|(lo, hi)| lo <= v && v <= hi);
+    addr_ok(&space.src, flow.src, src_default)
+        && addr_ok(&space.dst, flow.dst, dst_default)
+        && space.protocol.is_none_or(|p| p == flow.protocol)
+        && range_ok(space.dst_ports, flow.dst_port)
+        && range_ok(space.src_ports, flow.src_port)
+}
+
+/// `search` finds exactly the flows of the space with the verdict, with the reference's
+/// deciders, at one NIC and for connections; every witness lies in the space and was
+/// re-checked with the engine.
+#[test]
+fn search_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0005);
+    let (mut found_flows, mut empty_answers) = (0, 0);
+    for case in 0..150 {
+        let options = options_for(case);
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        for _ in 0..4 {
+            let space = random_space(&mut rng);
+            let verdict = if rng.chance(50) {
+                Action::Accept
+            } else {
+                Action::Drop
+            };
+            let (a, b) = (rng.below(3) as u32, rng.below(3) as u32);
+            let connection = rng.chance(40);
+            let direction = *rng.pick(&Direction::ALL);
+            let at = if connection {
+                SearchAt::Connection(a, b)
+            } else {
+                SearchAt::Target(Target::Nic(a), direction)
+            };
+            let report = search(&engine, at, &space, verdict).unwrap();
+            let own = |n: u32| snapshot.nic(n).addresses.clone();
+            let (src_default, dst_default) = match at {
+                SearchAt::Connection(..) => (own(a), own(b)),
+                SearchAt::Target(_, Direction::Ingress) => (Vec::new(), own(a)),
+                SearchAt::Target(_, Direction::Egress) => (own(a), Vec::new()),
+            };
+            for region in &report.regions {
+                assert!(region.verified, "case {case}: {:?}", region.witnesses);
+                let w = &region.witnesses.last().unwrap().raw;
+                assert!(
+                    in_space(&space, w, &src_default, &dst_default),
+                    "case {case}: witness {w} outside"
+                );
+            }
+            let mut any = false;
+            for flow in universe(Direction::Ingress) {
+                if !in_space(&space, &flow, &src_default, &dst_default) {
+                    continue;
+                }
+                let flow_at = |d| Flow {
+                    direction: d,
+                    ..flow
+                };
+                let (expected, deciders) = match at {
+                    SearchAt::Connection(a, b) => {
+                        let e = reference::evaluate(
+                            &snapshot,
+                            Target::Nic(a),
+                            &flow_at(Direction::Egress),
+                            &options,
+                        );
+                        let i = reference::evaluate(
+                            &snapshot,
+                            Target::Nic(b),
+                            &flow_at(Direction::Ingress),
+                            &options,
+                        );
+                        let both = if e.is_accept() && i.is_accept() {
+                            Action::Accept
+                        } else {
+                            Action::Drop
+                        };
+                        (
+                            both == verdict,
+                            vec![
+                                Decider::of_verdict(&e).name(&snapshot),
+                                Decider::of_verdict(&i).name(&snapshot),
+                            ],
+                        )
+                    }
+                    SearchAt::Target(target, d) => {
+                        let v = reference::evaluate(&snapshot, target, &flow_at(d), &options);
+                        (
+                            v.action == verdict,
+                            vec![Decider::of_verdict(&v).name(&snapshot)],
+                        )
+                    }
+                };
+                let holding: Vec<_> = report
+                    .regions
+                    .iter()
+                    .filter(|r| r.contains(&flow))
+                    .collect();
+                assert!(holding.len() <= 1, "case {case}: regions overlap at {flow}");
+                assert_eq!(
+                    holding.len() == 1,
+                    expected,
+                    "case {case} {at:?} {flow} verdict {verdict}\n{space:?}\n{json:#}"
+                );
+                if let Some(region) = holding.first() {
+                    let claimed: Vec<String> =
+                        region.sides.iter().map(|s| s.decided_by.clone()).collect();
+                    assert_eq!(claimed, deciders, "case {case} {flow}");
+                    found_flows += 1;
+                }
+                any |= expected;
+            }
+            assert_eq!(report.found, !report.regions.is_empty());
+            if !any {
+                // The universe holds a representative of every class: no representative means no flow.
+                assert!(
+                    !report.found,
+                    "case {case}: found {:?} but no representative",
+                    report.regions[0].witnesses
+                );
+                empty_answers += 1;
+            }
+        }
+    }
+    assert!(
+        found_flows > 5000 && empty_answers > 20,
+        "{found_flows} {empty_answers}"
+    );
+}
+
+/// `explain` lists exactly the candidate rules the reference says match, in S10 order; the
+/// first decides unless platform or inner access came first, as the reference says.
+#[test]
+fn explain_matches_brute_force() {
+    let mut rng = Rng(0x5eed_0006);
+    let mut listed = 0;
+    for case in 0..40 {
+        let options = options_for(case);
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        for nic in 0..3u32 {
+            let target = Target::Nic(nic);
+            for direction in Direction::ALL {
+                for flow in universe(direction).into_iter().step_by(7) {
+                    let e = explain(&engine, target, &flow);
+                    let mut expected = Vec::new();
+                    for (gp, &g) in snapshot.nic(nic).groups.iter().enumerate() {
+                        let group = snapshot.group(g);
+                        for (rp, rule) in group.rules.iter().enumerate() {
+                            let candidate =
+                                !group.is_classic() || rule.nic_type == options.nic_type;
+                            if candidate && reference::rule_matches(&snapshot, rule, &flow) {
+                                expected.push((
+                                    Precedence::of(rule, gp, rp),
+                                    group.id.clone(),
+                                    rule.id.clone(),
+                                ));
+                            }
+                        }
+                    }
+                    expected.sort();
+                    let expected: Vec<(String, String)> =
+                        expected.into_iter().map(|(_, g, r)| (g, r)).collect();
+                    let got: Vec<(String, String)> = e
+                        .rules
+                        .iter()
+                        .map(|r| (r.security_group_id.clone(), r.rule_id.clone()))
+                        .collect();
+                    assert_eq!(got, expected, "case {case} eni-{nic} {flow}\n{json:#}");
+                    let v = reference::evaluate(&snapshot, target, &flow, &options);
+                    assert_eq!(e.verdict, v.action, "case {case} {flow}");
+                    assert_eq!(e.decider, Decider::of_verdict(&v), "case {case} {flow}");
+                    let deciding = e.rules.iter().filter(|r| r.decides).count();
+                    assert_eq!(deciding, usize::from(v.deciding_rule.is_some()));
+                    assert!(e
+                        .rules
+                        .iter()
+                        .all(|r| r.decides == r.lost_because.is_empty()));
+                    assert_eq!(e.steps.iter().filter(|s| s.decides).count(), 1);
+                    listed += e.rules.len();
+                }
+            }
+        }
+    }
+    assert!(listed > 3000, "{listed}");
+}

@@ -45,11 +45,16 @@
 
 pub mod audit;
 pub mod diff;
+pub mod explain;
 pub mod hits;
 pub mod open_port;
+pub mod reach;
+pub mod reach_render;
 pub mod region;
 pub mod replay;
 pub mod sarif;
+pub mod search;
+pub mod services;
 
 use crate::compile::{inner_peers, resolved_rules, v4_interval, v6_interval, ResolvedRules};
 use crate::model::{
@@ -284,6 +289,30 @@ impl FamilyKey for u128 {
                 .filter_map(|c| c.parse::<IpNet>().ok().as_ref().and_then(v6_interval))
                 .collect(),
         )
+    }
+}
+
+/// One family's list out of a [`DirectionLists`], for code generic over the family.
+pub trait ListFamily: FamilyKey {
+    fn list(lists: &DirectionLists) -> &DecisionList<Self>;
+    fn into_list(lists: DirectionLists) -> DecisionList<Self>;
+}
+
+impl ListFamily for u32 {
+    fn list(lists: &DirectionLists) -> &DecisionList<u32> {
+        &lists.v4
+    }
+    fn into_list(lists: DirectionLists) -> DecisionList<u32> {
+        lists.v4
+    }
+}
+
+impl ListFamily for u128 {
+    fn list(lists: &DirectionLists) -> &DecisionList<u128> {
+        &lists.v6
+    }
+    fn into_list(lists: DirectionLists) -> DecisionList<u128> {
+        lists.v6
     }
 }
 

@@ -20,6 +20,7 @@
 //! # Ok::<(), sgsim::bench::VerifyError>(())
 //! ```
 
+pub mod account;
 pub mod synth;
 
 use crate::compile::Tier;

@@ -52,6 +52,9 @@ pub struct CheckArgs {
     /// 2 when it is dropped (for any), 1 on errors.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// List every step and every matching rule in S10 order, and why each one lost.
+    #[arg(long)]
+    explain: bool,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -100,6 +103,13 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
             Err(why) => Err(why),
         };
         let ends = (nic(from)?, nic(to)?);
+        if args.explain {
+            warn_explained_port_zero(sport_open);
+            emit(&super::explain::render_connection(
+                &engine, ends.0, ends.1, &flow, args.json,
+            ))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let ranges = connection_ranges(&engine, ends, &flow, sport_open);
         if args.json {
             emit(&format!(
@@ -113,6 +123,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         let target_id = args.nic.as_deref().or(args.group.as_deref()).unwrap_or("");
         let target = engine.target(target_id)?;
+        if args.explain {
+            warn_explained_port_zero(sport_open);
+            emit(&super::explain::render(&engine, target, &flow, args.json))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let ranges = if sport_open {
             by_source_port(&engine, target, &flow)
         } else {
@@ -137,6 +152,17 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--explain` follows one flow: without --sport that is source port 0, which the user did not
+/// give, so say so (on stderr, keeping --json output clean).
+fn warn_explained_port_zero(sport_open: bool) {
+    if sport_open {
+        eprintln!(
+            "note: --sport not given: explained for source port 0; without --explain, check \
+             answers for every source port"
+        );
+    }
 }
 
 /// The JSON `schema_version` of check's output (docs/json.md).

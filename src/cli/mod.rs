@@ -6,7 +6,10 @@ mod bench;
 mod check;
 mod diff;
 mod eval;
+mod explain;
+mod reach;
 mod replay;
+mod search;
 mod snapshot;
 
 use clap::{Args, Parser, Subcommand};
@@ -48,6 +51,10 @@ enum Command {
     Snapshot(snapshot::SnapshotArgs),
     /// Replay VPC flow logs: hits per rule, unused rules, logged actions the groups disagree with.
     Replay(replay::ReplayArgs),
+    /// Who can reach whom on what: every pair of NICs and the internet, grouped into classes.
+    Reach(reach::ReachArgs),
+    /// Find a flow with a given verdict in a space of flows, or prove there is none (exit 1).
+    Search(search::SearchArgs),
 }
 
 /// Switches shared by every evaluating command.
@@ -93,6 +100,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Diff(args) => diff::run(args),
         Command::Snapshot(args) => snapshot::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Reach(args) => reach::run(args),
+        Command::Search(args) => search::run(args),
     }
 }
 
