@@ -111,8 +111,8 @@ pub struct Estate {
     pub queries: Vec<Query>,
 }
 
-const SERVICE_PORTS: [u16; 12] = [
-    22, 80, 443, 3306, 5432, 6379, 8080, 9000, 9090, 9100, 3389, 53,
+const SERVICE_PORTS: [u16; 13] = [
+    22, 80, 443, 3306, 5432, 6379, 8080, 9000, 9090, 9100, 3389, 53, 25,
 ];
 
 /// The NIC's IPv4 address: 10.0.16.0 + index (the first 4096 addresses stay free).

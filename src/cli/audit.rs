@@ -2,7 +2,7 @@
 
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         Some(id) => AuditReport {
             targets: vec![audit_target(&engine, engine.target(id)?, &options)],
         },
-        None => audit(&engine, &options),
+        None => audit_account(&engine, &options),
     };
     if args.sarif {
         let uri = args.snapshot.display().to_string();
@@ -60,9 +60,25 @@ pub fn text(report: &AuditReport) -> String {
     for target in &report.targets {
         let findings = target.shadowed.len()
             + target.redundant.len()
+            + target.restates_default.len()
             + target.exposures.len()
             + target.limits.len();
-        out.push_str(&format!("{}: {findings} finding(s)\n", target.target));
+        out.push_str(&target.target);
+        let others = &target.applies_to[1.min(target.applies_to.len())..];
+        if !others.is_empty() {
+            let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
+            let more = if others.len() > shown.len() {
+                format!(", … ({} in all)", others.len())
+            } else {
+                String::new()
+            };
+            out.push_str(&format!(
+                " and {} more NIC(s) with the same findings ({}{more})",
+                others.len(),
+                shown.join(", ")
+            ));
+        }
+        out.push_str(&format!(": {findings} finding(s)\n"));
         for s in &target.shadowed {
             if s.unmatchable {
                 out.push_str(&format!(
@@ -83,6 +99,18 @@ pub fn text(report: &AuditReport) -> String {
         for r in &target.redundant {
             out.push_str(&format!(
                 "  redundant {} {}/{} ({}): {}\n",
+                r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
+            ));
+            if let Some(w) = &r.witness {
+                out.push_str(&format!(
+                    "            it decides e.g. {} ({})\n",
+                    w.flow, w.engine
+                ));
+            }
+        }
+        for r in &target.restates_default {
+            out.push_str(&format!(
+                "  restates  {} {}/{} ({}): {}\n",
                 r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
             ));
             if let Some(w) = &r.witness {
