@@ -84,6 +84,100 @@ pub struct TargetAudit {
     pub restates_default: Vec<RedundantRule>,
     pub exposures: Vec<Exposure>,
     pub limits: Vec<Limit>,
+    /// Account audits: NICs of `applies_to` whose groups are the same but that have further
+    /// findings (each variant lists only those; its NICs also have everything above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<TargetAudit>,
+}
+
+impl TargetAudit {
+    /// The whole findings of `nic` (one of `applies_to`): these, plus its variant's.
+    pub fn findings_of(&self, nic: &str) -> Option<TargetAudit> {
+        if !self.applies_to.iter().any(|n| n == nic) {
+            return None;
+        }
+        let mut all = TargetAudit {
+            variants: Vec::new(),
+            ..self.clone()
+        };
+        if let Some(variant) = self
+            .variants
+            .iter()
+            .find(|v| v.applies_to.iter().any(|n| n == nic))
+        {
+            all.shadowed.extend(variant.shadowed.iter().cloned());
+            all.redundant.extend(variant.redundant.iter().cloned());
+            all.restates_default
+                .extend(variant.restates_default.iter().cloned());
+            all.exposures.extend(variant.exposures.iter().cloned());
+            all.limits.extend(variant.limits.iter().cloned());
+        }
+        Some(all)
+    }
+}
+
+/// A finding as JSON without its witness: two NICs "have the same finding" when these agree.
+fn finding_key(finding: &impl Serialize) -> String {
+    let mut value = serde_json::to_value(finding).expect("findings serialize");
+    if let serde_json::Value::Object(map) = &mut value {
+        map.remove("witness");
+    }
+    value.to_string()
+}
+
+/// Merges reports of NICs with the same groups into one: the findings all of them have, with
+/// each report's other findings as a variant.
+fn merge_same_groups(mut reports: Vec<TargetAudit>) -> TargetAudit {
+    fn common<T: Serialize + Clone>(
+        reports: &mut [TargetAudit],
+        list: fn(&mut TargetAudit) -> &mut Vec<T>,
+    ) -> Vec<T> {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        for report in reports.iter_mut() {
+            let keys: std::collections::HashSet<String> =
+                list(report).iter().map(finding_key).collect();
+            for key in keys {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let total = reports.len();
+        let everywhere = |key: &String| counts.get(key) == Some(&total);
+        let shared: Vec<T> = list(&mut reports[0])
+            .iter()
+            .filter(|f| everywhere(&finding_key(*f)))
+            .cloned()
+            .collect();
+        let shared_keys: std::collections::HashSet<String> =
+            shared.iter().map(finding_key).collect();
+        for report in reports.iter_mut() {
+            list(report).retain(|f| !shared_keys.contains(&finding_key(f)));
+        }
+        shared
+    }
+    if reports.len() == 1 {
+        return reports.pop().expect("one report");
+    }
+    let mut merged = TargetAudit {
+        target: reports[0].target.clone(),
+        applies_to: reports.iter().flat_map(|r| r.applies_to.clone()).collect(),
+        shadowed: common(&mut reports, |r| &mut r.shadowed),
+        redundant: common(&mut reports, |r| &mut r.redundant),
+        restates_default: common(&mut reports, |r| &mut r.restates_default),
+        exposures: common(&mut reports, |r| &mut r.exposures),
+        limits: common(&mut reports, |r| &mut r.limits),
+        variants: Vec::new(),
+    };
+    merged.variants = reports
+        .into_iter()
+        .filter(|r| {
+            !(r.shadowed.is_empty()
+                && r.redundant.is_empty()
+                && r.restates_default.is_empty()
+                && r.exposures.is_empty()
+                && r.limits.is_empty())
+        })
+        .collect();
+    merged
 }
 
 /// A rule named for reports.
@@ -221,7 +315,7 @@ pub fn audit_account(engine: &Engine, options: &AuditOptions) -> AuditReport {
         .into_iter()
         .map(|key| members.remove(&key).expect("every key has its targets"))
         .collect();
-    let targets = shared
+    let reports: Vec<TargetAudit> = shared
         .par_iter()
         .map(|group| {
             let mut report = audit_target(engine, group[0], options);
@@ -231,6 +325,23 @@ pub fn audit_account(engine: &Engine, options: &AuditOptions) -> AuditReport {
                 .collect();
             report
         })
+        .collect();
+    // Reports of NICs with the same groups mostly agree (they differ where a NIC's own address
+    // sits differently among the rules): one report per group list, the rest as variants.
+    let mut by_groups: Vec<(&[crate::model::GroupIndex], Vec<TargetAudit>)> = Vec::new();
+    let mut index_of: std::collections::HashMap<&[crate::model::GroupIndex], usize> =
+        Default::default();
+    for (report, group) in reports.into_iter().zip(&shared) {
+        let groups = snapshot.target_groups(group[0]);
+        let index = *index_of.entry(groups).or_insert_with(|| {
+            by_groups.push((groups, Vec::new()));
+            by_groups.len() - 1
+        });
+        by_groups[index].1.push(report);
+    }
+    let targets = by_groups
+        .into_par_iter()
+        .map(|(_, reports)| merge_same_groups(reports))
         .collect();
     AuditReport { targets }
 }
@@ -350,6 +461,7 @@ pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> 
         restates_default: Vec::new(),
         exposures: Vec::new(),
         limits: limits(snapshot, target),
+        variants: Vec::new(),
     };
     for direction in Direction::ALL {
         let lists = DirectionLists::build(snapshot, engine.options(), target, direction);

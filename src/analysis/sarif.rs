@@ -63,7 +63,12 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
             "properties": properties
         })
     };
-    for target in &report.targets {
+    // A variant's findings hold for its NICs (on top of its report's, for all of them).
+    let reports = report
+        .targets
+        .iter()
+        .flat_map(|t| std::iter::once(t).chain(&t.variants));
+    for target in reports {
         let t = target.target.as_str();
         let first_result = results.len();
         for s in &target.shadowed {

@@ -2,7 +2,7 @@
 
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport, TargetAudit};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,31 +54,62 @@ fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values print")
 }
 
-/// The human report: one block per target.
+/// `a, b, c, d, e, … (N in all)`.
+fn some_nics(nics: &[String]) -> String {
+    let shown: Vec<&str> = nics.iter().take(5).map(String::as_str).collect();
+    let more = if nics.len() > shown.len() {
+        format!(", … ({} in all)", nics.len())
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn count(target: &TargetAudit) -> usize {
+    target.shadowed.len()
+        + target.redundant.len()
+        + target.restates_default.len()
+        + target.exposures.len()
+        + target.limits.len()
+}
+
+/// The human report: one block per target (or NICs with the same groups), then the findings
+/// that only some of those NICs have.
 pub fn text(report: &AuditReport) -> String {
     let mut out = String::new();
     for target in &report.targets {
-        let findings = target.shadowed.len()
-            + target.redundant.len()
-            + target.restates_default.len()
-            + target.exposures.len()
-            + target.limits.len();
         out.push_str(&target.target);
         let others = &target.applies_to[1.min(target.applies_to.len())..];
         if !others.is_empty() {
-            let shown: Vec<&str> = others.iter().take(5).map(String::as_str).collect();
-            let more = if others.len() > shown.len() {
-                format!(", … ({} in all)", others.len())
+            let what = if target.variants.is_empty() {
+                "with the same findings"
             } else {
-                String::new()
+                "with the same groups"
             };
             out.push_str(&format!(
-                " and {} more NIC(s) with the same findings ({}{more})",
+                " and {} more NIC(s) {what} ({})",
                 others.len(),
-                shown.join(", ")
+                some_nics(others)
             ));
         }
-        out.push_str(&format!(": {findings} finding(s)\n"));
+        out.push_str(&format!(": {} finding(s)\n", count(target)));
+        findings_text(&mut out, target);
+        for variant in &target.variants {
+            out.push_str(&format!(
+                "  and for {} NIC(s) of these ({}): {} more finding(s)\n",
+                variant.applies_to.len(),
+                some_nics(&variant.applies_to),
+                count(variant)
+            ));
+            findings_text(&mut out, variant);
+        }
+    }
+    out
+}
+
+/// The finding lines of one report.
+fn findings_text(out: &mut String, target: &TargetAudit) {
+    {
         for s in &target.shadowed {
             if s.unmatchable {
                 out.push_str(&format!(
@@ -149,5 +180,4 @@ pub fn text(report: &AuditReport) -> String {
             out.push_str(&format!("  limit     {}: {}\n", l.kind, l.message));
         }
     }
-    out
 }
