@@ -637,9 +637,9 @@ pub fn measure(
     drop(bulk);
 
     let (audit_s, audit_json_bytes) = if settings.audit {
-        progress.note("estate: audit of every NIC");
+        progress.note("estate: audit of the account");
         let start = Instant::now();
-        let report = crate::analysis::audit::audit(&engine, &Default::default());
+        let report = crate::analysis::audit::audit_account(&engine, &Default::default());
         let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
         (Some(start.elapsed().as_secs_f64()), Some(json.len()))
     } else {
