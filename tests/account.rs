@@ -209,3 +209,46 @@ fn audit_witnesses_use_the_nics_addresses_and_restating_the_default_is_its_own_f
     assert!(!restates.is_empty());
     assert!(restates.iter().all(|r| r["level"] == "none"));
 }
+
+/// Where building a group list's tables starts to pay (run by hand, release build:
+/// `cargo test --release --test account -- --ignored --nocapture break_even`): per group list
+/// of a 20,000-NIC estate, the time to build its bulk tables against the time the linear path
+/// and the tables take per flow. Prints figures; asserts only that both paths agree.
+#[test]
+#[ignore = "a measurement, run by hand"]
+fn break_even() {
+    use std::time::Instant;
+    let shape = EstateShape {
+        nics: 20_000,
+        ..EstateShape::default()
+    };
+    let estate = generate(&shape, 200_000);
+    let options = EvalOptions::default();
+    let linear = Engine::with_policy(
+        estate.snapshot.clone(),
+        options,
+        Tier::Bulk,
+        CompilePolicy::OnDemand { min_flows: u32::MAX },
+    );
+    let start = Instant::now();
+    let tables = Engine::with_tier(estate.snapshot.clone(), options, Tier::Bulk);
+    let build = start.elapsed().as_secs_f64();
+    let sets = tables.built_rule_sets().1;
+    let time = |engine: &Engine| {
+        let mut out = sgsim::bench::verdict_buffer(estate.queries.len());
+        let start = Instant::now();
+        engine.check_batch(&estate.queries, &mut out);
+        (start.elapsed().as_secs_f64() / estate.queries.len() as f64, out)
+    };
+    let (linear_per_flow, a) = time(&linear);
+    let (tables_per_flow, b) = time(&tables);
+    assert_eq!(a, b);
+    let build_per_set = build / sets as f64;
+    eprintln!(
+        "{sets} group lists built in {build:.2} s on all threads ({:.2} ms each); per flow: linear {:.0} ns, tables {:.0} ns; break-even {:.0} flows per group list",
+        build_per_set * 1e3,
+        linear_per_flow * 1e9,
+        tables_per_flow * 1e9,
+        build_per_set / (linear_per_flow - tables_per_flow).max(1e-12)
+    );
+}
