@@ -4,12 +4,15 @@
 //! platform rule draws lies between two of its values). Enumerating the universe with the
 //! reference evaluator must then give exactly the analyses' answers:
 //! - shadowed = the rules that decide no flow;
-//! - shadowed ∪ redundant = the rules whose removal changes no verdict on that NIC;
+//! - shadowed ∪ redundant ∪ restates-the-default = the rules whose removal changes no verdict
+//!   on that NIC, and restating the default means the default alone takes over its flows;
 //! - diff = the flows whose verdict differs between the snapshots, with the same deciders;
 //! - every witness flow, re-evaluated with the engine, has the claimed verdict.
 
 use serde_json::{json, Value};
-use sgsim::analysis::audit::{audit, exposed_regions, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{
+    audit, audit_account, exposed_regions, AuditOptions, AuditReport, TargetAudit,
+};
 use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
 use sgsim::analysis::{flow_of, Decider, DirectionLists};
@@ -245,8 +248,12 @@ fn without_rule(json: &Value, group: &str, rule: &str) -> Value {
 }
 
 fn all_witnesses_verified(report: &AuditReport) {
-    for t in &report.targets {
-        for r in &t.redundant {
+    let parts = report
+        .targets
+        .iter()
+        .flat_map(|t| std::iter::once(t).chain(&t.variants));
+    for t in parts {
+        for r in t.redundant.iter().chain(&t.restates_default) {
             let w = r.witness.as_ref().expect("redundant rules carry a witness");
             assert!(w.verified, "{}: redundant witness {w:?}", t.target);
         }
@@ -297,9 +304,19 @@ fn audit_matches_brute_force() {
                 let redundant: BTreeSet<(String, String)> = target_report
                     .redundant
                     .iter()
+                    .chain(&target_report.restates_default)
                     .filter(|s| s.direction == direction)
                     .map(|s| (s.rule.group.clone(), s.rule.rule.clone()))
                     .collect();
+                for r in &target_report.restates_default {
+                    assert!(
+                        r.same_as.is_empty() && r.default_agrees,
+                        "case {case}: {r:?}"
+                    );
+                }
+                for r in &target_report.redundant {
+                    assert!(!r.same_as.is_empty(), "case {case}: {r:?}");
+                }
                 shadowed_seen += shadowed.len();
                 redundant_seen += redundant.len();
                 for &group in &snapshot.nic(nic as u32).groups {
@@ -967,4 +984,68 @@ fn explain_matches_brute_force() {
         }
     }
     assert!(listed > 3000, "{listed}");
+}
+
+/// A report's findings without what depends on the NIC audited (its id, its witnesses).
+pub fn findings_only(report: &TargetAudit) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for key in ["witness", "target", "applies_to", "variants"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => {
+                items.iter_mut().for_each(strip);
+                // A shared report lists a NIC's findings in another order.
+                items.sort_by_key(|item| item.to_string());
+            }
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(report).expect("reports serialize");
+    strip(&mut value);
+    value
+}
+
+/// The account-scale audit reports each NIC exactly once, and what it reports for a NIC is
+/// what auditing that NIC alone finds (witnesses aside), on the random snapshots above.
+#[test]
+fn account_audit_equals_per_nic_audit() {
+    let mut rng = Rng(0x5eed_0004);
+    let mut shared = 0;
+    for case in 0..150 {
+        let options = options_for(case);
+        let json = random_snapshot(&mut rng);
+        let snapshot = load(&json);
+        let engine = Engine::with_options(snapshot.clone(), options);
+        let per_nic = audit(&engine, &AuditOptions::default());
+        let account = audit_account(&engine, &AuditOptions::default());
+        all_witnesses_verified(&account);
+        let mut seen = BTreeSet::new();
+        for report in &account.targets {
+            assert_eq!(report.applies_to[0], report.target);
+            shared += report.applies_to.len() - 1;
+            for nic in &report.applies_to {
+                assert!(
+                    seen.insert(nic.clone()),
+                    "case {case}: {nic} reported twice"
+                );
+                let alone = per_nic
+                    .targets
+                    .iter()
+                    .find(|t| &t.target == nic)
+                    .expect("every NIC has a per-NIC report");
+                assert_eq!(
+                    findings_only(&report.findings_of(nic).unwrap()),
+                    findings_only(alone),
+                    "case {case}: {nic} as part of {}\n{json:#}",
+                    report.target
+                );
+            }
+        }
+        assert_eq!(seen.len(), per_nic.targets.len(), "case {case}");
+    }
+    assert!(shared > 20, "NICs sharing a report: {shared}");
 }

@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use sgsim::compile::Tier;
+use sgsim::compile::{CompilePolicy, Tier};
 use sgsim::model::{EvalOptions, Flow, NicType, Target};
 use sgsim::{Engine, Query, Snapshot};
 
@@ -315,6 +315,43 @@ proptest! {
                 let reference = engine.check_reference(target, flow);
                 prop_assert_eq!(engine.check(target, flow), reference, "{:?}: target {:?} flow {}", tier, target, flow);
                 prop_assert_eq!(*from_batch, reference, "{:?} batch: target {:?} flow {}", tier, target, flow);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// The lazy engines: the linear path alone (no tables ever), tables at the first flow, and
+    /// tables once a group list has seen a few flows (so one batch mixes both paths). Each
+    /// gives the reference's verdict, reason and deciding rule, one by one and in batches.
+    #[test]
+    fn lazy_engines_equal_reference((snapshot_json, flows, options) in snapshot_and_flows()) {
+        let snapshot = Snapshot::from_json_value(snapshot_json.clone())
+            .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
+        for (tier, min_flows) in [(Tier::Auto, u32::MAX), (Tier::Auto, 0), (Tier::Bulk, 3), (Tier::Auto, 2)] {
+            let policy = CompilePolicy::OnDemand { min_flows };
+            let batch_engine = Engine::with_policy(snapshot.clone(), options, tier, policy);
+            let single_engine = Engine::with_policy(snapshot.clone(), options, tier, policy);
+            let targets = targets(batch_engine.snapshot());
+            // Sorted by target, so that batches hold runs of one target and direction.
+            let mut queries: Vec<Query> = flows
+                .iter()
+                .map(|(pick, flow)| Query { target: targets[pick % targets.len()], flow: *flow })
+                .collect();
+            queries.sort_by_key(|q| (format!("{:?}", q.target), q.flow.direction as u8));
+            let mut batch = sgsim::bench::verdict_buffer(queries.len());
+            batch_engine.check_batch(&queries, &mut batch);
+            for (query, from_batch) in queries.iter().zip(&batch) {
+                let (target, flow) = (query.target, &query.flow);
+                let reference = single_engine.check_reference(target, flow);
+                prop_assert_eq!(single_engine.check(target, flow), reference, "{:?}/{}: target {:?} flow {}", tier, min_flows, target, flow);
+                prop_assert_eq!(*from_batch, reference, "{:?}/{} batch: target {:?} flow {}", tier, min_flows, target, flow);
+            }
+            if min_flows == u32::MAX {
+                prop_assert_eq!(single_engine.built_rule_sets().0, 0);
+                prop_assert_eq!(batch_engine.built_rule_sets().0, 0);
             }
         }
     }

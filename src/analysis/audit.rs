@@ -8,11 +8,18 @@
 //!   at all (a missing list or group, a group without members) is shadowed with no cover and
 //!   `unmatchable` set.
 //! - **redundant**: not shadowed, but every flow it decides gets the same action without it —
-//!   from the later rules it falls through to, or from the default. Shadowed rules are also
-//!   redundant; they are listed once, as shadowed.
+//!   from the later rules it falls through to, or from them and the default. Shadowed rules
+//!   are also redundant; they are listed once, as shadowed.
+//! - **restates the default**: not shadowed, and every flow it decides falls through to the
+//!   default, which has the same action (an explicit deny of what is denied anyway). Its own,
+//!   lower-severity finding: such a rule often documents intent, unlike a dead rule.
 //! - **exposure**: ingress TCP/UDP from public addresses (outside RFC 1918, 100.64.0.0/10,
 //!   169.254.0.0/16, fc00::/7 and fe80::/10) that is accepted on a sensitive port, or on every
-//!   port 1..65535 for some source.
+//!   port 1..65535 for some source. Only families the NIC has an address of are reported, and
+//!   the witness goes to one of the NIC's own addresses (no finding when none is in the region).
+//!
+//! At account scale ([`audit_account`]) NICs whose findings are provably the same are audited
+//! once and reported once with the list of NICs they apply to (see [`audit_account`]).
 
 use super::region::{FlowBox, Intervals, Region};
 use super::{
@@ -64,14 +71,113 @@ pub struct AuditReport {
     pub targets: Vec<TargetAudit>,
 }
 
-/// The audit of one NIC (or bare group).
+/// The audit of one NIC (or bare group), or of several NICs with the same findings.
 #[derive(Clone, Debug, Serialize)]
 pub struct TargetAudit {
+    /// The NIC audited (whose addresses the witnesses use).
     pub target: String,
+    /// Every NIC these findings hold for, `target` first.
+    pub applies_to: Vec<String>,
     pub shadowed: Vec<ShadowedRule>,
     pub redundant: Vec<RedundantRule>,
+    /// Rules whose flows the default decides the same way without them.
+    pub restates_default: Vec<RedundantRule>,
     pub exposures: Vec<Exposure>,
     pub limits: Vec<Limit>,
+    /// Account audits: NICs of `applies_to` whose groups are the same but that have further
+    /// findings (each variant lists only those; its NICs also have everything above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<TargetAudit>,
+}
+
+impl TargetAudit {
+    /// The whole findings of `nic` (one of `applies_to`): these, plus its variant's.
+    pub fn findings_of(&self, nic: &str) -> Option<TargetAudit> {
+        if !self.applies_to.iter().any(|n| n == nic) {
+            return None;
+        }
+        let mut all = TargetAudit {
+            variants: Vec::new(),
+            ..self.clone()
+        };
+        if let Some(variant) = self
+            .variants
+            .iter()
+            .find(|v| v.applies_to.iter().any(|n| n == nic))
+        {
+            all.shadowed.extend(variant.shadowed.iter().cloned());
+            all.redundant.extend(variant.redundant.iter().cloned());
+            all.restates_default
+                .extend(variant.restates_default.iter().cloned());
+            all.exposures.extend(variant.exposures.iter().cloned());
+            all.limits.extend(variant.limits.iter().cloned());
+        }
+        Some(all)
+    }
+}
+
+/// A finding as JSON without its witness: two NICs "have the same finding" when these agree.
+fn finding_key(finding: &impl Serialize) -> String {
+    let mut value = serde_json::to_value(finding).expect("findings serialize");
+    if let serde_json::Value::Object(map) = &mut value {
+        map.remove("witness");
+    }
+    value.to_string()
+}
+
+/// Merges reports of NICs with the same groups into one: the findings all of them have, with
+/// each report's other findings as a variant.
+fn merge_same_groups(mut reports: Vec<TargetAudit>) -> TargetAudit {
+    fn common<T: Serialize + Clone>(
+        reports: &mut [TargetAudit],
+        list: fn(&mut TargetAudit) -> &mut Vec<T>,
+    ) -> Vec<T> {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        for report in reports.iter_mut() {
+            let keys: std::collections::HashSet<String> =
+                list(report).iter().map(finding_key).collect();
+            for key in keys {
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        let total = reports.len();
+        let everywhere = |key: &String| counts.get(key) == Some(&total);
+        let shared: Vec<T> = list(&mut reports[0])
+            .iter()
+            .filter(|f| everywhere(&finding_key(*f)))
+            .cloned()
+            .collect();
+        let shared_keys: std::collections::HashSet<String> =
+            shared.iter().map(finding_key).collect();
+        for report in reports.iter_mut() {
+            list(report).retain(|f| !shared_keys.contains(&finding_key(f)));
+        }
+        shared
+    }
+    if reports.len() == 1 {
+        return reports.pop().expect("one report");
+    }
+    let mut merged = TargetAudit {
+        target: reports[0].target.clone(),
+        applies_to: reports.iter().flat_map(|r| r.applies_to.clone()).collect(),
+        shadowed: common(&mut reports, |r| &mut r.shadowed),
+        redundant: common(&mut reports, |r| &mut r.redundant),
+        restates_default: common(&mut reports, |r| &mut r.restates_default),
+        exposures: common(&mut reports, |r| &mut r.exposures),
+        limits: common(&mut reports, |r| &mut r.limits),
+        variants: Vec::new(),
+    };
+    merged.variants = reports
+        .into_iter()
+        .filter(|r| {
+            !(r.shadowed.is_empty()
+                && r.redundant.is_empty()
+                && r.restates_default.is_empty()
+                && r.exposures.is_empty()
+                && r.limits.is_empty())
+        })
+        .collect();
+    merged
 }
 
 /// A rule named for reports.
@@ -180,15 +286,182 @@ pub fn audit(engine: &Engine, options: &AuditOptions) -> AuditReport {
     }
 }
 
+/// Audits a whole account: NICs that provably get the same findings are audited once, and
+/// reported once with [`TargetAudit::applies_to`] listing them (the witnesses are the first
+/// NIC's). Each report holds exactly what [`audit_target`] finds for each NIC it lists, but
+/// the witnesses. Two NICs share a report when they carry the same groups in the same order,
+/// have addresses of the same families, and:
+/// - when a rule of their groups names a local CIDR, have the same addresses;
+/// - when their groups give inner access, each own address that is not its own peer (S11) is
+///   excluded from the peers exactly like the other's: same family, same membership in every
+///   rule's remote side and in the platform's and the audit's public ranges, and (when
+///   public) the same address. Swapping such addresses maps one NIC's decision lists onto the
+///   other's, so every rule's finding is the same.
+pub fn audit_account(engine: &Engine, options: &AuditOptions) -> AuditReport {
+    use rayon::prelude::*;
+    let snapshot = engine.snapshot();
+    let mut order: Vec<SharingKey> = Vec::new();
+    let mut members: std::collections::HashMap<SharingKey, Vec<Target>> =
+        std::collections::HashMap::new();
+    for target in targets(snapshot) {
+        let key = sharing_key(snapshot, engine.options(), target);
+        let entry = members.entry(key.clone()).or_default();
+        if entry.is_empty() {
+            order.push(key);
+        }
+        entry.push(target);
+    }
+    let shared: Vec<Vec<Target>> = order
+        .into_iter()
+        .map(|key| members.remove(&key).expect("every key has its targets"))
+        .collect();
+    let reports: Vec<TargetAudit> = shared
+        .par_iter()
+        .map(|group| {
+            let mut report = audit_target(engine, group[0], options);
+            report.applies_to = group
+                .iter()
+                .map(|&t| snapshot.target_id(t).to_string())
+                .collect();
+            report
+        })
+        .collect();
+    // Reports of NICs with the same groups mostly agree (they differ where a NIC's own address
+    // sits differently among the rules): one report per group list, the rest as variants.
+    let mut by_groups: Vec<(&[crate::model::GroupIndex], Vec<TargetAudit>)> = Vec::new();
+    let mut index_of: std::collections::HashMap<&[crate::model::GroupIndex], usize> =
+        Default::default();
+    for (report, group) in reports.into_iter().zip(&shared) {
+        let groups = snapshot.target_groups(group[0]);
+        let index = *index_of.entry(groups).or_insert_with(|| {
+            by_groups.push((groups, Vec::new()));
+            by_groups.len() - 1
+        });
+        by_groups[index].1.push(report);
+    }
+    let targets = by_groups
+        .into_par_iter()
+        .map(|(_, reports)| merge_same_groups(reports))
+        .collect();
+    AuditReport { targets }
+}
+
+/// What decides whether two targets share their findings (see [`audit_account`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum SharingKey {
+    Group(u32),
+    Nic {
+        groups: Vec<crate::model::GroupIndex>,
+        families: (bool, bool),
+        /// The NIC's addresses, when a rule of its groups names a local CIDR.
+        addresses: Vec<std::net::IpAddr>,
+        /// Per own address that is not a peer: its class (sorted).
+        not_peers: Vec<AddressClass>,
+    },
+}
+
+/// How an address sits among a group list's rules (see [`audit_account`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct AddressClass {
+    v6: bool,
+    /// The address itself when public (exposures look at public sources).
+    public: Option<std::net::IpAddr>,
+    platform_private: bool,
+    /// Per candidate rule of the group list (both directions): its remote side holds it.
+    in_rules: Vec<bool>,
+}
+
+fn sharing_key(snapshot: &Snapshot, options: &EvalOptions, target: Target) -> SharingKey {
+    let Target::Nic(nic_index) = target else {
+        let Target::Group(group) = target else {
+            unreachable!()
+        };
+        return SharingKey::Group(group);
+    };
+    let nic = snapshot.nic(nic_index);
+    let candidates: Vec<&crate::model::Rule> = Direction::ALL
+        .iter()
+        .flat_map(|&d| crate::compile::ranked_candidates(snapshot, target, d, options))
+        .map(|(_, rule)| rule)
+        .collect();
+    let addresses = if candidates.iter().any(|r| r.local.is_some()) {
+        let mut a = nic.addresses.clone();
+        a.sort_unstable();
+        a
+    } else {
+        Vec::new()
+    };
+    let (peers_v4, peers_v6) = crate::compile::inner_peers(snapshot, nic_index);
+    let gives_inner = nic
+        .groups
+        .iter()
+        .any(|&g| snapshot.group(g).gives_inner_access());
+    let mut not_peers: Vec<AddressClass> = Vec::new();
+    if gives_inner {
+        for &addr in &nic.addresses {
+            let peer = match addr {
+                std::net::IpAddr::V4(a) => peers_v4.binary_search(&u32::from(a)).is_ok(),
+                std::net::IpAddr::V6(a) => peers_v6.binary_search(&u128::from(a)).is_ok(),
+            };
+            if peer {
+                continue;
+            }
+            let public = match addr {
+                std::net::IpAddr::V4(a) => public_addresses::<u32>().contains(u32::from(a)),
+                std::net::IpAddr::V6(a) => public_addresses::<u128>().contains(u128::from(a)),
+            };
+            not_peers.push(AddressClass {
+                v6: addr.is_ipv6(),
+                public: public.then_some(addr),
+                platform_private: match addr {
+                    std::net::IpAddr::V4(a) => crate::eval::reference::is_platform_private(a),
+                    std::net::IpAddr::V6(_) => false,
+                },
+                in_rules: candidates
+                    .iter()
+                    .map(|rule| remote_holds(snapshot, &rule.remote, addr))
+                    .collect(),
+            });
+        }
+        not_peers.sort();
+    }
+    SharingKey::Nic {
+        groups: nic.groups.clone(),
+        families: (
+            nic.addresses.iter().any(|a| a.is_ipv4()),
+            nic.addresses.iter().any(|a| a.is_ipv6()),
+        ),
+        addresses,
+        not_peers,
+    }
+}
+
+/// S5–S7: the rule's remote side holds `addr`.
+fn remote_holds(snapshot: &Snapshot, remote: &RemoteObject, addr: std::net::IpAddr) -> bool {
+    match remote {
+        RemoteObject::Cidr(net) => net.contains(&addr),
+        RemoteObject::Group(id) => snapshot
+            .group_member_addresses(id)
+            .binary_search(&addr)
+            .is_ok(),
+        RemoteObject::PrefixList(id) => snapshot
+            .prefix_list(id)
+            .is_some_and(|list| list.cidrs.iter().any(|net| net.contains(&addr))),
+    }
+}
+
 /// Audits one NIC (or bare group).
 pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> TargetAudit {
     let snapshot = engine.snapshot();
     let mut report = TargetAudit {
         target: snapshot.target_id(target).to_string(),
+        applies_to: vec![snapshot.target_id(target).to_string()],
         shadowed: Vec::new(),
         redundant: Vec::new(),
+        restates_default: Vec::new(),
         exposures: Vec::new(),
         limits: limits(snapshot, target),
+        variants: Vec::new(),
     };
     for direction in Direction::ALL {
         let lists = DirectionLists::build(snapshot, engine.options(), target, direction);
@@ -248,14 +521,20 @@ pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> 
                 };
                 let witness =
                     witness.map(|w| Witness::check(engine, target, w.flow, w.action, w.decider));
-                report.redundant.push(RedundantRule {
+                let restates = same_as.is_empty() && default_agrees;
+                let finding = RedundantRule {
                     direction,
                     rule: name,
                     reason,
                     same_as,
                     default_agrees,
                     witness,
-                });
+                };
+                if restates {
+                    report.restates_default.push(finding);
+                } else {
+                    report.redundant.push(finding);
+                }
             } else {
                 let unmatchable = covers.is_empty();
                 report.shadowed.push(ShadowedRule {
@@ -470,14 +749,41 @@ fn exposures<A: FamilyKey>(
     options: &AuditOptions,
 ) -> Vec<Exposure> {
     let mut preferred = preferred_for::<A>(engine.snapshot(), target);
+    // Only the NIC's own addresses receive its flows: a family it has no address of exposes
+    // nothing, and witnesses go to its addresses (a bare group has none: any address).
+    let own: Option<Intervals<A>> = match target {
+        Target::Nic(nic) => Some(Intervals::from_unsorted(
+            engine
+                .snapshot()
+                .nic(nic)
+                .addresses
+                .iter()
+                .filter_map(|&a| A::from_ip(a))
+                .map(|a| (a, a))
+                .collect(),
+        )),
+        Target::Group(_) => None,
+    };
+    if own.as_ref().is_some_and(|own| own.is_empty()) {
+        return Vec::new();
+    }
+    let on_own = |region: &Region<A>| -> Region<A> {
+        match &own {
+            Some(own) => region.intersect_box(&FlowBox {
+                local: own.clone(),
+                ..FlowBox::full()
+            }),
+            None => region.clone(),
+        }
+    };
     exposed_regions(list, &options.sensitive_ports)
         .into_iter()
-        .map(|raw| {
+        .filter_map(|raw| {
             preferred.dest_port = vec![raw.port.unwrap_or(1)];
-            let (decider, part) = &raw.accepted_by[0];
-            let point = part
-                .witness(&preferred)
-                .expect("exposed parts are non-empty");
+            let (decider, point) = raw
+                .accepted_by
+                .iter()
+                .find_map(|(decider, part)| Some((decider, on_own(part).witness(&preferred)?)))?;
             let witness = Witness::check(
                 engine,
                 target,
@@ -492,14 +798,14 @@ fn exposures<A: FamilyKey>(
                     accepted_by.push(name);
                 }
             }
-            Exposure {
+            Some(Exposure {
                 direction: list.direction,
                 family: A::FAMILY.as_str(),
                 ports: raw.port.map_or("all".to_string(), |p| p.to_string()),
                 region: RegionText::of(&raw.flows),
                 accepted_by,
                 witness,
-            }
+            })
         })
         .collect()
 }

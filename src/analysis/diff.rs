@@ -63,26 +63,46 @@ pub struct RawChange<A: FamilyKey> {
     pub flows: Region<A>,
 }
 
-/// Diffs every target present in both snapshots.
+/// Diffs every target present in both snapshots. A target whose decision lists are built from
+/// the same inputs in both (see [`same_inputs`]) has no changes and is not analysed, so a
+/// change to one group of a large account costs the NICs that carry or reference it.
 pub fn diff(old: &Engine, new: &Engine) -> DiffReport {
+    use rayon::prelude::*;
     let (old_snapshot, new_snapshot) = (old.snapshot(), new.snapshot());
     let mut report = DiffReport {
         targets: Vec::new(),
         notes: Vec::new(),
     };
+    let mut pairs = Vec::new();
     for old_target in super::targets(old_snapshot) {
         let id = old_snapshot.target_id(old_target);
-        match new_snapshot.resolve_target(id) {
-            Ok(new_target) if new_snapshot.target_id(new_target) == id => {
-                report
-                    .targets
-                    .push(diff_target(old, old_target, new, new_target));
+        let new_target = match old_target {
+            Target::Nic(_) => new_snapshot.nic_index(id).map(Target::Nic),
+            Target::Group(_) if new_snapshot.nics().is_empty() => {
+                new_snapshot.group_index(id).map(Target::Group)
             }
-            _ => report
+            Target::Group(_) => None,
+        };
+        match new_target {
+            Some(new_target) => pairs.push((old_target, new_target)),
+            None => report
                 .notes
                 .push(format!("{id} is only in the old snapshot")),
         }
     }
+    report.targets = pairs
+        .par_iter()
+        .map(|&(old_target, new_target)| {
+            if same_inputs(old, old_target, new, new_target) {
+                TargetDiff {
+                    target: old_snapshot.target_id(old_target).to_string(),
+                    changes: Vec::new(),
+                }
+            } else {
+                diff_target(old, old_target, new, new_target)
+            }
+        })
+        .collect();
     for new_target in super::targets(new_snapshot) {
         let id = new_snapshot.target_id(new_target);
         if !matches!(old_snapshot.resolve_target(id), Ok(t) if old_snapshot.target_id(t) == id) {
@@ -92,6 +112,50 @@ pub fn diff(old: &Engine, new: &Engine) -> DiffReport {
         }
     }
     report
+}
+
+/// Whether the two targets' decision lists are built from equal inputs: the same options,
+/// the same groups in the same order with equal contents, equal members of every group their
+/// rules reference, equal prefix and port lists, and the same inner-access peers (S6, S7, S11).
+/// Then both have the same verdict on every flow.
+pub fn same_inputs(old: &Engine, old_target: Target, new: &Engine, new_target: Target) -> bool {
+    use crate::model::{DestPorts, RemoteObject};
+    let (a, b) = (old.snapshot(), new.snapshot());
+    let (old_groups, new_groups) = (a.target_groups(old_target), b.target_groups(new_target));
+    if old.options() != new.options() || old_groups.len() != new_groups.len() {
+        return false;
+    }
+    for (&g, &h) in old_groups.iter().zip(new_groups) {
+        let (group, other) = (a.group(g), b.group(h));
+        if group != other
+            || a.group_member_addresses(&group.id) != b.group_member_addresses(&other.id)
+        {
+            return false;
+        }
+        for rule in &group.rules {
+            let same_remote = match &rule.remote {
+                RemoteObject::Cidr(_) => true,
+                RemoteObject::Group(id) => {
+                    a.group_member_addresses(id) == b.group_member_addresses(id)
+                }
+                RemoteObject::PrefixList(id) => a.prefix_list(id) == b.prefix_list(id),
+            };
+            let same_ports = match &rule.dest_ports {
+                DestPorts::List(id) => a.port_list(id) == b.port_list(id),
+                DestPorts::Any | DestPorts::Range(_) => true,
+            };
+            if !same_remote || !same_ports {
+                return false;
+            }
+        }
+    }
+    match (old_target, new_target) {
+        (Target::Nic(x), Target::Nic(y)) => {
+            crate::compile::inner_peers(a, x) == crate::compile::inner_peers(b, y)
+        }
+        (Target::Group(_), Target::Group(_)) => true,
+        _ => false,
+    }
 }
 
 /// Diffs one target between two snapshots.

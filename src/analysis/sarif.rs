@@ -5,7 +5,7 @@ use super::audit::AuditReport;
 use serde_json::{json, Value};
 
 /// The SARIF rules (finding kinds) this tool reports, with their default levels.
-const RULES: [(&str, &str, &str, &str); 4] = [
+const RULES: [(&str, &str, &str, &str); 5] = [
     (
         "SG001",
         "shadowed-rule",
@@ -29,6 +29,12 @@ const RULES: [(&str, &str, &str, &str); 4] = [
         "limit",
         "A NIC at or over the rule quota, an empty group, or a reference to a missing or empty group or list.",
         "warning",
+    ),
+    (
+        "SG005",
+        "restates-default",
+        "A rule whose flows the default decides the same way without it (e.g. an explicit deny of what is denied anyway).",
+        "none",
     ),
 ];
 
@@ -57,8 +63,14 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
             "properties": properties
         })
     };
-    for target in &report.targets {
+    // A variant's findings hold for its NICs (on top of its report's, for all of them).
+    let reports = report
+        .targets
+        .iter()
+        .flat_map(|t| std::iter::once(t).chain(&t.variants));
+    for target in reports {
         let t = target.target.as_str();
+        let first_result = results.len();
         for s in &target.shadowed {
             let dir = s.direction.as_str();
             let message = if s.unmatchable {
@@ -91,6 +103,18 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
                 ),
                 location(t, &[dir, &r.rule.group, &r.rule.rule], &r.rule.rule),
                 json!({ "sameAs": r.same_as, "witness": r.witness }),
+            ));
+        }
+        for r in &target.restates_default {
+            let dir = r.direction.as_str();
+            results.push(result(
+                4,
+                format!(
+                    "{t} {dir}: rule {} ({}) restates the default: {}",
+                    r.rule.rule, r.rule.summary, r.reason
+                ),
+                location(t, &[dir, &r.rule.group, &r.rule.rule], &r.rule.rule),
+                json!({ "witness": r.witness }),
             ));
         }
         for e in &target.exposures {
@@ -126,6 +150,10 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
                 location(t, &path, name),
                 json!({ "kind": l.kind }),
             ));
+        }
+        // Each finding holds for every NIC the report lists.
+        for result in &mut results[first_result..] {
+            result["properties"]["appliesTo"] = json!(target.applies_to);
         }
     }
     let rules: Vec<Value> = RULES

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod account;
+pub mod estate;
 pub mod synth;
 
 use crate::compile::Tier;
@@ -819,21 +820,12 @@ pub fn sweep_size(
 }
 
 /// A chart series: label, colour, on the right (memory) axis, points.
-type Series = (String, &'static str, bool, Vec<(f64, f64)>);
+pub type Series = (String, &'static str, bool, Vec<(f64, f64)>);
 
 /// A log-log SVG chart of a sweep: throughput (1 thread, all threads, reference scan) and
 /// engine memory against rule count. Series without a positive value are left out (and named
 /// as such in the legend).
 pub fn sweep_svg(rows: &[SweepRow]) -> String {
-    const W: f64 = 760.0;
-    const H: f64 = 540.0;
-    const LEFT: f64 = 80.0;
-    const RIGHT: f64 = 90.0;
-    const TOP: f64 = 40.0;
-    const BOTTOM: f64 = 140.0;
-    let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
-
     let widest_threads = rows.iter().map(|r| r.widest().threads).max().unwrap_or(1);
     let points = |f: &dyn Fn(&SweepRow) -> f64| -> Vec<(f64, f64)> {
         rows.iter()
@@ -868,7 +860,29 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
         true,
         memory,
     ));
+    log_log_svg(
+        "sgsim bench --sweep: throughput and memory vs. rule count (log-log)",
+        "rules",
+        ("flows per second", "engine memory (bytes)"),
+        &series,
+    )
+}
 
+/// A log-log SVG chart: `series` on the left axis, or on the right one (dashed, in bytes).
+pub fn log_log_svg(
+    title: &str,
+    x_label: &str,
+    (left_label, right_label): (&str, &str),
+    series: &[Series],
+) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 540.0;
+    const LEFT: f64 = 80.0;
+    const RIGHT: f64 = 90.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 140.0;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
     let decades = |values: &mut dyn Iterator<Item = f64>| -> (f64, f64) {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in values {
@@ -883,7 +897,7 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
         }
         (lo, hi)
     };
-    let (x_lo, x_hi) = decades(&mut rows.iter().map(|r| r.first().rules.max(1) as f64));
+    let (x_lo, x_hi) = decades(&mut series.iter().flat_map(|s| s.3.iter().map(|p| p.0)));
     let (y_lo, y_hi) = decades(
         &mut series
             .iter()
@@ -909,8 +923,9 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
     ));
     line(format!(r#"<rect width="{W}" height="{H}" fill="white"/>"#));
     line(format!(
-        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">sgsim bench --sweep: throughput and memory vs. rule count (log-log)</text>"#,
-        W / 2.0
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
+        W / 2.0,
+        escape(title)
     ));
     // Grid and tick labels.
     for d in (x_lo as i32)..=(x_hi as i32) {
@@ -953,21 +968,24 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
         r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#444"/>"##
     ));
     line(format!(
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">rules</text>"#,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
         LEFT + plot_w / 2.0,
-        TOP + plot_h + 36.0
+        TOP + plot_h + 36.0,
+        escape(x_label)
     ));
     line(format!(
-        r##"<text transform="translate({:.1},{:.1}) rotate(90)" text-anchor="middle" fill="#9467bd">engine memory (bytes)</text>"##,
+        r##"<text transform="translate({:.1},{:.1}) rotate(90)" text-anchor="middle" fill="#9467bd">{}</text>"##,
         W - 16.0,
-        TOP + plot_h / 2.0
+        TOP + plot_h / 2.0,
+        escape(right_label)
     ));
     line(format!(
-        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">flows per second</text>"#,
-        TOP + plot_h / 2.0
+        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">{}</text>"#,
+        TOP + plot_h / 2.0,
+        escape(left_label)
     ));
     // Series.
-    for (name, color, right_axis, pts) in &series {
+    for (name, color, right_axis, pts) in series {
         let range = if *right_axis {
             (m_lo, m_hi)
         } else {
@@ -991,12 +1009,13 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
         }
         for &(x, y) in pts {
             line(format!(
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"><title>{}: {} at {} rules</title></circle>"#,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="{color}"><title>{}: {} at {} {}</title></circle>"#,
                 sx(x),
                 sy(y, range),
                 escape(name),
                 si(y),
-                x
+                x,
+                escape(x_label)
             ));
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::analysis::audit::{audit, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport, TargetAudit};
 use sgsim::analysis::hits::{add_to_sarif, unused_in_logs, UnusedInLogs};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
         Some(id) => AuditReport {
             targets: vec![audit_target(&engine, engine.target(id)?, &options)],
         },
-        None => audit(&engine, &options),
+        None => audit_account(&engine, &options),
     };
     let unused_in_logs = match &args.hits {
         Some(path) => {
@@ -116,31 +116,84 @@ fn worst(report: &AuditReport, unused_in_logs: Option<&UnusedInLogs>) -> Option<
     report
         .targets
         .iter()
-        .flat_map(|t| {
-            [
-                (!t.exposures.is_empty()).then_some(Severity::Error),
-                (!t.shadowed.is_empty() || !t.limits.is_empty()).then_some(Severity::Warning),
-                (!t.redundant.is_empty()).then_some(Severity::Note),
-            ]
-        })
-        .flatten()
+        .filter_map(worst_of_target)
         .chain(unused)
         .max()
+}
+
+/// The most severe finding of one audited target and of its variants.
+fn worst_of_target(t: &TargetAudit) -> Option<Severity> {
+    [
+        (!t.exposures.is_empty()).then_some(Severity::Error),
+        (!t.shadowed.is_empty() || !t.limits.is_empty()).then_some(Severity::Warning),
+        (!t.redundant.is_empty() || !t.restates_default.is_empty()).then_some(Severity::Note),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(t.variants.iter().filter_map(worst_of_target))
+    .max()
 }
 
 fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).expect("JSON values print")
 }
 
-/// The human report: one block per target.
+/// `a, b, c, d, e, … (N in all)`.
+fn some_nics(nics: &[String]) -> String {
+    let shown: Vec<&str> = nics.iter().take(5).map(String::as_str).collect();
+    let more = if nics.len() > shown.len() {
+        format!(", … ({} in all)", nics.len())
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn count(target: &TargetAudit) -> usize {
+    target.shadowed.len()
+        + target.redundant.len()
+        + target.restates_default.len()
+        + target.exposures.len()
+        + target.limits.len()
+}
+
+/// The human report: one block per target (or NICs with the same groups), then the findings
+/// that only some of those NICs have.
 pub fn text(report: &AuditReport) -> String {
     let mut out = String::new();
     for target in &report.targets {
-        let findings = target.shadowed.len()
-            + target.redundant.len()
-            + target.exposures.len()
-            + target.limits.len();
-        out.push_str(&format!("{}: {findings} finding(s)\n", target.target));
+        out.push_str(&target.target);
+        let others = &target.applies_to[1.min(target.applies_to.len())..];
+        if !others.is_empty() {
+            let what = if target.variants.is_empty() {
+                "with the same findings"
+            } else {
+                "with the same groups"
+            };
+            out.push_str(&format!(
+                " and {} more NIC(s) {what} ({})",
+                others.len(),
+                some_nics(others)
+            ));
+        }
+        out.push_str(&format!(": {} finding(s)\n", count(target)));
+        findings_text(&mut out, target);
+        for variant in &target.variants {
+            out.push_str(&format!(
+                "  and for {} NIC(s) of these ({}): {} more finding(s)\n",
+                variant.applies_to.len(),
+                some_nics(&variant.applies_to),
+                count(variant)
+            ));
+            findings_text(&mut out, variant);
+        }
+    }
+    out
+}
+
+/// The finding lines of one report.
+fn findings_text(out: &mut String, target: &TargetAudit) {
+    {
         for s in &target.shadowed {
             if s.unmatchable {
                 out.push_str(&format!(
@@ -161,6 +214,18 @@ pub fn text(report: &AuditReport) -> String {
         for r in &target.redundant {
             out.push_str(&format!(
                 "  redundant {} {}/{} ({}): {}\n",
+                r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
+            ));
+            if let Some(w) = &r.witness {
+                out.push_str(&format!(
+                    "            it decides e.g. {} ({})\n",
+                    w.flow, w.engine
+                ));
+            }
+        }
+        for r in &target.restates_default {
+            out.push_str(&format!(
+                "  restates  {} {}/{} ({}): {}\n",
                 r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
             ));
             if let Some(w) = &r.witness {
@@ -199,5 +264,4 @@ pub fn text(report: &AuditReport) -> String {
             out.push_str(&format!("  limit     {}: {}\n", l.kind, l.message));
         }
     }
-    out
 }

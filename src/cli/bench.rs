@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep", "flowlogs"]).required(true)))]
+#[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep", "flowlogs", "estate"]).required(true)))]
 pub struct BenchArgs {
     /// SNAPSHOT FLOWS: a snapshot JSON file and a flows CSV in the `sgsim eval` format.
     #[arg(value_names = ["SNAPSHOT", "FLOWS"], num_args = 2)]
@@ -64,6 +64,42 @@ pub struct BenchArgs {
     /// of flows) or `interactive` (what `sgsim check` and `apply` build: the fastest compile).
     #[arg(long, value_enum, default_value_t = EngineKind::Bulk)]
     engine: EngineKind,
+    #[command(flatten)]
+    estate: EstateArgs,
+}
+
+/// `--estate`: whole generated accounts.
+#[derive(Debug, Args)]
+struct EstateArgs {
+    /// Generate whole accounts and time load, one check, a bulk pass and audit (see
+    /// `--nics`, `--groups`, …); several `--nics` sizes make a sweep.
+    #[arg(long)]
+    estate: bool,
+    /// --estate: NIC counts (comma-separated; several = a sweep, each in its own process)
+    /// [default: 20000].
+    #[arg(long, value_delimiter = ',', value_name = "N", requires = "estate")]
+    nics: Vec<usize>,
+    /// --estate: security groups [default: NICs / 10].
+    #[arg(long, requires = "estate")]
+    groups: Option<usize>,
+    /// --estate: rules per group.
+    #[arg(long, default_value_t = 40, requires = "estate")]
+    rules_per_group: usize,
+    /// --estate: share of rules that reference a popular group.
+    #[arg(long, default_value_t = 0.25, requires = "estate")]
+    group_ref_share: f64,
+    /// --estate: popular groups (each NIC carries one) [default: groups / 20].
+    #[arg(long, requires = "estate")]
+    popular_groups: Option<usize>,
+    /// --estate: distinct group sets the NICs share, or `own` (every NIC its own set).
+    #[arg(long, default_value = "300", requires = "estate")]
+    group_sets: String,
+    /// --estate: keep snapshot.json and flows.csv in this directory (one size only).
+    #[arg(long, value_name = "DIR", requires = "estate")]
+    write: Option<PathBuf>,
+    /// --estate: leave out the audit of the whole account.
+    #[arg(long, requires = "estate")]
+    no_audit: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -117,6 +153,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
             args.records.unwrap_or(10_000_000),
             args.seed.unwrap_or(1),
         );
+    }
+    if args.estate.estate {
+        return estate(&args, &mut progress);
     }
     let sweep_only = [
         ("--csv", args.csv),
@@ -390,4 +429,165 @@ fn print_table(out: &mut dyn Write, rows: &[SweepRow], threads: usize) -> io::Re
         "(ref = reference scan on 1 thread, timed on at most the first flows for --reference-time; speedup = 1-thread engine / reference)"
     )?;
     Ok(())
+}
+
+fn estate(args: &BenchArgs, progress: &mut Stderr) -> Result<ExitCode, String> {
+    use sgsim::bench::estate::{self as gen, EstateRow, EstateSettings, EstateShape};
+    let e = &args.estate;
+    if !args.inputs.is_empty() || !args.classbench.is_empty() {
+        return Err("--estate takes no SNAPSHOT FLOWS or --classbench".to_string());
+    }
+    let sizes = if e.nics.is_empty() {
+        vec![20_000]
+    } else {
+        e.nics.clone()
+    };
+    if sizes.len() > 1 && e.write.is_some() {
+        return Err("--write keeps one estate: give one --nics size".to_string());
+    }
+    let group_sets = match e.group_sets.as_str() {
+        "own" => None,
+        text => Some(text.parse::<usize>().map_err(|_| {
+            format!("--group-sets {text:?}: expected a number of group sets or `own`")
+        })?),
+    };
+    let threads = args
+        .threads
+        .first()
+        .copied()
+        .unwrap_or_else(bench::available_threads);
+    let settings_for = |nics: usize| {
+        let groups = e.groups.unwrap_or((nics / 10).max(2));
+        EstateSettings {
+            shape: EstateShape {
+                nics,
+                groups,
+                rules_per_group: e.rules_per_group,
+                group_ref_share: e.group_ref_share,
+                popular_groups: e.popular_groups.unwrap_or((groups / 20).max(1)),
+                group_sets,
+                seed: args.seed.unwrap_or(1),
+            },
+            flows: args.flows.unwrap_or(500_000),
+            write: e.write.clone(),
+            audit: !e.no_audit,
+            threads,
+        }
+    };
+    let rows: Vec<EstateRow> = if sizes.len() == 1 {
+        vec![gen::measure(&settings_for(sizes[0]), progress)?]
+    } else {
+        // Each size in its own process, so that its peak memory is its own.
+        let mut rows = Vec::new();
+        for &nics in &sizes {
+            progress.note(&format!("estate sweep: {nics} NICs in a child process"));
+            rows.push(estate_child(&settings_for(nics))?);
+        }
+        rows
+    };
+    let mut out = io::stdout().lock();
+    if args.json {
+        for row in &rows {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(row).map_err(|e| e.to_string())?
+            )
+            .map_err(io_err)?;
+        }
+    } else {
+        print_estate_table(&mut out, &rows).map_err(io_err)?;
+    }
+    if let Some(path) = &args.plot {
+        std::fs::write(path, gen::estate_svg(&rows))
+            .map_err(|err| format!("{}: {err}", path.display()))?;
+        progress.note(&format!("wrote {}", path.display()));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs one estate size as `sgsim bench --estate … --json` and reads its row back.
+fn estate_child(
+    settings: &sgsim::bench::estate::EstateSettings,
+) -> Result<sgsim::bench::estate::EstateRow, String> {
+    let shape = &settings.shape;
+    let exe = std::env::current_exe().map_err(|e| format!("this program's path: {e}"))?;
+    let mut command = std::process::Command::new(exe);
+    command.args(["bench", "--estate", "--json"]);
+    command.arg(format!("--nics={}", shape.nics));
+    command.arg(format!("--groups={}", shape.groups));
+    command.arg(format!("--rules-per-group={}", shape.rules_per_group));
+    command.arg(format!("--group-ref-share={}", shape.group_ref_share));
+    command.arg(format!("--popular-groups={}", shape.popular_groups));
+    command.arg(format!(
+        "--group-sets={}",
+        shape
+            .group_sets
+            .map_or("own".to_string(), |k| k.to_string())
+    ));
+    command.arg(format!("--seed={}", shape.seed));
+    command.arg(format!("--flows={}", settings.flows));
+    command.arg(format!("--threads={}", settings.threads));
+    if !settings.audit {
+        command.arg("--no-audit");
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("starting the estate child: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the estate child for {} NICs failed ({})",
+            shape.nics, output.status
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("the estate child's answer {text:?}: {e}"))
+}
+
+fn print_estate_table(
+    out: &mut dyn Write,
+    rows: &[sgsim::bench::estate::EstateRow],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{:>7} {:>6} {:>7} {:>6} {:>8} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8}",
+        "nics", "groups", "rules", "sets", "file MB", "py load s", "load s", "plan s",
+        "check ms", "check us", "bulk s", "bulk fl/s", "built", "audit s", "report MB", "peak MB"
+    )?;
+    let opt = |v: Option<f64>, digits: usize| match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "-".to_string(),
+    };
+    for r in rows {
+        writeln!(
+            out,
+            "{:>7} {:>6} {:>7} {:>6} {:>8.1} {:>9} {:>7.3} {:>7.3} {:>9.3} {:>8.2} {:>8.3} {:>10.0} {:>7} {:>8} {:>9} {:>8}",
+            r.nics,
+            r.groups,
+            r.rules,
+            r.group_sets,
+            r.snapshot_bytes as f64 / 1e6,
+            opt(r.python_json_load_s, 3),
+            r.load_s,
+            r.plan_s,
+            r.check_first_ms,
+            r.check_mean_us,
+            r.bulk_first_pass_s,
+            r.bulk_flows_per_sec,
+            r.bulk_built_sets,
+            opt(r.audit_s, 2),
+            opt(r.audit_json_bytes.map(|b| b as f64 / 1e6), 2),
+            opt(r.peak_rss_bytes.map(|b| b as f64 / 1048576.0), 0)
+        )?;
+    }
+    writeln!(
+        out,
+        "(verified against the reference evaluator first: {} flows; check ms = the first check on a fresh engine, check us = mean of {} more; bulk = first pass of {} flows on {} threads, group lists compiled as due; peak = the bench process, generator included)",
+        rows.iter().map(|r| r.verified_flows).sum::<usize>(),
+        rows.first().map_or(0, |r| r.check_flows),
+        rows.first().map_or(0, |r| r.bulk_flows),
+        rows.first().map_or(0, |r| r.bulk_threads),
+    )
 }

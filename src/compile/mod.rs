@@ -25,6 +25,7 @@
 pub mod bitvector;
 pub mod crossproduct;
 pub mod kernel;
+mod linear;
 pub mod partitioned;
 mod trial;
 
@@ -40,19 +41,89 @@ use crossproduct::{
 };
 use ipnet::IpNet;
 use kernel::Kernel;
+use linear::{AddressSet, LinearRules};
 use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker, LOCKSTEP_FLOWS};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+/// When the tables of a group list (see [`CompiledSnapshot`]) are built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompilePolicy {
+    /// Every group list's tables, in parallel, when the engine is made.
+    Eager,
+    /// A group list's tables once about `min_flows` flows have asked about its NICs (at once,
+    /// in one batch, or one by one); until then those flows take the linear path (each group's
+    /// rules in S10 order, references resolved once per snapshot), which costs nothing to
+    /// build. `0` builds at the first flow, `u32::MAX` never.
+    OnDemand { min_flows: u32 },
+}
+
+/// Flows of one group list that repay building its tables in an interactive engine
+/// ([`crate::Engine::new`]: `check`, `apply`, `audit`, `diff`).
+// PERF: see `docs/engine.md`, "Whole accounts": a 160-rule group list with group references
+// builds in ~0.3-1 ms, the linear path decides a flow in ~0.1-0.3 us.
+pub const INTERACTIVE_MIN_FLOWS: u32 = 4096;
+
+/// The same for bulk engines ([`crate::Engine::for_bulk`], `sgsim eval`).
+pub const BULK_MIN_FLOWS: u32 = 4096;
 
 /// The compiled form of a whole snapshot: what [`crate::Engine`] evaluates with.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CompiledSnapshot {
     options: EvalOptions,
+    tier: Tier,
+    policy: CompilePolicy,
+    /// The linear path and the member sets of every group (S6, S11).
+    linear: LinearRules,
     /// Shared by every target with the same group list.
-    rule_sets: Vec<CompiledRuleSet>,
+    rule_sets: Vec<RuleSetSlot>,
     nics: Vec<NicPlan>,
     /// For bare-group targets: the rule set of each group on its own.
     groups: Vec<u32>,
+}
+
+impl Clone for CompiledSnapshot {
+    fn clone(&self) -> Self {
+        CompiledSnapshot {
+            options: self.options,
+            tier: self.tier,
+            policy: self.policy,
+            linear: self.linear.clone(),
+            rule_sets: self.rule_sets.iter().map(RuleSetSlot::clone).collect(),
+            nics: self.nics.clone(),
+            groups: self.groups.clone(),
+        }
+    }
+}
+
+/// One distinct group list: its tables once built, and how many flows asked before that.
+#[derive(Debug)]
+struct RuleSetSlot {
+    /// The first target carrying the group list; its tables are built from it.
+    target: Target,
+    tables: OnceLock<CompiledRuleSet>,
+    flows: AtomicU64,
+}
+
+impl RuleSetSlot {
+    fn new(target: Target) -> RuleSetSlot {
+        RuleSetSlot {
+            target,
+            tables: OnceLock::new(),
+            flows: AtomicU64::new(0),
+        }
+    }
+
+    fn clone(&self) -> RuleSetSlot {
+        RuleSetSlot {
+            target: self.target,
+            tables: self.tables.clone(),
+            flows: AtomicU64::new(self.flows.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -60,24 +131,29 @@ struct NicPlan {
     rule_set: u32,
     /// Whether any remote address gets inner access: most NICs have none.
     has_inner_peers: bool,
-    /// Remote addresses that get inner access (S11), sorted.
-    inner_peers_v4: Vec<u32>,
-    inner_peers_v6: Vec<u128>,
+    /// The NIC's groups that give inner access (S11): their members are its peers, except its
+    /// own addresses that no other NIC of those groups owns.
+    inner_groups: Box<[GroupIndex]>,
+    /// The NIC's own addresses, and those of them that are peers all the same.
+    own: Box<[IpAddr]>,
+    own_peers: Box<[IpAddr]>,
 }
 
 impl NicPlan {
     /// Whether `remote` gets inner access (S11).
     #[inline(always)]
-    fn gives_inner_access(&self, remote: IpAddr) -> bool {
-        match remote {
-            IpAddr::V4(a) => self.gives_inner_access_v4(u32::from(a)),
-            IpAddr::V6(a) => self.inner_peers_v6.binary_search(&u128::from(a)).is_ok(),
+    fn gives_inner_access(&self, members: &[AddressSet], remote: IpAddr) -> bool {
+        if self.own.contains(&remote) {
+            return self.own_peers.contains(&remote);
         }
+        self.inner_groups
+            .iter()
+            .any(|&g| members[g as usize].contains(remote))
     }
 
     #[inline(always)]
-    fn gives_inner_access_v4(&self, remote: u32) -> bool {
-        self.inner_peers_v4.binary_search(&remote).is_ok()
+    fn gives_inner_access_v4(&self, members: &[AddressSet], remote: u32) -> bool {
+        self.gives_inner_access(members, IpAddr::V4(remote.into()))
     }
 }
 
@@ -114,6 +190,7 @@ struct TargetRun<'a> {
     platform_rules: bool,
     /// The NIC, if it gives inner access to anyone (S11).
     inner_peers: Option<&'a NicPlan>,
+    members: &'a [AddressSet],
 }
 
 impl TargetRun<'_> {
@@ -217,7 +294,7 @@ impl TargetRun<'_> {
         let decided_before_rules = (self.platform_rules && is_platform_blocked(flow))
             || self
                 .inner_peers
-                .is_some_and(|plan| plan.gives_inner_access_v4(remote));
+                .is_some_and(|plan| plan.gives_inner_access_v4(self.members, remote));
         (!decided_before_rules).then(|| FlowKey::of(flow, remote, local))
     }
 }
@@ -408,26 +485,26 @@ struct RankedClassifier<A: Key> {
 }
 
 impl CompiledSnapshot {
-    pub fn new(snapshot: &Snapshot, options: EvalOptions, tier: Tier) -> CompiledSnapshot {
+    /// Plans every target; builds tables now ([`CompilePolicy::Eager`]) or as flows ask.
+    pub fn new<'s>(
+        snapshot: &'s Snapshot,
+        options: EvalOptions,
+        tier: Tier,
+        policy: CompilePolicy,
+    ) -> CompiledSnapshot {
+        let linear = LinearRules::new(snapshot, &options);
         let mut rule_sets = Vec::new();
-        let mut rule_set_of: HashMap<Vec<GroupIndex>, u32> = HashMap::new();
-        let mut intern = |groups: &[GroupIndex], target: Target| -> u32 {
-            *rule_set_of.entry(groups.to_vec()).or_insert_with(|| {
-                rule_sets.push(CompiledRuleSet::new(snapshot, target, &options, tier));
+        let mut rule_set_of: HashMap<&[GroupIndex], u32> = HashMap::new();
+        let mut intern = |groups: &'s [GroupIndex], target: Target| -> u32 {
+            *rule_set_of.entry(groups).or_insert_with(|| {
+                rule_sets.push(RuleSetSlot::new(target));
                 (rule_sets.len() - 1) as u32
             })
         };
-        let nics = (0..snapshot.nics().len() as u32)
+        let nics: Vec<u32> = (0..snapshot.nics().len() as u32)
             .map(|nic| {
                 let target = Target::Nic(nic);
-                let rule_set = intern(snapshot.target_groups(target), target);
-                let (inner_peers_v4, inner_peers_v6) = inner_peers(snapshot, nic);
-                NicPlan {
-                    rule_set,
-                    has_inner_peers: !inner_peers_v4.is_empty() || !inner_peers_v6.is_empty(),
-                    inner_peers_v4,
-                    inner_peers_v6,
-                }
+                intern(snapshot.target_groups(target), target)
             })
             .collect();
         let groups = (0..snapshot.groups().len() as u32)
@@ -436,18 +513,83 @@ impl CompiledSnapshot {
                 intern(snapshot.target_groups(target), target)
             })
             .collect();
-        CompiledSnapshot {
+        let nics = nics
+            .into_iter()
+            .enumerate()
+            .map(|(nic, rule_set)| nic_plan(snapshot, &linear, nic as u32, rule_set))
+            .collect();
+        let compiled = CompiledSnapshot {
             options,
+            tier,
+            policy,
+            linear,
             rule_sets,
             nics,
             groups,
+        };
+        if policy == CompilePolicy::Eager {
+            compiled.rule_sets.par_iter().for_each(|slot| {
+                slot.tables.get_or_init(|| {
+                    CompiledRuleSet::new(snapshot, slot.target, &compiled.options, tier)
+                });
+            });
         }
+        compiled
+    }
+
+    /// The tables of rule set `index`, building them if `flows` more flows make them due
+    /// ([`CompilePolicy`]); `None` sends the flows down the linear path.
+    #[inline(always)]
+    fn tables(&self, snapshot: &Snapshot, index: u32, flows: u64) -> Option<&CompiledRuleSet> {
+        let slot = &self.rule_sets[index as usize];
+        if let Some(tables) = slot.tables.get() {
+            return Some(tables);
+        }
+        self.tables_slow(snapshot, slot, flows)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn tables_slow<'a>(
+        &'a self,
+        snapshot: &Snapshot,
+        slot: &'a RuleSetSlot,
+        flows: u64,
+    ) -> Option<&'a CompiledRuleSet> {
+        let due = match self.policy {
+            CompilePolicy::Eager => true,
+            CompilePolicy::OnDemand { min_flows } => {
+                let seen = slot.flows.fetch_add(flows, Ordering::Relaxed) + flows;
+                min_flows != u32::MAX && seen >= u64::from(min_flows)
+            }
+        };
+        due.then(|| {
+            slot.tables.get_or_init(|| {
+                CompiledRuleSet::new(snapshot, slot.target, &self.options, self.tier)
+            })
+        })
+    }
+
+    /// How many distinct group lists have tables built (for benchmarks and tests).
+    pub fn built_rule_sets(&self) -> (usize, usize) {
+        let built = self
+            .rule_sets
+            .iter()
+            .filter(|slot| slot.tables.get().is_some())
+            .count();
+        (built, self.rule_sets.len())
     }
 
     /// Decides one flow (S14: platform, inner access, custom rules, default).
     #[inline(always)]
-    pub fn check<K: Kernel>(&self, kernel: K, target: Target, flow: &Flow) -> Verdict {
-        match self.route(target, flow) {
+    pub fn check<K: Kernel>(
+        &self,
+        kernel: K,
+        snapshot: &Snapshot,
+        target: Target,
+        flow: &Flow,
+    ) -> Verdict {
+        match self.route(snapshot, target, flow) {
             Route::Decided(verdict) => verdict,
             Route::V4(classifiers, key) => classifiers.v4.decide(kernel, &key),
             Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
@@ -456,10 +598,17 @@ impl CompiledSnapshot {
 
     /// Decides `queries` into `out` (same length), as [`CompiledSnapshot::check`] would one by
     /// one. A run of queries with the same target and direction takes a lean loop
-    /// (`TargetRun`), unless the target's IPv4 rules are a partitioned tree; those go through
+    /// (`TargetRun`), unless the target's IPv4 rules are a partitioned tree or its tables are
+    /// not built (and the run does not make them due); those go through
     /// [`CompiledSnapshot::check_mixed`].
     #[inline(always)]
-    pub fn check_batch<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
+    pub fn check_batch<K: Kernel>(
+        &self,
+        kernel: K,
+        snapshot: &Snapshot,
+        queries: &[Query],
+        out: &mut [Verdict],
+    ) {
         // Queries before this one that no lean loop took yet.
         let mut mixed_from = 0;
         let mut start = 0;
@@ -472,15 +621,21 @@ impl CompiledSnapshot {
                         q.target != first.target || q.flow.direction != first.flow.direction
                     })
                     .unwrap_or(queries.len() - start);
-            if let Some(run) = self.target_run(first.target, first.flow.direction) {
+            if let Some(run) = self.target_run(
+                snapshot,
+                first.target,
+                first.flow.direction,
+                (end - start) as u64,
+            ) {
                 self.check_mixed(
                     kernel,
+                    snapshot,
                     &queries[mixed_from..start],
                     &mut out[mixed_from..start],
                 );
                 run.decide(
                     kernel,
-                    |query| self.check(kernel, query.target, &query.flow),
+                    |query| self.check(kernel, snapshot, query.target, &query.flow),
                     &queries[start..end],
                     &mut out[start..end],
                 );
@@ -488,14 +643,26 @@ impl CompiledSnapshot {
             }
             start = end;
         }
-        self.check_mixed(kernel, &queries[mixed_from..], &mut out[mixed_from..]);
+        self.check_mixed(
+            kernel,
+            snapshot,
+            &queries[mixed_from..],
+            &mut out[mixed_from..],
+        );
     }
 
     /// The lean loop for `target` and `direction`, unless their IPv4 rules are a partitioned
-    /// tree (whose flows walk in lockstep, in [`CompiledSnapshot::check_mixed`]).
-    fn target_run(&self, target: Target, direction: Direction) -> Option<TargetRun<'_>> {
+    /// tree (whose flows walk in lockstep, in [`CompiledSnapshot::check_mixed`]) or have no
+    /// tables yet.
+    fn target_run(
+        &self,
+        snapshot: &Snapshot,
+        target: Target,
+        direction: Direction,
+        flows: u64,
+    ) -> Option<TargetRun<'_>> {
         let (rule_set, inner_peers) = self.resolve(target);
-        let ranked = &self.rule_sets[rule_set as usize].directions[direction as usize].v4;
+        let ranked = &self.tables(snapshot, rule_set, flows)?.directions[direction as usize].v4;
         if let Classifier::Partitioned(_) = ranked.classifier {
             return None;
         }
@@ -504,6 +671,7 @@ impl CompiledSnapshot {
             ingress: direction == Direction::Ingress,
             platform_rules: self.options.platform_rules && direction == Direction::Egress,
             inner_peers,
+            members: &self.linear.members,
         })
     }
 
@@ -511,7 +679,13 @@ impl CompiledSnapshot {
     /// flows bound for partitioned classifiers walk their trees in groups of [`LOCKSTEP_FLOWS`]
     /// (see [`partitioned::walk_lockstep`]).
     #[inline(always)]
-    fn check_mixed<K: Kernel>(&self, kernel: K, queries: &[Query], out: &mut [Verdict]) {
+    fn check_mixed<K: Kernel>(
+        &self,
+        kernel: K,
+        snapshot: &Snapshot,
+        queries: &[Query],
+        out: &mut [Verdict],
+    ) {
         if queries.is_empty() {
             return;
         }
@@ -525,7 +699,7 @@ impl CompiledSnapshot {
             waiting.clear();
             walkers.clear();
             for (slot, query) in queries.iter().enumerate() {
-                out[slot] = match self.route(query.target, &query.flow) {
+                out[slot] = match self.route(snapshot, query.target, &query.flow) {
                     Route::V4(classifiers, key) => match &classifiers.v4.classifier {
                         Classifier::Partitioned(tree) => {
                             waiting.push((slot, &classifiers.v4));
@@ -561,9 +735,10 @@ impl CompiledSnapshot {
         }
     }
 
-    /// The steps of S14 before the custom rules, and the classifier and key for the rest.
+    /// The steps of S14 before the custom rules, and the classifier and key for the rest (or
+    /// the verdict of the linear path, for a group list without tables).
     #[inline(always)]
-    fn route(&self, target: Target, flow: &Flow) -> Route<'_> {
+    fn route(&self, snapshot: &Snapshot, target: Target, flow: &Flow) -> Route<'_> {
         if self.options.platform_rules && is_platform_blocked(flow) {
             return Route::Decided(Verdict {
                 action: Action::Drop,
@@ -572,14 +747,19 @@ impl CompiledSnapshot {
             });
         }
         let (rule_set, inner_peers) = self.resolve(target);
-        if inner_peers.is_some_and(|plan| plan.gives_inner_access(flow.remote())) {
+        if inner_peers
+            .is_some_and(|plan| plan.gives_inner_access(&self.linear.members, flow.remote()))
+        {
             return Route::Decided(Verdict {
                 action: Action::Accept,
                 reason: Reason::InnerAccess,
                 deciding_rule: None,
             });
         }
-        let classifiers = &self.rule_sets[rule_set as usize].directions[flow.direction as usize];
+        let Some(tables) = self.tables(snapshot, rule_set, 1) else {
+            return Route::Decided(self.linear_verdict(snapshot, target, flow));
+        };
+        let classifiers = &tables.directions[flow.direction as usize];
         match (flow.src, flow.dst) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => Route::V4(
                 classifiers,
@@ -594,11 +774,36 @@ impl CompiledSnapshot {
         }
     }
 
-    /// Heap bytes of the compiled structures.
+    /// The custom rules and the default (S9, S10, S12) by the linear path.
+    #[cold]
+    fn linear_verdict(&self, snapshot: &Snapshot, target: Target, flow: &Flow) -> Verdict {
+        let rule = if flow.src.is_ipv4() == flow.dst.is_ipv4() {
+            self.linear
+                .deciding_rule(snapshot.target_groups(target), flow)
+        } else {
+            None // as the tables: nothing matches a flow of mixed families
+        };
+        match rule {
+            Some((rule, action)) => Verdict {
+                action,
+                reason: Reason::Rule,
+                deciding_rule: Some(rule),
+            },
+            None => Verdict {
+                action: default_action(snapshot, target, flow.direction),
+                reason: Reason::Default,
+                deciding_rule: None,
+            },
+        }
+    }
+
+    /// Heap bytes of the compiled structures (the tables built so far, the linear path, the
+    /// per-NIC plans).
     pub fn memory_bytes(&self) -> usize {
         let sets: usize = self
             .rule_sets
             .iter()
+            .filter_map(|slot| slot.tables.get())
             .flat_map(|set| set.directions.iter())
             .map(|d| d.v4.memory_bytes() + d.v6.memory_bytes())
             .sum();
@@ -607,12 +812,62 @@ impl CompiledSnapshot {
             .iter()
             .map(|n| {
                 std::mem::size_of::<NicPlan>()
-                    + n.inner_peers_v4.len() * 4
-                    + n.inner_peers_v6.len() * 16
+                    + n.inner_groups.len() * 4
+                    + (n.own.len() + n.own_peers.len()) * std::mem::size_of::<IpAddr>()
             })
             .sum();
-        sets + nics + self.groups.len() * 4
+        sets + nics
+            + self.linear.memory_bytes()
+            + self.groups.len() * 4
+            + self.rule_sets.len() * std::mem::size_of::<RuleSetSlot>()
     }
+}
+
+/// A NIC's plan: its group list's slot and who gets inner access (S11).
+fn nic_plan(snapshot: &Snapshot, linear: &LinearRules, nic: u32, rule_set: u32) -> NicPlan {
+    let own_nic = snapshot.nic(nic);
+    let inner_groups: Box<[GroupIndex]> = own_nic
+        .groups
+        .iter()
+        .copied()
+        .filter(|&g| snapshot.group(g).gives_inner_access())
+        .collect();
+    let mut own: Vec<IpAddr> = own_nic.addresses.clone();
+    own.sort_unstable();
+    own.dedup();
+    let own_peers: Box<[IpAddr]> = own
+        .iter()
+        .copied()
+        .filter(|addr| is_peer_of(snapshot, nic, &inner_groups, addr))
+        .collect();
+    // Every member of an inner-access group is a peer but the NIC's own addresses that are not.
+    let not_peers = own.len() - own_peers.len();
+    let has_inner_peers = inner_groups.iter().any(|&g| {
+        let members = &linear.members[g as usize];
+        members.v4.len() + members.v6.len() > not_peers
+    });
+    NicPlan {
+        rule_set,
+        has_inner_peers,
+        inner_groups,
+        own: own.into(),
+        own_peers,
+    }
+}
+
+/// S11 for one address: another NIC owning it carries one of `inner_groups`.
+fn is_peer_of(snapshot: &Snapshot, nic: u32, inner_groups: &[GroupIndex], addr: &IpAddr) -> bool {
+    snapshot
+        .nics_with_address(addr)
+        .iter()
+        .filter(|&&other| other != nic)
+        .any(|&other| {
+            snapshot
+                .nic(other)
+                .groups
+                .iter()
+                .any(|g| inner_groups.contains(g))
+        })
 }
 
 impl<A: Key> RankedClassifier<A> {
@@ -835,7 +1090,9 @@ fn dest_port_intervals(snapshot: &Snapshot, rule: &Rule) -> Option<Vec<(u16, u16
     }
 }
 
-/// S11: the addresses of other NICs that share a basic group with InnerAccessPolicy Accept.
+/// S11: the addresses of other NICs that share a basic group with InnerAccessPolicy Accept:
+/// the members of the NIC's inner-access groups, but its own addresses that no other NIC of
+/// those groups owns.
 pub(crate) fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>) {
     let own = snapshot.nic(nic);
     let accept_groups: Vec<GroupIndex> = own
@@ -844,24 +1101,15 @@ pub(crate) fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>
         .copied()
         .filter(|&g| snapshot.group(g).gives_inner_access())
         .collect();
-    let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    if accept_groups.is_empty() {
-        return (v4, v6);
+    let mut peers = Vec::new();
+    for &g in &accept_groups {
+        peers.extend_from_slice(snapshot.group_member_addresses(&snapshot.group(g).id));
     }
-    for (other_index, other) in snapshot.nics().iter().enumerate() {
-        if other_index as u32 == nic || !other.groups.iter().any(|g| accept_groups.contains(g)) {
-            continue;
-        }
-        for addr in &other.addresses {
-            match addr {
-                IpAddr::V4(a) => v4.push(u32::from(*a)),
-                IpAddr::V6(a) => v6.push(u128::from(*a)),
-            }
-        }
-    }
-    v4.sort_unstable();
-    v4.dedup();
-    v6.sort_unstable();
-    v6.dedup();
-    (v4, v6)
+    peers.sort_unstable();
+    peers.dedup();
+    peers.retain(|addr| {
+        !own.addresses.contains(addr) || is_peer_of(snapshot, nic, &accept_groups, addr)
+    });
+    let set = AddressSet::of(&peers);
+    (set.v4, set.v6)
 }

@@ -5,7 +5,9 @@ pub mod explain;
 pub mod reference;
 
 use crate::compile::kernel::{run_with_best_kernel, Kernel, KernelTask, Portable};
-use crate::compile::{CompiledSnapshot, Tier};
+use crate::compile::{
+    CompilePolicy, CompiledSnapshot, Tier, BULK_MIN_FLOWS, INTERACTIVE_MIN_FLOWS,
+};
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
     Verdict,
@@ -77,25 +79,60 @@ impl Engine {
         Engine::with_options(snapshot, EvalOptions::default())
     }
 
-    /// Compiles the snapshot (see [`crate::compile`]) for the given options.
+    /// An engine for a few questions (`check`, `apply`, `audit`, `diff`): it compiles nothing
+    /// up front; a NIC's group list gets tables once [`INTERACTIVE_MIN_FLOWS`] flows asked
+    /// about it, and until then its flows take the linear path (see
+    /// [`crate::compile::CompilePolicy`]). So one question about a 20,000-NIC account costs
+    /// about the loading of the file.
     pub fn with_options(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        Engine::with_tier(snapshot, options, Tier::Auto)
+        Engine::with_policy(
+            snapshot,
+            options,
+            Tier::Auto,
+            CompilePolicy::OnDemand {
+                min_flows: INTERACTIVE_MIN_FLOWS,
+            },
+        )
     }
 
-    /// An engine for evaluating many flows (`sgsim eval`): compiles with [`Tier::Bulk`], which
-    /// spends more build time (up to ~0.1 s at 1 000 rules) on faster tables.
+    /// An engine for evaluating many flows (`sgsim eval`): a group list asked about by at least
+    /// [`BULK_MIN_FLOWS`] flows gets [`Tier::Bulk`] tables (up to ~0.1 s of build at 1 000
+    /// rules, for the fastest lookups); the others take the linear path.
     pub fn for_bulk(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        Engine::with_tier(snapshot, options, Tier::Bulk)
+        Engine::with_policy(
+            snapshot,
+            options,
+            Tier::Bulk,
+            CompilePolicy::OnDemand {
+                min_flows: BULK_MIN_FLOWS,
+            },
+        )
     }
 
-    /// Like [`Engine::with_options`], forcing a classifier tier (for tests and benchmarks).
+    /// Compiles every group list now (in parallel), forcing a classifier tier (for tests and
+    /// benchmarks).
     pub fn with_tier(snapshot: Snapshot, options: EvalOptions, tier: Tier) -> Engine {
-        let compiled = CompiledSnapshot::new(&snapshot, options, tier);
+        Engine::with_policy(snapshot, options, tier, CompilePolicy::Eager)
+    }
+
+    /// The general constructor: a tier and when to build tables.
+    pub fn with_policy(
+        snapshot: Snapshot,
+        options: EvalOptions,
+        tier: Tier,
+        policy: CompilePolicy,
+    ) -> Engine {
+        let compiled = CompiledSnapshot::new(&snapshot, options, tier, policy);
         Engine {
             snapshot,
             options,
             compiled,
         }
+    }
+
+    /// How many distinct group lists have tables built so far, of how many.
+    pub fn built_rule_sets(&self) -> (usize, usize) {
+        self.compiled.built_rule_sets()
     }
 
     /// Heap bytes of the compiled decision structures (not counting the snapshot itself).
@@ -118,7 +155,7 @@ impl Engine {
 
     /// The verdict on one flow at one target, in the flow's direction.
     pub fn check(&self, target: Target, flow: &Flow) -> Verdict {
-        self.compiled.check(Portable, target, flow)
+        self.compiled.check(Portable, &self.snapshot, target, flow)
     }
 
     /// The same question answered by the reference evaluator (a linear scan of the spec).
@@ -151,6 +188,7 @@ impl Engine {
         assert_eq!(queries.len(), out.len(), "one output slot per query");
         run_with_best_kernel(Batch {
             compiled: &self.compiled,
+            snapshot: &self.snapshot,
             queries,
             out,
         });
@@ -179,6 +217,7 @@ impl Engine {
 /// A batch of queries, evaluated with whichever kernel the CPU supports.
 struct Batch<'a> {
     compiled: &'a CompiledSnapshot,
+    snapshot: &'a Snapshot,
     queries: &'a [Query],
     out: &'a mut [Verdict],
 }
@@ -192,6 +231,7 @@ impl KernelTask for Batch<'_> {
     /// (`docs/engine.md`).
     #[inline(always)]
     fn run<K: Kernel>(self, kernel: K) {
-        self.compiled.check_batch(kernel, self.queries, self.out);
+        self.compiled
+            .check_batch(kernel, self.snapshot, self.queries, self.out);
     }
 }
