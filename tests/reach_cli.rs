@@ -315,6 +315,13 @@ fn headless(browser: &Path, profile: &Path, args: &[String]) -> String {
         .stderr(Stdio::null())
         .spawn()
         .expect("chromium starts");
+    // Read while it runs: a DOM larger than the pipe's buffer would otherwise block it.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut out).unwrap();
+        out
+    });
     let started = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(60) {
@@ -323,9 +330,7 @@ fn headless(browser: &Path, profile: &Path, args: &[String]) -> String {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    out
+    reader.join().unwrap()
 }
 
 fn assert_png(path: &Path) {
