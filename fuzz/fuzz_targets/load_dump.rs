@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
 
     let flows = [
         Flow::parse("ingress", "tcp", "203.0.113.9", "40000", "10.0.0.5", "22"),
-        Flow::parse("egress", "udp", "10.0.0.5", "5353", "2001:db8::5", "53"),
+        Flow::parse("egress", "udp", "2001:db8::1", "5353", "2001:db8::5", "53"),
     ]
     .map(|flow| flow.expect("fixed flows parse"));
     let targets: Vec<Target> = if snapshot.nics().is_empty() {
