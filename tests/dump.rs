@@ -858,7 +858,8 @@ fn commands_warn_once_and_strict_refuses() {
     assert_eq!(
         stderr,
         format!(
-            "warning: {path}: 1 referenced but not given (`sgsim snapshot {path}` lists all):\n  \
+            "warning: {path}: 1 thing referenced but not given (`sgsim snapshot {path}` lists \
+             them):\n  \
              security group sg-adv: no SecurityGroupType ({path}/sg.json does not carry it; \
              DescribeSecurityGroups does); simulated as a basic (normal) group\n"
         )

@@ -72,3 +72,30 @@ fn eval_csv_seeds_and_artifacts_write_one_record_per_row() {
         assert_eq!(records, summary.rows + 1, "{}", name(input));
     }
 }
+
+#[test]
+fn load_dump_corpus_and_artifacts_do_not_panic() {
+    use sgsim::api::dump::{assemble_documents, Document};
+    let seeds = files("corpus", "load_dump");
+    assert!(seeds.len() >= 10, "the seed corpus is missing: {seeds:?}");
+    for input in seeds.iter().chain(&files("artifacts-kept", "load_dump")) {
+        let bytes = std::fs::read(input).unwrap();
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        // As the fuzz target splits its input: documents separated by NUL bytes.
+        let documents = text
+            .split('\0')
+            .take(8)
+            .enumerate()
+            .map(|(i, part)| Document {
+                name: format!("DescribePortRangeListEntries.prl-{i}.json"),
+                text: part.to_string(),
+            })
+            .collect();
+        let result = assemble_documents(documents);
+        if name(input) == "example-dump" {
+            assert!(result.is_ok(), "{:?}", result.err());
+        }
+    }
+}

@@ -570,6 +570,46 @@ struct DescribePortRangeListEntriesResponse {
     entries: Option<Vec<RawPortRangeListEntry>>,
 }
 
+/// A snapshot file with nothing but snapshot keys, read straight from the text: large snapshots
+/// load without an intermediate `Value`. Anything else (or any error) takes the general path,
+/// which tells shapes apart and gives the canonical error.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct PlainSnapshot {
+    security_groups: Option<Vec<RawSecurityGroup>>,
+    network_interfaces: Option<Vec<RawNetworkInterface>>,
+    prefix_lists: Option<Vec<RawPrefixList>>,
+    port_range_lists: Option<Vec<super::raw::RawPortRangeList>>,
+    client_tokens: Option<Vec<super::raw::RawClientToken>>,
+}
+
+fn plain_snapshot(body: &str) -> Option<RawSnapshot> {
+    if !body.trim_start().starts_with('{') {
+        return None;
+    }
+    let plain: PlainSnapshot = serde_json::from_str(body).ok()?;
+    let empty = plain.security_groups.is_none()
+        && plain.network_interfaces.is_none()
+        && plain.prefix_lists.is_none()
+        && plain.port_range_lists.is_none()
+        && plain.client_tokens.is_none();
+    // Port range lists without entries are DescribePortRangeLists items.
+    let listing = plain
+        .port_range_lists
+        .as_ref()
+        .is_some_and(|lists| lists.iter().any(|l| l.entries.is_none()));
+    if empty || listing {
+        return None;
+    }
+    Some(RawSnapshot {
+        security_groups: plain.security_groups,
+        network_interfaces: plain.network_interfaces,
+        prefix_lists: plain.prefix_lists,
+        port_range_lists: plain.port_range_lists,
+        client_tokens: plain.client_tokens,
+    })
+}
+
 // ---- Assembly ----
 
 /// Where something was read: a file and the JSON path in it.
@@ -647,6 +687,21 @@ struct Assembly {
     page_counts: Vec<(Shape, PageCount)>,
 }
 
+/// A placeholder while a group is moved out of its listing.
+fn empty_group() -> SecurityGroup {
+    SecurityGroup {
+        id: String::new(),
+        name: String::new(),
+        kind: GroupKind::Normal,
+        vpc_id: String::new(),
+        inner_access: InnerAccessPolicy::Accept,
+        rules: Vec::new(),
+        description: String::new(),
+        region_id: String::new(),
+        extra: Default::default(),
+    }
+}
+
 fn non_empty(text: &Option<String>) -> Option<&str> {
     text.as_deref().filter(|s| !s.is_empty())
 }
@@ -702,6 +757,10 @@ impl Assembly {
     fn add_document(&mut self, document: Document) -> Result<(), LoadError> {
         let file = document.name;
         let body = document.text.trim_start_matches('\u{feff}');
+        if let Some(raw) = plain_snapshot(body) {
+            self.report.documents.push((file.clone(), Shape::Snapshot));
+            return self.add_snapshot(raw, &file);
+        }
         let value: Value = serde_json::from_str(body)
             .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
         let shape = shape_of(&value)?;
@@ -1155,13 +1214,17 @@ impl Assembly {
         let prefix_lists = self.merge_prefix_lists()?;
         let port_lists = self.merge_port_lists()?;
         let family_of = validate::list_families(&prefix_lists);
-        for (group, origin, rule_paths) in &groups {
-            for (rule, rule_path) in group.rules.iter().zip(rule_paths) {
-                validate::list_family_clash(rule, &family_of, rule_path)
-                    .map_err(|err| err.in_file(origin.file.clone()))?;
+        for listing in &groups {
+            for (at, rule) in listing.group.rules.iter().enumerate() {
+                if let Err(err) = validate::list_family_clash(rule, &family_of, "") {
+                    let origin = listing.rule_origin(at);
+                    let mut err = err.in_file(origin.file);
+                    err.path = validate::join(&origin.path, &err.path);
+                    return Err(err);
+                }
             }
         }
-        let groups: Vec<SecurityGroup> = groups.into_iter().map(|(g, _, _)| g).collect();
+        let groups: Vec<SecurityGroup> = groups.into_iter().map(|l| l.group).collect();
         let nics = self.merge_nics(&groups)?;
         self.report_pages();
         self.report_references(&groups, &prefix_lists, &port_lists);
@@ -1170,9 +1233,8 @@ impl Assembly {
         Ok((snapshot, self.report))
     }
 
-    /// Every group, its origin, and the JSON path of each of its rules.
-    #[allow(clippy::type_complexity)]
-    fn merge_groups(&mut self) -> Result<Vec<(SecurityGroup, Origin, Vec<String>)>, LoadError> {
+    /// Every group, with where each of its rules was read.
+    fn merge_groups(&mut self) -> Result<Vec<Listing>, LoadError> {
         let mut merged = Vec::with_capacity(self.group_order.len());
         for id in std::mem::take(&mut self.group_order) {
             let listed = self.listed_groups.remove(&id);
@@ -1202,23 +1264,36 @@ impl Assembly {
                     region_id: listed.region_id,
                     extra: Default::default(),
                 };
-                merged.push((group, listed.origin, Vec::new()));
+                merged.push(Listing {
+                    group,
+                    pages: vec![listed.origin],
+                    rule_at: Vec::new(),
+                    type_given: false,
+                });
                 continue;
             };
-            let mut listings = self.merge_pages(&id, pages)?;
-            let (mut group, origin, rule_paths, type_given) = listings.remove(0);
-            let mut rule_paths = rule_paths;
-            for (other, other_origin, other_paths, _) in listings.iter() {
-                let added = merge_listing(&mut group, other).map_err(|why| {
+            let mut listings = self.merge_pages(&id, pages)?.into_iter();
+            let mut listing = listings.next().expect("a group with pages has a listing");
+            let origin = listing.pages[0].clone();
+            let type_given = listing.type_given;
+            let mut type_known = type_given;
+            for other in listings {
+                let added = merge_listing(&mut listing.group, &other.group).map_err(|why| {
                     conflict(
                         &format!("security group {id:?}"),
                         &origin,
-                        other_origin,
+                        &other.pages[0],
                         &why,
                     )
                 })?;
-                rule_paths.extend(added.into_iter().map(|i| other_paths[i].clone()));
+                for i in added {
+                    listing.pages.push(other.rule_origin(i));
+                    let page = (listing.pages.len() - 1) as u32;
+                    listing.rule_at.push((page, u32::MAX));
+                }
+                type_known |= other.type_given;
             }
+            let mut group = std::mem::replace(&mut listing.group, empty_group());
             // Positional ids of two listings (two NicType calls) can meet: later ones move to
             // their position in the merged group.
             let mut seen = HashSet::new();
@@ -1227,7 +1302,6 @@ impl Assembly {
                     rule.id = super::derived_rule_id(&id, position);
                 }
             }
-            let mut type_known = type_given || listings.iter().any(|l| l.3);
             if let Some(listed) = listed {
                 if let Some(kind) = listed.kind {
                     if type_given && kind != group.kind {
@@ -1266,7 +1340,8 @@ impl Assembly {
             if !type_known {
                 self.missing_type(&id, &origin);
             }
-            merged.push((group, origin, rule_paths));
+            listing.group = group;
+            merged.push(listing);
         }
         Ok(merged)
     }
@@ -1283,16 +1358,13 @@ impl Assembly {
     }
 
     /// Pages of one group → its complete listings (a listing ends at a page without
-    /// `NextToken`), each with its origin, rule paths and whether its type was given.
-    #[allow(clippy::type_complexity)]
-    fn merge_pages(
-        &mut self,
-        id: &str,
-        pages: Vec<GroupPage>,
-    ) -> Result<Vec<(SecurityGroup, Origin, Vec<String>, bool)>, LoadError> {
+    /// `NextToken`).
+    fn merge_pages(&mut self, id: &str, pages: Vec<GroupPage>) -> Result<Vec<Listing>, LoadError> {
         let mut listings = Vec::new();
-        let mut current: Option<(SecurityGroup, Origin, Vec<String>, bool)> = None;
-        let mut by_rule_id: HashMap<String, (usize, Origin)> = HashMap::new();
+        let mut current: Option<Listing> = None;
+        // Ids of the rules of the listing's earlier pages: a page repeats rules only across
+        // pages, so a one-page listing needs no lookups.
+        let mut by_rule_id: HashMap<String, usize> = HashMap::new();
         let mut positional: Vec<bool> = Vec::new();
         let mut last_continues = false;
         for page in pages {
@@ -1306,55 +1378,65 @@ impl Assembly {
             let rules = std::mem::take(&mut group.rules);
             let listing = match current.as_mut() {
                 Some(listing) if last_continues => {
-                    if listing.0.inner_access != group.inner_access
-                        || (type_given && listing.3 && listing.0.kind != group.kind)
+                    if listing.group.inner_access != group.inner_access
+                        || (type_given && listing.type_given && listing.group.kind != group.kind)
                     {
                         return Err(conflict(
                             &format!("security group {id:?}"),
-                            &listing.1,
+                            &listing.pages[0],
                             &origin,
                             "pages disagree on InnerAccessPolicy or SecurityGroupType",
                         ));
                     }
-                    if type_given && !listing.3 {
-                        listing.0.kind = group.kind;
-                        listing.3 = true;
+                    if type_given && !listing.type_given {
+                        listing.group.kind = group.kind;
+                        listing.type_given = true;
                     }
+                    // Index the previous page's rules (earlier pages are indexed already).
+                    let last_page = (listing.pages.len() - 1) as u32;
+                    for at in (0..listing.rule_at.len()).rev() {
+                        if listing.rule_at[at].0 != last_page {
+                            break;
+                        }
+                        if !positional[at] {
+                            by_rule_id.insert(listing.group.rules[at].id.clone(), at);
+                        }
+                    }
+                    listing.pages.push(origin);
                     listing
                 }
                 _ => {
                     if let Some(done) = current.take() {
-                        renumber(&mut listings, done, &positional);
+                        listings.push(renumber(done, &positional));
                     }
                     by_rule_id.clear();
                     positional.clear();
-                    current.insert((group, origin.clone(), Vec::new(), type_given))
+                    current.insert(Listing {
+                        group,
+                        pages: vec![origin],
+                        rule_at: Vec::new(),
+                        type_given,
+                    })
                 }
             };
+            let page_no = (listing.pages.len() - 1) as u32;
             for (i, (rule, with_id)) in rules.into_iter().zip(had_id).enumerate() {
-                let rule_path =
-                    validate::join(&origin.path, &format!("Permissions.Permission[{i}]"));
-                let rule_origin = Origin {
-                    file: origin.file.clone(),
-                    path: rule_path.clone(),
-                };
-                if with_id {
-                    if let Some((at, first)) = by_rule_id.get(&rule.id) {
-                        if listing.0.rules[*at] != rule {
+                if with_id && page_no > 0 {
+                    if let Some(&at) = by_rule_id.get(&rule.id) {
+                        if listing.group.rules[at] != rule {
                             return Err(conflict(
                                 &format!("rule {:?} of security group {id:?}", rule.id),
-                                first,
-                                &rule_origin,
+                                &listing.rule_origin(at),
+                                &listing.origin_of(page_no, i as u32),
                                 "same SecurityGroupRuleId, different fields",
                             ));
                         }
                         continue; // the same rule on two pages
                     }
-                    by_rule_id.insert(rule.id.clone(), (listing.0.rules.len(), rule_origin));
                 }
                 positional.push(!with_id);
-                listing.0.rules.push(rule);
-                listing.2.push(rule_path);
+                listing.group.rules.push(rule);
+                listing.rule_at.push((page_no, i as u32));
             }
             last_continues = continues;
         }
@@ -1363,11 +1445,11 @@ impl Assembly {
                 let detail = format!(
                     "security group {id}: the last page read ({}) has a NextToken, so later \
                      pages of its rules are missing",
-                    done.1.file
+                    done.pages[done.pages.len() - 1].file
                 );
                 self.missing(MissingKind::NextPage, id, detail);
             }
-            renumber(&mut listings, done, &positional);
+            listings.push(renumber(done, &positional));
         }
         Ok(listings)
     }
@@ -1727,20 +1809,49 @@ impl Assembly {
     }
 }
 
-/// Rules without a `SecurityGroupRuleId` are named by their position in the whole listing, so
-/// that a group read in pages gets the ids it would get in one answer.
-fn renumber(
-    listings: &mut Vec<(SecurityGroup, Origin, Vec<String>, bool)>,
-    mut listing: (SecurityGroup, Origin, Vec<String>, bool),
-    positional: &[bool],
-) {
-    let id = listing.0.id.clone();
-    for (position, (rule, &derived)) in listing.0.rules.iter_mut().zip(positional).enumerate() {
-        if derived {
-            rule.id = super::derived_rule_id(&id, position);
+/// One complete listing of a group's rules: one or more pages.
+struct Listing {
+    group: SecurityGroup,
+    /// Where each page was read.
+    pages: Vec<Origin>,
+    /// Per rule: its page and its position there, for errors about it.
+    rule_at: Vec<(u32, u32)>,
+    type_given: bool,
+}
+
+impl Listing {
+    fn origin_of(&self, page: u32, index: u32) -> Origin {
+        let page = &self.pages[page as usize];
+        if index == u32::MAX {
+            return page.clone(); // a rule merged from another listing: the page is its origin
+        }
+        Origin {
+            file: page.file.clone(),
+            path: validate::join(&page.path, &format!("Permissions.Permission[{index}]")),
         }
     }
-    listings.push(listing);
+
+    /// The file and JSON path of rule `at`.
+    fn rule_origin(&self, at: usize) -> Origin {
+        let (page, index) = self.rule_at[at];
+        self.origin_of(page, index)
+    }
+}
+
+/// Rules without a `SecurityGroupRuleId` are named by their position in the whole listing, so
+/// that a group read in pages gets the ids it would get in one answer.
+fn renumber(mut listing: Listing, positional: &[bool]) -> Listing {
+    if listing.pages.len() > 1 {
+        let id = listing.group.id.clone();
+        for (position, (rule, &derived)) in
+            listing.group.rules.iter_mut().zip(positional).enumerate()
+        {
+            if derived {
+                rule.id = super::derived_rule_id(&id, position);
+            }
+        }
+    }
+    listing
 }
 
 /// Merges a second complete listing of a group into the first. A listing may hold one

@@ -8,6 +8,10 @@
 //!   `Permissions`): one group, no NICs;
 //! - a bare array of `Permission` objects, as SDK-based collectors dump them: one group named
 //!   [`UNNAMED_GROUP_ID`], no NICs.
+//!
+//! [`dump`] reads a whole account instead: any mix of raw API answers (DescribeSecurityGroups,
+//! DescribeNetworkInterfaces, DescribeInstances, list calls, pages) from files, directories or
+//! stdin, joined into one snapshot with a report of what is referenced but missing.
 
 pub mod dump;
 pub mod preserve;

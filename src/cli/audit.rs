@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Snapshot JSON file (`-` = stdin).
+    /// Snapshot JSON file, a directory of ECS API answers, or `-` for stdin.
     snapshot: PathBuf,
     /// Audit only this NIC (or, for a bare group snapshot, this group).
     #[arg(long)]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("mode").args(["inputs", "classbench", "sweep", "flowlogs", "estate"]).required(true)))]
 pub struct BenchArgs {
-    /// SNAPSHOT FLOWS: a snapshot JSON file and a flows CSV in the `sgsim eval` format.
+    /// SNAPSHOT FLOWS: a snapshot (JSON file, directory of ECS API answers, or `-`) and a flows CSV in the `sgsim eval` format.
     #[arg(value_names = ["SNAPSHOT", "FLOWS"], num_args = 2)]
     inputs: Vec<PathBuf>,
     /// A ClassBench filter set and header trace (plain or .gz), converted as

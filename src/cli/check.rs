@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Snapshot JSON file (`-` = stdin).
+    /// Snapshot JSON file, a directory of ECS API answers, or `-` for stdin.
     snapshot: PathBuf,
     /// The network interface the flow is evaluated on.
     #[arg(long, conflicts_with_all = ["group", "from", "to"])]

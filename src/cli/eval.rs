@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Snapshot JSON file.
+    /// Snapshot JSON file, a directory of ECS API answers, or `-` for stdin.
     snapshot: PathBuf,
     /// Flows CSV (`-` = stdin) with the header nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port.
     flows: PathBuf,

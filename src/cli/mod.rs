@@ -136,9 +136,11 @@ fn check_missing(inputs: &str, report: &AssemblyReport) -> Result<(), String> {
         return Ok(());
     }
     const SHOWN: usize = 5;
+    let count = report.missing.len();
+    let things = if count == 1 { "thing" } else { "things" };
     let mut text = format!(
-        "{inputs}: {} referenced but not given (`sgsim snapshot {inputs}` lists all):",
-        report.missing.len()
+        "{inputs}: {count} {things} referenced but not given (`sgsim snapshot {inputs}` lists \
+         them):"
     );
     for missing in report.missing.iter().take(SHOWN) {
         text.push_str(&format!("\n  {missing}"));

@@ -25,7 +25,7 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode, String> {
     emit(&report.summary(&snapshot))?;
     if strict() && !report.missing.is_empty() {
         return Err(format!(
-            "{} referenced but not given (--strict refuses an incomplete snapshot)",
+            "{} missing (--strict refuses an incomplete snapshot)",
             report.missing.len()
         ));
     }
