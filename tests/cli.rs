@@ -541,7 +541,8 @@ fn eval_names_a_missing_flows_file() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&output.stderr),
-        "error: /nonexistent/flows.csv: No such file or directory (os error 2)\n"
+        "error: /nonexistent/flows.csv: no such file: expected a flows CSV with the header \
+         nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port\n"
     );
     assert!(output.stdout.is_empty());
 }
