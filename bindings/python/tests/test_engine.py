@@ -14,11 +14,15 @@ def engine():
 
 
 def test_check_prints_what_sgsim_check_prints(engine, sgsim_bin):
-    cli = run_sgsim(sgsim_bin, "check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress",
-                    "--protocol", "tcp", "--src", "203.0.113.9", "--dport", "22")
+    # The README's example: the same first line as the command's.
+    readme = run_sgsim(sgsim_bin, "check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress",
+                       "--protocol", "tcp", "--src", "203.0.113.9", "--dport", "22")
     v = engine.check("eni-web1", "ingress", "tcp", "203.0.113.9", "10.0.1.10", dport=22)
-    assert str(v) == cli.stdout.splitlines()[0]
-    assert cli.stdout.splitlines()[1] == f"  flow: {v.flow} on {v.target}"
+    assert str(v) == readme.stdout.splitlines()[0]
+    # A missing source port is port 0, as `--sport 0` gives it.
+    cli = run_sgsim(sgsim_bin, "check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress",
+                    "--protocol", "tcp", "--src", "203.0.113.9", "--sport", "0", "--dport", "22")
+    assert cli.stdout == f"{v}\n  flow: {v.flow} on {v.target}\n"
     assert (v.verdict, v.reason, v.security_group_id, v.rule_id) == ("drop", "rule", "sg-web", "sgr-web-ssh-deny")
     assert v.rule["priority"] == 50 and v.rule["policy"] == "drop" and v.rule["ports"] == "22/22"
     assert v.rule["remote"] == "0.0.0.0/0" and v.rule["summary"] == "drop tcp 22/22 from 0.0.0.0/0"
@@ -42,8 +46,8 @@ def test_check_json_fields_equal_the_cli(engine, sgsim_bin, args):
     nic, direction, protocol, src, dst, sport, dport = args
     cli_args = ["check", VPC_WEB, "--nic", nic, "--direction", direction, "--protocol", protocol,
                 "--src", src, "--dst", dst, "--json"]
-    if sport is not None:
-        cli_args += ["--sport", sport]
+    # Python's missing source port is port 0 (the CSV contract's empty field).
+    cli_args += ["--sport", sport if sport is not None else 0]
     if dport is not None:
         cli_args += ["--dport", dport]
     expected = json.loads(run_sgsim(sgsim_bin, *cli_args).stdout)
@@ -74,7 +78,7 @@ def test_platform_rules_and_internet_options():
 
 def test_check_connection_equals_the_cli(engine, sgsim_bin):
     cli = run_sgsim(sgsim_bin, "check", VPC_WEB, "--from", "eni-web1", "--to", "eni-db1", "--protocol", "tcp",
-                    "--src", "10.0.1.10", "--dst", "10.0.2.10", "--dport", "5432")
+                    "--src", "10.0.1.10", "--dst", "10.0.2.10", "--sport", "0", "--dport", "5432")
     c = engine.check_connection("eni-web1", "eni-db1", "tcp", "10.0.1.10", "10.0.2.10", dport=5432)
     assert str(c) == cli.stdout.rstrip("\n")
     assert c.verdict == "accept" and c.blocked_by == [] and bool(c)
@@ -82,7 +86,7 @@ def test_check_connection_equals_the_cli(engine, sgsim_bin):
     blocked = engine.check_connection("eni-db1", "eni-web1", "tcp", "10.0.2.10", "10.0.1.10", dport=22)
     cli_json = json.loads(run_sgsim(sgsim_bin, "check", VPC_WEB, "--from", "eni-db1", "--to", "eni-web1",
                                     "--protocol", "tcp", "--src", "10.0.2.10", "--dst", "10.0.1.10",
-                                    "--dport", "22", "--json").stdout)
+                                    "--sport", "0", "--dport", "22", "--json").stdout)
     assert blocked.verdict == cli_json["verdict"] == "drop"
     assert blocked.blocked_by == cli_json["blocked_by"]
     assert blocked.ingress.rule_id == cli_json["ingress"]["rule_id"]
