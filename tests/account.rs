@@ -228,7 +228,9 @@ fn break_even() {
         estate.snapshot.clone(),
         options,
         Tier::Bulk,
-        CompilePolicy::OnDemand { min_flows: u32::MAX },
+        CompilePolicy::OnDemand {
+            min_flows: u32::MAX,
+        },
     );
     let start = Instant::now();
     let tables = Engine::with_tier(estate.snapshot.clone(), options, Tier::Bulk);
@@ -238,7 +240,10 @@ fn break_even() {
         let mut out = sgsim::bench::verdict_buffer(estate.queries.len());
         let start = Instant::now();
         engine.check_batch(&estate.queries, &mut out);
-        (start.elapsed().as_secs_f64() / estate.queries.len() as f64, out)
+        (
+            start.elapsed().as_secs_f64() / estate.queries.len() as f64,
+            out,
+        )
     };
     let (linear_per_flow, a) = time(&linear);
     let (tables_per_flow, b) = time(&tables);
