@@ -876,13 +876,23 @@ pub fn log_log_svg(
     series: &[Series],
 ) -> String {
     const W: f64 = 760.0;
-    const H: f64 = 540.0;
     const LEFT: f64 = 80.0;
     const RIGHT: f64 = 90.0;
     const TOP: f64 = 40.0;
-    const BOTTOM: f64 = 140.0;
+    const PLOT_H: f64 = 360.0;
+    // Room for the axis label and one legend line per series.
+    let bottom = 72.0 + 17.0 * series.len() as f64;
+    let h = TOP + PLOT_H + bottom;
     let plot_w = W - LEFT - RIGHT;
-    let plot_h = H - TOP - BOTTOM;
+    let plot_h = PLOT_H;
+    // `si` rounds below 0.01 to 0: small ticks as powers of ten.
+    let tick = |v: f64| {
+        if v < 0.01 {
+            format!("1e{}", v.log10().round())
+        } else {
+            si(v)
+        }
+    };
     let decades = |values: &mut dyn Iterator<Item = f64>| -> (f64, f64) {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in values {
@@ -919,9 +929,9 @@ pub fn log_log_svg(
         svg.push('\n');
     };
     line(format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="12">"#
     ));
-    line(format!(r#"<rect width="{W}" height="{H}" fill="white"/>"#));
+    line(format!(r#"<rect width="{W}" height="{h}" fill="white"/>"#));
     line(format!(
         r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#,
         W / 2.0,
@@ -950,7 +960,7 @@ pub fn log_log_svg(
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
             y + 4.0,
-            si(10f64.powi(d))
+            tick(10f64.powi(d))
         ));
     }
     if series.iter().any(|s| s.2 && !s.3.is_empty()) {

@@ -63,8 +63,8 @@ pub enum CompilePolicy {
 
 /// Flows of one group list that repay building its tables in an interactive engine
 /// ([`crate::Engine::new`]: `check`, `apply`, `audit`, `diff`).
-// PERF: see `docs/engine.md`, "Whole accounts": a 160-rule group list with group references
-// builds in ~0.3-1 ms, the linear path decides a flow in ~0.1-0.3 us.
+// A first choice, not yet measured: `tests/account.rs`'s ignored `break_even` prints the build
+// time per group list and both paths' time per flow (`docs/engine.md`, "Whole accounts").
 pub const INTERACTIVE_MIN_FLOWS: u32 = 4096;
 
 /// The same for bulk engines ([`crate::Engine::for_bulk`], `sgsim eval`).
