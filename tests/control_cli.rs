@@ -271,7 +271,7 @@ fn shipped_example_requests_apply() {
 fn scenario_builds_a_network_from_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("net.json");
-    fs::write(&snapshot, "{}").unwrap();
+    fs::write(&snapshot, r#"{"SecurityGroups": []}"#).unwrap();
     let path = snapshot.to_str().unwrap();
     let apply = |request: &str| -> Value {
         let out = run(&["apply", path, request, "--seed", "7", "--now", "1767225600"]);

@@ -510,8 +510,8 @@ fn audit_hits_adds_the_unused_rules_of_a_replay() {
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&sarif));
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    let sg005 = results.iter().filter(|r| r["ruleId"] == "SG005").count();
-    assert_eq!(sg005, unused.len());
+    let sg006 = results.iter().filter(|r| r["ruleId"] == "SG006").count();
+    assert_eq!(sg006, unused.len());
 
     // A report that is not a replay's is refused with the path of what is wrong.
     std::fs::write(

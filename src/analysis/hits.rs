@@ -111,7 +111,7 @@ pub fn unused_in_logs(
 
 /// The SARIF rule of this finding.
 pub const SARIF_RULE: (&str, &str, &str, &str) = (
-    "SG005",
+    "SG006",
     "unused-in-logs",
     "A rule that decided none of the connections in the replayed flow logs.",
     "note",
