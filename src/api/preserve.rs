@@ -267,3 +267,22 @@ fn pretty(value: &Value, indent: &str) -> Option<String> {
     let text = serde_json::to_string_pretty(value).ok()?;
     Some(text.replace('\n', &format!("\n{indent}")))
 }
+
+/// The new snapshot's text after API calls: the original text with only what changed patched in
+/// ([`patch_snapshot_text`]) when it loads back as `after`, else the whole snapshot in the API's
+/// shape ([`super::snapshot_to_string`]). `original` is `None` when the snapshot was assembled
+/// from several documents, which have no one text to patch.
+pub fn rewritten_snapshot_text(
+    original: Option<&str>,
+    before: &Snapshot,
+    after: &Snapshot,
+) -> String {
+    if let Some(text) = original.and_then(|original| patch_snapshot_text(original, before, after)) {
+        let same = Snapshot::from_json_str(&text)
+            .is_ok_and(|loaded| snapshot_to_value(&loaded) == snapshot_to_value(after));
+        if same {
+            return text;
+        }
+    }
+    super::snapshot_to_string(after)
+}

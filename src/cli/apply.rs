@@ -5,7 +5,7 @@ use super::eval::create_temp_beside;
 use super::{load_snapshot, load_snapshot_text, read_snapshot_text};
 use clap::Args;
 use serde_json::{json, Value};
-use sgsim::api::preserve::patch_snapshot_text;
+use sgsim::api::preserve::rewritten_snapshot_text;
 use sgsim::api::{snapshot_to_string, snapshot_to_value};
 use sgsim::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
@@ -106,7 +106,7 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
     let target = args.output.as_deref().unwrap_or(&args.snapshot);
     write_atomically(
         target,
-        &new_text(original.as_deref(), &kept, sim.snapshot()),
+        &rewritten_snapshot_text(original.as_deref(), &kept, sim.snapshot()),
         args.fsync,
     )?;
     Ok(ExitCode::SUCCESS)
@@ -178,20 +178,6 @@ fn still_at(file: &File, path: &Path) -> bool {
 #[cfg(not(unix))]
 fn still_at(_file: &File, _path: &Path) -> bool {
     true
-}
-
-/// The new snapshot's text: the original with only what the calls changed patched in (see
-/// [`patch_snapshot_text`]), checked to load back into the new snapshot; else the whole
-/// snapshot in the API's shape.
-fn new_text(original: Option<&str>, before: &Snapshot, after: &Snapshot) -> String {
-    if let Some(text) = original.and_then(|original| patch_snapshot_text(original, before, after)) {
-        let same = Snapshot::from_json_str(&text)
-            .is_ok_and(|loaded| snapshot_to_value(&loaded) == snapshot_to_value(after));
-        if same {
-            return text;
-        }
-    }
-    snapshot_to_string(after)
 }
 
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`: readers see

@@ -8,7 +8,8 @@ mod arrow_eval;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use sgsim::analysis::audit::{audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport};
+use sgsim::api::preserve::rewritten_snapshot_text;
 use sgsim::api::write::snapshot_to_string;
 use sgsim::eval::explain::{connection_text, explanation, verdict_line};
 use sgsim::model::{DestPorts, EvalOptions, Flow, NicIndex, NicType, Target, Verdict};
@@ -383,9 +384,9 @@ impl Engine {
                     targets: vec![audit_target(engine, target, &options)],
                 })
             }
-            None => py.detach(|| sgsim::analysis::audit::audit(engine, &options)),
+            None => py.detach(|| audit_account(engine, &options)),
         };
-        to_python(py, &report)
+        to_python(py, &with_schema_version(&report)?)
     }
 
     /// The snapshot as the ECS API's JSON text (what `sgsim apply` writes).
@@ -423,6 +424,17 @@ impl Engine {
 
 /// Serializable library data as Python dicts and lists, through JSON so that it is exactly
 /// what `--json` prints.
+/// `{"schema_version": 1, …}`: the CLI's `--json` of audit and diff (docs/json.md).
+fn with_schema_version(report: &impl serde::Serialize) -> PyResult<serde_json::Value> {
+    let mut value = serde_json::json!({ "schema_version": 1 });
+    match serde_json::to_value(report) {
+        Ok(serde_json::Value::Object(map)) => value.as_object_mut().expect("an object").extend(map),
+        Ok(_) => {}
+        Err(err) => return Err(PyValueError::new_err(err.to_string())),
+    }
+    Ok(value)
+}
+
 fn to_python<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
     let text = serde_json::to_string(value)
         .map_err(|err| PyValueError::new_err(format!("serializing the report: {err}")))?;
@@ -653,7 +665,7 @@ fn diff<'py>(
     let old = engine_of(py, old, &mut old_kept, options)?;
     let new = engine_of(py, new, &mut new_kept, options)?;
     let report = py.detach(|| sgsim::analysis::diff::diff(old, new));
-    to_python(py, &report)
+    to_python(py, &with_schema_version(&report)?)
 }
 
 /// Applies ECS API calls to a snapshot, as `sgsim apply` does.
@@ -678,6 +690,14 @@ fn apply<'py>(
         Ok(engine) => engine.get().interactive.snapshot().clone(),
         Err(_) => load_any(py, snapshot_path_or_text)?,
     };
+    // The text `sgsim apply` would patch: a snapshot file's, or JSON text given as such.
+    let original: Option<String> = match snapshot_path_or_text.extract::<PathBuf>() {
+        Ok(path) if path.is_file() => std::fs::read_to_string(&path).ok(),
+        _ => snapshot_path_or_text
+            .extract::<String>()
+            .ok()
+            .filter(|text| text.trim_start().starts_with('{')),
+    };
     let single = !request.is_instance_of::<PyList>();
     let requests: Vec<Bound<'py, PyAny>> = if single {
         vec![request.clone()]
@@ -689,6 +709,7 @@ fn apply<'py>(
         .enumerate()
         .map(|(index, request)| request_text(py, request, index))
         .collect::<PyResult<Vec<String>>>()?;
+    let before = snapshot.clone();
     let mut sim = match seed {
         Some(seed) => Simulator::with_seed(snapshot, seed),
         None => Simulator::new(snapshot),
@@ -704,7 +725,9 @@ fn apply<'py>(
             break;
         }
     }
-    let new_text = (!rejected).then(|| py.detach(|| snapshot_to_string(sim.snapshot())));
+    let new_text = (!rejected).then(|| {
+        py.detach(|| rewritten_snapshot_text(original.as_deref(), &before, sim.snapshot()))
+    });
     let answer = if single {
         to_python(py, &answers[0])?
     } else {

@@ -131,7 +131,8 @@ def test_load_error_names_file_path_and_value(tmp_path):
 def test_load_errors_for_missing_files_and_bad_json(tmp_path):
     with pytest.raises(sgsim.LoadError) as caught:
         sgsim.Engine.load(tmp_path / "nope.json")
-    assert caught.value.file == str(tmp_path / "nope.json") and "cannot read" in caught.value.message
+    assert caught.value.file == str(tmp_path / "nope.json")
+    assert "No such file or directory" in caught.value.message
     with pytest.raises(sgsim.LoadError) as caught:
         sgsim.Engine.loads("{not json")
     assert "not valid JSON" in caught.value.message
