@@ -6,7 +6,6 @@ use super::{load_snapshot, load_snapshot_text, read_snapshot_text};
 use clap::Args;
 use serde_json::{json, Value};
 use sgsim::api::preserve::rewritten_snapshot_text;
-use sgsim::api::{snapshot_to_string, snapshot_to_value};
 use sgsim::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
 use std::fs::File;
