@@ -44,6 +44,7 @@
 //! ```
 
 pub mod audit;
+pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod hits;

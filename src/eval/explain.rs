@@ -1,8 +1,8 @@
 //! The one-line explanation of a verdict that `sgsim check` prints, for every front end (the
 //! command line and the Python package) to share.
 
-use crate::model::{Direction, Flow, GroupKind, NicIndex, Reason, Target, Verdict};
-use crate::{ConnectionVerdict, Engine};
+use crate::model::{Direction, Flow, GroupKind, Reason, Target, Verdict};
+use crate::Engine;
 
 /// `DROP   by sg-web/sgr-3 (priority 1, drop tcp 22/22 from 0.0.0.0/0)`: the verdict in
 /// capitals, then [`explanation`].
@@ -53,36 +53,4 @@ pub fn explanation(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdi
             format!("default (no rule matched; {rule})")
         }
     }
-}
-
-/// The two-NIC answer (S15) as `sgsim check --from A --to B` prints it: the overall verdict,
-/// then each side's [`verdict_line`], egress (`ends.0`) first, then the flow.
-pub fn connection_text(
-    engine: &Engine,
-    ends: (NicIndex, NicIndex),
-    flow: &Flow,
-    verdict: &ConnectionVerdict,
-) -> String {
-    let snapshot = engine.snapshot();
-    let (from, to) = (&snapshot.nic(ends.0).id, &snapshot.nic(ends.1).id);
-    let side = |nic: NicIndex, direction: Direction, v: &Verdict| {
-        let flow = Flow { direction, ..*flow };
-        format!(
-            "  {:<7} {}: {}\n",
-            direction.as_str(),
-            snapshot.nic(nic).id,
-            verdict_line(engine, Target::Nic(nic), &flow, v)
-        )
-    };
-    let word = verdict.action().as_str().to_uppercase();
-    let mut out = format!("{word:<6} connection {from} -> {to}\n");
-    out += &side(ends.0, Direction::Egress, &verdict.egress);
-    out += &side(ends.1, Direction::Ingress, &verdict.ingress);
-    let flow_text = Flow {
-        direction: Direction::Egress,
-        ..*flow
-    }
-    .to_string();
-    out += &format!("  flow: {}\n", flow_text.trim_start_matches("egress "));
-    out
 }

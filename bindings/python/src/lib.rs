@@ -9,10 +9,14 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport};
+use sgsim::analysis::check::{
+    check, check_connection, source_port_open, CheckAnswer, ConnectionAnswer,
+};
 use sgsim::api::preserve::rewritten_snapshot_text;
 use sgsim::api::write::snapshot_to_string;
-use sgsim::eval::explain::{connection_text, explanation, verdict_line};
-use sgsim::model::{DestPorts, EvalOptions, Flow, NicIndex, NicType, Target, Verdict};
+use sgsim::eval::explain::{explanation, verdict_line};
+use sgsim::model::{DestPorts, Direction, EvalOptions, Flow, NicIndex, NicType, Target, Verdict};
+use sgsim::ConnectionVerdict;
 use sgsim::{LoadError, Simulator, Snapshot};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -161,6 +165,8 @@ impl Engine {
         }
     }
 
+    /// The flow, and whether its source port is left open (TCP or UDP without `sport`: the
+    /// answer then covers every source port, as `sgsim check` without `--sport` does).
     #[allow(clippy::too_many_arguments)]
     fn flow(
         py: Python<'_>,
@@ -170,14 +176,15 @@ impl Engine {
         dst: &Bound<'_, PyAny>,
         sport: Option<&Bound<'_, PyAny>>,
         dport: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Flow> {
+    ) -> PyResult<(Flow, bool)> {
         let protocol = field_text(Some(protocol), "protocol")?;
         let src = field_text(Some(src), "src")?;
         let dst = field_text(Some(dst), "dst")?;
         let sport = field_text(sport, "sport")?;
         let dport = field_text(dport, "dport")?;
-        Flow::parse(direction, &protocol, &src, &sport, &dst, &dport)
-            .map_err(|err| flow_error(py, &err.to_string(), err.field, &err.value))
+        let flow = Flow::parse(direction, &protocol, &src, &sport, &dst, &dport)
+            .map_err(|err| flow_error(py, &err.to_string(), err.field, &err.value))?;
+        Ok((flow, source_port_open(!sport.is_empty(), flow.protocol)))
     }
 
     fn verdict(&self, target: Target, flow: &Flow, verdict: &Verdict) -> PyVerdict {
@@ -209,12 +216,127 @@ impl Engine {
             target: engine.snapshot().target_id(target).to_string(),
             flow: flow.to_string(),
             verdict: verdict.action.as_str(),
-            reason: verdict.reason.as_str(),
+            reason: Some(verdict.reason.as_str()),
             explanation: explanation(engine, target, flow, verdict),
             line: verdict_line(engine, target, flow, verdict),
             rule,
+            source_ports: None,
         }
     }
+
+    /// The answer as a Verdict: the one verdict when every source port asked about gets it,
+    /// else "depends", with the ranges in `source_ports` whenever the source port was open.
+    fn check_answer(&self, py: Python<'_>, answer: &CheckAnswer) -> PyResult<PyVerdict> {
+        let engine = &self.interactive;
+        let (target, flow) = (answer.target, &answer.flow);
+        let mut out = match answer.single() {
+            Some(verdict) => self.verdict(target, flow, verdict),
+            None => PyVerdict {
+                target: engine.snapshot().target_id(target).to_string(),
+                flow: String::new(),
+                verdict: "depends",
+                reason: None,
+                explanation: "the verdict depends on the source port: see source_ports".into(),
+                line: answer.text(engine).trim_end().to_string(),
+                rule: None,
+                source_ports: None,
+            },
+        };
+        out.flow = answer.flow_text();
+        if answer.sport_open {
+            let ranges = answer.ranges.iter().map(|r| {
+                let at = Flow {
+                    src_port: r.from,
+                    ..*flow
+                };
+                Ok((
+                    r.from,
+                    r.to,
+                    Py::new(py, self.verdict(target, &at, &r.verdict))?,
+                ))
+            });
+            out.source_ports = Some(ranges.collect::<PyResult<_>>()?);
+        }
+        Ok(out)
+    }
+
+    /// One connection verdict (both sides at source port `port`) as a ConnectionVerdict.
+    fn connection_verdict(
+        &self,
+        py: Python<'_>,
+        answer: &ConnectionAnswer,
+        verdict: &ConnectionVerdict,
+        port: u16,
+    ) -> PyResult<PyConnectionVerdict> {
+        let (from, to) = answer.ends;
+        let side = |nic, direction, verdict: &Verdict| {
+            let flow = Flow {
+                direction,
+                src_port: port,
+                ..answer.flow
+            };
+            Py::new(py, self.verdict(Target::Nic(nic), &flow, verdict))
+        };
+        Ok(PyConnectionVerdict {
+            verdict: verdict.action().as_str(),
+            blocked_by: Some(
+                verdict
+                    .blocking_sides()
+                    .iter()
+                    .map(|(direction, _)| direction.as_str())
+                    .collect(),
+            ),
+            egress: Some(side(from, Direction::Egress, &verdict.egress)?),
+            ingress: Some(side(to, Direction::Ingress, &verdict.ingress)?),
+            text: String::new(),
+            source_ports: None,
+        })
+    }
+
+    /// The two-NIC answer as a ConnectionVerdict ("depends" as for `check_answer`).
+    fn connection_answer(
+        &self,
+        py: Python<'_>,
+        answer: &ConnectionAnswer,
+    ) -> PyResult<PyConnectionVerdict> {
+        let mut out = match answer.single() {
+            Some(verdict) => self.connection_verdict(py, answer, verdict, answer.ranges[0].from)?,
+            None => PyConnectionVerdict {
+                verdict: "depends",
+                blocked_by: None,
+                egress: None,
+                ingress: None,
+                text: String::new(),
+                source_ports: None,
+            },
+        };
+        out.text = answer.text(&self.interactive);
+        if answer.sport_open {
+            let ranges = answer.ranges.iter().map(|r| {
+                let mut one = self.connection_verdict(py, answer, &r.verdict, r.from)?;
+                one.text = one_range_text(&self.interactive, answer, r.from);
+                Ok((r.from, r.to, Py::new(py, one)?))
+            });
+            out.source_ports = Some(ranges.collect::<PyResult<_>>()?);
+        }
+        Ok(out)
+    }
+}
+
+/// The text of one source port's connection answer, as `sgsim check --from --to --sport`
+/// prints it.
+fn one_range_text(engine: &sgsim::Engine, answer: &ConnectionAnswer, port: u16) -> String {
+    let range = answer.ranges.iter().find(|r| r.from == port);
+    let one = ConnectionAnswer {
+        flow: Flow {
+            src_port: port,
+            ..answer.flow
+        },
+        sport_open: false,
+        ranges: range.into_iter().cloned().collect(),
+        ..*answer
+    };
+    one.text(engine)
 }
 
 #[pymethods]
@@ -253,9 +375,10 @@ impl Engine {
     /// The verdict on one flow at one NIC (or, for a snapshot of a bare group, the group id; ""
     /// picks its only group), as `sgsim check` gives it.
     ///
-    /// protocol: tcp, udp, icmp, icmpv6, gre or a number; ports: int, str or None (a missing
-    /// source port is 0, which matches no source-port range). Raises FlowError on a bad field
-    /// or an unknown NIC.
+    /// protocol: tcp, udp, icmp, icmpv6, gre or a number; ports: int, str or None. Without
+    /// sport (TCP, UDP) the answer covers every source port, as `sgsim check` without --sport:
+    /// `source_ports` lists the ranges and `verdict` is "depends" when they disagree. Raises
+    /// FlowError on a bad field or an unknown NIC.
     #[pyo3(signature = (nic, direction, protocol, src, dst, sport = None, dport = None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
@@ -270,13 +393,14 @@ impl Engine {
         dport: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyVerdict> {
         let target = self.target(py, nic, "nic")?;
-        let flow = Engine::flow(py, direction, protocol, src, dst, sport, dport)?;
-        let verdict = self.interactive.check(target, &flow);
-        Ok(self.verdict(target, &flow, &verdict))
+        let (flow, sport_open) = Engine::flow(py, direction, protocol, src, dst, sport, dport)?;
+        let answer = check(&self.interactive, target, &flow, sport_open);
+        self.check_answer(py, &answer)
     }
 
     /// The two-NIC question (S15): the flow leaves src_nic (its egress rules) and enters
-    /// dst_nic (its ingress rules); accepted only when both sides accept.
+    /// dst_nic (its ingress rules); accepted only when both sides accept. Without sport, every
+    /// source port, as for check.
     #[pyo3(signature = (src_nic, dst_nic, protocol, src, dst, sport = None, dport = None))]
     #[allow(clippy::too_many_arguments)]
     fn check_connection(
@@ -292,29 +416,9 @@ impl Engine {
     ) -> PyResult<PyConnectionVerdict> {
         let from = self.nic(py, src_nic, "src_nic")?;
         let to = self.nic(py, dst_nic, "dst_nic")?;
-        let flow = Engine::flow(py, "egress", protocol, src, dst, sport, dport)?;
-        let answer = self.interactive.check_connection(from, to, &flow);
-        let side = |nic, direction, verdict: &Verdict| {
-            let flow = Flow { direction, ..flow };
-            self.verdict(Target::Nic(nic), &flow, verdict)
-        };
-        Ok(PyConnectionVerdict {
-            verdict: answer.action().as_str(),
-            blocked_by: answer
-                .blocking_sides()
-                .iter()
-                .map(|(direction, _)| direction.as_str())
-                .collect(),
-            egress: Py::new(
-                py,
-                side(from, sgsim::model::Direction::Egress, &answer.egress),
-            )?,
-            ingress: Py::new(
-                py,
-                side(to, sgsim::model::Direction::Ingress, &answer.ingress),
-            )?,
-            text: connection_text(&self.interactive, (from, to), &flow, &answer),
-        })
+        let (flow, sport_open) = Engine::flow(py, "egress", protocol, src, dst, sport, dport)?;
+        let answer = check_connection(&self.interactive, from, to, &flow, sport_open);
+        self.connection_answer(py, &answer)
     }
 
     /// Evaluates a pyarrow Table or RecordBatch of flows (the columns of the `sgsim eval` CSV:
@@ -380,9 +484,7 @@ impl Engine {
         let report = match nic {
             Some(id) => {
                 let target = self.target(py, id, "nic")?;
-                py.detach(|| AuditReport {
-                    targets: vec![audit_target(engine, target, &options)],
-                })
+                py.detach(|| AuditReport::of_targets(vec![audit_target(engine, target, &options)]))
             }
             None => py.detach(|| audit_account(engine, &options)),
         };
@@ -458,33 +560,46 @@ struct RuleFields {
     summary: String,
 }
 
-/// The answer for one flow: `.verdict` ("accept" or "drop"), `.reason` ("rule", "default",
-/// "inner_access" or "platform"), the deciding rule's `.security_group_id`, `.rule_id` and
-/// `.rule` (its fields as a dict; all None when no rule decided), and `str(v)`, the line
-/// `sgsim check` prints.
+/// The answer for one flow: `.verdict` ("accept" or "drop"; "depends" when the source port
+/// was left open and the ports disagree), `.reason` ("rule", "default", "inner_access" or
+/// "platform"), the deciding rule's `.security_group_id`, `.rule_id` and `.rule` (its fields
+/// as a dict; all None when no rule decided), `.source_ports` (when the source port was left
+/// open: `(from, to, Verdict)` per range) and `str(v)`, the line `sgsim check` prints.
 #[pyclass(frozen, name = "Verdict", module = "sgsim")]
 struct PyVerdict {
     target: String,
     flow: String,
     verdict: &'static str,
-    reason: &'static str,
+    reason: Option<&'static str>,
     explanation: String,
     line: String,
     rule: Option<RuleFields>,
+    source_ports: Option<Vec<SourcePorts<PyVerdict>>>,
 }
+
+/// `(from, to, answer)`: source ports `from..=to` and the answer each of them gets.
+type SourcePorts<T> = (u16, u16, Py<T>);
 
 #[pymethods]
 impl PyVerdict {
-    /// "accept" or "drop".
+    /// "accept" or "drop"; "depends" when the source port was left open and the ports get
+    /// different verdicts (see `source_ports`).
     #[getter]
     fn verdict(&self) -> &'static str {
         self.verdict
     }
 
-    /// "rule", "default", "inner_access" or "platform".
+    /// "rule", "default", "inner_access" or "platform"; None for "depends".
     #[getter]
-    fn reason(&self) -> &'static str {
+    fn reason(&self) -> Option<&'static str> {
         self.reason
+    }
+
+    /// When `sport` was not given (TCP or UDP): `[(from, to, Verdict), ...]`, every source
+    /// port's verdict by ranges in port order; else None.
+    #[getter]
+    fn source_ports(&self, py: Python<'_>) -> Option<Vec<SourcePorts<PyVerdict>>> {
+        clone_ranges(py, &self.source_ports)
     }
 
     /// The deciding rule's group, or None.
@@ -564,36 +679,57 @@ impl PyVerdict {
 #[pyclass(frozen, name = "ConnectionVerdict", module = "sgsim")]
 struct PyConnectionVerdict {
     verdict: &'static str,
-    blocked_by: Vec<&'static str>,
-    egress: Py<PyVerdict>,
-    ingress: Py<PyVerdict>,
+    blocked_by: Option<Vec<&'static str>>,
+    egress: Option<Py<PyVerdict>>,
+    ingress: Option<Py<PyVerdict>>,
     text: String,
+    source_ports: Option<Vec<SourcePorts<PyConnectionVerdict>>>,
+}
+
+fn clone_ranges<T>(
+    py: Python<'_>,
+    ranges: &Option<Vec<SourcePorts<T>>>,
+) -> Option<Vec<SourcePorts<T>>> {
+    ranges.as_ref().map(|ranges| {
+        ranges
+            .iter()
+            .map(|(from, to, answer)| (*from, *to, answer.clone_ref(py)))
+            .collect()
+    })
 }
 
 #[pymethods]
 impl PyConnectionVerdict {
-    /// "accept" when both sides accept, else "drop".
+    /// "accept" when both sides accept, else "drop"; "depends" when the source port was left
+    /// open and the ports get different answers (see `source_ports`).
     #[getter]
     fn verdict(&self) -> &'static str {
         self.verdict
     }
 
-    /// The sides that drop: "egress", "ingress", both or none.
+    /// The sides that drop: "egress", "ingress", both or none; None for "depends".
     #[getter]
-    fn blocked_by(&self) -> Vec<&'static str> {
+    fn blocked_by(&self) -> Option<Vec<&'static str>> {
         self.blocked_by.clone()
     }
 
-    /// The source NIC's egress verdict.
+    /// The source NIC's egress verdict (None for "depends").
     #[getter]
-    fn egress(&self, py: Python<'_>) -> Py<PyVerdict> {
-        self.egress.clone_ref(py)
+    fn egress(&self, py: Python<'_>) -> Option<Py<PyVerdict>> {
+        self.egress.as_ref().map(|v| v.clone_ref(py))
     }
 
-    /// The destination NIC's ingress verdict.
+    /// The destination NIC's ingress verdict (None for "depends").
     #[getter]
-    fn ingress(&self, py: Python<'_>) -> Py<PyVerdict> {
-        self.ingress.clone_ref(py)
+    fn ingress(&self, py: Python<'_>) -> Option<Py<PyVerdict>> {
+        self.ingress.as_ref().map(|v| v.clone_ref(py))
+    }
+
+    /// When `sport` was not given (TCP or UDP): `[(from, to, ConnectionVerdict), ...]` by
+    /// ranges of source ports in port order; else None.
+    #[getter]
+    fn source_ports(&self, py: Python<'_>) -> Option<Vec<SourcePorts<PyConnectionVerdict>>> {
+        clone_ranges(py, &self.source_ports)
     }
 
     fn __bool__(&self) -> bool {

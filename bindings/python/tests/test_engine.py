@@ -14,19 +14,52 @@ def engine():
 
 
 def test_check_prints_what_sgsim_check_prints(engine, sgsim_bin):
-    # The README's example: the same first line as the command's.
+    # The README's example, without --sport: the answer covers every source port, as the command's.
     readme = run_sgsim(sgsim_bin, "check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress",
                        "--protocol", "tcp", "--src", "203.0.113.9", "--dport", "22")
     v = engine.check("eni-web1", "ingress", "tcp", "203.0.113.9", "10.0.1.10", dport=22)
-    assert str(v) == readme.stdout.splitlines()[0]
-    # A missing source port is port 0, as `--sport 0` gives it.
+    assert readme.stdout == f"{v}\n  for every source port (--sport not given)\n  flow: {v.flow} on {v.target}\n"
+    assert v.flow == "ingress tcp 203.0.113.9:any -> 10.0.1.10:22"
+    assert [(low, high, r.verdict) for low, high, r in v.source_ports] == [(0, 65535, "drop")]
+    # A given source port: one flow, as `--sport 0` gives it.
     cli = run_sgsim(sgsim_bin, "check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress",
                     "--protocol", "tcp", "--src", "203.0.113.9", "--sport", "0", "--dport", "22")
-    assert cli.stdout == f"{v}\n  flow: {v.flow} on {v.target}\n"
-    assert (v.verdict, v.reason, v.security_group_id, v.rule_id) == ("drop", "rule", "sg-web", "sgr-web-ssh-deny")
-    assert v.rule["priority"] == 50 and v.rule["policy"] == "drop" and v.rule["ports"] == "22/22"
-    assert v.rule["remote"] == "0.0.0.0/0" and v.rule["summary"] == "drop tcp 22/22 from 0.0.0.0/0"
+    at_zero = engine.check("eni-web1", "ingress", "tcp", "203.0.113.9", "10.0.1.10", sport=0, dport=22)
+    assert cli.stdout == f"{at_zero}\n  flow: {at_zero.flow} on {at_zero.target}\n"
+    assert at_zero.source_ports is None
+    for answer in (v, at_zero):
+        assert (answer.verdict, answer.reason, answer.security_group_id, answer.rule_id) == (
+            "drop", "rule", "sg-web", "sgr-web-ssh-deny")
+        assert answer.rule["priority"] == 50 and answer.rule["policy"] == "drop"
+        assert answer.rule["ports"] == "22/22" and answer.rule["remote"] == "0.0.0.0/0"
+        assert answer.rule["summary"] == "drop tcp 22/22 from 0.0.0.0/0"
+        assert not answer
+
+
+def test_check_without_sport_depends_as_the_cli_says(engine, sgsim_bin):
+    # The bastion rule accepts 203.0.113.7 from source ports 1024-65535 only; below, the deny rule.
+    args = ("check", VPC_WEB, "--nic", "eni-web1", "--direction", "ingress", "--protocol", "tcp",
+            "--src", "203.0.113.7", "--dport", "22")
+    v = engine.check("eni-web1", "ingress", "tcp", "203.0.113.7", "10.0.1.10", dport=22)
+    assert str(v) == run_sgsim(sgsim_bin, *args).stdout.rstrip("\n")
+    expected = json.loads(run_sgsim(sgsim_bin, *args, "--json").stdout)
+    assert (v.verdict, v.reason, v.rule_id, v.rule) == (expected["verdict"], None, None, None) == (
+        "depends", None, None, None)
     assert not v
+    got = [(low, high, r.verdict, r.reason, r.security_group_id, r.rule_id, r.explanation)
+           for low, high, r in v.source_ports]
+    assert got == [(r["from"], r["to"], r["verdict"], r["reason"], r["security_group_id"], r["rule_id"],
+                    r["explanation"]) for r in expected["source_ports"]]
+    assert [(low, high, r.verdict) for low, high, r in v.source_ports] == [
+        (0, 1023, "drop"), (1024, 65535, "accept")]
+    # Each range's verdict is the one-flow answer at its ports.
+    for low, high, r in v.source_ports:
+        for port in (low, high):
+            one = engine.check("eni-web1", "ingress", "tcp", "203.0.113.7", "10.0.1.10", sport=port, dport=22)
+            assert (one.verdict, one.rule_id) == (r.verdict, r.rule_id)
+    # ICMP has no ports: nothing is left open.
+    icmp = engine.check("eni-web1", "ingress", "icmp", "10.0.2.10", "10.0.1.10")
+    assert icmp.source_ports is None and icmp.verdict in ("accept", "drop")
 
 
 @pytest.mark.parametrize(
@@ -46,8 +79,9 @@ def test_check_json_fields_equal_the_cli(engine, sgsim_bin, args):
     nic, direction, protocol, src, dst, sport, dport = args
     cli_args = ["check", VPC_WEB, "--nic", nic, "--direction", direction, "--protocol", protocol,
                 "--src", src, "--dst", dst, "--json"]
-    # Python's missing source port is port 0 (the CSV contract's empty field).
-    cli_args += ["--sport", sport if sport is not None else 0]
+    # A missing source port leaves it open on both sides.
+    if sport is not None:
+        cli_args += ["--sport", sport]
     if dport is not None:
         cli_args += ["--dport", dport]
     expected = json.loads(run_sgsim(sgsim_bin, *cli_args).stdout)
@@ -58,6 +92,11 @@ def test_check_json_fields_equal_the_cli(engine, sgsim_bin, args):
     assert v.rule_id == expected["rule_id"]
     assert v.explanation == expected["explanation"]
     assert v.target == expected["target"] == nic
+    if "source_ports" in expected:
+        assert [(low, high, r.verdict, r.rule_id) for low, high, r in v.source_ports] == [
+            (r["from"], r["to"], r["verdict"], r["rule_id"]) for r in expected["source_ports"]]
+    else:
+        assert v.source_ports is None
     if v.rule is not None:
         for key in ("priority", "policy", "protocol", "summary", "description"):
             assert v.rule[key] == expected["rule"][key]
@@ -77,19 +116,42 @@ def test_platform_rules_and_internet_options():
 
 
 def test_check_connection_equals_the_cli(engine, sgsim_bin):
-    cli = run_sgsim(sgsim_bin, "check", VPC_WEB, "--from", "eni-web1", "--to", "eni-db1", "--protocol", "tcp",
-                    "--src", "10.0.1.10", "--dst", "10.0.2.10", "--sport", "0", "--dport", "5432")
-    c = engine.check_connection("eni-web1", "eni-db1", "tcp", "10.0.1.10", "10.0.2.10", dport=5432)
-    assert str(c) == cli.stdout.rstrip("\n")
-    assert c.verdict == "accept" and c.blocked_by == [] and bool(c)
-    assert c.egress.rule_id == "sgr-web-to-db" and c.ingress.verdict == "accept"
+    cli_args = ("check", VPC_WEB, "--from", "eni-web1", "--to", "eni-db1", "--protocol", "tcp",
+                "--src", "10.0.1.10", "--dst", "10.0.2.10", "--dport", "5432")
+    for sport in (None, 0):
+        cli = run_sgsim(sgsim_bin, *cli_args, *(["--sport", sport] if sport is not None else []))
+        c = engine.check_connection("eni-web1", "eni-db1", "tcp", "10.0.1.10", "10.0.2.10",
+                                    sport=sport, dport=5432)
+        assert str(c) == cli.stdout.rstrip("\n")
+        assert c.verdict == "accept" and c.blocked_by == [] and bool(c)
+        assert c.egress.rule_id == "sgr-web-to-db" and c.ingress.verdict == "accept"
+        assert (c.source_ports is None) == (sport is not None)
     blocked = engine.check_connection("eni-db1", "eni-web1", "tcp", "10.0.2.10", "10.0.1.10", dport=22)
     cli_json = json.loads(run_sgsim(sgsim_bin, "check", VPC_WEB, "--from", "eni-db1", "--to", "eni-web1",
                                     "--protocol", "tcp", "--src", "10.0.2.10", "--dst", "10.0.1.10",
-                                    "--sport", "0", "--dport", "22", "--json").stdout)
+                                    "--dport", "22", "--json").stdout)
     assert blocked.verdict == cli_json["verdict"] == "drop"
     assert blocked.blocked_by == cli_json["blocked_by"]
     assert blocked.ingress.rule_id == cli_json["ingress"]["rule_id"]
+
+
+def test_check_connection_without_sport_depends_as_the_cli_says(engine, sgsim_bin):
+    # eni-web2's egress to eni-web1's SSH, from the bastion address: ingress depends on the port.
+    args = ("check", VPC_WEB, "--from", "eni-web2", "--to", "eni-web1", "--protocol", "tcp",
+            "--src", "203.0.113.7", "--dst", "10.0.1.10", "--dport", "22")
+    c = engine.check_connection("eni-web2", "eni-web1", "tcp", "203.0.113.7", "10.0.1.10", dport=22)
+    cli = run_sgsim(sgsim_bin, *args).stdout
+    assert str(c) == cli.rstrip("\n")
+    expected = json.loads(run_sgsim(sgsim_bin, *args, "--json").stdout)
+    assert c.verdict == expected["verdict"]
+    assert [(low, high, r.verdict, r.blocked_by) for low, high, r in c.source_ports] == [
+        (r["from"], r["to"], r["verdict"], r["blocked_by"]) for r in expected["source_ports"]]
+    if c.verdict == "depends":
+        assert (c.egress, c.ingress, c.blocked_by) == (None, None, None)
+        assert len(c.source_ports) > 1
+        for low, _, r in c.source_ports:
+            one = run_sgsim(sgsim_bin, *args[:-2], "--sport", low, "--dport", "22").stdout
+            assert str(r) == one.rstrip("\n")
 
 
 def test_loads_text_dict_and_bare_group():
