@@ -108,7 +108,7 @@ fn account_audit_groups_nics_exactly() {
             let target = engine.target(nic).unwrap();
             let alone = audit_target(&engine, target, &options);
             assert_eq!(
-                findings_only(&report.findings_of(nic).unwrap()),
+                findings_only(&account.findings_of(nic).unwrap()),
                 findings_only(&alone),
                 "{nic} in the report of {}",
                 report.target
@@ -256,4 +256,72 @@ fn break_even() {
         tables_per_flow * 1e9,
         build_per_set / (linear_per_flow - tables_per_flow).max(1e-12)
     );
+}
+
+/// A rule shadowed for every NIC that carries its group is listed once, in
+/// `shadowed_everywhere`: each NIC carrying the group has it shadowed when audited alone, and no
+/// report lists it again (`account_audit_groups_nics_exactly` checks, through `findings_of`,
+/// that every NIC's findings are still exactly its own).
+#[test]
+fn account_audit_lists_rules_shadowed_everywhere_once() {
+    let shape = EstateShape {
+        nics: 400,
+        groups: 60,
+        rules_per_group: 12,
+        group_ref_share: 0.3,
+        popular_groups: 4,
+        group_sets: Some(30),
+        seed: 3,
+    };
+    let engine = Engine::new(generate(&shape, 100).snapshot);
+    let options = AuditOptions::default();
+    let account = audit_account(&engine, &options);
+    for report in &account.targets {
+        for nic in report.applies_to.iter().step_by(4) {
+            let alone = audit_target(&engine, engine.target(nic).unwrap(), &options);
+            assert_eq!(
+                findings_only(&account.findings_of(nic).unwrap()),
+                findings_only(&alone),
+                "{nic}"
+            );
+        }
+    }
+    // A rule listed once as shadowed everywhere is shadowed for every NIC carrying its group
+    // (by the per-NIC audit) and is in none of the reports' own lists.
+    assert!(
+        account.shadowed_everywhere.len() > 3,
+        "{}",
+        account.shadowed_everywhere.len()
+    );
+    let snapshot = engine.snapshot();
+    for s in &account.shadowed_everywhere {
+        let group = snapshot.group_index(&s.rule.group).unwrap();
+        let carriers: Vec<_> = snapshot
+            .nics()
+            .iter()
+            .filter(|nic| nic.groups.contains(&group))
+            .collect();
+        assert_eq!(carriers.len(), s.nics);
+        for nic in carriers.iter().step_by(5) {
+            let alone = audit_target(&engine, engine.target(&nic.id).unwrap(), &options);
+            assert!(
+                alone
+                    .shadowed
+                    .iter()
+                    .any(|f| f.rule.rule_ref == s.rule.rule_ref && f.direction == s.direction),
+                "{} {:?} not shadowed on {}",
+                s.rule.rule,
+                s.direction,
+                nic.id
+            );
+        }
+        for report in &account.targets {
+            for part in std::iter::once(report).chain(&report.variants) {
+                assert!(!part
+                    .shadowed
+                    .iter()
+                    .any(|f| f.rule.rule_ref == s.rule.rule_ref && f.direction == s.direction));
+            }
+        }
+    }
 }

@@ -1038,7 +1038,7 @@ fn account_audit_equals_per_nic_audit() {
                     .find(|t| &t.target == nic)
                     .expect("every NIC has a per-NIC report");
                 assert_eq!(
-                    findings_only(&report.findings_of(nic).unwrap()),
+                    findings_only(&account.findings_of(nic).unwrap()),
                     findings_only(alone),
                     "case {case}: {nic} as part of {}\n{json:#}",
                     report.target

@@ -69,6 +69,67 @@ impl Default for AuditOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
     pub targets: Vec<TargetAudit>,
+    /// Account audits: rules shadowed for every NIC that carries their group, when those NICs
+    /// span several reports: each is listed here once, not in every report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shadowed_everywhere: Vec<ShadowedEverywhere>,
+}
+
+/// A rule shadowed in every report whose NICs carry its group (see
+/// [`AuditReport::shadowed_everywhere`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct ShadowedEverywhere {
+    pub direction: Direction,
+    pub rule: RuleName,
+    /// What decides its flows instead, by the reports where that is the same.
+    pub covered: Vec<Covering>,
+    /// How many NICs carry the rule's group.
+    pub nics: usize,
+}
+
+/// What shadows a rule in some reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct Covering {
+    /// As [`ShadowedRule::covered_by`].
+    pub covered_by: Vec<String>,
+    /// It matches no flow at all.
+    pub unmatchable: bool,
+    /// The reports (by their `target`) where this holds.
+    pub reports: Vec<String>,
+}
+
+impl AuditReport {
+    /// A report for targets audited one by one.
+    pub fn of_targets(targets: Vec<TargetAudit>) -> AuditReport {
+        AuditReport {
+            targets,
+            shadowed_everywhere: Vec::new(),
+        }
+    }
+
+    /// The whole findings of `nic`: its report's ([`TargetAudit::findings_of`]) and the rules
+    /// shadowed everywhere that it carries.
+    pub fn findings_of(&self, nic: &str) -> Option<TargetAudit> {
+        let (report, mut findings) = self
+            .targets
+            .iter()
+            .find_map(|t| Some((t, t.findings_of(nic)?)))?;
+        for s in &self.shadowed_everywhere {
+            if let Some(c) = s
+                .covered
+                .iter()
+                .find(|c| c.reports.contains(&report.target))
+            {
+                findings.shadowed.push(ShadowedRule {
+                    direction: s.direction,
+                    rule: s.rule.clone(),
+                    covered_by: c.covered_by.clone(),
+                    unmatchable: c.unmatchable,
+                });
+            }
+        }
+        Some(findings)
+    }
 }
 
 /// The audit of one NIC (or bare group), or of several NICs with the same findings.
@@ -278,12 +339,12 @@ struct WitnessPoint {
 /// Audits every target of the snapshot.
 pub fn audit(engine: &Engine, options: &AuditOptions) -> AuditReport {
     let snapshot = engine.snapshot();
-    AuditReport {
-        targets: targets(snapshot)
+    AuditReport::of_targets(
+        targets(snapshot)
             .into_iter()
             .map(|target| audit_target(engine, target, options))
             .collect(),
-    }
+    )
 }
 
 /// Audits a whole account: NICs that provably get the same findings are audited once, and
@@ -339,11 +400,83 @@ pub fn audit_account(engine: &Engine, options: &AuditOptions) -> AuditReport {
         });
         by_groups[index].1.push(report);
     }
-    let targets = by_groups
+    let group_lists: Vec<&[crate::model::GroupIndex]> = by_groups.iter().map(|(g, _)| *g).collect();
+    let mut targets: Vec<TargetAudit> = by_groups
         .into_par_iter()
         .map(|(_, reports)| merge_same_groups(reports))
         .collect();
-    AuditReport { targets }
+    let shadowed_everywhere = take_shadowed_everywhere(&mut targets, &group_lists);
+    AuditReport {
+        targets,
+        shadowed_everywhere,
+    }
+}
+
+/// Moves out of `reports` (one per group list, `group_lists[i]` being report i's) each rule
+/// that is shadowed for every NIC of every report that carries its group, when there are
+/// several such reports, and lists it once instead.
+fn take_shadowed_everywhere(
+    reports: &mut [TargetAudit],
+    group_lists: &[&[crate::model::GroupIndex]],
+) -> Vec<ShadowedEverywhere> {
+    use std::collections::HashMap;
+    let mut carrying: HashMap<crate::model::GroupIndex, Vec<usize>> = HashMap::new();
+    for (i, groups) in group_lists.iter().enumerate() {
+        for &g in groups.iter() {
+            carrying.entry(g).or_default().push(i);
+        }
+    }
+    // Per rule and direction: the reports whose common part (all their NICs) has it shadowed.
+    let mut found: HashMap<(RuleRef, Direction), Vec<usize>> = HashMap::new();
+    for (i, report) in reports.iter().enumerate() {
+        for s in &report.shadowed {
+            found
+                .entry((s.rule.rule_ref, s.direction))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut everywhere: Vec<((RuleRef, Direction), Vec<usize>)> = found
+        .into_iter()
+        .filter(|((rule, _), found_in)| {
+            found_in.len() > 1 && carrying.get(&rule.group) == Some(found_in)
+        })
+        .collect();
+    everywhere.sort_by_key(|(id, _)| *id);
+    everywhere
+        .into_iter()
+        .map(|((rule_ref, direction), found_in)| {
+            let mut rule = None;
+            let mut covered: Vec<Covering> = Vec::new();
+            for &i in &found_in {
+                let report = &mut reports[i];
+                let at = report
+                    .shadowed
+                    .iter()
+                    .position(|s| s.rule.rule_ref == rule_ref && s.direction == direction)
+                    .expect("found in this report");
+                let s = report.shadowed.remove(at);
+                match covered
+                    .iter_mut()
+                    .find(|c| c.covered_by == s.covered_by && c.unmatchable == s.unmatchable)
+                {
+                    Some(c) => c.reports.push(report.target.clone()),
+                    None => covered.push(Covering {
+                        covered_by: s.covered_by,
+                        unmatchable: s.unmatchable,
+                        reports: vec![report.target.clone()],
+                    }),
+                }
+                rule.get_or_insert(s.rule);
+            }
+            ShadowedEverywhere {
+                direction,
+                rule: rule.expect("found in at least two reports"),
+                covered,
+                nics: found_in.iter().map(|&i| reports[i].applies_to.len()).sum(),
+            }
+        })
+        .collect()
 }
 
 /// What decides whether two targets share their findings (see [`audit_account`]).

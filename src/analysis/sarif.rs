@@ -63,6 +63,23 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
             "properties": properties
         })
     };
+    for s in &report.shadowed_everywhere {
+        let dir = s.direction.as_str();
+        let cause = match s.covered.as_slice() {
+            [c] if c.unmatchable => "matches no flow".to_string(),
+            [c] => format!("is shadowed by {}", c.covered_by.join(", ")),
+            _ => "is shadowed".to_string(),
+        };
+        results.push(result(
+            0,
+            format!(
+                "{} {dir}: rule {} ({}) {cause}, for all {} NIC(s) that carry the group",
+                s.rule.group, s.rule.rule, s.rule.summary, s.nics
+            ),
+            location(&s.rule.group, &[dir, &s.rule.rule], &s.rule.rule),
+            json!({ "covered": s.covered, "nics": s.nics }),
+        ));
+    }
     // A variant's findings hold for its NICs (on top of its report's, for all of them).
     let reports = report
         .targets

@@ -2,7 +2,9 @@
 
 use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
-use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport, TargetAudit};
+use sgsim::analysis::audit::{
+    audit_account, audit_target, AuditOptions, AuditReport, ShadowedRule, TargetAudit,
+};
 use sgsim::analysis::hits::{add_to_sarif, unused_in_logs, UnusedInLogs};
 use sgsim::analysis::sarif::audit_to_sarif;
 use std::path::PathBuf;
@@ -50,9 +52,9 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     let mut options = AuditOptions::default();
     options.sensitive_ports.extend(&args.ports);
     let report = match &args.nic {
-        Some(id) => AuditReport {
-            targets: vec![audit_target(&engine, engine.target(id)?, &options)],
-        },
+        Some(id) => {
+            AuditReport::of_targets(vec![audit_target(&engine, engine.target(id)?, &options)])
+        }
         None => audit_account(&engine, &options),
     };
     let unused_in_logs = match &args.hits {
@@ -117,6 +119,7 @@ fn worst(report: &AuditReport, unused_in_logs: Option<&UnusedInLogs>) -> Option<
         .targets
         .iter()
         .filter_map(worst_of_target)
+        .chain((!report.shadowed_everywhere.is_empty()).then_some(Severity::Warning))
         .chain(unused)
         .max()
 }
@@ -161,6 +164,37 @@ fn count(target: &TargetAudit) -> usize {
 /// that only some of those NICs have.
 pub fn text(report: &AuditReport) -> String {
     let mut out = String::new();
+    if !report.shadowed_everywhere.is_empty() {
+        out.push_str(&format!(
+            "every NIC that carries their group: {} finding(s)\n",
+            report.shadowed_everywhere.len()
+        ));
+        for s in &report.shadowed_everywhere {
+            for c in &s.covered {
+                shadowed_line(
+                    &mut out,
+                    &ShadowedRule {
+                        direction: s.direction,
+                        rule: s.rule.clone(),
+                        covered_by: c.covered_by.clone(),
+                        unmatchable: c.unmatchable,
+                    },
+                );
+                if s.covered.len() > 1 {
+                    out.push_str(&format!(
+                        "            in the reports of {}\n",
+                        some_nics(&c.reports)
+                    ));
+                }
+            }
+            out.push_str(&format!(
+                "            for all {} NIC(s) of the {} reports that carry {}\n",
+                s.nics,
+                s.covered.iter().map(|c| c.reports.len()).sum::<usize>(),
+                s.rule.group
+            ));
+        }
+    }
     for target in &report.targets {
         out.push_str(&target.target);
         let others = &target.applies_to[1.min(target.applies_to.len())..];
@@ -191,25 +225,29 @@ pub fn text(report: &AuditReport) -> String {
     out
 }
 
+fn shadowed_line(out: &mut String, s: &ShadowedRule) {
+    if s.unmatchable {
+        out.push_str(&format!(
+            "  shadowed  {} {}/{} ({}): matches no flow\n",
+            s.direction, s.rule.group, s.rule.rule, s.rule.summary
+        ));
+    } else {
+        out.push_str(&format!(
+            "  shadowed  {} {}/{} ({}): covered by {}\n",
+            s.direction,
+            s.rule.group,
+            s.rule.rule,
+            s.rule.summary,
+            s.covered_by.join(", ")
+        ));
+    }
+}
+
 /// The finding lines of one report.
 fn findings_text(out: &mut String, target: &TargetAudit) {
     {
         for s in &target.shadowed {
-            if s.unmatchable {
-                out.push_str(&format!(
-                    "  shadowed  {} {}/{} ({}): matches no flow\n",
-                    s.direction, s.rule.group, s.rule.rule, s.rule.summary
-                ));
-            } else {
-                out.push_str(&format!(
-                    "  shadowed  {} {}/{} ({}): covered by {}\n",
-                    s.direction,
-                    s.rule.group,
-                    s.rule.rule,
-                    s.rule.summary,
-                    s.covered_by.join(", ")
-                ));
-            }
+            shadowed_line(out, s);
         }
         for r in &target.redundant {
             out.push_str(&format!(
