@@ -12,7 +12,7 @@
 //! keeps them one-to-one and in order, and when the text does not line up with the model that
 //! way (another shape, a count that differs) the caller writes the whole snapshot instead.
 
-use super::write::snapshot_to_value;
+use super::write::{snapshot_to_value, snapshot_to_value_beside};
 use crate::model::Snapshot;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -21,8 +21,12 @@ use std::collections::HashMap;
 /// `after` written over `original` (the text `before` was loaded from), changing only what
 /// differs between `before` and `after`; `None` when the text cannot be lined up with the model.
 pub fn patch_snapshot_text(original: &str, before: &Snapshot, after: &Snapshot) -> Option<String> {
-    let old = snapshot_to_value(before);
-    let new = snapshot_to_value(after);
+    let (old, new) = rayon::join(|| snapshot_to_value(before), || snapshot_to_value(after));
+    patch_values(original, &old, &new)
+}
+
+/// [`patch_snapshot_text`] with both snapshots already in the API's shape.
+fn patch_values(original: &str, old: &Value, new: &Value) -> Option<String> {
     let body = original.trim_start_matches('\u{feff}');
     let root: &RawValue = serde_json::from_str(body).ok()?;
     // Only the snapshot shape lines up with the writer's shape.
@@ -34,7 +38,7 @@ pub fn patch_snapshot_text(original: &str, before: &Snapshot, after: &Snapshot) 
         text: original,
         edits: Vec::new(),
     };
-    patch.value(root, &old, &new)?;
+    patch.value(root, old, new)?;
     patch.apply()
 }
 
@@ -181,9 +185,14 @@ impl<'a> Patch<'a> {
         }
         // The raw element's own id, when written, must be the model's.
         for (raw_item, id) in raw_items.iter().zip(&old_ids) {
-            if let Ok(fields) = serde_json::from_str::<HashMap<String, Value>>(raw_item.get()) {
+            if let Ok(fields) = serde_json::from_str::<HashMap<String, &RawValue>>(raw_item.get()) {
                 if let Some(raw_id) = ID_KEYS.iter().find_map(|k| fields.get(*k)) {
-                    if raw_id.as_str().is_some_and(|r| r != id) {
+                    let raw_id = serde_json::from_str::<Value>(raw_id.get()).ok();
+                    if raw_id
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .is_some_and(|r| r != id)
+                    {
                         return None;
                     }
                 }
@@ -277,12 +286,20 @@ pub fn rewritten_snapshot_text(
     before: &Snapshot,
     after: &Snapshot,
 ) -> String {
-    if let Some(text) = original.and_then(|original| patch_snapshot_text(original, before, after)) {
-        let same = Snapshot::from_json_str(&text)
-            .is_ok_and(|loaded| snapshot_to_value(&loaded) == snapshot_to_value(after));
-        if same {
-            return text;
+    let whole = super::snapshot_to_string(after);
+    if let Some(original) = original {
+        // Unchanged groups, NICs and lists reduced to their ids on both sides: on a whole
+        // account, the full shapes would cost seconds and gigabytes to build and compare.
+        let old = snapshot_to_value_beside(before, after);
+        let new = snapshot_to_value_beside(after, before);
+        if let Some(text) = patch_values(original, &old, &new) {
+            // The patched text must load back as exactly `after` (else it is written whole).
+            let same = Snapshot::from_json_str(&text)
+                .is_ok_and(|loaded| super::snapshot_to_string(&loaded) == whole);
+            if same {
+                return text;
+            }
         }
     }
-    super::snapshot_to_string(after)
+    whole
 }

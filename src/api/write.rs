@@ -88,6 +88,89 @@ impl Serialize for WireSnapshot<'_> {
     }
 }
 
+/// [`snapshot_to_value`] with every group, NIC and list that `other` holds unchanged (same id,
+/// equal in the model) written as its id alone. Two snapshots put in this shape beside each
+/// other differ exactly where the models do, at a small part of the cost of the whole shape on
+/// a large account ([`super::preserve`] compares them).
+pub fn snapshot_to_value_beside(snapshot: &Snapshot, other: &Snapshot) -> Value {
+    serde_json::to_value(WireBeside(snapshot, other)).unwrap_or(Value::Null)
+}
+
+struct WireBeside<'a>(&'a Snapshot, &'a Snapshot);
+
+/// An element in full, or only its id (`key`: the id's field) when the other snapshot has it
+/// unchanged.
+enum OrId<'a, T> {
+    Full(T),
+    Id(&'static str, &'a str),
+}
+
+impl<T: Serialize> Serialize for OrId<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            OrId::Full(full) => full.serialize(serializer),
+            OrId::Id(key, id) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry(key, id)?;
+                map.end()
+            }
+        }
+    }
+}
+
+impl Serialize for WireBeside<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (snapshot, other) = (self.0, self.1);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(
+            "SecurityGroups",
+            &Seq(snapshot.groups().iter().map(|g| {
+                let same = other.group_index(&g.id).map(|i| other.group(i)) == Some(g);
+                match same {
+                    true => OrId::Id("SecurityGroupId", &g.id),
+                    false => OrId::Full(WireGroup(snapshot, g)),
+                }
+            })),
+        )?;
+        map.serialize_entry(
+            "NetworkInterfaces",
+            &Seq(snapshot.nics().iter().map(|n| {
+                let same = other.nic_index(&n.id).map(|i| other.nic(i)) == Some(n);
+                match same {
+                    true => OrId::Id("NetworkInterfaceId", &n.id),
+                    false => OrId::Full(WireNic(snapshot, n)),
+                }
+            })),
+        )?;
+        map.serialize_entry(
+            "PrefixLists",
+            &Seq(snapshot.prefix_lists().iter().map(|l| {
+                match other.prefix_list(&l.id) == Some(l) {
+                    true => OrId::Id("PrefixListId", &l.id),
+                    false => OrId::Full(WirePrefixList(l)),
+                }
+            })),
+        )?;
+        map.serialize_entry(
+            "PortRangeLists",
+            &Seq(snapshot
+                .port_lists()
+                .iter()
+                .map(|l| match other.port_list(&l.id) == Some(l) {
+                    true => OrId::Id("PortRangeListId", &l.id),
+                    false => OrId::Full(WirePortList(l)),
+                })),
+        )?;
+        if !snapshot.client_tokens().is_empty() {
+            map.serialize_entry(
+                "ClientTokens",
+                &Seq(snapshot.client_tokens().iter().map(WireToken)),
+            )?;
+        }
+        map.end()
+    }
+}
+
 /// Serializes an iterator as a JSON array.
 struct Seq<I>(I);
 
