@@ -26,8 +26,10 @@ use std::net::IpAddr;
 pub const SCHEMA_VERSION: u32 = 1;
 /// Client ports start here on current systems (Linux 32768–60999, Windows 49152–65535).
 pub const EPHEMERAL_PORTS_FROM: u16 = 32768;
-/// Per rule, distinct flows are counted exactly up to this many, then estimated.
-pub const EXACT_DISTINCT_LIMIT: usize = 4096;
+/// Per rule, distinct flows are counted exactly up to this many, then estimated. 1024 keeps a
+/// rule's exact set (8-byte hashes in a hash table, ~16 KiB) within a few times the sketch's
+/// 4 KiB, so memory stays flat with 1000s of rules however many flows each sees.
+pub const EXACT_DISTINCT_LIMIT: usize = 1024;
 /// Records per parallel task inside a block.
 const RECORDS_PER_TASK: usize = 2048;
 
