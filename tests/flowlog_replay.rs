@@ -5,7 +5,7 @@
 mod common;
 
 use common::sgsim;
-use sgsim::analysis::replay::{Replay, ReplayObserver, ReplayOptions, ReplayReport};
+use sgsim::analysis::replay::{self, Replay, ReplayObserver, ReplayOptions, ReplayReport};
 use sgsim::bench::synth;
 use sgsim::eval::reference;
 use sgsim::flowlog::generate::{self, GeneratedRecord, LogGenerator, Truth};
@@ -368,6 +368,122 @@ fn replies_are_never_charged_even_alone() {
     assert_eq!(report.records.skipped.reply, replies.len() as u64);
     assert_eq!(report.records.evaluated, 0);
     assert!(report.rules.iter().all(|r| r.hits == 0));
+}
+
+/// Replays one log in blocks of about `block_bytes` (text formats); also the most records held
+/// waiting for their opposite record after any block.
+fn replay_in_blocks(engine: &Engine, path: &Path, block_bytes: usize) -> (ReplayReport, usize) {
+    let mut replay = Replay::new(
+        engine,
+        ReplayOptions {
+            max_listed_mismatches: usize::MAX,
+        },
+    );
+    let mut reader = flowlog::open(path, None)
+        .unwrap()
+        .with_block_bytes(block_bytes);
+    replay.start_file(reader.name());
+    let mut most_held = 0;
+    while let Some(block) = reader.next_block().unwrap() {
+        replay.add_block(block.as_ref(), &mut ());
+        most_held = most_held.max(replay.held_records());
+    }
+    (replay.finish(), most_held)
+}
+
+/// Records whose role only their opposite record tells (what the replay holds).
+fn undecided(records: &[GeneratedRecord]) -> usize {
+    records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.truth,
+                Truth::Initiator { .. } | Truth::Reply | Truth::Ambiguous
+            )
+        })
+        .filter(|r| {
+            let mut line = Vec::new();
+            generate::write_json(r, &mut line);
+            let raw = flowlog::json::scan_line(line.trim_ascii_end()).unwrap();
+            let Ok(flowlog::Record::Traffic { traffic, .. }) = flowlog::interpret(&raw) else {
+                panic!("{r:?}");
+            };
+            replay::role(&traffic) == replay::Role::Undecided
+        })
+        .count()
+}
+
+#[test]
+fn held_records_settle_as_the_log_moves_on_and_hits_stay_exact() {
+    let set = synth::generate(200, 1000, 11);
+    let engine = Engine::for_bulk(set.snapshot, EvalOptions::default());
+    // 30 s between connections: the log spans about a day, many pairing horizons.
+    let records: Vec<GeneratedRecord> = LogGenerator::new(&engine, set.queries, 8000, 11)
+        .with_pace_ms(30_000)
+        .collect();
+    let held_at_most = undecided(&records);
+    assert!(held_at_most > 200, "{held_at_most}");
+    let dir = tempfile::tempdir().unwrap();
+
+    let json = dir.path().join("ordered.jsonl");
+    generate::write_text(records.clone(), None, std::fs::File::create(&json).unwrap()).unwrap();
+    let (report, most_held) = replay_in_blocks(&engine, &json, 32 << 10);
+    check(
+        &report,
+        &expected(&engine, &records, 1),
+        records.len(),
+        "json, small blocks",
+    );
+    assert!(
+        most_held * 5 < held_at_most,
+        "held {most_held} of {held_at_most} undecided records at once"
+    );
+    assert!(!report
+        .unused
+        .caveats
+        .iter()
+        .any(|c| c.contains("time order")));
+
+    let csv = dir.path().join("ordered.csv");
+    generate::write_text(
+        records.clone(),
+        Some(b','),
+        std::fs::File::create(&csv).unwrap(),
+    )
+    .unwrap();
+    let (report, _) = replay_in_blocks(&engine, &csv, 32 << 10);
+    check(
+        &report,
+        &expected(&engine, &records, 2),
+        records.len(),
+        "csv, small blocks",
+    );
+
+    // Newest first: nothing is settled early, so the answer is the same.
+    let reversed: Vec<GeneratedRecord> = records.iter().rev().cloned().collect();
+    let json = dir.path().join("reversed.jsonl");
+    generate::write_text(
+        reversed.clone(),
+        None,
+        std::fs::File::create(&json).unwrap(),
+    )
+    .unwrap();
+    let (report, _) = replay_in_blocks(&engine, &json, 32 << 10);
+    check(
+        &report,
+        &expected(&engine, &reversed, 1),
+        reversed.len(),
+        "json, reversed",
+    );
+    assert!(
+        report
+            .unused
+            .caveats
+            .iter()
+            .any(|c| c.contains("not in time order")),
+        "{:?}",
+        report.unused.caveats
+    );
 }
 
 #[test]

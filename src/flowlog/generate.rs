@@ -9,7 +9,9 @@
 //! connections get later windows without SYN; UDP goes from an ephemeral client port; ICMP and
 //! other portless protocols are told apart only by their start times (a few pairs start in the
 //! same second: ambiguous). NODATA, SKIPDATA, unknown ENIs and masked (malformed) records are
-//! mixed in. Each connection's client port is drawn from the ephemeral range.
+//! mixed in. Each connection's client port is drawn from the ephemeral range. Start times
+//! advance with the records (by default 20 ms per connection, give or take a minute), as
+//! exports are in time order.
 
 use crate::bench::synth::Rng;
 use crate::model::{proto, Action, Direction, Flow, NicIndex, Target};
@@ -77,7 +79,14 @@ pub struct LogGenerator<'e> {
     queue: VecDeque<GeneratedRecord>,
     /// Pair keys of undecided records already used, so two connections never share one.
     pairs: HashSet<crate::analysis::replay::PairKey>,
+    /// Milliseconds since [`BASE_TIME`] of the next connection: records come in time order
+    /// (give or take a minute), as exports write them.
+    clock_ms: u64,
+    pace_ms: u64,
 }
+
+/// Milliseconds between two generated connections by default: about 100 records a second.
+pub const DEFAULT_PACE_MS: u64 = 20;
 
 impl<'e> LogGenerator<'e> {
     pub fn new(engine: &'e Engine, queries: Vec<Query>, count: u64, seed: u64) -> LogGenerator<'e> {
@@ -93,13 +102,22 @@ impl<'e> LogGenerator<'e> {
             left: count,
             queue: VecDeque::new(),
             pairs: HashSet::new(),
+            clock_ms: 0,
+            pace_ms: DEFAULT_PACE_MS,
         }
+    }
+
+    /// Milliseconds between two connections' start times (default [`DEFAULT_PACE_MS`]).
+    pub fn with_pace_ms(mut self, pace_ms: u64) -> Self {
+        self.pace_ms = pace_ms;
+        self
     }
 
     fn fill(&mut self) {
         let snapshot = self.engine.snapshot();
         let roll = self.rng.below(1000);
-        let time = BASE_TIME + self.rng.below(86_400);
+        self.clock_ms += self.pace_ms;
+        let time = BASE_TIME + self.clock_ms / 1000 + self.rng.below(60);
         let any_nic = |rng: &mut Rng| {
             snapshot
                 .nic(rng.below(snapshot.nics().len() as u64) as u32)

@@ -58,6 +58,8 @@ pub struct LogReader {
     name: String,
     format: Format,
     inner: Inner,
+    /// Bytes of text per block (JSON lines and CSV).
+    block_bytes: usize,
 }
 
 enum Inner {
@@ -104,6 +106,7 @@ pub fn open(path: &Path, format: Option<Format>) -> Result<LogReader, SourceErro
                         message,
                     },
                 )?),
+                block_bytes: BLOCK_BYTES,
             });
         }
         let file = File::open(path).map_err(|err| SourceError {
@@ -163,6 +166,7 @@ pub fn open_reader(
                     name,
                     format,
                     inner: Inner::Parquet(blocks),
+                    block_bytes: BLOCK_BYTES,
                 })
             }
             #[cfg(not(feature = "parquet"))]
@@ -184,6 +188,7 @@ pub fn open_reader(
                         next_line: 1,
                         done: false,
                     },
+                    block_bytes: BLOCK_BYTES,
                 });
             }
             let mut text = String::new();
@@ -192,6 +197,7 @@ pub fn open_reader(
                 name,
                 format,
                 inner: Inner::Document(Some(DocumentBlock::parse(&text))),
+                block_bytes: BLOCK_BYTES,
             })
         }
         Format::Csv => {
@@ -209,6 +215,7 @@ pub fn open_reader(
                     next_line: 2,
                     done: false,
                 },
+                block_bytes: BLOCK_BYTES,
             })
         }
     }
@@ -223,9 +230,17 @@ impl LogReader {
         self.format
     }
 
+    /// Reads JSON lines and CSV in blocks of about `bytes` (default 4 MiB; tests use small
+    /// ones to cross many block boundaries).
+    pub fn with_block_bytes(mut self, bytes: usize) -> Self {
+        self.block_bytes = bytes.max(1);
+        self
+    }
+
     /// The next block of records, or `None` at the end.
     pub fn next_block(&mut self) -> Result<Option<Box<dyn Block>>, SourceError> {
         let name = &self.name;
+        let block_bytes = self.block_bytes;
         match &mut self.inner {
             Inner::Lines {
                 input,
@@ -236,8 +251,8 @@ impl LogReader {
                 if *done {
                     return Ok(None);
                 }
-                let mut data = Vec::with_capacity(BLOCK_BYTES + 4096);
-                *done = fill_block(input, &mut data).map_err(|err| SourceError {
+                let mut data = Vec::with_capacity(block_bytes + 4096);
+                *done = fill_block(input, &mut data, block_bytes).map_err(|err| SourceError {
                     name: name.clone(),
                     message: format!("line {next_line}: {err}"),
                 })?;
@@ -280,10 +295,14 @@ impl LogReader {
     }
 }
 
-/// Reads whole lines until the block holds at least [`BLOCK_BYTES`] or the input ends; true at
+/// Reads whole lines until the block holds at least `block_bytes` or the input ends; true at
 /// the end.
-fn fill_block(input: &mut dyn BufRead, block: &mut Vec<u8>) -> io::Result<bool> {
-    while block.len() < BLOCK_BYTES {
+fn fill_block(
+    input: &mut dyn BufRead,
+    block: &mut Vec<u8>,
+    block_bytes: usize,
+) -> io::Result<bool> {
+    while block.len() < block_bytes {
         let available = match input.fill_buf() {
             Ok(buf) => buf,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -292,7 +311,7 @@ fn fill_block(input: &mut dyn BufRead, block: &mut Vec<u8>) -> io::Result<bool> 
         if available.is_empty() {
             return Ok(true);
         }
-        let take = available.len().min(BLOCK_BYTES - block.len());
+        let take = available.len().min(block_bytes - block.len());
         block.extend_from_slice(&available[..take]);
         input.consume(take);
     }
