@@ -22,7 +22,7 @@ use crate::{Engine, Query};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, BufRead, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Bytes of input evaluated per block. Large enough to keep both cores busy, small enough that
 /// memory stays at a few MiB.
@@ -658,9 +658,56 @@ fn ip_field(rest: &[u8], at: usize) -> Option<(IpAddr, usize)> {
         Some((v4, next)) => Some((IpAddr::V4(v4), next)),
         None => {
             let (text, next) = text_field(rest, at)?;
-            Some((text.parse().ok()?, next))
+            match plain_ipv6(text.as_bytes()) {
+                Some(v6) => Some((IpAddr::V6(v6), next)),
+                None => Some((text.parse().ok()?, next)),
+            }
         }
     }
+}
+
+/// An IPv6 address of hex groups (1–4 digits) with at most one `::` and no embedded IPv4
+/// part, as the standard parser reads it; `None` for anything else (which the standard parser
+/// then judges).
+///
+/// PERF: the standard parser tries an embedded IPv4 address before every group and took
+/// ~1 400 instructions an address, ten times a dotted quad's.
+fn plain_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
+    /// Hex groups separated by single colons ("" is none); `None` for an empty or long group.
+    fn groups(text: &[u8], out: &mut [u16; 8], from: usize) -> Option<usize> {
+        if text.is_empty() {
+            return Some(0);
+        }
+        let mut count = 0;
+        for group in text.split(|&b| b == b':') {
+            if group.is_empty() || group.len() > 4 || from + count >= 8 {
+                return None;
+            }
+            let mut value = 0u16;
+            for &b in group {
+                value = value << 4 | u16::from(char::from(b).to_digit(16)? as u8);
+            }
+            out[from + count] = value;
+            count += 1;
+        }
+        Some(count)
+    }
+    let mut words = [0u16; 8];
+    match memchr::memmem::find(text, b"::") {
+        None => (groups(text, &mut words, 0)? == 8).then_some(())?,
+        Some(at) => {
+            let (head, tail) = (&text[..at], &text[at + 2..]);
+            let head_len = groups(head, &mut words, 0)?;
+            let mut back = [0u16; 8];
+            let tail_len = groups(tail, &mut back, 0)?;
+            // `::` stands for at least one group of zeros.
+            if head_len + tail_len > 7 {
+                return None;
+            }
+            words[8 - tail_len..].copy_from_slice(&back[..tail_len]);
+        }
+    }
+    Some(Ipv6Addr::from(words))
 }
 
 /// A plain dotted quad at `at` followed by a comma, and where the next field starts; `None`
@@ -944,6 +991,74 @@ mod tests {
             assert_eq!(ours, text.parse().ok(), "{text:?}");
         }
         assert!(read > 100, "{read}");
+    }
+
+    #[test]
+    fn plain_ipv6_addresses_are_read_as_the_standard_parser_reads_them() {
+        let cases = [
+            "::",
+            "::1",
+            "1::",
+            "2001:db8::1",
+            "2408:4000:1:100::10",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            ":::",
+            "1:::2",
+            "::1::",
+            "12345::",
+            "0000:0::",
+            "FFFF::abcd",
+            "::ffff:1.2.3.4",
+            "fe80::1%eth0",
+            "g::",
+            "1:",
+            ":1",
+            "",
+            "1::2::3",
+        ];
+        for text in cases {
+            let ours = plain_ipv6(text.as_bytes());
+            let std = text.parse::<Ipv6Addr>().ok();
+            assert!(
+                ours.is_none() || ours == std,
+                "{text:?}: {ours:?} vs {std:?}"
+            );
+        }
+        let mut rng = Rng::new(6);
+        let alphabet = b"0123456789abcdefABCDEF::::::g.";
+        let mut read = 0;
+        for _ in 0..300_000 {
+            let len = rng.below(24) as usize;
+            let text: String = (0..len).map(|_| char::from(*rng.pick(alphabet))).collect();
+            let ours = plain_ipv6(text.as_bytes());
+            let std = text.parse::<Ipv6Addr>().ok();
+            assert!(
+                ours.is_none() || ours == std,
+                "{text:?}: {ours:?} vs {std:?}"
+            );
+            // Every address without an IPv4 part takes the short path.
+            if std.is_some() && !text.contains('.') {
+                assert_eq!(ours, std, "{text:?}");
+                read += 1;
+            }
+        }
+        for _ in 0..100_000 {
+            let address = Ipv6Addr::from(
+                u128::from(rng.next_u64()) << rng.below(64)
+                    | u128::from(rng.next_u64() >> rng.below(64)),
+            );
+            let text = address.to_string();
+            if !text.contains('.') {
+                assert_eq!(plain_ipv6(text.as_bytes()), Some(address), "{text:?}");
+                read += 1;
+            }
+        }
+        assert!(read > 50_000, "{read}");
     }
 
     #[test]

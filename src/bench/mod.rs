@@ -1138,3 +1138,24 @@ pub fn read_flows_csv(
     }
     Ok(queries)
 }
+
+#[cfg(test)]
+mod processor_tests {
+    use super::*;
+
+    #[test]
+    fn the_model_name_is_read_from_cpuinfo_text() {
+        let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n";
+        assert_eq!(
+            model_name(intel).as_deref(),
+            Some("Intel(R) Xeon(R) Processor")
+        );
+        // ARM kernels give no model name; neither does an empty one count.
+        assert_eq!(
+            model_name("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\n"),
+            None
+        );
+        assert_eq!(model_name("model name\t:   \n"), None);
+        assert!(!processor_model().is_empty());
+    }
+}
