@@ -710,34 +710,34 @@ fn plain_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
 /// A plain dotted quad at `at` followed by a comma, and where the next field starts; `None`
 /// for anything else (which the standard parser then judges).
 ///
-/// PERF: each octet's one to three digits are read without a branch on their number (the
-/// digit counts of consecutive addresses follow no pattern a branch predictor learns): a
-/// byte-at-a-time state machine took ~20 instructions a byte and a fifth of the run.
+/// PERF: one octet at a time, its up to three digits unrolled: a byte-at-a-time state machine
+/// took ~20 instructions a byte (callgrind), a fifth of the run. Reading all three digit
+/// positions and selecting the value without branches was slower again (10M rows, 1 thread,
+/// alternating: 1.71–1.75 s user against 1.47–1.51 s).
 #[inline]
 fn dotted_quad(rest: &[u8], mut at: usize) -> Option<(Ipv4Addr, usize)> {
-    let digit =
-        |at: usize| -> u32 { u32::from(rest.get(at).map_or(u8::MAX, |b| b.wrapping_sub(b'0'))) };
+    let digit = |at: usize| -> Option<u32> {
+        let d = rest.get(at)?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
+    };
     let mut octets = [0u8; 4];
     for (i, octet) in octets.iter_mut().enumerate() {
-        let (d0, d1, d2) = (digit(at), digit(at + 1), digit(at + 2));
-        if d0 >= 10 {
-            return None;
+        let mut value = digit(at)?;
+        at += 1;
+        // A leading zero is an octet of its own ("01" is refused by the standard parser).
+        if value != 0 {
+            if let Some(d) = digit(at) {
+                value = value * 10 + d;
+                at += 1;
+                if let Some(d) = digit(at) {
+                    value = value * 10 + d;
+                    at += 1;
+                    if value > 255 {
+                        return None;
+                    }
+                }
+            }
         }
-        let two = u32::from(d1 < 10);
-        let three = two & u32::from(d2 < 10);
-        // A leading zero is refused by the standard parser ("01").
-        if d0 == 0 && two == 1 {
-            return None;
-        }
-        let value = match (two, three) {
-            (1, 1) => (d0 * 10 + d1) * 10 + d2,
-            (1, _) => d0 * 10 + d1,
-            _ => d0,
-        };
-        if value > 255 {
-            return None;
-        }
-        at += 1 + (two + three) as usize;
         *octet = value as u8;
         let separator = if i < 3 { b'.' } else { b',' };
         if rest.get(at) != Some(&separator) {
