@@ -350,11 +350,9 @@ fn evaluate_lines(
 /// Each row first takes [`fast_row`], which parses it in one pass without allocating and
 /// gives up (`None`) on anything unusual; such a row, and one whose NIC id does not resolve,
 /// takes the general path of [`evaluate_row`], so the output and messages are the same. The
-/// rows the fast path read are decided together ([`Engine::check_batch`]), then written out in
-/// order with the others.
-///
-/// PERF: one `check_batch` per span instead of one `check` per row lets the engine use its
-/// best kernel and its lean loop for runs of one target.
+/// rows the fast path read are decided together ([`Engine::check_batch`], the engine's best
+/// kernel; `docs/engine.md` found no gain from it over `check` per row on these files, and this
+/// change was not measured apart from the others), then written out in order with the others.
 fn evaluate_span(
     engine: &Engine,
     labels: &VerdictWriter,
@@ -690,7 +688,8 @@ fn plain_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
         Some(count)
     }
     let mut words = [0u16; 8];
-    match memchr::memmem::find(text, b"::") {
+    // PERF: not `memmem::find`, whose searcher is built anew on every call.
+    match text.windows(2).position(|pair| pair == b"::") {
         None => (groups(text, &mut words, 0)? == 8).then_some(())?,
         Some(at) => {
             let (head, tail) = (&text[..at], &text[at + 2..]);
