@@ -100,7 +100,9 @@ sets=("$@")
 
 {
   echo "# compare_rte_acl.sh $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "# host: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs"
+  # The processor as `sgsim bench` names it (/proc/cpuinfo "model name"), which every sgsim
+  # figure below also carries; margins over rte_acl depend on it (issue 21).
+  echo "# processor: $(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -1 | grep . || echo unknown), $(nproc) CPUs (lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
   echo "# sgsim: $("$SGSIM" --version) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "# rte_acl: $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), method $ALG, batch 64, median of 3 x ${SECS}s"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other processes on a shared machine skew absolute figures)"
@@ -184,9 +186,11 @@ def rte_runs(s, t):
     """rte_acl's runs on t lcores, or None per run without a RESULT."""
     return [rte_run(os.path.join(out, f"{s}.rte_acl.{t}.{r}.txt")) for r in range(1, repeat + 1)]
 
+processors = set()
 for s in sets:
     runs = [[json.loads(l) for l in open(os.path.join(out, f"{s}.sgsim.{r}.json")) if l.strip()]
             for r in range(1, repeat + 1)]
+    processors.update(m.get("processor", "unknown (sgsim before issue 21)") for run in runs for m in run)
     single = next((k for k, m in enumerate(runs[0]) if m["threads"] == 1), None)
     rte_single = rte_runs(s, 1)
     for k, m in enumerate(runs[0]):
@@ -221,6 +225,7 @@ for s in sets:
                      f"{rte[0]['memory'] / 1e6:.2f}", f"{m['memory_bytes'] / 1e6:.2f}", check))
 widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)] if rows else [len(h) for h in head]
 fmt = "  ".join("{:>%d}" % w for w in widths)
+print("# processor, as sgsim bench reported it with its figures: " + "; ".join(sorted(processors)))
 print(fmt.format(*head))
 for r in rows:
     print(fmt.format(*r))

@@ -31,6 +31,8 @@ fn classbench_json_has_the_interface_keys_and_verified_counts() {
     assert_eq!(lines.len(), 2, "one object per measurement: {stdout}");
     for (object, threads) in lines.iter().zip([1, 2]) {
         assert_eq!(object["threads"], threads);
+        // Every figure names the processor it was measured on (issue 21).
+        assert_eq!(object["processor"], sgsim::bench::processor_model());
         assert_eq!(object["rules"], 878);
         assert_eq!(object["flows"], 8780);
         // The reference evaluator's counts; drop_default also equals rte_acl's "nomatch" on
@@ -149,6 +151,14 @@ fn sweep_writes_csv_and_a_chart() {
     let rows: Vec<&str> = stdout.lines().collect();
     assert_eq!(rows.len(), 3, "{stdout}");
     assert!(rows[0].starts_with("rules,flows,build_ms,memory_bytes,threads,"));
+    assert!(rows[0].ends_with(",processor"), "{stdout}");
+    let mut processor = b",".to_vec();
+    sgsim::flows::write_field(&sgsim::bench::processor_model(), &mut processor);
+    let processor = String::from_utf8(processor).unwrap();
+    assert!(
+        rows[1..].iter().all(|row| row.ends_with(&processor)),
+        "{stdout}"
+    );
     assert!(rows[1].starts_with("10,500,"));
     assert!(rows[2].starts_with("100,500,"));
     let svg = std::fs::read_to_string(&plot).unwrap();

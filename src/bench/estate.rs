@@ -498,6 +498,8 @@ pub struct EstateRow {
     pub audit_json_bytes: Option<usize>,
     /// The process's peak resident memory (VmHWM) at the end, generator included.
     pub peak_rss_bytes: Option<u64>,
+    /// The processor the figures were measured on ([`super::processor_model`]).
+    pub processor: String,
 }
 
 /// The peak resident memory of this process, from `/proc/self/status` (Linux).
@@ -666,6 +668,7 @@ pub fn measure(
         audit_s,
         audit_json_bytes,
         peak_rss_bytes: peak_rss_bytes(),
+        processor: super::processor_model(),
     })
 }
 
@@ -717,7 +720,11 @@ pub fn estate_svg(rows: &[EstateRow]) -> String {
         ),
     ];
     super::log_log_svg(
-        "sgsim bench --estate: seconds and peak memory vs. NICs (log-log)",
+        &format!(
+            "sgsim bench --estate: seconds and peak memory vs. NICs (log-log), {}",
+            rows.first()
+                .map_or_else(super::processor_model, |r| r.processor.clone())
+        ),
         "NICs",
         ("seconds", "peak memory (bytes)"),
         &series,

@@ -539,6 +539,7 @@ impl Measurement {
         put("passes", self.passes.into());
         put("seconds", round3(self.seconds).into());
         put("verified_flows", self.verified_flows.into());
+        put("processor", processor_model().into());
         map
     }
 }
@@ -819,6 +820,25 @@ pub fn sweep_size(
     })
 }
 
+/// The processor's model name as `/proc/cpuinfo` gives it (`model name`), or `unknown` where it
+/// gives none: printed with every figure `sgsim bench` reports, since the engine's margins
+/// depend on the processor (issue 21).
+pub fn processor_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| model_name(&text))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The first non-empty `model name` of a `/proc/cpuinfo` text.
+pub fn model_name(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        let value = value.trim();
+        (key.trim() == "model name" && !value.is_empty()).then(|| value.to_string())
+    })
+}
+
 /// A chart series: label, colour, on the right (memory) axis, points.
 pub type Series = (String, &'static str, bool, Vec<(f64, f64)>);
 
@@ -861,7 +881,10 @@ pub fn sweep_svg(rows: &[SweepRow]) -> String {
         memory,
     ));
     log_log_svg(
-        "sgsim bench --sweep: throughput and memory vs. rule count (log-log)",
+        &format!(
+            "sgsim bench --sweep: throughput and memory vs. rule count (log-log), {}",
+            processor_model()
+        ),
         "rules",
         ("flows per second", "engine memory (bytes)"),
         &series,
@@ -1114,4 +1137,25 @@ pub fn read_flows_csv(
         });
     }
     Ok(queries)
+}
+
+#[cfg(test)]
+mod processor_tests {
+    use super::*;
+
+    #[test]
+    fn the_model_name_is_read_from_cpuinfo_text() {
+        let intel = "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n\nprocessor\t: 1\nmodel name\t: Intel(R) Xeon(R) Processor\n";
+        assert_eq!(
+            model_name(intel).as_deref(),
+            Some("Intel(R) Xeon(R) Processor")
+        );
+        // ARM kernels give no model name; neither does an empty one count.
+        assert_eq!(
+            model_name("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd0c\n"),
+            None
+        );
+        assert_eq!(model_name("model name\t:   \n"), None);
+        assert!(!processor_model().is_empty());
+    }
 }

@@ -248,6 +248,7 @@ fn memory_text(bytes: usize) -> String {
 fn print_measurements(out: &mut dyn Write, label: &str, ms: &[Measurement]) -> io::Result<()> {
     let first = &ms[0];
     writeln!(out, "{label}")?;
+    writeln!(out, "  processor {}", bench::processor_model())?;
     writeln!(
         out,
         "  rules {}, flows {}, build {:.2} ms, engine memory {}",
@@ -359,13 +360,15 @@ fn sweep(args: &BenchArgs, min_time: Duration, progress: &mut Stderr) -> Result<
     Ok(ExitCode::SUCCESS)
 }
 
-const CSV_HEADER: &str = "rules,flows,build_ms,memory_bytes,threads,flows_per_sec_1_thread,flows_per_sec_all_threads,reference_flows_per_sec,reference_flows,accept,drop_rule,drop_default,accept_inner,drop_platform";
+const CSV_HEADER: &str = "rules,flows,build_ms,memory_bytes,threads,flows_per_sec_1_thread,flows_per_sec_all_threads,reference_flows_per_sec,reference_flows,accept,drop_rule,drop_default,accept_inner,drop_platform,processor";
 
 fn csv_row(row: &SweepRow, threads: usize) -> String {
     let m = row.first();
     let c = m.counts;
+    let mut processor = Vec::new();
+    sgsim::flows::write_field(&bench::processor_model(), &mut processor);
     format!(
-        "{},{},{:.3},{},{},{:.0},{:.0},{:.0},{},{},{},{},{},{}",
+        "{},{},{:.3},{},{},{:.0},{:.0},{:.0},{},{},{},{},{},{},{}",
         m.rules,
         m.flows,
         m.build_ms,
@@ -379,12 +382,14 @@ fn csv_row(row: &SweepRow, threads: usize) -> String {
         c.drop_rule,
         c.drop_default,
         c.accept_inner,
-        c.drop_platform
+        c.drop_platform,
+        String::from_utf8_lossy(&processor)
     )
 }
 
 fn print_table(out: &mut dyn Write, rows: &[SweepRow], threads: usize) -> io::Result<()> {
     let all = format!("{threads} thr flows/s");
+    writeln!(out, "processor {}", bench::processor_model())?;
     writeln!(
         out,
         "{:>8}  {:>8}  {:>10}  {:>12}  {:>14}  {:>14}  {:>14}  {:>9}  {:>8}  {:>9}  {:>12}  {:>7}  {:>8}",
@@ -550,6 +555,10 @@ fn print_estate_table(
     out: &mut dyn Write,
     rows: &[sgsim::bench::estate::EstateRow],
 ) -> io::Result<()> {
+    let processor = rows
+        .first()
+        .map_or_else(bench::processor_model, |r| r.processor.clone());
+    writeln!(out, "processor {processor}")?;
     writeln!(
         out,
         "{:>7} {:>6} {:>7} {:>6} {:>8} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>10} {:>7} {:>8} {:>9} {:>8}",

@@ -4,7 +4,7 @@ use super::{load_bulk_engine, EvalSwitches};
 use clap::Args;
 use sgsim::bulk::{eval_csv, BulkError, EvalObserver, RowError};
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -96,13 +96,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
 
     let summary = match &args.output {
         None => {
-            let stdout = io::stdout();
-            match eval_csv(
-                &engine,
-                input,
-                BufWriter::with_capacity(1 << 20, stdout),
-                &mut reporter,
-            ) {
+            // Unbuffered: eval_csv writes whole tasks' output (~150 KB) at a time, and a
+            // BufWriter would only copy them once more (PERF: ~5 % of the run's CPU time).
+            match eval_csv(&engine, input, io::stdout(), &mut reporter) {
                 // A closed pipe (`sgsim eval … | head`): the reader has what it wanted.
                 Err(BulkError::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
                     return Ok(ExitCode::SUCCESS)
@@ -112,20 +108,15 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
         }
         Some(path) => {
             let (file, temp_path) = create_temp_beside(path)?;
-            let result = eval_csv(
-                &engine,
-                input,
-                BufWriter::with_capacity(1 << 20, &file),
-                &mut reporter,
-            )
-            .map_err(|err| format!("{flows_name}: {err}"))
-            .and_then(|summary| {
-                file.sync_all()
-                    .map_err(|err| format!("{}: {err}", temp_path.display()))?;
-                std::fs::rename(&temp_path, path)
-                    .map_err(|err| format!("{}: {err}", path.display()))?;
-                Ok(summary)
-            });
+            let result = eval_csv(&engine, input, &file, &mut reporter)
+                .map_err(|err| format!("{flows_name}: {err}"))
+                .and_then(|summary| {
+                    file.sync_all()
+                        .map_err(|err| format!("{}: {err}", temp_path.display()))?;
+                    std::fs::rename(&temp_path, path)
+                        .map_err(|err| format!("{}: {err}", path.display()))?;
+                    Ok(summary)
+                });
             if result.is_err() {
                 let _ = std::fs::remove_file(&temp_path);
             }
