@@ -125,8 +125,10 @@ fn snapshot_and_flows_mode_reads_the_eval_csv() {
     assert_eq!(rows.len(), 2, "{stdout}");
     assert_eq!((rows[0][0], rows[0][3]), ("1", "1.00"), "{stdout}");
     assert_eq!(rows[1][0], "2", "{stdout}");
+    // A number (its size is timing, which tests do not judge: nine flows on a loaded machine
+    // can print 0.00).
     let speedup: f64 = rows[1][3].parse().unwrap();
-    assert!(speedup > 0.0, "{stdout}");
+    assert!(speedup.is_finite() && speedup >= 0.0, "{stdout}");
 }
 
 #[test]
