@@ -12,7 +12,7 @@
 //! keeps them one-to-one and in order, and when the text does not line up with the model that
 //! way (another shape, a count that differs) the caller writes the whole snapshot instead.
 
-use super::write::{snapshot_to_value, snapshot_to_value_beside};
+use super::write::snapshot_to_value_beside;
 use crate::model::Snapshot;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -21,12 +21,10 @@ use std::collections::HashMap;
 /// `after` written over `original` (the text `before` was loaded from), changing only what
 /// differs between `before` and `after`; `None` when the text cannot be lined up with the model.
 pub fn patch_snapshot_text(original: &str, before: &Snapshot, after: &Snapshot) -> Option<String> {
-    let (old, new) = rayon::join(|| snapshot_to_value(before), || snapshot_to_value(after));
-    patch_values(original, &old, &new)
-}
-
-/// [`patch_snapshot_text`] with both snapshots already in the API's shape.
-fn patch_values(original: &str, old: &Value, new: &Value) -> Option<String> {
+    // Unchanged groups, NICs and lists reduced to their ids on both sides: on a whole account,
+    // the full shapes would cost seconds and gigabytes to build and compare.
+    let old = snapshot_to_value_beside(before, after);
+    let new = snapshot_to_value_beside(after, before);
     let body = original.trim_start_matches('\u{feff}');
     let root: &RawValue = serde_json::from_str(body).ok()?;
     // Only the snapshot shape lines up with the writer's shape.
@@ -38,7 +36,7 @@ fn patch_values(original: &str, old: &Value, new: &Value) -> Option<String> {
         text: original,
         edits: Vec::new(),
     };
-    patch.value(root, old, new)?;
+    patch.value(root, &old, &new)?;
     patch.apply()
 }
 
@@ -287,18 +285,12 @@ pub fn rewritten_snapshot_text(
     after: &Snapshot,
 ) -> String {
     let whole = super::snapshot_to_string(after);
-    if let Some(original) = original {
-        // Unchanged groups, NICs and lists reduced to their ids on both sides: on a whole
-        // account, the full shapes would cost seconds and gigabytes to build and compare.
-        let old = snapshot_to_value_beside(before, after);
-        let new = snapshot_to_value_beside(after, before);
-        if let Some(text) = patch_values(original, &old, &new) {
-            // The patched text must load back as exactly `after` (else it is written whole).
-            let same = Snapshot::from_json_str(&text)
-                .is_ok_and(|loaded| super::snapshot_to_string(&loaded) == whole);
-            if same {
-                return text;
-            }
+    if let Some(text) = original.and_then(|original| patch_snapshot_text(original, before, after)) {
+        // The patched text must load back as exactly `after` (else it is written whole).
+        let same = Snapshot::from_json_str(&text)
+            .is_ok_and(|loaded| super::snapshot_to_string(&loaded) == whole);
+        if same {
+            return text;
         }
     }
     whole

@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The snapshot as one JSON object with the keys of `shared/spec/interface.md` (plus
 /// `ClientTokens` when any call was made with a client token).
 pub fn snapshot_to_value(snapshot: &Snapshot) -> Value {
-    serde_json::to_value(WireSnapshot(snapshot)).unwrap_or(Value::Null)
+    serde_json::to_value(WireSnapshot::whole(snapshot)).unwrap_or(Value::Null)
 }
 
 /// [`snapshot_to_value`], pretty-printed with a final newline.
@@ -31,7 +31,7 @@ pub fn snapshot_to_string(snapshot: &Snapshot) -> String {
 
 /// Writes [`snapshot_to_string`]'s text to `out`.
 pub fn write_snapshot(snapshot: &Snapshot, mut out: impl std::io::Write) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut out, &WireSnapshot(snapshot))?;
+    serde_json::to_writer_pretty(&mut out, &WireSnapshot::whole(snapshot))?;
     out.write_all(b"\n")
 }
 
@@ -56,35 +56,19 @@ pub fn policy_api_name(action: Action) -> &'static str {
     }
 }
 
-struct WireSnapshot<'a>(&'a Snapshot);
+/// A snapshot in the API's shape; with `beside`, every group, NIC and list that `beside` holds
+/// unchanged is written as its id alone ([`snapshot_to_value_beside`]).
+struct WireSnapshot<'a> {
+    snapshot: &'a Snapshot,
+    beside: Option<&'a Snapshot>,
+}
 
-impl Serialize for WireSnapshot<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let snapshot = self.0;
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry(
-            "SecurityGroups",
-            &Seq(snapshot.groups().iter().map(|g| WireGroup(snapshot, g))),
-        )?;
-        map.serialize_entry(
-            "NetworkInterfaces",
-            &Seq(snapshot.nics().iter().map(|n| WireNic(snapshot, n))),
-        )?;
-        map.serialize_entry(
-            "PrefixLists",
-            &Seq(snapshot.prefix_lists().iter().map(WirePrefixList)),
-        )?;
-        map.serialize_entry(
-            "PortRangeLists",
-            &Seq(snapshot.port_lists().iter().map(WirePortList)),
-        )?;
-        if !snapshot.client_tokens().is_empty() {
-            map.serialize_entry(
-                "ClientTokens",
-                &Seq(snapshot.client_tokens().iter().map(WireToken)),
-            )?;
+impl<'a> WireSnapshot<'a> {
+    fn whole(snapshot: &'a Snapshot) -> WireSnapshot<'a> {
+        WireSnapshot {
+            snapshot,
+            beside: None,
         }
-        map.end()
     }
 }
 
@@ -93,16 +77,35 @@ impl Serialize for WireSnapshot<'_> {
 /// other differ exactly where the models do, at a small part of the cost of the whole shape on
 /// a large account ([`super::preserve`] compares them).
 pub fn snapshot_to_value_beside(snapshot: &Snapshot, other: &Snapshot) -> Value {
-    serde_json::to_value(WireBeside(snapshot, other)).unwrap_or(Value::Null)
+    let wire = WireSnapshot {
+        snapshot,
+        beside: Some(other),
+    };
+    serde_json::to_value(wire).unwrap_or(Value::Null)
 }
-
-struct WireBeside<'a>(&'a Snapshot, &'a Snapshot);
 
 /// An element in full, or only its id (`key`: the id's field) when the other snapshot has it
 /// unchanged.
 enum OrId<'a, T> {
     Full(T),
     Id(&'static str, &'a str),
+}
+
+impl<'a, T> OrId<'a, T> {
+    /// `Id` when `unchanged` (the element `beside` holds under the same id equals `element`).
+    fn of<E: PartialEq>(
+        unchanged: Option<&E>,
+        element: &E,
+        key: &'static str,
+        id: &'a str,
+        full: impl FnOnce() -> T,
+    ) -> OrId<'a, T> {
+        if unchanged == Some(element) {
+            OrId::Id(key, id)
+        } else {
+            OrId::Full(full())
+        }
+    }
 }
 
 impl<T: Serialize> Serialize for OrId<'_, T> {
@@ -118,48 +121,41 @@ impl<T: Serialize> Serialize for OrId<'_, T> {
     }
 }
 
-impl Serialize for WireBeside<'_> {
+impl Serialize for WireSnapshot<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let (snapshot, other) = (self.0, self.1);
+        let (snapshot, beside) = (self.snapshot, self.beside);
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry(
             "SecurityGroups",
             &Seq(snapshot.groups().iter().map(|g| {
-                let same = other.group_index(&g.id).map(|i| other.group(i)) == Some(g);
-                match same {
-                    true => OrId::Id("SecurityGroupId", &g.id),
-                    false => OrId::Full(WireGroup(snapshot, g)),
-                }
+                let unchanged = beside.and_then(|o| Some(o.group(o.group_index(&g.id)?)));
+                OrId::of(unchanged, g, "SecurityGroupId", &g.id, || {
+                    WireGroup(snapshot, g)
+                })
             })),
         )?;
         map.serialize_entry(
             "NetworkInterfaces",
             &Seq(snapshot.nics().iter().map(|n| {
-                let same = other.nic_index(&n.id).map(|i| other.nic(i)) == Some(n);
-                match same {
-                    true => OrId::Id("NetworkInterfaceId", &n.id),
-                    false => OrId::Full(WireNic(snapshot, n)),
-                }
+                let unchanged = beside.and_then(|o| Some(o.nic(o.nic_index(&n.id)?)));
+                OrId::of(unchanged, n, "NetworkInterfaceId", &n.id, || {
+                    WireNic(snapshot, n)
+                })
             })),
         )?;
         map.serialize_entry(
             "PrefixLists",
             &Seq(snapshot.prefix_lists().iter().map(|l| {
-                match other.prefix_list(&l.id) == Some(l) {
-                    true => OrId::Id("PrefixListId", &l.id),
-                    false => OrId::Full(WirePrefixList(l)),
-                }
+                let unchanged = beside.and_then(|o| o.prefix_list(&l.id));
+                OrId::of(unchanged, l, "PrefixListId", &l.id, || WirePrefixList(l))
             })),
         )?;
         map.serialize_entry(
             "PortRangeLists",
-            &Seq(snapshot
-                .port_lists()
-                .iter()
-                .map(|l| match other.port_list(&l.id) == Some(l) {
-                    true => OrId::Id("PortRangeListId", &l.id),
-                    false => OrId::Full(WirePortList(l)),
-                })),
+            &Seq(snapshot.port_lists().iter().map(|l| {
+                let unchanged = beside.and_then(|o| o.port_list(&l.id));
+                OrId::of(unchanged, l, "PortRangeListId", &l.id, || WirePortList(l))
+            })),
         )?;
         if !snapshot.client_tokens().is_empty() {
             map.serialize_entry(

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditReport};
 use sgsim::analysis::check::{
-    check, check_connection, source_port_open, CheckAnswer, ConnectionAnswer,
+    check, check_connection, source_port_open, CheckAnswer, ConnectionAnswer, ConnectionRange,
 };
 use sgsim::api::preserve::rewritten_snapshot_text;
 use sgsim::api::write::snapshot_to_string;
@@ -314,7 +314,7 @@ impl Engine {
         if answer.sport_open {
             let ranges = answer.ranges.iter().map(|r| {
                 let mut one = self.connection_verdict(py, answer, &r.verdict, r.from)?;
-                one.text = one_range_text(&self.interactive, answer, r.from);
+                one.text = one_range_text(&self.interactive, answer, r);
                 Ok((r.from, r.to, Py::new(py, one)?))
             });
             out.source_ports = Some(ranges.collect::<PyResult<_>>()?);
@@ -323,17 +323,20 @@ impl Engine {
     }
 }
 
-/// The text of one source port's connection answer, as `sgsim check --from --to --sport`
+/// The text of one range's connection answer, as `sgsim check --from --to --sport FROM`
 /// prints it.
-fn one_range_text(engine: &sgsim::Engine, answer: &ConnectionAnswer, port: u16) -> String {
-    let range = answer.ranges.iter().find(|r| r.from == port);
+fn one_range_text(
+    engine: &sgsim::Engine,
+    answer: &ConnectionAnswer,
+    range: &ConnectionRange,
+) -> String {
     let one = ConnectionAnswer {
         flow: Flow {
-            src_port: port,
+            src_port: range.from,
             ..answer.flow
         },
         sport_open: false,
-        ranges: range.into_iter().cloned().collect(),
+        ranges: vec![range.clone()],
         ..*answer
     };
     one.text(engine)
