@@ -7,7 +7,8 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sgsim::bench::{self, synth, Executor, VerdictCounts};
-use sgsim::{classbench, Engine, Query, Snapshot};
+use sgsim::input::classbench;
+use sgsim::{Engine, Query, Snapshot};
 use std::path::Path;
 use std::time::Duration;
 

@@ -44,61 +44,62 @@
 //!
 //! ## Layout
 //!
-//! - [`api`]: the ECS API's JSON shapes and their validation — the only way in.
-//! - [`model`]: validated types; nothing past here fails on bad data.
+//! The modules follow the data: `input → model → compile → eval → {control, analysis}`, with
+//! the command line (`src/cli/`, part of the binary) thin on top. `docs/architecture.md` draws
+//! it and says where new work goes.
+//!
+//! - [`input`]: every input format, each read into [`model`] types — the ECS API's JSON
+//!   ([`input::ecs`], also written back), flows CSV, ClassBench, VPC flow logs.
+//! - [`model`]: validated types and the semantic clauses shared by every evaluator; nothing
+//!   past here fails on bad data.
 //! - [`compile`]: snapshot → per-NIC, per-direction decision structures.
-//! - [`eval`]: the [`Engine`], batch evaluation and the [`eval::reference`] oracle.
-//! - [`bulk`]: the bulk CSV contract of `sgsim eval`, streaming.
+//! - [`eval`]: the [`Engine`], batch and bulk CSV evaluation, and the [`eval::reference`]
+//!   oracle.
 //! - [`control`]: the ECS security-group API simulated (S17–S20): the [`Simulator`] applies
-//!   API calls to a snapshot; [`api::write`] writes the result back in the API's shape.
-//! - [`classbench`]: ClassBench filter sets and traces as a snapshot and flows.
-//! - [`bench`](mod@bench): verdict counting, verification against the reference, timing and synthetic
-//!   rule sets for `sgsim bench` and the criterion benches.
-//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit and diff; and
-//!   [`analysis::replay`], VPC flow logs replayed against a snapshot.
-//! - [`flowlog`]: Alibaba VPC flow-log records (SLS JSON, CSV, Parquet) and a generator of them.
+//!   API calls to a snapshot.
+//! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit, diff, reach,
+//!   search; and [`analysis::replay`], VPC flow logs replayed against a snapshot.
+//! - [`bench`](mod@bench): verdict counting, verification against the reference, timing, and
+//!   the generators of rule sets, accounts and flow logs for `sgsim bench`, tests and benches.
 
 // Only `compile::kernel` (the AVX-512 lookup step) may use `unsafe`; it says why there.
 #![deny(unsafe_code)]
 
 pub mod analysis;
-pub mod api;
 pub mod bench;
-pub mod bulk;
-pub mod classbench;
 pub mod compile;
 pub mod control;
 pub mod eval;
-pub mod flowlog;
-pub mod flows;
+pub mod input;
 pub mod model;
+pub mod rng;
 
-pub use api::LoadError;
 pub use control::{Answer, ApiCall, ApiError, Simulator};
 pub use eval::{ConnectionVerdict, Engine, Query};
+pub use input::ecs::LoadError;
 pub use model::Snapshot;
 
 impl Snapshot {
-    /// Loads a snapshot from JSON text in any accepted shape (see [`api`]).
+    /// Loads a snapshot from JSON text in any accepted shape (see [`input::ecs`]).
     pub fn from_json_str(text: &str) -> Result<Snapshot, LoadError> {
-        api::snapshot_from_str(text)
+        input::ecs::snapshot_from_str(text)
     }
 
     /// Loads a snapshot from a reader holding JSON.
     pub fn from_reader(reader: impl std::io::Read) -> Result<Snapshot, LoadError> {
-        api::snapshot_from_reader(reader)
+        input::ecs::snapshot_from_reader(reader)
     }
 
     /// Loads a snapshot from a file, a directory of API responses (every `*.json` below it, in
     /// natural order of their paths) or `-` for stdin, in any mix of the shapes
-    /// [`api::dump`] recognises. What the inputs reference but do not give is not an error
-    /// here; [`api::dump::assemble`] returns it in its report.
+    /// [`input::ecs::dump`] recognises. What the inputs reference but do not give is not an error
+    /// here; [`input::ecs::dump::assemble`] returns it in its report.
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Snapshot, LoadError> {
-        api::dump::assemble(&[path]).map(|(snapshot, _)| snapshot)
+        input::ecs::dump::assemble(&[path]).map(|(snapshot, _)| snapshot)
     }
 
     /// Loads a snapshot from an already parsed JSON value.
     pub fn from_json_value(value: serde_json::Value) -> Result<Snapshot, LoadError> {
-        api::snapshot_from_value(value)
+        input::ecs::snapshot_from_value(value)
     }
 }

@@ -1,18 +1,18 @@
-//! `sgsim eval`'s bulk path (`sgsim::bulk::eval_csv`) against the reference evaluator, row by
+//! `sgsim eval`'s bulk path (`sgsim::eval::bulk::eval_csv`) against the reference evaluator, row by
 //! row, on random accounts and flows written in every way the CSV contract allows: quoted
 //! fields (with `""` and line ends inside), CRLF line ends, other spellings of directions,
 //! protocols, ports and addresses, IPv6, empty ports, and bad rows (unknown NIC, bad address,
 //! fields too many or too few, an empty line, bytes that are not UTF-8).
 //!
-//! The expectations come from the row-by-row reader (`sgsim::flows::FlowsReader`, the general
+//! The expectations come from the row-by-row reader (`sgsim::input::flows::FlowsReader`, the general
 //! parser) and `Engine::check_reference`: each good row's output is its input text (without its
 //! line end) and the reference verdict's columns; each bad row's says `error`, and is reported
 //! at the line the reader gives it.
 
 use proptest::prelude::*;
 use sgsim::bench::estate::{self, EstateShape};
-use sgsim::bulk::{eval_csv, EvalObserver, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
-use sgsim::flows::{parse_quoted, record_ends, FlowsReader, VerdictColumns};
+use sgsim::eval::bulk::{eval_csv, EvalObserver, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
+use sgsim::input::flows::{parse_quoted, record_ends, FlowsReader, VerdictColumns};
 use sgsim::model::{protocol_name, EvalOptions};
 use sgsim::{Engine, Query, Snapshot};
 

@@ -1,9 +1,9 @@
-//! `sgsim::bulk::eval_csv` streams its input in blocks of several MiB: rows that straddle a
+//! `sgsim::eval::bulk::eval_csv` streams its input in blocks of several MiB: rows that straddle a
 //! block boundary must come out whole, in input order, with bad rows reported at their true
 //! line numbers (`shared/spec/interface.md`, the CSV contract). Fuzz inputs are too short to
 //! cross a boundary, hence this test.
 
-use sgsim::bulk::{eval_csv, EvalObserver, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
+use sgsim::eval::bulk::{eval_csv, EvalObserver, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
 use sgsim::{Engine, Snapshot};
 use std::path::Path;
 

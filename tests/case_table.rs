@@ -3,7 +3,7 @@
 //! CSV row; the expected columns were worked out from `shared/spec/semantics.md`.
 
 use serde::Deserialize;
-use sgsim::bulk::{INPUT_HEADER, OUTPUT_COLUMNS};
+use sgsim::eval::bulk::{INPUT_HEADER, OUTPUT_COLUMNS};
 use sgsim::model::{Flow, Reason};
 use sgsim::{Engine, Snapshot};
 use std::collections::BTreeSet;

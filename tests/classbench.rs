@@ -1,7 +1,7 @@
 //! The ClassBench importer: exact conversion of hand-written lines, errors with file and line,
 //! gzip input, and equality with what shared/baselines/classbench_to_sg.py writes.
 
-use sgsim::classbench::{self, ClassBenchRule, TraceHeader};
+use sgsim::input::classbench::{self, ClassBenchRule, TraceHeader};
 use sgsim::model::{Action, DestPorts, Direction, PortRange, Protocol, RemoteObject, Rule};
 use sgsim::Snapshot;
 use std::io::Write;

@@ -155,7 +155,7 @@ fn sweep_writes_csv_and_a_chart() {
     assert!(rows[0].starts_with("rules,flows,build_ms,memory_bytes,threads,"));
     assert!(rows[0].ends_with(",processor"), "{stdout}");
     let mut processor = b",".to_vec();
-    sgsim::flows::write_field(&sgsim::bench::processor_model(), &mut processor);
+    sgsim::input::flows::write_field(&sgsim::bench::processor_model(), &mut processor);
     let processor = String::from_utf8(processor).unwrap();
     assert!(
         rows[1..].iter().all(|row| row.ends_with(&processor)),

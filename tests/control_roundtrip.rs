@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use sgsim::api::write::{snapshot_to_string, snapshot_to_value};
+use sgsim::input::ecs::write::{snapshot_to_string, snapshot_to_value};
 use sgsim::{Simulator, Snapshot};
 
 fn assert_same_model(a: &Snapshot, b: &Snapshot) {

@@ -6,8 +6,8 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use sgsim::api::write::{snapshot_to_string, snapshot_to_value};
 use sgsim::control::{ApiCall, PermissionParams, Request};
+use sgsim::input::ecs::write::{snapshot_to_string, snapshot_to_value};
 use sgsim::model::{Action, DestPorts, Direction, Flow, NicType, Reason, RemoteObject};
 use sgsim::{Simulator, Snapshot};
 

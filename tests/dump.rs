@@ -1,4 +1,4 @@
-//! The account-dump reader (`sgsim::api::dump`): real API response shapes load, pages and
+//! The account-dump reader (`sgsim::input::ecs::dump`): real API response shapes load, pages and
 //! sources join, conflicts and gaps are reported, and a world split into API-shaped files gives
 //! the same verdict, rule for rule, as the same world in one snapshot.
 
@@ -6,7 +6,7 @@ mod common;
 
 use common::{example, sgsim};
 use serde_json::{json, Value};
-use sgsim::api::dump::{assemble, assemble_documents, Document, MissingKind, Shape};
+use sgsim::input::ecs::dump::{assemble, assemble_documents, Document, MissingKind, Shape};
 use sgsim::model::{Action, Flow, GroupKind, Reason, Target};
 use sgsim::{Engine, Snapshot};
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ fn doc(name: &str, text: impl Into<String>) -> Document {
     }
 }
 
-fn load(docs: Vec<Document>) -> (Snapshot, sgsim::api::dump::AssemblyReport) {
+fn load(docs: Vec<Document>) -> (Snapshot, sgsim::input::ecs::dump::AssemblyReport) {
     assemble_documents(docs).unwrap_or_else(|err| panic!("{err}"))
 }
 
@@ -38,7 +38,7 @@ fn load_error(docs: Vec<Document>) -> String {
     }
 }
 
-fn missing_kinds(report: &sgsim::api::dump::AssemblyReport) -> Vec<(MissingKind, String)> {
+fn missing_kinds(report: &sgsim::input::ecs::dump::AssemblyReport) -> Vec<(MissingKind, String)> {
     report
         .missing
         .iter()

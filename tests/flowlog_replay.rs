@@ -6,10 +6,10 @@ mod common;
 
 use common::sgsim;
 use sgsim::analysis::replay::{self, Replay, ReplayObserver, ReplayOptions, ReplayReport};
+use sgsim::bench::flowlog::{self as generate, GeneratedRecord, LogGenerator, Truth};
 use sgsim::bench::synth;
 use sgsim::eval::reference;
-use sgsim::flowlog::generate::{self, GeneratedRecord, LogGenerator, Truth};
-use sgsim::flowlog::{self, Format, RecordError};
+use sgsim::input::flowlog::{self, Format, RecordError};
 use sgsim::model::{Action, Direction, EvalOptions, Flow, Reason, Target};
 use sgsim::Engine;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -491,7 +491,7 @@ fn the_cli_prints_text_json_and_csv() {
     let (engine, records) = generated(50, 300, 800, 3);
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("snapshot.json");
-    let value = sgsim::api::write::snapshot_to_value(engine.snapshot());
+    let value = sgsim::input::ecs::write::snapshot_to_value(engine.snapshot());
     std::fs::write(&snapshot, serde_json::to_string(&value).unwrap()).unwrap();
     let log = dir.path().join("log.csv");
     generate::write_text(records, Some(b','), std::fs::File::create(&log).unwrap()).unwrap();
@@ -552,7 +552,7 @@ fn audit_hits_adds_the_unused_rules_of_a_replay() {
     let snapshot = dir.path().join("snapshot.json");
     std::fs::write(
         &snapshot,
-        sgsim::api::write::snapshot_to_string(engine.snapshot()),
+        sgsim::input::ecs::write::snapshot_to_string(engine.snapshot()),
     )
     .unwrap();
     let log = dir.path().join("log.jsonl");

@@ -1,7 +1,7 @@
 //! The fuzz targets' seed corpora and every kept crash reproducer (`fuzz/artifacts-kept/`),
 //! replayed by the normal test run: seeds stay valid inputs, and a crash once found stays fixed.
 
-use sgsim::bulk::eval_csv;
+use sgsim::eval::bulk::eval_csv;
 use sgsim::{Engine, Snapshot};
 use std::path::{Path, PathBuf};
 
@@ -68,14 +68,14 @@ fn eval_csv_seeds_and_artifacts_write_one_record_per_row() {
             summary.accepted + summary.dropped + summary.errors
         );
         // Records, not lines: a quoted field may hold a line end (RFC 4180).
-        let records = sgsim::flows::record_ends(&output).len() as u64;
+        let records = sgsim::input::flows::record_ends(&output).len() as u64;
         assert_eq!(records, summary.rows + 1, "{}", name(input));
     }
 }
 
 #[test]
 fn load_dump_corpus_and_artifacts_do_not_panic() {
-    use sgsim::api::dump::{assemble_documents, Document};
+    use sgsim::input::ecs::dump::{assemble_documents, Document};
     let seeds = files("corpus", "load_dump");
     assert!(seeds.len() >= 10, "the seed corpus is missing: {seeds:?}");
     for input in seeds.iter().chain(&files("artifacts-kept", "load_dump")) {

@@ -186,8 +186,8 @@ fn derived_rule_ids_are_stable() {
 fn go_sdk_collector_permissions_load_as_one_unnamed_group() {
     for e in engines("permissions.go-sdk-collector.json") {
         let group = &e.snapshot().groups()[0];
-        assert_eq!(group.id, sgsim::api::UNNAMED_GROUP_ID);
-        assert_eq!(e.target(sgsim::api::UNNAMED_GROUP_ID), e.target(""));
+        assert_eq!(group.id, sgsim::input::ecs::UNNAMED_GROUP_ID);
+        assert_eq!(e.target(sgsim::input::ecs::UNNAMED_GROUP_ID), e.target(""));
         assert_eq!(group.rules[0].id, "sgr-somesecuritygroupruleid");
 
         // S8: 119.110.100.86 is a /32.

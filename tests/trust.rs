@@ -391,7 +391,7 @@ fn why6_quoted_fields_and_headers_read_the_same_everywhere() {
     assert!(err.contains("1 of 3 rows could not be evaluated"), "{err}");
     let output = out.stdout;
     assert_eq!(
-        sgsim::flows::record_ends(&output).len(),
+        sgsim::input::flows::record_ends(&output).len(),
         4,
         "header + 3 rows"
     );
@@ -405,7 +405,7 @@ fn why6_quoted_fields_and_headers_read_the_same_everywhere() {
 
     // The library reader (bench, diff, apply): the same records and the same line numbers.
     let rows: Vec<Result<u64, u64>> =
-        sgsim::flows::FlowsReader::new(fs::read(&flows).unwrap().as_slice())
+        sgsim::input::flows::FlowsReader::new(fs::read(&flows).unwrap().as_slice())
             .unwrap()
             .map(|row| match row.unwrap() {
                 Ok(row) => Ok(row.line),
@@ -626,7 +626,7 @@ fn why2_a_change_to_one_group_leaves_the_others_as_written() {
 /// Every kind of call: the patched text loads back into exactly the simulator's new snapshot.
 #[test]
 fn why2_patched_text_loads_as_the_new_snapshot_for_every_action() {
-    use sgsim::api::{preserve::patch_snapshot_text, snapshot_to_value};
+    use sgsim::input::ecs::{preserve::patch_snapshot_text, snapshot_to_value};
     let original = fs::read_to_string(example("vpc-web.json")).unwrap();
     let before = sgsim::Snapshot::from_json_str(&original).unwrap();
     let calls = [

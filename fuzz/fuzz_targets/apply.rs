@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::api::write::snapshot_to_string;
+use sgsim::input::ecs::write::snapshot_to_string;
 use sgsim::{Simulator, Snapshot};
 use std::sync::OnceLock;
 

@@ -1,6 +1,6 @@
 //! Arbitrary bytes as the flows CSV of `sgsim eval`, against the shipped example snapshot:
 //! every run ends in output or an error, never a panic, and writes one record per row. The
-//! flows reader (`sgsim::flows`) splits and unquotes records as the csv crate does, and its
+//! flows reader (`sgsim::input::flows`) splits and unquotes records as the csv crate does, and its
 //! row-by-row reader sees the rows `eval` counts.
 #![no_main]
 
@@ -15,7 +15,7 @@ static ENGINE: OnceLock<Engine> = OnceLock::new();
 fn our_records(text: &str) -> Vec<Vec<String>> {
     let mut pieces = Vec::new();
     let mut start = 0;
-    for end in sgsim::flows::record_ends(text.as_bytes()) {
+    for end in sgsim::input::flows::record_ends(text.as_bytes()) {
         pieces.push(&text[start..end]);
         start = end + 1;
     }
@@ -24,7 +24,7 @@ fn our_records(text: &str) -> Vec<Vec<String>> {
     }
     let mut records = Vec::new();
     for piece in pieces.into_iter().filter(|p| !p.is_empty()) {
-        match sgsim::flows::parse_quoted(piece) {
+        match sgsim::input::flows::parse_quoted(piece) {
             Ok(fields) => records.push(fields),
             // Only the last record can hold an unclosed quote.
             Err(_) => break,
@@ -61,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
     });
     let mut output = Vec::new();
     // A bad header is an error, not a panic.
-    let Ok(summary) = sgsim::bulk::eval_csv(engine, data, &mut output, &mut ()) else {
+    let Ok(summary) = sgsim::eval::bulk::eval_csv(engine, data, &mut output, &mut ()) else {
         return;
     };
     assert_eq!(
@@ -69,14 +69,14 @@ fuzz_target!(|data: &[u8]| {
         summary.accepted + summary.dropped + summary.errors
     );
     // Records, not lines: a quoted field may hold a line end (RFC 4180).
-    let records = sgsim::flows::record_ends(&output).len() as u64;
+    let records = sgsim::input::flows::record_ends(&output).len() as u64;
     assert_eq!(
         records,
         summary.rows + 1,
         "the header, then one record per row"
     );
     // The row-by-row reader (bench, diff, apply) sees the same rows.
-    let reader = sgsim::flows::FlowsReader::new(data).expect("eval accepted the header");
+    let reader = sgsim::input::flows::FlowsReader::new(data).expect("eval accepted the header");
     let rows = reader.map(|row| row.expect("reading a slice")).count() as u64;
     assert_eq!(rows, summary.rows);
 });

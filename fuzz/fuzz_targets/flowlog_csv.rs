@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::flowlog::{self, interpret, Format};
+use sgsim::input::flowlog::{self, interpret, Format};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut reader) = flowlog::open_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())), Some(Format::Csv)) else {

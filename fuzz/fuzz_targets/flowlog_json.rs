@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::flowlog::{self, interpret, json, Format};
+use sgsim::input::flowlog::{self, interpret, json, Format};
 
 fuzz_target!(|data: &[u8]| {
     for line in data.split(|&b| b == b'\n') {

@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::api::dump::{assemble_documents, Document};
-use sgsim::api::snapshot_to_string;
+use sgsim::input::ecs::dump::{assemble_documents, Document};
+use sgsim::input::ecs::snapshot_to_string;
 use sgsim::model::{Flow, Target};
 use sgsim::{Engine, Snapshot};
 

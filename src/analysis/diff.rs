@@ -300,7 +300,7 @@ pub struct FlowFlip {
     /// The flow as text; its fields follow.
     pub flow: String,
     #[serde(flatten)]
-    pub fields: crate::flows::FlowFields,
+    pub fields: crate::input::flows::FlowFields,
     pub from: Action,
     pub to: Action,
     pub before: String,
@@ -322,7 +322,7 @@ pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) 
                 line: *line,
                 target: old.snapshot().target_id(old_target).to_string(),
                 flow: flow.to_string(),
-                fields: crate::flows::FlowFields::of(flow),
+                fields: crate::input::flows::FlowFields::of(flow),
                 from: before.action,
                 to: after.action,
                 before: decider_name(old.snapshot(), &before),

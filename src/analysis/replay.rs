@@ -2,7 +2,7 @@
 //! connection, hit counts per rule, the rules no logged traffic used, and the records whose
 //! logged `action` disagrees with the simulated verdict. The rules are in `docs/flowlogs.md`.
 //!
-//! Records stream through in blocks (see [`crate::flowlog`]); each block is split across
+//! Records stream through in blocks (see [`crate::input::flowlog`]); each block is split across
 //! rayon's threads, which read, classify and evaluate their part with the engine's batch path,
 //! and the per-thread tallies are merged in input order. Memory holds the tallies (per rule: a
 //! few counters and a distinct-flow counter that turns into a fixed-size sketch past
@@ -11,7 +11,7 @@
 //! record can tell ([`Role::Undecided`]), each until its ENI's log is
 //! [`PAIRING_HORIZON_SECS`] past it, so it stays flat however many records are read.
 
-use crate::flowlog::{
+use crate::input::flowlog::{
     interpret, Block, LogDirection, LoggedAction, Record, RecordError, TrafficRecord,
 };
 use crate::model::{proto, Action, Direction, Flow, NicIndex, Reason, RuleRef, Target, Verdict};

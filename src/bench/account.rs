@@ -9,7 +9,7 @@
 //! assert_eq!(snapshot.nics().len(), 40);
 //! ```
 
-use super::synth::Rng;
+use crate::rng::Rng;
 use serde_json::{json, Value};
 
 /// Ports real tiers open to each other.

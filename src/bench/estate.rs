@@ -26,11 +26,11 @@
 //! assert_eq!(estate.queries.len(), 1000);
 //! ```
 
-use super::synth::Rng;
 use crate::model::{
     proto, Action, DestPorts, Direction, Flow, GroupIndex, GroupKind, InnerAccessPolicy, Nic,
     NicType, PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
 };
+use crate::rng::Rng;
 use crate::Query;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use std::collections::HashSet;
@@ -525,7 +525,7 @@ pub fn measure(
         shape.nics, shape.groups, shape.rules_per_group, settings.flows
     ));
     let estate = generate(shape, settings.flows);
-    let text = crate::api::write::snapshot_to_string(&estate.snapshot);
+    let text = crate::input::ecs::write::snapshot_to_string(&estate.snapshot);
     let (dir, temporary) = match &settings.write {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -22,6 +22,7 @@
 
 pub mod account;
 pub mod estate;
+pub mod flowlog;
 pub mod synth;
 
 use crate::compile::Tier;
@@ -202,7 +203,7 @@ pub fn sample_indices(len: usize, count: usize, seed: u64) -> Vec<usize> {
     if count >= len {
         return (0..len).collect();
     }
-    let mut rng = synth::Rng::new(seed);
+    let mut rng = crate::rng::Rng::new(seed);
     let mut chosen = std::collections::HashSet::with_capacity(count);
     for j in (len - count)..len {
         let t = rng.below(j as u64 + 1) as usize;
@@ -1113,7 +1114,7 @@ pub fn read_flows_csv(
     reader: impl std::io::Read,
     file: &str,
 ) -> Result<Vec<Query>, String> {
-    let rows = crate::flows::FlowsReader::new(std::io::BufReader::new(reader))
+    let rows = crate::input::flows::FlowsReader::new(std::io::BufReader::new(reader))
         .map_err(|err| err.in_file(file))?;
     let mut queries = Vec::new();
     let mut last_target: Option<(String, crate::model::Target)> = None;

@@ -5,7 +5,8 @@
 use clap::{ArgGroup, Args};
 use sgsim::bench::{self, BenchError, Measurement, Progress, SweepRow};
 use sgsim::compile::Tier;
-use sgsim::{classbench, Query, Snapshot};
+use sgsim::input::classbench;
+use sgsim::{Query, Snapshot};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -366,7 +367,7 @@ fn csv_row(row: &SweepRow, threads: usize) -> String {
     let m = row.first();
     let c = m.counts;
     let mut processor = Vec::new();
-    sgsim::flows::write_field(&bench::processor_model(), &mut processor);
+    sgsim::input::flows::write_field(&bench::processor_model(), &mut processor);
     format!(
         "{},{},{:.3},{},{},{:.0},{:.0},{:.0},{},{},{},{},{},{},{}",
         m.rules,

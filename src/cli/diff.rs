@@ -4,7 +4,7 @@ use super::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::json;
 use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
-use sgsim::flows::FlowsReader;
+use sgsim::input::flows::FlowsReader;
 use sgsim::model::Flow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,7 +73,7 @@ const SCHEMA_VERSION: u32 = 1;
 /// A flows-file row: its line number, target id and flow.
 type FlowRow = (u64, String, Flow);
 
-/// Reads the flows file (the `eval` format, [`sgsim::flows`]). Bad rows, and rows whose NIC is
+/// Reads the flows file (the `eval` format, [`sgsim::input::flows`]). Bad rows, and rows whose NIC is
 /// in neither snapshot, are reported on stderr with their line numbers and left out; the flag
 /// says there were some.
 fn read_flows(

@@ -2,7 +2,7 @@
 
 use super::{load_bulk_engine, EvalSwitches};
 use clap::Args;
-use sgsim::bulk::{eval_csv, BulkError, EvalObserver, RowError};
+use sgsim::eval::bulk::{eval_csv, BulkError, EvalObserver, RowError};
 use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@ mod search;
 mod snapshot;
 
 use clap::{Args, Parser, Subcommand};
-use sgsim::api::dump::{assemble, assemble_documents, AssemblyReport, Document};
+use sgsim::input::ecs::dump::{assemble, assemble_documents, AssemblyReport, Document};
 use sgsim::model::{EvalOptions, NicType};
 use sgsim::{Engine, Snapshot};
 use std::path::Path;

@@ -3,7 +3,7 @@
 use super::{emit, load_bulk_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::replay::{Replay, ReplayObserver, ReplayOptions, ReplayReport};
-use sgsim::flowlog::{self, Format, RecordError};
+use sgsim::input::flowlog::{self, Format, RecordError};
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -197,7 +197,7 @@ pub fn write_bench_logs(_: &Path, _: u64, _: u64) -> Result<ExitCode, String> {
 /// in SLS JSON and Parquet, for timing `sgsim replay` (not timed here).
 #[cfg(feature = "parquet")]
 pub fn write_bench_logs(dir: &Path, records: u64, seed: u64) -> Result<ExitCode, String> {
-    use sgsim::flowlog::generate::{write_json, LogGenerator, ParquetLogWriter};
+    use sgsim::bench::flowlog::{write_json, LogGenerator, ParquetLogWriter};
     use std::io::Write;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let set = sgsim::bench::synth::generate(BENCH_RULES, BENCH_FLOWS, seed);
@@ -205,7 +205,7 @@ pub fn write_bench_logs(dir: &Path, records: u64, seed: u64) -> Result<ExitCode,
     let snapshot_path = dir.join("snapshot.json");
     std::fs::write(
         &snapshot_path,
-        sgsim::api::write::snapshot_to_string(engine.snapshot()),
+        sgsim::input::ecs::write::snapshot_to_string(engine.snapshot()),
     )
     .map_err(|err| format!("{}: {err}", snapshot_path.display()))?;
     let json_path = dir.join("flowlogs.jsonl");

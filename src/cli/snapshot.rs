@@ -3,8 +3,8 @@
 use super::apply::write_atomically;
 use super::{emit, strict};
 use clap::Args;
-use sgsim::api::dump::assemble;
-use sgsim::api::snapshot_to_string;
+use sgsim::input::ecs::dump::assemble;
+use sgsim::input::ecs::snapshot_to_string;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

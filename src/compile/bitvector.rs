@@ -737,7 +737,7 @@ impl RuleVectors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::synth::Rng;
+    use crate::rng::Rng;
 
     /// Every lookup strategy gives the class a binary search over the starts gives, on
     /// clustered starts (so that child tables and scans both occur) and at block edges.

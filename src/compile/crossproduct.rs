@@ -967,7 +967,7 @@ fn boxes(lo: u32, hi: u32) -> Vec<((u16, u16), (u16, u16))> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::synth::Rng;
+    use crate::rng::Rng;
 
     /// Random IPv4 rules with every shape the tables must handle: sets of several CIDRs
     /// (nested and not, some across 16-bit boundaries), port ranges and lists, protocols, empty

@@ -8,7 +8,7 @@ use super::bitvector::{Key, RuleFieldSets};
 use super::kernel::{run_with_best_kernel, Kernel, KernelTask};
 use super::partitioned::FlowKey;
 use super::Classifier;
-use crate::bench::synth::Rng;
+use crate::rng::Rng;
 use std::time::{Duration, Instant};
 
 /// Flows per timing pass: enough to cover the structures' hot paths, little enough that a

@@ -8,7 +8,7 @@ use super::validate::{
     MAX_NIC_RULES,
 };
 use super::IdSource;
-use crate::api::write::{policy_api_name, protocol_api_name};
+use crate::input::ecs::write::{policy_api_name, protocol_api_name};
 use crate::model::{
     DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, NicType,
     RemoteObject, Rule, SecurityGroup, Snapshot, SnapshotParts,

@@ -5,7 +5,7 @@
 
 use super::error::{err, ApiError};
 use super::request::PermissionParams;
-use crate::api::{parse_cidr, parse_port_range};
+use crate::input::ecs::{parse_cidr, parse_port_range};
 use crate::model::{
     proto, Action, DestPorts, Direction, Family, GroupKind, NicType, PortRange, Protocol,
     RemoteObject, Rule, SecurityGroup, Snapshot,

@@ -252,7 +252,7 @@ mod tests {
 
     #[test]
     fn the_ipv4_short_path_agrees_on_random_digits_and_dots() {
-        let mut rng = crate::bench::synth::Rng::new(7);
+        let mut rng = crate::rng::Rng::new(7);
         let alphabet = b"0123456789..";
         for _ in 0..200_000 {
             let len = rng.below(18) as usize;
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn the_ipv4_short_path_takes_every_canonical_address() {
-        let mut rng = crate::bench::synth::Rng::new(11);
+        let mut rng = crate::rng::Rng::new(11);
         for _ in 0..100_000 {
             let address = Ipv4Addr::from(rng.next_u64() as u32 >> rng.below(32));
             let text = address.to_string();

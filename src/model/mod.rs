@@ -1,4 +1,4 @@
-//! Validated plain types. Everything here was checked by [`crate::api`] on the way in, so
+//! Validated plain types. Everything here was checked by [`crate::input::ecs`] on the way in, so
 //! nothing past this point can fail on bad data.
 //!
 //! Spec clauses are cited as S1..S20 (`shared/spec/semantics.md`).

@@ -175,7 +175,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Assembles a snapshot from validated parts. Ids must be unique and every NIC's group
-    /// index in range; [`crate::api`] guarantees both for loaded data.
+    /// index in range; [`crate::input::ecs`] guarantees both for loaded data.
     pub fn new(
         groups: Vec<SecurityGroup>,
         nics: Vec<Nic>,

@@ -19,7 +19,7 @@ pub fn sgsim(args: &[&str]) -> Output {
         .unwrap()
 }
 
-use sgsim::api::write::snapshot_to_value;
+use sgsim::input::ecs::write::snapshot_to_value;
 use sgsim::{Answer, Simulator, Snapshot};
 
 pub const REGION: &str = "cn-hangzhou";

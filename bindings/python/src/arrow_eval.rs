@@ -1,6 +1,6 @@
 //! `Engine.evaluate`: Arrow record batches in, verdict columns out, on rayon's threads.
 //!
-//! Each row's seven fields go through `sgsim::bulk::parse_fields`, the parsing `sgsim eval`
+//! Each row's seven fields go through `sgsim::eval::bulk::parse_fields`, the parsing `sgsim eval`
 //! gives a CSV row, so verdicts and error messages are the command's; rows then go through
 //! `Engine::check_batch` a chunk at a time. No Python object is made per row.
 
@@ -8,7 +8,7 @@ use arrow_array::builder::StringBuilder;
 use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
-use sgsim::bulk::parse_fields;
+use sgsim::eval::bulk::parse_fields;
 use sgsim::model::{Action, Reason, Verdict};
 use sgsim::{Engine, Query};
 use std::sync::Arc;
@@ -278,6 +278,6 @@ mod tests {
 
     #[test]
     fn input_columns_are_the_csv_header() {
-        assert_eq!(INPUT_COLUMNS.join(","), sgsim::bulk::INPUT_HEADER);
+        assert_eq!(INPUT_COLUMNS.join(","), sgsim::eval::bulk::INPUT_HEADER);
     }
 }

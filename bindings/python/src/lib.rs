@@ -1,6 +1,6 @@
 //! The `sgsim` Python package's native module (`sgsim._sgsim`): a thin layer over the sgsim
 //! library. Every answer comes from the library's own functions — `Engine::check`, the CSV
-//! contract's row parsing (`sgsim::bulk::parse_fields`), audit, diff and the API simulator — so
+//! contract's row parsing (`sgsim::eval::bulk::parse_fields`), audit, diff and the API simulator — so
 //! Python gets exactly what the `sgsim` command prints.
 
 mod arrow_eval;
@@ -12,8 +12,8 @@ use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditRep
 use sgsim::analysis::check::{
     check, check_connection, source_port_open, CheckAnswer, ConnectionAnswer, ConnectionRange,
 };
-use sgsim::api::preserve::rewritten_snapshot_text;
-use sgsim::api::write::snapshot_to_string;
+use sgsim::input::ecs::preserve::rewritten_snapshot_text;
+use sgsim::input::ecs::write::snapshot_to_string;
 use sgsim::eval::explain::{explanation, verdict_line};
 use sgsim::model::{DestPorts, Direction, EvalOptions, Flow, NicIndex, NicType, Target, Verdict};
 use sgsim::ConnectionVerdict;

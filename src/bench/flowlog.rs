@@ -13,8 +13,8 @@
 //! advance with the records (by default 20 ms per connection, give or take a minute), as
 //! exports are in time order.
 
-use crate::bench::synth::Rng;
 use crate::model::{proto, Action, Direction, Flow, NicIndex, Target};
+use crate::rng::Rng;
 use crate::{Engine, Query};
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, Write};

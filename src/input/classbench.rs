@@ -22,14 +22,14 @@
 //! Trace lines become ingress flows on that NIC, ports kept as they are.
 //!
 //! ```
-//! use sgsim::classbench;
+//! use sgsim::input::classbench;
 //! let rules = classbench::parse_rules_str(
 //!     "@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t0 : 1023\t0x06/0xFF\t0x0000/0x0000\t\n", "inline")?;
 //! let snapshot = classbench::snapshot(&rules);
 //! let rule = &snapshot.groups()[0].rules[0];
 //! assert_eq!((rule.id.as_str(), rule.priority), ("sgr-0", 1));
 //! assert_eq!(rule.summary(), "accept tcp 1/1023 from 10.0.0.0/8");
-//! # Ok::<(), sgsim::classbench::ClassBenchError>(())
+//! # Ok::<(), sgsim::input::classbench::ClassBenchError>(())
 //! ```
 
 use crate::model::{

@@ -446,7 +446,7 @@ impl Block for DocumentBlock {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flowlog::{Field, Value};
+    use crate::input::flowlog::{Field, Value};
 
     /// Every record of a text log as (location, eni-id or the error).
     fn read(text: &[u8], format: Option<Format>) -> Result<Vec<(u64, String)>, String> {

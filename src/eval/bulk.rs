@@ -1,6 +1,6 @@
 //! The bulk CSV contract of `sgsim eval` (`shared/spec/interface.md`), streaming.
 //!
-//! Input: the flows CSV of [`crate::flows`] (the header
+//! Input: the flows CSV of [`crate::input::flows`] (the header
 //! `nic_id,direction,protocol,src_ip,src_port,dst_ip,dst_port`, then one flow per record, RFC 4180
 //! quoting). Output: the input columns followed by `verdict,reason,security_group_id,rule_id`,
 //! rows in input order. A bad row stops nothing: it is reported with the line it starts on and
@@ -10,11 +10,11 @@
 //! and written out in order before the next is read, so memory stays flat however long the
 //! input is.
 
-use crate::flows::{
+use crate::input::flows::{
     check_header, ends_in_quotes, field_count_error, parse_quoted, read_record, record_ends,
     split_unquoted, trim_line_end, write_field, VerdictWriter,
 };
-pub use crate::flows::{FlowsError as BulkError, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
+pub use crate::input::flows::{FlowsError as BulkError, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
 use crate::model::{
     parse_protocol_number, proto, Action, Direction, Flow, Reason, Target, Verdict,
 };
@@ -830,7 +830,7 @@ fn ragged_fields(line: &[u8]) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::synth::Rng;
+    use crate::rng::Rng;
 
     /// Checks `fast_row` on `record` (with its line end) against the general parser; true when
     /// the fast path took it.
@@ -850,7 +850,7 @@ mod tests {
             "{:?}",
             String::from_utf8_lossy(record)
         );
-        let (nic, flow) = crate::flows::parse_row(line).unwrap_or_else(|err| {
+        let (nic, flow) = crate::input::flows::parse_row(line).unwrap_or_else(|err| {
             panic!(
                 "the fast path read {:?}, the general one refuses it: {err}",
                 String::from_utf8_lossy(record)
@@ -1095,7 +1095,7 @@ mod tests {
             }
         }
         for verdict in &verdicts {
-            let columns = crate::flows::VerdictColumns::of(&engine, verdict);
+            let columns = crate::input::flows::VerdictColumns::of(&engine, verdict);
             let mut expected = format!(",{},{},", columns.verdict, columns.reason).into_bytes();
             write_field(columns.security_group_id, &mut expected);
             expected.push(b',');

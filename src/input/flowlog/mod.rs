@@ -17,7 +17,6 @@
 //! is separate from reading them, so every format shares one set of rules and error messages.
 
 pub mod csv;
-pub mod generate;
 pub mod json;
 #[cfg(feature = "parquet")]
 pub mod parquet;
