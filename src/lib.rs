@@ -75,7 +75,7 @@ pub mod model;
 pub mod rng;
 
 pub use control::{Answer, ApiCall, ApiError, Simulator};
-pub use eval::{ConnectionVerdict, Engine, Query};
+pub use eval::{ConnectionVerdict, Engine, EngineBuilder, Query};
 pub use input::ecs::LoadError;
 pub use model::Snapshot;
 

@@ -36,12 +36,11 @@ fn lazy_engines_equal_reference_on_estates() {
     for (group_sets, seed) in [(Some(30), 1), (None, 2)] {
         let estate = small_estate(group_sets, seed);
         for (tier, min_flows) in [(Tier::Auto, u32::MAX), (Tier::Bulk, 800), (Tier::Auto, 0)] {
-            let engine = Engine::with_policy(
-                estate.snapshot.clone(),
-                EvalOptions::default(),
-                tier,
-                CompilePolicy::OnDemand { min_flows },
-            );
+            let engine = Engine::builder(estate.snapshot.clone())
+                .options(EvalOptions::default())
+                .tier(tier)
+                .policy(CompilePolicy::OnDemand { min_flows })
+                .build();
             let mut batch = sgsim::bench::verdict_buffer(estate.queries.len());
             engine.check_batch_parallel(&estate.queries, &mut batch);
             for (query, from_batch) in estate.queries.iter().zip(&batch) {
@@ -224,16 +223,19 @@ fn break_even() {
     };
     let estate = generate(&shape, 200_000);
     let options = EvalOptions::default();
-    let linear = Engine::with_policy(
-        estate.snapshot.clone(),
-        options,
-        Tier::Bulk,
-        CompilePolicy::OnDemand {
+    let linear = Engine::builder(estate.snapshot.clone())
+        .options(options)
+        .tier(Tier::Bulk)
+        .policy(CompilePolicy::OnDemand {
             min_flows: u32::MAX,
-        },
-    );
+        })
+        .build();
     let start = Instant::now();
-    let tables = Engine::with_tier(estate.snapshot.clone(), options, Tier::Bulk);
+    let tables = Engine::builder(estate.snapshot.clone())
+        .options(options)
+        .tier(Tier::Bulk)
+        .eager()
+        .build();
     let build = start.elapsed().as_secs_f64();
     let sets = tables.built_rule_sets().1;
     let time = |engine: &Engine| {

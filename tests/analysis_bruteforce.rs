@@ -276,7 +276,7 @@ fn audit_matches_brute_force() {
         let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         let report = audit(&engine, &AuditOptions::default());
         all_witnesses_verified(&report);
         for (nic, target_report) in report.targets.iter().enumerate() {
@@ -411,8 +411,8 @@ fn diff_matches_brute_force() {
         };
         let (old, new) = (load(&old_json), load(&new_json));
         let (old_engine, new_engine) = (
-            Engine::with_options(old.clone(), options),
-            Engine::with_options(new.clone(), options),
+            Engine::builder(old.clone()).options(options).build(),
+            Engine::builder(new.clone()).options(options).build(),
         );
         let report = diff(&old_engine, &new_engine);
         for t in &report.targets {
@@ -506,7 +506,7 @@ fn exposure_matches_brute_force() {
     for case in 0..150 {
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         let audit_options = AuditOptions {
             sensitive_ports: vec![3, 2],
         };
@@ -665,7 +665,7 @@ fn reach_matches_brute_force() {
         let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         let report = reach(&engine, &ReachSelection::default());
         let nics = snapshot.nics().len() as u32;
         // answers[(from, to, family)] by enumeration; ends are NIC indexes, `nics` = internet.
@@ -816,7 +816,7 @@ fn search_matches_brute_force() {
         let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         for _ in 0..4 {
             let space = random_space(&mut rng);
             let verdict = if rng.chance(50) {
@@ -938,7 +938,7 @@ fn explain_matches_brute_force() {
         let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         for nic in 0..3u32 {
             let target = Target::Nic(nic);
             for direction in Direction::ALL {
@@ -1019,7 +1019,7 @@ fn account_audit_equals_per_nic_audit() {
         let options = options_for(case);
         let json = random_snapshot(&mut rng);
         let snapshot = load(&json);
-        let engine = Engine::with_options(snapshot.clone(), options);
+        let engine = Engine::builder(snapshot.clone()).options(options).build();
         let per_nic = audit(&engine, &AuditOptions::default());
         let account = audit_account(&engine, &AuditOptions::default());
         all_witnesses_verified(&account);

@@ -92,7 +92,10 @@ fn check(seed: u64, styles: &[(u8, bool)], quotes: bool) {
     };
     let account = estate::generate(&shape, styles.len());
     let snapshot = account.snapshot.clone();
-    let engine = Engine::for_bulk(account.snapshot, EvalOptions::default());
+    let engine = Engine::builder(account.snapshot)
+        .options(EvalOptions::default())
+        .bulk()
+        .build();
 
     let mut input = format!("{INPUT_HEADER}\n").into_bytes();
     let mut records = Vec::new();

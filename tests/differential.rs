@@ -301,7 +301,7 @@ proptest! {
             .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
         // Every tier, including the partitioned tree split down to tiny leaves.
         for tier in [Tier::Auto, Tier::Bulk, Tier::Flat, Tier::FlatDense, Tier::CrossProduct, Tier::CrossVector, Tier::CrossList, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
-            let engine = Engine::with_tier(snapshot.clone(), options, tier);
+            let engine = Engine::builder(snapshot.clone()).options(options).tier(tier).eager().build();
             let targets = targets(engine.snapshot());
             let queries: Vec<Query> = flows
                 .iter()
@@ -332,8 +332,8 @@ proptest! {
             .unwrap_or_else(|err| panic!("generator made an invalid snapshot: {err}\n{snapshot_json:#}"));
         for (tier, min_flows) in [(Tier::Auto, u32::MAX), (Tier::Auto, 0), (Tier::Bulk, 3), (Tier::Auto, 2)] {
             let policy = CompilePolicy::OnDemand { min_flows };
-            let batch_engine = Engine::with_policy(snapshot.clone(), options, tier, policy);
-            let single_engine = Engine::with_policy(snapshot.clone(), options, tier, policy);
+            let batch_engine = Engine::builder(snapshot.clone()).options(options).tier(tier).policy(policy).build();
+            let single_engine = Engine::builder(snapshot.clone()).options(options).tier(tier).policy(policy).build();
             let targets = targets(batch_engine.snapshot());
             // Sorted by target, so that batches hold runs of one target and direction.
             let mut queries: Vec<Query> = flows
@@ -371,7 +371,9 @@ fn generator_covers_every_reason() {
             .new_tree(&mut runner)
             .unwrap()
             .current();
-        let engine = Engine::with_options(Snapshot::from_json_value(json).unwrap(), options);
+        let engine = Engine::builder(Snapshot::from_json_value(json).unwrap())
+            .options(options)
+            .build();
         let targets = targets(engine.snapshot());
         for (pick, flow) in &flows {
             let verdict = engine.check_reference(targets[pick % targets.len()], flow);
@@ -423,14 +425,22 @@ fn large_rule_sets_equal_reference() {
     ];
     for (rules, seed) in [(300, 11), (700, 12), (1500, 13), (4000, 14)] {
         let set = sgsim::bench::synth::generate(rules, 3000, seed);
-        let reference = Engine::with_tier(set.snapshot.clone(), EvalOptions::default(), Tier::Flat);
+        let reference = Engine::builder(set.snapshot.clone())
+            .options(EvalOptions::default())
+            .tier(Tier::Flat)
+            .eager()
+            .build();
         let expected: Vec<_> = set
             .queries
             .iter()
             .map(|q| reference.check_reference(q.target, &q.flow))
             .collect();
         for tier in tiers {
-            let engine = Engine::with_tier(set.snapshot.clone(), EvalOptions::default(), tier);
+            let engine = Engine::builder(set.snapshot.clone())
+                .options(EvalOptions::default())
+                .tier(tier)
+                .eager()
+                .build();
             let mut batch = sgsim::bench::verdict_buffer(set.queries.len());
             engine.check_batch(&set.queries, &mut batch);
             for ((query, want), from_batch) in set.queries.iter().zip(&expected).zip(&batch) {
@@ -460,7 +470,7 @@ proptest! {
     fn source_port_ranges_equal_reference((snapshot_json, flows, options) in snapshot_and_flows()) {
         use sgsim::analysis::open_port::by_source_port;
         let snapshot = Snapshot::from_json_value(snapshot_json).unwrap();
-        let engine = Engine::with_options(snapshot, options);
+        let engine = Engine::builder(snapshot).options(options).build();
         let targets = targets(engine.snapshot());
         for (pick, flow) in flows.iter().filter(|(_, f)| matches!(f.protocol, 6 | 17)) {
             let target = targets[pick % targets.len()];

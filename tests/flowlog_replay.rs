@@ -281,7 +281,10 @@ fn generated(
     seed: u64,
 ) -> (Engine, Vec<GeneratedRecord>) {
     let set = synth::generate(rules, flows, seed);
-    let engine = Engine::for_bulk(set.snapshot, EvalOptions::default());
+    let engine = Engine::builder(set.snapshot)
+        .options(EvalOptions::default())
+        .bulk()
+        .build();
     let records: Vec<GeneratedRecord> =
         LogGenerator::new(&engine, set.queries, records, seed).collect();
     (engine, records)
@@ -416,7 +419,10 @@ fn undecided(records: &[GeneratedRecord]) -> usize {
 #[test]
 fn held_records_settle_as_the_log_moves_on_and_hits_stay_exact() {
     let set = synth::generate(200, 1000, 11);
-    let engine = Engine::for_bulk(set.snapshot, EvalOptions::default());
+    let engine = Engine::builder(set.snapshot)
+        .options(EvalOptions::default())
+        .bulk()
+        .build();
     // 30 s between connections: the log spans about a day, many pairing horizons.
     let records: Vec<GeneratedRecord> = LogGenerator::new(&engine, set.queries, 8000, 11)
         .with_pace_ms(30_000)

@@ -57,7 +57,7 @@ fn engine(snapshot: Value) -> Engine {
 }
 
 fn engine_with(snapshot: Value, options: EvalOptions) -> Engine {
-    Engine::with_options(load(&snapshot), options)
+    Engine::builder(load(&snapshot)).options(options).build()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ fuzz_target!(|data: &[u8]| {
         Tier::Partitioned { leaf_max_rules: 1 },
         Tier::Partitioned { leaf_max_rules: 2 },
     ] {
-        let engine = Engine::with_tier(snapshot.clone(), options, tier);
+        let engine = Engine::builder(snapshot.clone()).options(options).tier(tier).eager().build();
         // `check_batch` runs the fastest kernel the CPU has (AVX-512 here), `check` the
         // portable one.
         let expected: Vec<Verdict> = batch

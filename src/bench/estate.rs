@@ -625,7 +625,10 @@ pub fn measure(
         queries.len(),
         settings.threads
     ));
-    let bulk = crate::Engine::for_bulk(engine.snapshot().clone(), *engine.options());
+    let bulk = crate::Engine::builder(engine.snapshot().clone())
+        .options(*engine.options())
+        .bulk()
+        .build();
     let executor = super::Executor::new(settings.threads)?;
     let mut out = super::verdict_buffer(queries.len());
     let start = Instant::now();

@@ -626,7 +626,11 @@ impl Progress for () {}
 /// [`Tier::Auto`] for what `Engine::new` builds), timed: (engine, milliseconds).
 pub fn build(snapshot: crate::Snapshot, tier: Tier) -> (Engine, f64) {
     let start = Instant::now();
-    let engine = Engine::with_tier(snapshot, crate::model::EvalOptions::default(), tier);
+    let engine = Engine::builder(snapshot)
+        .options(crate::model::EvalOptions::default())
+        .tier(tier)
+        .eager()
+        .build();
     (engine, start.elapsed().as_secs_f64() * 1000.0)
 }
 

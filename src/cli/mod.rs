@@ -202,18 +202,17 @@ pub fn read_snapshot_text(path: &Path) -> Result<String, String> {
 }
 
 pub fn load_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
-    Ok(Engine::with_options(
-        load_snapshot_with_groups(path)?,
-        switches.options(),
-    ))
+    Ok(Engine::builder(load_snapshot_with_groups(path)?)
+        .options(switches.options())
+        .build())
 }
 
-/// [`load_engine`] for commands that evaluate many flows ([`Engine::for_bulk`]).
+/// [`load_engine`] for commands that evaluate many flows ([`EngineBuilder::bulk`](sgsim::eval::EngineBuilder::bulk)).
 pub fn load_bulk_engine(path: &Path, switches: &EvalSwitches) -> Result<Engine, String> {
-    Ok(Engine::for_bulk(
-        load_snapshot_with_groups(path)?,
-        switches.options(),
-    ))
+    Ok(Engine::builder(load_snapshot_with_groups(path)?)
+        .options(switches.options())
+        .bulk()
+        .build())
 }
 
 /// Writes a command's whole output to stdout. A closed pipe (`sgsim audit … | head`) is not an

@@ -201,7 +201,10 @@ pub fn write_bench_logs(dir: &Path, records: u64, seed: u64) -> Result<ExitCode,
     use std::io::Write;
     std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
     let set = sgsim::bench::synth::generate(BENCH_RULES, BENCH_FLOWS, seed);
-    let engine = sgsim::Engine::for_bulk(set.snapshot, Default::default());
+    let engine = sgsim::Engine::builder(set.snapshot)
+        .options(Default::default())
+        .bulk()
+        .build();
     let snapshot_path = dir.join("snapshot.json");
     std::fs::write(
         &snapshot_path,

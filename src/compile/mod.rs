@@ -69,7 +69,7 @@ pub enum CompilePolicy {
 // what knowing the future would (the ski-rental bound).
 pub const INTERACTIVE_MIN_FLOWS: u32 = 1536;
 
-/// The same for bulk engines ([`crate::Engine::for_bulk`], `sgsim eval`).
+/// The same for bulk engines ([`crate::eval::EngineBuilder::bulk`], `sgsim eval`).
 pub const BULK_MIN_FLOWS: u32 = 1536;
 
 /// The compiled form of a whole snapshot: what [`crate::Engine`] evaluates with.

@@ -74,60 +74,90 @@ pub struct Query {
     pub flow: Flow,
 }
 
-impl Engine {
-    /// An engine with the default options (platform rules on, intranet side).
-    pub fn new(snapshot: Snapshot) -> Engine {
-        Engine::with_options(snapshot, EvalOptions::default())
+/// The settings of an [`Engine`] before it is built; see [`Engine::builder`]. Unset, they are
+/// those of [`Engine::new`].
+#[derive(Debug)]
+#[must_use = "an EngineBuilder does nothing until `build` is called"]
+pub struct EngineBuilder {
+    snapshot: Snapshot,
+    options: EvalOptions,
+    tier: Tier,
+    policy: CompilePolicy,
+}
+
+impl EngineBuilder {
+    /// The evaluation options (platform rules, which side of the NIC asks).
+    pub fn options(mut self, options: EvalOptions) -> EngineBuilder {
+        self.options = options;
+        self
     }
 
-    /// An engine for a few questions (`check`, `apply`, `audit`, `diff`): it compiles nothing
-    /// up front; a NIC's group list gets tables once [`INTERACTIVE_MIN_FLOWS`] flows asked
-    /// about it, and until then its flows take the linear path (see
-    /// [`crate::compile::CompilePolicy`]). So one question about a 20,000-NIC account costs
-    /// about the loading of the file.
-    pub fn with_options(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        Engine::with_policy(
-            snapshot,
-            options,
-            Tier::Auto,
-            CompilePolicy::OnDemand {
-                min_flows: INTERACTIVE_MIN_FLOWS,
-            },
-        )
+    /// Forces a classifier tier (tests and benchmarks); [`Tier::Auto`] picks by size.
+    pub fn tier(mut self, tier: Tier) -> EngineBuilder {
+        self.tier = tier;
+        self
     }
 
-    /// An engine for evaluating many flows (`sgsim eval`): a group list asked about by at least
+    /// When a group list's tables are built.
+    pub fn policy(mut self, policy: CompilePolicy) -> EngineBuilder {
+        self.policy = policy;
+        self
+    }
+
+    /// Builds every group list's tables now, in parallel ([`CompilePolicy::Eager`]).
+    pub fn eager(self) -> EngineBuilder {
+        self.policy(CompilePolicy::Eager)
+    }
+
+    /// Set for evaluating many flows (`sgsim eval`): a group list asked about by at least
     /// [`BULK_MIN_FLOWS`] flows gets [`Tier::Bulk`] tables (up to ~0.1 s of build at 1 000
     /// rules, for the fastest lookups); the others take the linear path.
-    pub fn for_bulk(snapshot: Snapshot, options: EvalOptions) -> Engine {
-        Engine::with_policy(
-            snapshot,
-            options,
-            Tier::Bulk,
-            CompilePolicy::OnDemand {
-                min_flows: BULK_MIN_FLOWS,
-            },
-        )
+    pub fn bulk(self) -> EngineBuilder {
+        self.tier(Tier::Bulk).policy(CompilePolicy::OnDemand {
+            min_flows: BULK_MIN_FLOWS,
+        })
     }
 
-    /// Compiles every group list now (in parallel), forcing a classifier tier (for tests and
-    /// benchmarks).
-    pub fn with_tier(snapshot: Snapshot, options: EvalOptions, tier: Tier) -> Engine {
-        Engine::with_policy(snapshot, options, tier, CompilePolicy::Eager)
-    }
-
-    /// The general constructor: a tier and when to build tables.
-    pub fn with_policy(
-        snapshot: Snapshot,
-        options: EvalOptions,
-        tier: Tier,
-        policy: CompilePolicy,
-    ) -> Engine {
-        let compiled = CompiledSnapshot::new(&snapshot, options, tier, policy);
+    /// The engine.
+    pub fn build(self) -> Engine {
+        let compiled = CompiledSnapshot::new(&self.snapshot, self.options, self.tier, self.policy);
         Engine {
-            snapshot,
-            options,
+            snapshot: self.snapshot,
+            options: self.options,
             compiled,
+        }
+    }
+}
+
+impl Engine {
+    /// An engine with the default options (platform rules on, intranet side), for a few
+    /// questions (`check`, `apply`, `audit`, `diff`): it compiles nothing up front; a NIC's group
+    /// list gets tables once [`INTERACTIVE_MIN_FLOWS`] flows asked about it, and until then its
+    /// flows take the linear path (see [`CompilePolicy`]). So one question about a 20,000-NIC
+    /// account costs about the loading of the file. [`Engine::builder`] sets anything else.
+    pub fn new(snapshot: Snapshot) -> Engine {
+        Engine::builder(snapshot).build()
+    }
+
+    /// Starts an engine with settings other than the defaults: options, classifier tier, and when
+    /// tables are built.
+    ///
+    /// ```
+    /// use sgsim::{compile::Tier, model::EvalOptions, Engine, Snapshot};
+    /// let snapshot = Snapshot::from_json_str(r#"{"SecurityGroupId": "sg-1"}"#)?;
+    /// let options = EvalOptions { platform_rules: false, ..EvalOptions::default() };
+    /// let engine = Engine::builder(snapshot).options(options).tier(Tier::Flat).eager().build();
+    /// assert_eq!(engine.built_rule_sets(), (1, 1));
+    /// # Ok::<(), sgsim::LoadError>(())
+    /// ```
+    pub fn builder(snapshot: Snapshot) -> EngineBuilder {
+        EngineBuilder {
+            snapshot,
+            options: EvalOptions::default(),
+            tier: Tier::Auto,
+            policy: CompilePolicy::OnDemand {
+                min_flows: INTERACTIVE_MIN_FLOWS,
+            },
         }
     }
 

@@ -133,17 +133,14 @@ struct Engine {
 impl Engine {
     fn new(py: Python<'_>, snapshot: Snapshot, options: EvalOptions) -> Engine {
         Engine {
-            interactive: py.detach(|| sgsim::Engine::with_options(snapshot, options)),
+            interactive: py.detach(|| sgsim::Engine::builder(snapshot).options(options).build()),
             bulk: OnceLock::new(),
         }
     }
 
     fn bulk(&self) -> &sgsim::Engine {
         self.bulk.get_or_init(|| {
-            sgsim::Engine::for_bulk(
-                self.interactive.snapshot().clone(),
-                *self.interactive.options(),
-            )
+            sgsim::Engine::builder(self.interactive.snapshot().clone()).options(*self.interactive.options()).bulk().build()
         })
     }
 
@@ -762,7 +759,7 @@ fn engine_of<'a>(
         return Ok(&engine.get().interactive);
     }
     let snapshot = load_any(py, value)?;
-    Ok(keep.insert(py.detach(|| sgsim::Engine::with_options(snapshot, options))))
+    Ok(keep.insert(py.detach(|| sgsim::Engine::builder(snapshot).options(options).build())))
 }
 
 /// A snapshot given as a path (str or os.PathLike naming a file), JSON text (a str starting
