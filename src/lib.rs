@@ -75,8 +75,9 @@ pub mod model;
 pub mod rng;
 
 pub use control::{Answer, ApiCall, ApiError, Simulator};
-pub use eval::{ConnectionVerdict, Engine, EngineBuilder, Query};
+pub use eval::{ConnectionVerdict, Engine, EngineBuilder};
 pub use input::ecs::LoadError;
+pub use model::Query;
 pub use model::Snapshot;
 
 impl Snapshot {

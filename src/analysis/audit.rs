@@ -547,7 +547,7 @@ fn sharing_key(snapshot: &Snapshot, options: &EvalOptions, target: Target) -> Sh
                 v6: addr.is_ipv6(),
                 public: public.then_some(addr),
                 platform_private: match addr {
-                    std::net::IpAddr::V4(a) => crate::eval::reference::is_platform_private(a),
+                    std::net::IpAddr::V4(a) => crate::model::semantics::is_platform_private(a),
                     std::net::IpAddr::V6(_) => false,
                 },
                 in_rules: candidates

@@ -150,7 +150,7 @@ impl DirectionLists {
         direction: Direction,
     ) -> DirectionLists {
         let (v4, v6) = resolved_rules(snapshot, target, direction, options);
-        let default = crate::eval::reference::default_action(snapshot, target, direction);
+        let default = crate::model::semantics::default_action(snapshot, target, direction);
         let (peers_v4, peers_v6) = match target {
             Target::Nic(nic) => inner_peers(snapshot, nic),
             Target::Group(_) => (Vec::new(), Vec::new()),
@@ -317,7 +317,7 @@ impl ListFamily for u128 {
     }
 }
 
-impl<K: crate::compile::bitvector::Key> Intervals<K> {
+impl<K: crate::compile::key::Key> Intervals<K> {
     pub fn complement(&self) -> Intervals<K> {
         Intervals::full().subtract(self)
     }

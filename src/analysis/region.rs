@@ -8,7 +8,7 @@
 //! boundaries are the classifier's equivalence classes and every answer is exact: nothing is
 //! sampled.
 
-use crate::compile::bitvector::Key;
+use crate::compile::key::Key;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

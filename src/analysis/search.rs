@@ -213,7 +213,7 @@ fn own_addresses<A: FamilyKey>(engine: &Engine, nic: NicIndex) -> Intervals<A> {
     Intervals::from_unsorted(points)
 }
 
-fn range<K: crate::compile::bitvector::Key>(range: Option<(K, K)>) -> Intervals<K> {
+fn range<K: crate::compile::key::Key>(range: Option<(K, K)>) -> Intervals<K> {
     range.map_or_else(Intervals::full, |(lo, hi)| Intervals::single(lo, hi))
 }
 

@@ -40,7 +40,7 @@ pub struct Services {
 }
 
 /// The start of every elementary interval that the given interval sets cut `K`'s domain into.
-fn cuts<'a, K: crate::compile::bitvector::Key + 'a>(
+fn cuts<'a, K: crate::compile::key::Key + 'a>(
     sets: impl Iterator<Item = &'a Intervals<K>>,
 ) -> Vec<K> {
     let mut out = vec![K::default()];
@@ -58,7 +58,7 @@ fn cuts<'a, K: crate::compile::bitvector::Key + 'a>(
 }
 
 /// `[cut_i, cut_{i+1} - 1]` for each cut.
-fn elementary<K: crate::compile::bitvector::Key>(cuts: &[K]) -> Vec<(K, K)> {
+fn elementary<K: crate::compile::key::Key>(cuts: &[K]) -> Vec<(K, K)> {
     cuts.iter()
         .enumerate()
         .map(|(i, &lo)| {

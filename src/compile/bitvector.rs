@@ -14,63 +14,8 @@
 //! group reference many addresses) without being expanded into one bit per combination.
 
 use super::kernel::{Block, Kernel, BLOCK_WORDS};
-use super::partitioned::FlowKey;
+use super::key::{FlowKey, Key};
 use rustc_hash::FxHashMap;
-
-/// A field value domain: protocol numbers, ports, IPv4 or IPv6 addresses.
-pub trait Key: Copy + Ord + Eq + std::hash::Hash + Default + std::fmt::Debug + Send + Sync {
-    const MAX: Self;
-    const BITS: u32;
-    /// `self + 1`, or `None` at [`Key::MAX`].
-    fn successor(self) -> Option<Self>;
-    /// `self - 1`, or `None` at 0.
-    fn predecessor(self) -> Option<Self>;
-    /// The top `bits` bits (1 ..= `BITS`) as an index.
-    fn top(self, bits: u32) -> usize;
-    /// The prefix lengths a partitioned classifier buckets by, coarse to fine; see
-    /// [`super::partitioned`].
-    const BLOCK_LEVELS: &'static [u32];
-    /// The block of `prefix_bits` bits this value lies in.
-    fn block(self, prefix_bits: u32) -> u128;
-    /// A value in `lo..=hi` picked by `random`, a uniformly random number.
-    fn pick_between(lo: Self, hi: Self, random: u128) -> Self;
-}
-
-macro_rules! impl_key {
-    ($($t:ty => $levels:expr),*) => {$(
-        impl Key for $t {
-            const MAX: Self = <$t>::MAX;
-            // IPv6 allocations are /32 to /64: coarser blocks would hold everything.
-            const BLOCK_LEVELS: &'static [u32] = $levels;
-            const BITS: u32 = <$t>::BITS;
-            fn successor(self) -> Option<Self> {
-                self.checked_add(1)
-            }
-            fn predecessor(self) -> Option<Self> {
-                self.checked_sub(1)
-            }
-            #[inline]
-            fn top(self, bits: u32) -> usize {
-                (self >> (Self::BITS - bits)) as usize
-            }
-            fn pick_between(lo: Self, hi: Self, random: u128) -> Self {
-                match (hi - lo).checked_add(1) {
-                    Some(span) => lo + (random % span as u128) as Self,
-                    None => random as Self,
-                }
-            }
-            #[inline]
-            fn block(self, prefix_bits: u32) -> u128 {
-                if prefix_bits == 0 {
-                    0
-                } else {
-                    (self >> (Self::BITS - prefix_bits)) as u128
-                }
-            }
-        }
-    )*};
-}
-impl_key!(u8 => &[8], u16 => &[8, 16], u32 => &[8, 16, 24, 32], u128 => &[32, 48, 64, 128]);
 
 /// Maps a field value to its class: classes are the distinct rule sets, and values are cut into
 /// maximal intervals with one class each.

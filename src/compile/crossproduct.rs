@@ -18,11 +18,9 @@
 //! total size and the work of building them; a rule set over it is left to the bit vector or
 //! the tree (`None` from [`CrossProductClassifier::build`]).
 
-use super::bitvector::{
-    direct_table, field_classes, ClassVectors, Key, RuleFieldSets, RuleVectors,
-};
+use super::bitvector::{direct_table, field_classes, ClassVectors, RuleFieldSets, RuleVectors};
 use super::kernel::{prefetch, Kernel, BLOCK_WORDS};
-use super::partitioned::FlowKey;
+use super::key::{FlowKey, Key};
 use rustc_hash::FxHashMap;
 use std::marker::PhantomData;
 

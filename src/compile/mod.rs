@@ -23,26 +23,32 @@
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
 
 pub mod bitvector;
+mod classifier;
 pub mod crossproduct;
 pub mod kernel;
+pub mod key;
 mod linear;
 pub mod partitioned;
+mod tier;
 mod trial;
 
-use crate::eval::reference::{default_action, is_platform_blocked};
-use crate::eval::Query;
+pub use tier::{Tier, CROSS_PRODUCT_MIN_RULES, FLAT_MAX_RULES, TRIAL_MIN_RULES};
+
+use crate::model::semantics::{default_action, is_platform_blocked};
+
+use crate::model::Query;
 use crate::model::{
     Action, DestPorts, Direction, EvalOptions, Family, Flow, GroupIndex, PortRange, Precedence,
     Protocol, Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
 };
-use bitvector::{BitVectorClassifier, Key, RuleFieldSets, DENSE_MIN_RULES};
-use crossproduct::{
-    CrossListClassifier, CrossProductClassifier, CrossVectorClassifier, FrontLookup,
-};
+use bitvector::RuleFieldSets;
+use classifier::Classifier;
+use crossproduct::FrontLookup;
 use ipnet::IpNet;
 use kernel::Kernel;
+use key::{FlowKey, Key};
 use linear::{AddressSet, LinearRules};
-use partitioned::{walk_lockstep, FlowKey, PartitionedClassifier, Walker, LOCKSTEP_FLOWS};
+use partitioned::{walk_lockstep, Walker, LOCKSTEP_FLOWS};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -307,139 +313,6 @@ impl DirectionClassifiers {
             action: self.default,
             reason: Reason::Default,
             deciding_rule: None,
-        }
-    }
-}
-
-/// Rule sets larger than this are always partitioned.
-// PERF: at 100K rules one bit vector needs 1.25 GB and 17 s to build.
-pub const FLAT_MAX_RULES: usize = 16384;
-
-/// From this size up to [`FLAT_MAX_RULES`], both tiers are built and the one that decides a
-/// sample of flows faster is kept (see `compile/trial.rs`): which wins depends on the rule
-/// set, not only its size.
-// PERF: at 10K rules the tree ran fw1 at 2× the bit vector's rate and acl1 and ipc1 at half of
-// it; at 1K the bit vector won on all three by 4–6×.
-pub const TRIAL_MIN_RULES: usize = 2048;
-
-/// Which classifier tier to build. [`Tier::Auto`] picks by rule count (and by a timed trial
-/// between [`TRIAL_MIN_RULES`] and [`FLAT_MAX_RULES`]); the others exist so that tests and
-/// benchmarks can pit every tier against the reference evaluator and each other.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Tier {
-    #[default]
-    Auto,
-    /// One bit vector whatever the size.
-    Flat,
-    /// One bit vector with dense field maps whatever the size (see
-    /// [`bitvector::DENSE_MIN_RULES`]).
-    FlatDense,
-    /// The partitioned tree, with leaves of at most this many rules.
-    Partitioned { leaf_max_rules: usize },
-    /// For bulk evaluation: as [`Tier::Auto`], but IPv4 rule sets of
-    /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
-    /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about three
-    /// times the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — or else
-    /// the tables' first phases with bit vectors and with lists, and keep the fastest.
-    Bulk,
-    /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
-    CrossProduct,
-    /// The cross-product tables' first phases and the bit vectors of their classes
-    /// ([`CrossVectorClassifier`]) where they fit the default budget (IPv4), else the bit vector.
-    CrossVector,
-    /// The cross-product tables' first phases, bit vectors for the rules with wide address
-    /// conditions and lists for the others ([`CrossListClassifier`]) where they fit the default
-    /// budget (IPv4) and some rule is narrow, else the bit vector.
-    CrossList,
-}
-
-/// Below this many rules the bit vector is fast enough, and cross-product tables (a few
-/// hundred KiB at least) would cost more memory than they save time.
-pub const CROSS_PRODUCT_MIN_RULES: usize = 256;
-
-/// The small or the large tier.
-#[derive(Clone, Debug)]
-enum Classifier<A: Key> {
-    CrossProduct(Box<CrossProductClassifier<A>>),
-    CrossVector(Box<CrossVectorClassifier<A>>),
-    CrossList(Box<CrossListClassifier<A>>),
-    Flat(Box<BitVectorClassifier<A>>),
-    // Boxed like the others, so that the enum is a plain tag and a pointer: telling the kinds
-    // apart took 7 instructions per flow with the tree inline (its fields held the niche).
-    Partitioned(Box<PartitionedClassifier<A>>),
-}
-
-impl<A: Key> Classifier<A> {
-    fn build(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A> {
-        let flat = |dense| Classifier::Flat(Box::new(BitVectorClassifier::build(sets, dense)));
-        let sized_flat = || flat(sets.len() >= DENSE_MIN_RULES);
-        let tree = |leaf_max_rules| {
-            Classifier::Partitioned(Box::new(PartitionedClassifier::build(sets, leaf_max_rules)))
-        };
-        let cross_product = || {
-            CrossProductClassifier::build(sets, crossproduct::Budget::default())
-                .map(|tables| Classifier::CrossProduct(Box::new(tables)))
-        };
-        let cross_vector = || {
-            CrossVectorClassifier::build(sets, crossproduct::Budget::default())
-                .map(|classifier| Classifier::CrossVector(Box::new(classifier)))
-        };
-        let cross_list = || {
-            CrossListClassifier::build(sets, crossproduct::Budget::default())
-                .map(|classifier| Classifier::CrossList(Box::new(classifier)))
-        };
-        let cross_fastest = || {
-            crossproduct::build_fastest(sets, crossproduct::Budget::default())
-                .into_iter()
-                .map(|built| match built {
-                    crossproduct::Built::Product(tables) => {
-                        Classifier::CrossProduct(Box::new(tables))
-                    }
-                    crossproduct::Built::Vectors(both) => Classifier::CrossVector(Box::new(both)),
-                    crossproduct::Built::Lists(both) => Classifier::CrossList(Box::new(both)),
-                })
-        };
-        let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
-        match tier {
-            Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
-            Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
-                let mut candidates = vec![sized_flat()];
-                candidates.extend(cross_fastest());
-                if sets.len() >= TRIAL_MIN_RULES {
-                    candidates.push(default_tree());
-                }
-                trial::fastest(sets, candidates)
-            }
-            Tier::Auto if sets.len() >= TRIAL_MIN_RULES => {
-                trial::fastest(sets, vec![flat(true), default_tree()])
-            }
-            Tier::Auto | Tier::Bulk | Tier::Flat => sized_flat(),
-            Tier::FlatDense => flat(true),
-            Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
-            Tier::CrossProduct => cross_product().unwrap_or_else(sized_flat),
-            Tier::CrossVector => cross_vector().unwrap_or_else(sized_flat),
-            Tier::CrossList => cross_list().unwrap_or_else(sized_flat),
-        }
-    }
-
-    #[inline(always)]
-    fn first_match<K: Kernel>(&self, kernel: K, key: &FlowKey<A>) -> Option<u32> {
-        match self {
-            Classifier::CrossProduct(tables) => tables.first_match(key),
-            Classifier::CrossVector(classifier) => classifier.first_match(kernel, key),
-            Classifier::CrossList(classifier) => classifier.first_match(kernel, key),
-            Classifier::Flat(flat) => flat.first_match(kernel, key),
-            Classifier::Partitioned(partitioned) => partitioned.first_match(kernel, key),
-        }
-    }
-
-    fn memory_bytes(&self) -> usize {
-        match self {
-            Classifier::CrossProduct(tables) => tables.memory_bytes(),
-            Classifier::CrossVector(classifier) => classifier.memory_bytes(),
-            Classifier::CrossList(classifier) => classifier.memory_bytes(),
-            Classifier::Flat(flat) => flat.memory_bytes(),
-            Classifier::Partitioned(partitioned) => partitioned.memory_bytes(),
         }
     }
 }
@@ -950,7 +823,7 @@ fn build_ranked<A: Key>(
 ) -> RankedClassifier<A> {
     let resolved = resolve_ranked(snapshot, ranked, family, to_interval);
     RankedClassifier {
-        classifier: Classifier::build(&resolved.sets, tier),
+        classifier: tier::build(&resolved.sets, tier),
         outcomes: Outcomes::new(default, &resolved.rules, &resolved.actions),
     }
 }

@@ -18,8 +18,9 @@
 //! pushes: at 100K rules the tree is far larger than the caches, and a single walk is a chain of
 //! dependent cache misses that only overlapping several flows hides.
 
-use super::bitvector::{BitVectorClassifier, Key, RuleFieldSets};
+use super::bitvector::{BitVectorClassifier, RuleFieldSets};
 use super::kernel::{prefetch, Kernel};
+use super::key::{FlowKey, Key};
 use std::collections::HashMap;
 
 /// Leaves hold at most this many rules unless no split makes progress.
@@ -40,42 +41,6 @@ pub const LOCKSTEP_FLOWS: usize = 32;
 /// Splits on a path from the root: every split uses up one block level of the remote or local
 /// field, so the depth-first walk's stack never holds more than one node per level plus one.
 const MAX_DEPTH: usize = 8;
-
-/// The values of one flow, in classifier order.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FlowKey<A> {
-    pub protocol: u8,
-    pub dest_port: u16,
-    pub source_port: u16,
-    pub remote: A,
-    pub local: A,
-}
-
-impl<A> FlowKey<A> {
-    /// The key of `flow`, given its source and destination addresses in the family's form:
-    /// remote and local are those, swapped for egress.
-    // PERF: matching the family of `Flow::remote` and `Flow::local` (17-byte `IpAddr`s) was 6 %
-    // of a 1K-rule batch.
-    #[inline(always)]
-    pub fn of_ends(flow: &crate::model::Flow, src: A, dst: A) -> FlowKey<A> {
-        match flow.direction {
-            crate::model::Direction::Ingress => FlowKey::of(flow, src, dst),
-            crate::model::Direction::Egress => FlowKey::of(flow, dst, src),
-        }
-    }
-
-    /// The key of `flow`, whose remote and local addresses are given in the family's form.
-    #[inline(always)]
-    pub fn of(flow: &crate::model::Flow, remote: A, local: A) -> FlowKey<A> {
-        FlowKey {
-            protocol: flow.protocol,
-            dest_port: flow.dst_port,
-            source_port: flow.src_port,
-            remote,
-            local,
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AddressField {

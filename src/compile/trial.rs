@@ -4,10 +4,10 @@
 //! The choice changes only speed and memory, never a verdict: both tiers are exact, and the
 //! differential tests pit each against the reference evaluator.
 
-use super::bitvector::{Key, RuleFieldSets};
+use super::bitvector::RuleFieldSets;
+use super::classifier::Classifier;
 use super::kernel::{run_with_best_kernel, Kernel, KernelTask};
-use super::partitioned::FlowKey;
-use super::Classifier;
+use super::key::{FlowKey, Key};
 use crate::rng::Rng;
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,7 @@ use crate::compile::kernel::{run_with_best_kernel, Kernel, KernelTask, Portable}
 use crate::compile::{
     CompilePolicy, CompiledSnapshot, Tier, BULK_MIN_FLOWS, INTERACTIVE_MIN_FLOWS,
 };
+use crate::model::Query;
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
     Verdict,
@@ -65,13 +66,6 @@ impl ConnectionVerdict {
         .filter(|(_, v)| !v.is_accept())
         .collect()
     }
-}
-
-/// One query of a batch: which NIC (or bare group) and which flow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Query {
-    pub target: Target,
-    pub flow: Flow,
 }
 
 /// The settings of an [`Engine`] before it is built; see [`Engine::builder`]. Unset, they are

@@ -2,11 +2,12 @@
 //! clause. It is the oracle that every faster engine is tested against; keep it simple rather
 //! than fast.
 
+use crate::model::semantics::{default_action, is_platform_blocked};
 use crate::model::{
-    proto, Action, DestPorts, Direction, EvalOptions, Flow, GroupKind, Precedence, Protocol,
-    Reason, RemoteObject, Rule, RuleRef, Snapshot, Target, Verdict,
+    proto, Action, DestPorts, EvalOptions, Flow, Precedence, Protocol, Reason, RemoteObject, Rule,
+    RuleRef, Snapshot, Target, Verdict,
 };
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Decides one flow on one target (NIC or bare group) in the flow's direction (S14: platform,
 /// inner access, custom rules, default).
@@ -42,23 +43,6 @@ pub fn evaluate(
         reason: Reason::Default,
         deciding_rule: None,
     }
-}
-
-/// S13: egress TCP to port 25 at a public IPv4 address is blocked by the platform.
-pub fn is_platform_blocked(flow: &Flow) -> bool {
-    flow.direction == Direction::Egress
-        && flow.protocol == proto::TCP
-        && flow.dst_port == 25
-        && matches!(flow.dst, IpAddr::V4(v4) if !is_platform_private(v4))
-}
-
-/// The ranges S13 treats as private: RFC 1918 and the shared 100.64.0.0/10.
-pub fn is_platform_private(addr: Ipv4Addr) -> bool {
-    let [a, b, ..] = addr.octets();
-    a == 10
-        || (a == 172 && (16..32).contains(&b))
-        || (a == 192 && b == 168)
-        || (a == 100 && (64..128).contains(&b))
 }
 
 /// S11: the remote address belongs to another NIC sharing a basic group whose
@@ -160,17 +144,5 @@ fn remote_matches(snapshot: &Snapshot, remote: &RemoteObject, addr: IpAddr) -> b
         RemoteObject::PrefixList(id) => snapshot
             .prefix_list(id)
             .is_some_and(|list| list.cidrs.iter().any(|net| net.contains(&addr))),
-    }
-}
-
-/// S12: basic groups drop ingress and accept egress; enterprise groups drop both.
-pub fn default_action(snapshot: &Snapshot, target: Target, direction: Direction) -> Action {
-    let enterprise = snapshot
-        .target_groups(target)
-        .iter()
-        .any(|&g| snapshot.group(g).kind == GroupKind::Enterprise);
-    match (enterprise, direction) {
-        (false, Direction::Egress) => Action::Accept,
-        _ => Action::Drop,
     }
 }

@@ -4,6 +4,7 @@
 //! Spec clauses are cited as S1..S20 (`shared/spec/semantics.md`).
 
 mod flow;
+pub mod semantics;
 mod snapshot;
 
 pub(crate) use flow::parse_ip;
@@ -16,6 +17,15 @@ pub use snapshot::{
 use ipnet::IpNet;
 use std::fmt;
 use std::net::IpAddr;
+
+/// One query of a batch: which NIC (or bare group) and which flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Query {
+    /// The NIC (or bare group) whose groups decide.
+    pub target: Target,
+    /// The five-tuple and its direction.
+    pub flow: Flow,
+}
 
 /// IANA protocol numbers with names in the API (S1).
 pub mod proto {
