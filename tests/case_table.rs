@@ -85,7 +85,7 @@ fn file_name(path: &Path) -> String {
 
 /// The four output columns the library gives for one case.
 fn library_output(engine: &Engine, case: &Case) -> Result<[String; 4], String> {
-    let target = engine.target(&case.nic_id)?;
+    let target = engine.target(&case.nic_id).map_err(|e| e.to_string())?;
     let [_, direction, protocol, src_ip, src_port, dst_ip, dst_port] = case.input_columns();
     let flow = Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
         .map_err(|err| err.to_string())?;

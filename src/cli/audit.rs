@@ -52,9 +52,11 @@ pub fn run(args: AuditArgs) -> Result<ExitCode, String> {
     let mut options = AuditOptions::default();
     options.sensitive_ports.extend(&args.ports);
     let report = match &args.nic {
-        Some(id) => {
-            AuditReport::of_targets(vec![audit_target(&engine, engine.target(id)?, &options)])
-        }
+        Some(id) => AuditReport::of_targets(vec![audit_target(
+            &engine,
+            engine.target(id).map_err(|e| e.to_string())?,
+            &options,
+        )]),
         None => audit_account(&engine, &options),
     };
     let unused_in_logs = match &args.hits {

@@ -65,7 +65,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
         .into_iter()
         .flatten()
     {
-        engine.target(id)?;
+        engine.target(id).map_err(|e| e.to_string())?;
     }
     let direction = args.direction.as_deref().unwrap_or("egress");
     let (src, dst) = flow_addresses(&engine, &args, direction)?;
@@ -97,7 +97,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
             Ok(Target::Group(_)) => Err(format!(
                 "{id}: --from/--to need network interfaces, and the snapshot has none"
             )),
-            Err(why) => Err(why),
+            Err(why) => Err(why.to_string()),
         };
         let (from, to) = (nic(from)?, nic(to)?);
         if args.explain {
@@ -116,7 +116,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
         answer.accepted()
     } else {
         let target_id = args.nic.as_deref().or(args.group.as_deref()).unwrap_or("");
-        let target = engine.target(target_id)?;
+        let target = engine.target(target_id).map_err(|e| e.to_string())?;
         if args.explain {
             warn_explained_port_zero(sport_open);
             emit(&super::explain::render(&engine, target, &flow, args.json))?;

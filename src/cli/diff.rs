@@ -92,7 +92,11 @@ fn read_flows(
             Ok(row)
                 if old.target(&row.target_id).is_err() && new.target(&row.target_id).is_err() =>
             {
-                let why = old.target(&row.target_id).err().unwrap_or_default();
+                let why = old
+                    .target(&row.target_id)
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default();
                 eprintln!("{name}:{}: nic_id: {why} (in neither snapshot)", row.line);
                 bad = true;
             }

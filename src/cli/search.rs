@@ -86,7 +86,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
     };
     let at = match (&args.from, &args.to, &args.nic) {
         (Some(from), Some(to), _) => {
-            let nic = |id: &str| match engine.target(id)? {
+            let nic = |id: &str| match engine.target(id).map_err(|e| e.to_string())? {
                 Target::Nic(nic) => Ok(nic),
                 Target::Group(_) => Err(format!(
                     "{id}: --from/--to need network interfaces, and the snapshot has none"
@@ -98,7 +98,12 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
             let text = args.direction.as_deref().unwrap_or("");
             let direction = Direction::parse(text)
                 .ok_or_else(|| format!("--direction {text:?}: expected ingress or egress"))?;
-            SearchAt::Target(engine.target(nic.as_deref().unwrap_or(""))?, direction)
+            SearchAt::Target(
+                engine
+                    .target(nic.as_deref().unwrap_or(""))
+                    .map_err(|e| e.to_string())?,
+                direction,
+            )
         }
     };
     let report = search(&engine, at, &space, verdict).map_err(|e| e.to_string())?;

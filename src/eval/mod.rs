@@ -12,7 +12,7 @@ use crate::compile::{
 use crate::model::Query;
 use crate::model::{
     Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
-    Verdict,
+    TargetError, Verdict,
 };
 use rayon::prelude::*;
 
@@ -174,7 +174,7 @@ impl Engine {
     }
 
     /// Resolves a NIC id (or, for a NIC-less snapshot, a group id; empty picks its only group).
-    pub fn target(&self, id: &str) -> Result<Target, String> {
+    pub fn target(&self, id: &str) -> Result<Target, TargetError> {
         self.snapshot.resolve_target(id)
     }
 

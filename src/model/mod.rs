@@ -11,7 +11,7 @@ pub(crate) use flow::parse_ip;
 pub use flow::{Flow, FlowError};
 pub use snapshot::{
     ClientTokenRecord, Extra, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex,
-    PortRangeList, PrefixList, SecurityGroup, Snapshot, SnapshotParts, Target,
+    PortRangeList, PrefixList, SecurityGroup, Snapshot, SnapshotParts, Target, TargetError,
 };
 
 use ipnet::IpNet;

@@ -325,33 +325,33 @@ impl Snapshot {
     /// Resolves a query target by id: a NIC id, or a group id when the snapshot has no NICs
     /// (a bare DescribeSecurityGroupAttribute response). An empty id picks the only group of a
     /// NIC-less snapshot.
-    pub fn resolve_target(&self, id: &str) -> Result<Target, String> {
+    pub fn resolve_target(&self, id: &str) -> Result<Target, TargetError> {
         if let Some(nic) = self.nic_index(id) {
             return Ok(Target::Nic(nic));
         }
+        let group_ids = || list_some(self.groups.iter().map(|g| g.id.as_str()));
         if !self.nics.is_empty() {
-            return Err(format!(
-                "no network interface {id:?} in the snapshot (it has {})",
-                list_some(self.nics.iter().map(|n| n.id.as_str()))
-            ));
+            return Err(TargetError::NoSuchNic {
+                id: id.to_string(),
+                known: list_some(self.nics.iter().map(|n| n.id.as_str())),
+            });
         }
         if id.is_empty() {
             return match self.groups.len() {
                 1 => Ok(Target::Group(0)),
-                0 => Err("the snapshot has no security groups".to_string()),
-                _ => Err(format!(
-                    "the snapshot has {} groups and no NICs: name one ({})",
-                    self.groups.len(),
-                    list_some(self.groups.iter().map(|g| g.id.as_str()))
-                )),
+                0 => Err(TargetError::NoGroups),
+                count => Err(TargetError::GroupNotNamed {
+                    count,
+                    known: group_ids(),
+                }),
             };
         }
-        self.group_index(id).map(Target::Group).ok_or_else(|| {
-            format!(
-                "no security group {id:?} in the snapshot (it has {})",
-                list_some(self.groups.iter().map(|g| g.id.as_str()))
-            )
-        })
+        self.group_index(id)
+            .map(Target::Group)
+            .ok_or_else(|| TargetError::NoSuchGroup {
+                id: id.to_string(),
+                known: group_ids(),
+            })
     }
 
     /// The display id of a target.
@@ -362,6 +362,63 @@ impl Snapshot {
         }
     }
 }
+
+/// Why an id names no target of a snapshot ([`Snapshot::resolve_target`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// The snapshot has network interfaces, and none has this id.
+    NoSuchNic {
+        /// The id asked for.
+        id: String,
+        /// Some of the snapshot's NIC ids, for the message.
+        known: String,
+    },
+    /// The snapshot has no network interfaces (targets are its groups), and no group has this id.
+    NoSuchGroup {
+        /// The id asked for.
+        id: String,
+        /// Some of the snapshot's group ids, for the message.
+        known: String,
+    },
+    /// No id was given and the snapshot has no groups to pick from.
+    NoGroups,
+    /// No id was given and the snapshot has several groups and no NICs.
+    GroupNotNamed {
+        /// How many groups the snapshot has.
+        count: usize,
+        /// Some of their ids, for the message.
+        known: String,
+    },
+}
+
+impl std::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetError::NoSuchNic { id, known } => {
+                write!(
+                    f,
+                    "no network interface {id:?} in the snapshot (it has {known})"
+                )
+            }
+            TargetError::NoSuchGroup { id, known } => {
+                write!(
+                    f,
+                    "no security group {id:?} in the snapshot (it has {known})"
+                )
+            }
+            TargetError::NoGroups => f.write_str("the snapshot has no security groups"),
+            TargetError::GroupNotNamed { count, known } => {
+                write!(
+                    f,
+                    "the snapshot has {count} groups and no NICs: name one ({known})"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for TargetError {}
 
 /// `a, b, c, … (N in all)` for error messages.
 fn list_some<'a>(ids: impl Iterator<Item = &'a str>) -> String {

@@ -24,7 +24,7 @@ use super::raw::{
     RawPrivateIpSets, RawSecurityGroup, RawSecurityGroupIds, RawSnapshot, StringOrNumber,
 };
 use super::validate::{self, NicDraft};
-use super::{deserialize, json_kind, LoadError};
+use super::{deserialize, json_kind, LoadError, LoadErrorKind};
 use crate::model::{
     DestPorts, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, PortRangeList, PrefixList,
     RemoteObject, SecurityGroup, Snapshot,
@@ -231,8 +231,7 @@ fn json_files(input: &Path) -> Result<Vec<PathBuf>, LoadError> {
     if input.as_os_str() == "-" {
         return Ok(vec![input.to_path_buf()]);
     }
-    let meta = std::fs::metadata(input)
-        .map_err(|err| LoadError::new("", "", err.to_string()).in_file(&name))?;
+    let meta = std::fs::metadata(input).map_err(|err| LoadError::io(&err).in_file(&name))?;
     if !meta.is_dir() {
         return Ok(vec![input.to_path_buf()]);
     }
@@ -248,7 +247,7 @@ fn json_files(input: &Path) -> Result<Vec<PathBuf>, LoadError> {
     for entry in walk {
         let entry = entry.map_err(|err| {
             let at = err.path().map_or(name.clone(), |p| p.display().to_string());
-            LoadError::new("", "", err.to_string()).in_file(at)
+            LoadError::io(&err).in_file(at)
         })?;
         let is_json = entry
             .path()
@@ -302,7 +301,7 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 fn read_document(path: &Path) -> Result<Document, LoadError> {
     let name = path.display().to_string();
-    let io_error = |err: std::io::Error| LoadError::new("", "", err.to_string()).in_file(&name);
+    let io_error = |err: std::io::Error| LoadError::io(&err).in_file(&name);
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin().lock(), &mut text).map_err(io_error)?;
@@ -714,6 +713,7 @@ fn conflict(what: &str, first: &Origin, second: &Origin, why: &str) -> LoadError
             "{what} is described twice, differently ({why}): first in {first}, then in {second}"
         ),
     )
+    .of_kind(LoadErrorKind::Conflict)
     .in_file(second.file.clone())
 }
 
@@ -761,8 +761,7 @@ impl Assembly {
             self.report.documents.push((file.clone(), Shape::Snapshot));
             return self.add_snapshot(raw, &file);
         }
-        let value: Value = serde_json::from_str(body)
-            .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
+        let value: Value = serde_json::from_str(body).map_err(LoadError::syntax)?;
         let shape = shape_of(&value)?;
         self.report.documents.push((file.clone(), shape));
         match shape {

@@ -14,74 +14,17 @@
 //! stdin, joined into one snapshot with a report of what is referenced but missing.
 
 pub mod dump;
+mod error;
 pub mod preserve;
 pub mod raw;
 mod validate;
 pub mod write;
 
+pub use error::{LoadError, LoadErrorKind};
 pub use validate::{derived_rule_id, parse_cidr, parse_port_range, UNNAMED_GROUP_ID};
 pub use write::{snapshot_to_string, snapshot_to_value};
 
 use crate::model::Snapshot;
-use std::fmt;
-
-/// Why a snapshot was refused: where, what value, and what would be valid.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoadError {
-    /// The file the value is in (`-` for stdin), or empty when the text came without a name
-    /// ([`snapshot_from_str`] and friends).
-    pub file: String,
-    /// JSON path of the bad value, e.g. `SecurityGroups[2].Permissions.Permission[7].PortRange`;
-    /// empty for errors about the document as a whole.
-    pub path: String,
-    /// The offending value as JSON (`"0/80"`), or empty when there is none to show.
-    pub value: String,
-    /// What is wrong and what would be valid.
-    pub message: String,
-}
-
-impl LoadError {
-    pub(crate) fn new(
-        path: impl Into<String>,
-        value: impl Into<String>,
-        message: impl Into<String>,
-    ) -> LoadError {
-        LoadError {
-            file: String::new(),
-            path: path.into(),
-            value: value.into(),
-            message: message.into(),
-        }
-    }
-
-    /// The same error, located in `file`.
-    pub fn in_file(mut self, file: impl Into<String>) -> LoadError {
-        self.file = file.into();
-        self
-    }
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut sep = "";
-        if !self.file.is_empty() {
-            f.write_str(&self.file)?;
-            sep = ": ";
-        }
-        if !self.path.is_empty() {
-            f.write_str(sep)?;
-            f.write_str(&self.path)?;
-            sep = ": ";
-        }
-        if !self.value.is_empty() {
-            write!(f, "{sep}{}", self.value)?;
-            sep = ": ";
-        }
-        write!(f, "{sep}{}", self.message)
-    }
-}
-
-impl std::error::Error for LoadError {}
 
 /// Which top-level shape a document has.
 enum Shape {
@@ -109,7 +52,8 @@ fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
                     "",
                     "the document mixes snapshot keys (SecurityGroups, NetworkInterfaces, …) with \
                      a single group's keys (SecurityGroupId, Permissions): use one shape",
-                )),
+                )
+                .of_kind(LoadErrorKind::Shape)),
                 (false, true) => Ok(Shape::BareGroup),
                 // An empty object is an empty snapshot.
                 _ => Ok(Shape::Snapshot),
@@ -120,7 +64,8 @@ fn shape_of(value: &serde_json::Value) -> Result<Shape, LoadError> {
             json_kind(other),
             "expected a snapshot object, a DescribeSecurityGroupAttribute response or an array \
              of Permission objects",
-        )),
+        )
+        .of_kind(LoadErrorKind::Shape)),
     }
 }
 
@@ -148,7 +93,7 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
             (false, _) if inner.starts_with('[') => format!("{path_prefix}{inner}"),
             (false, _) => format!("{path_prefix}.{inner}"),
         };
-        LoadError::new(path, "", err.into_inner().to_string())
+        LoadError::new(path, "", err.into_inner().to_string()).of_kind(LoadErrorKind::Shape)
     })
 }
 
@@ -174,16 +119,56 @@ pub fn snapshot_from_str(text: &str) -> Result<Snapshot, LoadError> {
             }
         }
     }
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
+    let value: serde_json::Value = serde_json::from_str(text).map_err(LoadError::syntax)?;
     snapshot_from_value(value)
 }
 
 /// Loads a snapshot from a reader holding JSON.
 pub fn snapshot_from_reader(mut reader: impl std::io::Read) -> Result<Snapshot, LoadError> {
     let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|err| LoadError::new("", "", format!("not valid JSON: {err}")))?;
+    reader.read_to_string(&mut text).map_err(|err| {
+        // Text that is not UTF-8 is not JSON; anything else is the reader's failure.
+        let kind = match err.kind() {
+            std::io::ErrorKind::InvalidData => LoadErrorKind::Syntax,
+            _ => LoadErrorKind::Io,
+        };
+        LoadError::new("", "", format!("not valid JSON: {err}")).of_kind(kind)
+    })?;
     snapshot_from_str(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(text: &str) -> LoadErrorKind {
+        snapshot_from_str(text).expect_err(text).kind
+    }
+
+    #[test]
+    fn each_error_says_its_kind() {
+        assert_eq!(kind_of("{\"SecurityGroups\": ["), LoadErrorKind::Syntax);
+        assert_eq!(kind_of("42"), LoadErrorKind::Shape);
+        assert_eq!(kind_of(r#"{"SecurityGroups": 3}"#), LoadErrorKind::Shape);
+        let bad_port = r#"{"SecurityGroupId": "sg-1", "Permissions": {"Permission": [
+            {"IpProtocol": "TCP", "PortRange": "0/80", "SourceCidrIp": "0.0.0.0/0"}]}}"#;
+        assert_eq!(kind_of(bad_port), LoadErrorKind::Invalid);
+        let missing = dump::assemble(&["/nonexistent/sgsim-test"]).expect_err("no such file");
+        assert_eq!(missing.kind, LoadErrorKind::Io);
+    }
+
+    #[test]
+    fn a_dump_that_disagrees_with_itself_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = |kind: &str| {
+            format!(
+                r#"{{"SecurityGroups": {{"SecurityGroup": [{{"SecurityGroupId": "sg-1",
+                   "VpcId": "vpc-1", "SecurityGroupType": "{kind}"}}]}}}}"#
+            )
+        };
+        std::fs::write(dir.path().join("a.json"), group("normal")).unwrap();
+        std::fs::write(dir.path().join("b.json"), group("enterprise")).unwrap();
+        let err = dump::assemble(&[dir.path()]).expect_err("two descriptions of sg-1");
+        assert_eq!(err.kind, LoadErrorKind::Conflict, "{err}");
+    }
 }

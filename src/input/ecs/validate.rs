@@ -1,8 +1,8 @@
 //! Raw API shapes → validated model. Each function takes the JSON path of what it validates so
 //! that every error points at the exact value.
 
+use super::error::LoadError;
 use super::raw::*;
-use super::LoadError;
 use crate::model::{
     Action, ClientTokenRecord, DestPorts, Direction, Family, GroupIndex, GroupKind,
     InnerAccessPolicy, Nic, NicType, PortRange, PortRangeList, PrefixList, Protocol, RemoteObject,
