@@ -1,8 +1,7 @@
 //! `sgsim apply`: the control plane. Applies API calls to a snapshot, prints the API's answers,
 //! and writes the new snapshot atomically; a rejected call leaves every file untouched.
 
-use super::eval::create_temp_beside;
-use super::{load_snapshot, load_snapshot_text, read_snapshot_text};
+use super::shared::{load_snapshot, load_snapshot_text, read_snapshot_text, write_atomically};
 use clap::Args;
 use serde_json::{json, Value};
 use sgsim::input::ecs::preserve::rewritten_snapshot_text;
@@ -103,11 +102,11 @@ pub fn run(args: ApplyArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let target = args.output.as_deref().unwrap_or(&args.snapshot);
-    write_atomically(
-        target,
-        &rewritten_snapshot_text(original.as_deref(), &kept, sim.snapshot()),
-        args.fsync,
-    )?;
+    let text = rewritten_snapshot_text(original.as_deref(), &kept, sim.snapshot());
+    write_atomically(target, args.fsync, |file| {
+        file.write_all(text.as_bytes())
+            .map_err(|err| format!("{}: {err}", target.display()))
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -126,13 +125,13 @@ fn read_request(arg: &str) -> Result<(String, String), String> {
     if !path.exists() && (arg.contains("Action=") || arg.trim_start().starts_with('{')) {
         return Ok(("request".into(), arg.to_string()));
     }
-    if !path.exists() && super::looks_like_query(arg) {
+    if !path.exists() && super::shared::looks_like_query(arg) {
         return Err(format!(
             "{arg}: no such file; as a query string it lacks Action=: expected {EXPECTED}"
         ));
     }
     let mut text = String::new();
-    super::open_input(path, EXPECTED)?
+    super::shared::open_input(path, EXPECTED)?
         .read_to_string(&mut text)
         .map_err(|e| format!("{arg}: {e}"))?;
     if text.trim().is_empty() {
@@ -179,21 +178,6 @@ fn still_at(_file: &File, _path: &Path) -> bool {
     true
 }
 
-/// Writes `text` to a temporary file beside `path`, then renames it over `path`: readers see
-/// the old file or the new one, never a part.
-pub(super) fn write_atomically(path: &Path, text: &str, fsync: bool) -> Result<(), String> {
-    let (mut file, temp) = create_temp_beside(path)?;
-    let result = file
-        .write_all(text.as_bytes())
-        .and_then(|_| if fsync { file.sync_all() } else { Ok(()) })
-        .map_err(|e| format!("{}: {e}", temp.display()))
-        .and_then(|_| std::fs::rename(&temp, path).map_err(|e| format!("{}: {e}", path.display())));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
-}
-
 /// The JSON `schema_version` of the flipped-flows report (docs/json.md).
 const SCHEMA_VERSION: u32 = 1;
 
@@ -205,7 +189,7 @@ fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Va
     let input: Box<dyn BufRead> = if flows.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        let file = super::open_input(flows, super::eval::FLOWS_EXPECTED)?;
+        let file = super::shared::open_input(flows, super::eval::FLOWS_EXPECTED)?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
     let rows = FlowsReader::new(input).map_err(|err| err.in_file(&name))?;

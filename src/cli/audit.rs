@@ -1,6 +1,6 @@
 //! `sgsim audit`: shadowed, redundant and risky rules, per NIC and direction.
 
-use super::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::audit::{
     audit_account, audit_target, AuditOptions, AuditReport, ShadowedRule, TargetAudit,

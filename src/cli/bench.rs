@@ -189,7 +189,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode, String> {
             snapshot_path.display(),
             flows_path.display()
         ));
-        let snapshot = super::load_snapshot(snapshot_path)?;
+        let snapshot = super::shared::load_snapshot(snapshot_path)?;
         let queries = read_flows(&snapshot, flows_path)?;
         (
             format!("{} + {}", snapshot_path.display(), flows_path.display()),
@@ -237,7 +237,7 @@ fn read_flows(snapshot: &Snapshot, path: &std::path::Path) -> Result<Vec<Query>,
     if path.as_os_str() == "-" {
         bench::read_flows_csv(snapshot, io::stdin().lock(), &name)
     } else {
-        let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
+        let file = super::shared::open_input(path, super::eval::FLOWS_EXPECTED)?;
         bench::read_flows_csv(snapshot, io::BufReader::with_capacity(1 << 20, file), &name)
     }
 }

@@ -1,6 +1,6 @@
 //! `sgsim check`: one flow, explained.
 
-use super::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::check::{check, check_connection, source_port_open};
 use sgsim::model::{Direction, Flow, Target};

@@ -1,6 +1,6 @@
 //! `sgsim diff`: the flows whose verdict changes between two snapshots.
 
-use super::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use serde_json::json;
 use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
@@ -82,7 +82,7 @@ fn read_flows(
     new: &sgsim::Engine,
 ) -> Result<(Vec<FlowRow>, bool), String> {
     let name = path.display().to_string();
-    let file = super::open_input(path, super::eval::FLOWS_EXPECTED)?;
+    let file = super::shared::open_input(path, super::eval::FLOWS_EXPECTED)?;
     let rows = FlowsReader::new(std::io::BufReader::with_capacity(1 << 20, file))
         .map_err(|err| err.in_file(&name))?;
     let mut out = Vec::new();

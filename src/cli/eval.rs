@@ -1,11 +1,10 @@
 //! `sgsim eval`: the bulk CSV contract, streaming, with progress on a terminal.
 
-use super::{load_bulk_engine, EvalSwitches};
+use super::shared::{load_bulk_engine, write_atomically, EvalSwitches};
 use clap::Args;
 use sgsim::eval::bulk::{eval_csv, BulkError, EvalObserver, RowError};
-use std::fs::File;
 use std::io::{self, BufReader, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -83,7 +82,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
         Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
     } else {
-        let file = super::open_input(&args.flows, FLOWS_EXPECTED)?;
+        let file = super::shared::open_input(&args.flows, FLOWS_EXPECTED)?;
         Box::new(BufReader::with_capacity(1 << 20, file))
     };
     let mut reporter = Reporter {
@@ -106,22 +105,10 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
                 result => result.map_err(|err| format!("{flows_name}: {err}"))?,
             }
         }
-        Some(path) => {
-            let (file, temp_path) = create_temp_beside(path)?;
-            let result = eval_csv(&engine, input, &file, &mut reporter)
+        Some(path) => write_atomically(path, true, |file| {
+            eval_csv(&engine, input, &*file, &mut reporter)
                 .map_err(|err| format!("{flows_name}: {err}"))
-                .and_then(|summary| {
-                    file.sync_all()
-                        .map_err(|err| format!("{}: {err}", temp_path.display()))?;
-                    std::fs::rename(&temp_path, path)
-                        .map_err(|err| format!("{}: {err}", path.display()))?;
-                    Ok(summary)
-                });
-            if result.is_err() {
-                let _ = std::fs::remove_file(&temp_path);
-            }
-            result?
-        }
+        })?,
     };
     reporter.clear_progress();
     if summary.errors > MAX_REPORTED_ROWS {
@@ -139,31 +126,4 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     }
     let _ = io::stderr().flush();
     Ok(ExitCode::SUCCESS)
-}
-
-/// A new temporary file in the target's directory, so the final rename is atomic.
-pub(super) fn create_temp_beside(path: &Path) -> Result<(File, PathBuf), String> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file path", path.display()))?;
-    for attempt in 0..100u32 {
-        let temp = dir.join(format!(
-            ".{}.{}.{attempt}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        match File::options().write(true).create_new(true).open(&temp) {
-            Ok(file) => return Ok((file, temp)),
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(format!("{}: {err}", temp.display())),
-        }
-    }
-    Err(format!(
-        "{}: could not create a temporary file beside it",
-        path.display()
-    ))
 }

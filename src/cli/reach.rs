@@ -1,6 +1,6 @@
 //! `sgsim reach`: who can reach whom on what, as text, JSON, an SVG graph or an HTML page.
 
-use super::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::reach::{reach, select, ReachSelection};
 use sgsim::analysis::reach_render;

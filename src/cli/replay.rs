@@ -1,6 +1,6 @@
 //! `sgsim replay`: VPC flow logs replayed against a snapshot.
 
-use super::{emit, load_bulk_engine, EvalSwitches};
+use super::shared::{emit, load_bulk_engine, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::replay::{Replay, ReplayObserver, ReplayOptions, ReplayReport};
 use sgsim::input::flowlog::{self, Format, RecordError};

@@ -1,6 +1,6 @@
 //! `sgsim search`: a flow in a space with a given verdict, or the proof that there is none.
 
-use super::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, EvalSwitches};
 use clap::Args;
 use ipnet::IpNet;
 use sgsim::analysis::search::{search, SearchAt, SearchReport, SearchSpace};

@@ -1,10 +1,10 @@
 //! `sgsim snapshot`: API responses (files, directories, stdin) assembled into one snapshot.
 
-use super::apply::write_atomically;
-use super::{emit, strict};
+use super::shared::{emit, strict, write_atomically};
 use clap::Args;
 use sgsim::input::ecs::dump::assemble;
 use sgsim::input::ecs::snapshot_to_string;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -30,7 +30,11 @@ pub fn run(args: SnapshotArgs) -> Result<ExitCode, String> {
         ));
     }
     if let Some(output) = &args.output {
-        write_atomically(output, &snapshot_to_string(&snapshot), false)?;
+        let text = snapshot_to_string(&snapshot);
+        write_atomically(output, false, |file| {
+            file.write_all(text.as_bytes())
+                .map_err(|err| format!("{}: {err}", output.display()))
+        })?;
     }
     Ok(ExitCode::SUCCESS)
 }
