@@ -59,13 +59,15 @@
 //!   API calls to a snapshot.
 //! - [`analysis`]: whole-rule-set questions over the five-tuple space: audit, diff, reach,
 //!   search; and [`analysis::replay`], VPC flow logs replayed against a snapshot.
-//! - [`bench`](mod@bench): verdict counting, verification against the reference, timing, and
-//!   the generators of rule sets, accounts and flow logs for `sgsim bench`, tests and benches.
+//! - `bench` (cargo feature `bench`, on with the default `cli`): verdict counting, verification
+//!   against the reference, timing, and the generators of rule sets, accounts and flow logs for
+//!   `sgsim bench`, the tests, the benches and the fuzz targets.
 
 // Only `compile::kernel` (the AVX-512 lookup step) may use `unsafe`; it says why there.
 #![deny(unsafe_code)]
 
 pub mod analysis;
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod compile;
 pub mod control;

@@ -504,10 +504,6 @@ impl<A: Key> RuleFieldSets<A> {
         self.protocol.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.protocol.is_empty()
-    }
-
     /// The rules at `indices`, in that order.
     pub fn subset(&self, indices: &[u32]) -> RuleFieldSets<A> {
         let pick = |i: &u32| *i as usize;
@@ -581,10 +577,6 @@ impl<A: Key> BitVectorClassifier<A> {
                 ],
             ),
         }
-    }
-
-    pub fn rules(&self) -> usize {
-        self.vectors.rules
     }
 
     /// The rank of the first rule matching all five values, if any.

@@ -22,13 +22,13 @@
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
 //! default of S12 is fixed. The platform rule (S13) needs no compiled state.
 
-pub mod bitvector;
+pub(crate) mod bitvector;
 mod classifier;
-pub mod crossproduct;
-pub mod kernel;
-pub mod key;
+pub(crate) mod crossproduct;
+pub(crate) mod kernel;
+pub(crate) mod key;
 mod linear;
-pub mod partitioned;
+pub(crate) mod partitioned;
 mod tier;
 mod trial;
 
