@@ -2,7 +2,7 @@
 //!
 //! A [`FlowBox`] is a product of one interval set per field (protocol, destination port, source
 //! port, remote address, local address) — exactly the shape of one resolved rule in
-//! [`crate::compile::bitvector::RuleFieldSets`], so a rule's match set is one box, however many
+//! `crate::compile::bitvector::RuleFieldSets`, so a rule's match set is one box, however many
 //! prefix-list CIDRs, port-list ranges or group members it resolves to. A [`Region`] is a union
 //! of boxes. Every boundary comes from the rules themselves, so the elementary intervals between
 //! boundaries are the classifier's equivalence classes and every answer is exact: nothing is

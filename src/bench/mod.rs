@@ -454,7 +454,7 @@ pub fn time_passes(
 const INTERLEAVED_SLICES: u32 = 10;
 
 /// Times each of `executors` for at least `min_time` in all, in turns of `min_time /`
-/// [`INTERLEAVED_SLICES`] (at least one pass each), so that all thread counts see the same
+/// `INTERLEAVED_SLICES` (at least one pass each), so that all thread counts see the same
 /// moments of a shared machine: one [`Timing`] per executor, in order.
 ///
 /// Why: on this project's shared VM the speed of a core drifts by ±20 % over seconds, and timed

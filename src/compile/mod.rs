@@ -9,14 +9,14 @@
 //! 3. **Resolve** (S5–S7): per address family, turn every rule into one set of intervals per
 //!    field: group references become their members' addresses, prefix lists their CIDRs, port
 //!    lists their ranges; rules that cannot match the family are left out.
-//! 4. **Classify** per direction and family: one [`bitvector::BitVectorClassifier`] below
-//!    [`TRIAL_MIN_RULES`] rules, a [`partitioned::PartitionedClassifier`] above
+//! 4. **Classify** per direction and family: one `bitvector::BitVectorClassifier` below
+//!    `TRIAL_MIN_RULES` rules, a `partitioned::PartitionedClassifier` above
 //!    [`FLAT_MAX_RULES`], and in between whichever of the two a trial finds faster (see
 //!    [`Tier`], `trial` and `docs/engine.md`). Bulk engines ([`Tier::Bulk`]) also try
-//!    [`crossproduct::CrossProductClassifier`] tables for IPv4 rule sets of
-//!    [`CROSS_PRODUCT_MIN_RULES`] rules and more, or where those do not fit, their first
-//!    phases with bit vectors ([`crossproduct::CrossVectorClassifier`]) and with lists for the
-//!    rules of narrow addresses ([`crossproduct::CrossListClassifier`]), at the cost of build
+//!    `crossproduct::CrossProductClassifier` tables for IPv4 rule sets of
+//!    `CROSS_PRODUCT_MIN_RULES` rules and more, or where those do not fit, their first
+//!    phases with bit vectors (`crossproduct::CrossVectorClassifier`) and with lists for the
+//!    rules of narrow addresses (`crossproduct::CrossListClassifier`), at the cost of build
 //!    time.
 //!
 //! Per NIC, the addresses that get inner access (S11) are collected into sorted lists, and the
@@ -64,7 +64,10 @@ pub enum CompilePolicy {
     /// in one batch, or one by one); until then those flows take the linear path (each group's
     /// rules in S10 order, references resolved once per snapshot), which costs nothing to
     /// build. `0` builds at the first flow, `u32::MAX` never.
-    OnDemand { min_flows: u32 },
+    OnDemand {
+        /// Flows asked about a group list before its tables are built.
+        min_flows: u32,
+    },
 }
 
 /// Flows of one group list that repay building its tables in an interactive engine
@@ -475,7 +478,7 @@ impl CompiledSnapshot {
     /// one. A run of queries with the same target and direction takes a lean loop
     /// (`TargetRun`), unless the target's IPv4 rules are a partitioned tree or its tables are
     /// not built (and the run does not make them due); those go through
-    /// [`CompiledSnapshot::check_mixed`].
+    /// `CompiledSnapshot::check_mixed`.
     #[inline(always)]
     pub fn check_batch<K: Kernel>(
         &self,

@@ -27,28 +27,33 @@ pub const TRIAL_MIN_RULES: usize = 2048;
 /// benchmarks can pit every tier against the reference evaluator and each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Tier {
+    /// By size: the bit vector below [`TRIAL_MIN_RULES`], the tree above [`FLAT_MAX_RULES`],
+    /// the faster of the two in a timed trial in between.
     #[default]
     Auto,
     /// One bit vector whatever the size.
     Flat,
     /// One bit vector with dense field maps whatever the size (see
-    /// [`bitvector::DENSE_MIN_RULES`]).
+    /// `bitvector::DENSE_MIN_RULES`).
     FlatDense,
     /// The partitioned tree, with leaves of at most this many rules.
-    Partitioned { leaf_max_rules: usize },
+    Partitioned {
+        /// The most rules a leaf of the tree holds before it is split.
+        leaf_max_rules: usize,
+    },
     /// For bulk evaluation: as [`Tier::Auto`], but IPv4 rule sets of
     /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
-    /// tables where they fit [`crossproduct::Budget`] — on the 1K ClassBench sets about three
+    /// tables where they fit `crossproduct::Budget` — on the 1K ClassBench sets about three
     /// times the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — or else
     /// the tables' first phases with bit vectors and with lists, and keep the fastest.
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
     /// The cross-product tables' first phases and the bit vectors of their classes
-    /// ([`CrossVectorClassifier`]) where they fit the default budget (IPv4), else the bit vector.
+    /// (`CrossVectorClassifier`) where they fit the default budget (IPv4), else the bit vector.
     CrossVector,
     /// The cross-product tables' first phases, bit vectors for the rules with wide address
-    /// conditions and lists for the others ([`CrossListClassifier`]) where they fit the default
+    /// conditions and lists for the others (`CrossListClassifier`) where they fit the default
     /// budget (IPv4) and some rule is narrow, else the bit vector.
     CrossList,
 }

@@ -39,15 +39,21 @@ const TASK_BYTES: usize = 96 << 10;
 /// Counts of one run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EvalSummary {
+    /// Data rows read (the header not counted).
     pub rows: u64,
+    /// Rows whose verdict is accept.
     pub accepted: u64,
+    /// Rows whose verdict is drop.
     pub dropped: u64,
+    /// Rows that could not be evaluated (their output row says `error`).
     pub errors: u64,
 }
 
 /// Callbacks of a bulk run: bad rows as they are found, and progress after each block.
 pub trait EvalObserver {
+    /// A row that could not be evaluated (also written as an `error` row).
     fn row_error(&mut self, _error: &RowError) {}
+    /// `rows` rows and `bytes` bytes of input done so far.
     fn progress(&mut self, _rows: u64, _bytes: u64) {}
 }
 

@@ -42,7 +42,9 @@ pub struct Engine {
 /// The verdict on a connection from NIC A to NIC B (S15): A's egress and B's ingress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionVerdict {
+    /// The verdict of the sending NIC's groups on the flow leaving it.
     pub egress: Verdict,
+    /// The verdict of the receiving NIC's groups on the flow entering it.
     pub ingress: Verdict,
 }
 
@@ -165,10 +167,12 @@ impl Engine {
         self.compiled.memory_bytes()
     }
 
+    /// The snapshot the engine answers about.
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
     }
 
+    /// The options every verdict is given under.
     pub fn options(&self) -> &EvalOptions {
         &self.options
     }

@@ -8,11 +8,17 @@ use std::net::{IpAddr, Ipv4Addr};
 /// protocols; a TCP/UDP port of 0 matches no rule range (S3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Flow {
+    /// Which of the NIC's directions the packet takes.
     pub direction: Direction,
+    /// IANA protocol number (see [`super::proto`]).
     pub protocol: u8,
+    /// Source address; both addresses are of one family.
     pub src: IpAddr,
+    /// Source port; 0 for portless protocols.
     pub src_port: u16,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Destination port; 0 for portless protocols.
     pub dst_port: u16,
 }
 
@@ -33,6 +39,7 @@ impl Flow {
         }
     }
 
+    /// The flow's address family.
     pub fn family(&self) -> Family {
         Family::of_addr(&self.src)
     }
@@ -141,8 +148,11 @@ impl fmt::Display for Flow {
 /// A flow field that does not parse; says which field, its value and what would be valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowError {
+    /// The field's name as the CSV header spells it (`src_port`).
     pub field: &'static str,
+    /// The text that did not parse.
     pub value: String,
+    /// What would be valid there.
     pub expected: &'static str,
 }
 

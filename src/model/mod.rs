@@ -29,10 +29,15 @@ pub struct Query {
 
 /// IANA protocol numbers with names in the API (S1).
 pub mod proto {
+    /// ICMP (IPv4 only, S5).
     pub const ICMP: u8 = 1;
+    /// TCP: has ports.
     pub const TCP: u8 = 6;
+    /// UDP: has ports.
     pub const UDP: u8 = 17;
+    /// GRE.
     pub const GRE: u8 = 47;
+    /// ICMPv6 (IPv6 only, S5).
     pub const ICMPV6: u8 = 58;
 }
 
@@ -40,11 +45,14 @@ pub mod proto {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// Into the NIC: the remote address is the source.
     Ingress,
+    /// Out of the NIC: the remote address is the destination.
     Egress,
 }
 
 impl Direction {
+    /// Both directions, ingress first.
     pub const ALL: [Direction; 2] = [Direction::Ingress, Direction::Egress];
 
     /// Parses `ingress` / `egress`, any letter case.
@@ -58,6 +66,7 @@ impl Direction {
         }
     }
 
+    /// `ingress` or `egress`, as the API and the CSV columns spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::Ingress => "ingress",
@@ -78,6 +87,7 @@ impl fmt::Display for Direction {
 pub enum Action {
     /// Drop sorts first: at equal priority drop wins (S10).
     Drop,
+    /// Let the flow through.
     Accept,
 }
 
@@ -93,6 +103,7 @@ impl Action {
         }
     }
 
+    /// `accept` or `drop`, as the CSV columns spell it (the API writes `Accept`, `Drop`).
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Accept => "accept",
@@ -110,7 +121,9 @@ impl fmt::Display for Action {
 /// A rule's protocol (S1): one IANA number, or every protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
+    /// `all` (`-1` in some API versions): every protocol, ports ignored.
     All,
+    /// One IANA protocol number (see [`proto`]).
     Number(u8),
 }
 
@@ -188,7 +201,9 @@ pub fn protocol_label(n: u8) -> String {
 /// An inclusive TCP/UDP port range `lo/hi` with 1 <= lo <= hi (S2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortRange {
+    /// First port, inclusive.
     pub lo: u16,
+    /// Last port, inclusive.
     pub hi: u16,
 }
 
@@ -213,6 +228,7 @@ impl fmt::Display for PortRange {
 pub enum DestPorts {
     /// Portless protocols and `all` (`-1/-1`): ports are ignored (S3).
     Any,
+    /// One range (`PortRange` `22/22`).
     Range(PortRange),
     /// A port range list `prl-…`, resolved at evaluation time (S7).
     List(String),
@@ -221,6 +237,7 @@ pub enum DestPorts {
 /// The remote side of a rule: where ingress comes from, where egress goes to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RemoteObject {
+    /// `SourceCidrIp` / `DestCidrIp` (or their IPv6 fields): addresses of one family (S5).
     Cidr(IpNet),
     /// `SourceGroupId` / `DestGroupId`: the private addresses of the NICs carrying it (S6).
     Group(String),
@@ -240,12 +257,15 @@ impl fmt::Display for RemoteObject {
 /// Classic-network side of a rule (S9). VPC rules are always `intranet`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum NicType {
+    /// The private side, and every VPC rule.
     #[default]
     Intranet,
+    /// The public side of a classic-network instance.
     Internet,
 }
 
 impl NicType {
+    /// Parses `intranet` / `internet`, any letter case; empty means intranet (the API default).
     pub fn parse(text: &str) -> Option<NicType> {
         if text.is_empty() || text.eq_ignore_ascii_case("intranet") {
             Some(NicType::Intranet)
@@ -256,6 +276,7 @@ impl NicType {
         }
     }
 
+    /// `intranet` or `internet`, as the API spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             NicType::Intranet => "intranet",
@@ -272,17 +293,25 @@ pub type Priority = u8;
 pub struct Rule {
     /// `sgr-…`, or `sgr-auto-<group>-<position>` for older responses without ids.
     pub id: String,
+    /// Which traffic the rule is about.
     pub direction: Direction,
+    /// `Policy`: what it does with a matching flow.
     pub action: Action,
+    /// `Priority`: lower decides first (S10).
     pub priority: Priority,
+    /// `IpProtocol`.
     pub protocol: Protocol,
+    /// `PortRange` or `PortRangeListId`: the destination ports it matches.
     pub dest_ports: DestPorts,
     /// `None` means any source port.
     pub source_ports: Option<PortRange>,
+    /// Where ingress comes from or egress goes to.
     pub remote: RemoteObject,
     /// The NIC-side CIDR of a quintuple rule (`DestCidrIp` for ingress, `SourceCidrIp` for egress).
     pub local: Option<IpNet>,
+    /// `NicType`: which side of a classic-network NIC the rule is for (S9).
     pub nic_type: NicType,
+    /// `Description`, as given.
     pub description: String,
     /// `CreateTime` as the API gives it (`2026-03-02T08:14:55Z`, UTC); empty when unknown.
     pub create_time: String,
@@ -333,11 +362,14 @@ impl Rule {
 /// IPv4 or IPv6.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
+    /// IPv4.
     V4,
+    /// IPv6.
     V6,
 }
 
 impl Family {
+    /// The family of an address.
     pub fn of_addr(addr: &IpAddr) -> Family {
         match addr {
             IpAddr::V4(_) => Family::V4,
@@ -345,6 +377,7 @@ impl Family {
         }
     }
 
+    /// The family of a network.
     pub fn of_net(net: &IpNet) -> Family {
         match net {
             IpNet::V4(_) => Family::V4,
@@ -352,6 +385,7 @@ impl Family {
         }
     }
 
+    /// `IPv4` or `IPv6`, for messages.
     pub fn as_str(self) -> &'static str {
         match self {
             Family::V4 => "IPv4",
@@ -374,6 +408,8 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason as the CSV and JSON outputs spell it: `rule`, `inner_access`, `default`,
+    /// `platform`.
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Rule => "rule",
@@ -388,13 +424,19 @@ impl Reason {
 /// order, then the rule's position in its group. The first matching rule in this order decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Precedence {
+    /// The rule's priority: lower first.
     pub priority: Priority,
+    /// Drop sorts before accept.
     pub action: Action,
+    /// Position of the rule's group in the NIC's group list.
     pub group_position: usize,
+    /// Position of the rule in its group.
     pub rule_position: usize,
 }
 
 impl Precedence {
+    /// The precedence of `rule`, the `rule_position`-th rule of the NIC's
+    /// `group_position`-th group.
     pub fn of(rule: &Rule, group_position: usize, rule_position: usize) -> Precedence {
         Precedence {
             priority: rule.priority,
@@ -408,20 +450,25 @@ impl Precedence {
 /// Names the rule that decided: its group's and its own index in the snapshot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleRef {
+    /// The group's index in [`Snapshot::groups`].
     pub group: GroupIndex,
+    /// The rule's position in that group's `rules`.
     pub rule: u32,
 }
 
 /// The answer for one flow on one NIC (or bare group) and one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Verdict {
+    /// Whether the flow gets through.
     pub action: Action,
+    /// Which step of S14 decided.
     pub reason: Reason,
     /// Set exactly when `reason` is [`Reason::Rule`].
     pub deciding_rule: Option<RuleRef>,
 }
 
 impl Verdict {
+    /// Whether the action is accept.
     pub fn is_accept(&self) -> bool {
         self.action == Action::Accept
     }

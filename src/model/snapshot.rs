@@ -15,12 +15,15 @@ pub type NicIndex = u32;
 /// Basic (`normal`) or advanced (`enterprise`) security group (S12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum GroupKind {
+    /// A basic group: ingress dropped and egress accepted by default; may give inner access.
     #[default]
     Normal,
+    /// An advanced group: both directions dropped by default; never gives inner access.
     Enterprise,
 }
 
 impl GroupKind {
+    /// `normal` or `enterprise`, as `SecurityGroupType` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             GroupKind::Normal => "normal",
@@ -32,19 +35,26 @@ impl GroupKind {
 /// `InnerAccessPolicy` of a group (S11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InnerAccessPolicy {
+    /// NICs sharing the (basic) group reach each other whatever the rules.
     Accept,
+    /// They do not: only rules decide.
     Drop,
 }
 
 /// A security group with its rules in API order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecurityGroup {
+    /// `SecurityGroupId` (`sg-…`).
     pub id: String,
+    /// `SecurityGroupName`; empty when not given.
     pub name: String,
+    /// `SecurityGroupType`.
     pub kind: GroupKind,
     /// Empty for the classic network.
     pub vpc_id: String,
+    /// `InnerAccessPolicy`.
     pub inner_access: InnerAccessPolicy,
+    /// The rules of both directions, in the API's order.
     pub rules: Vec<Rule>,
     /// The group's `Description`.
     pub description: String,
@@ -55,6 +65,7 @@ pub struct SecurityGroup {
 }
 
 impl SecurityGroup {
+    /// A classic-network group (no VPC), whose rules have a NicType (S9).
     pub fn is_classic(&self) -> bool {
         self.vpc_id.is_empty()
     }
@@ -68,11 +79,15 @@ impl SecurityGroup {
 /// A network interface (ENI) and the groups it carries, in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nic {
+    /// `NetworkInterfaceId` (`eni-…`).
     pub id: String,
+    /// `InstanceId` of the instance it is attached to; empty when detached.
     pub instance_id: String,
+    /// `VpcId`.
     pub vpc_id: String,
     /// Private IPv4 addresses (primary first), then IPv6 addresses.
     pub addresses: Vec<IpAddr>,
+    /// Its security groups, in the NIC's order (which breaks ties of S10).
     pub groups: Vec<GroupIndex>,
     /// Every other key of the NetworkInterfaceSet item (`Type`, `Status`, names, …).
     pub extra: Extra,
@@ -81,9 +96,13 @@ pub struct Nic {
 /// A managed prefix list `pl-…` (S7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrefixList {
+    /// `PrefixListId` (`pl-…`).
     pub id: String,
+    /// `AddressFamily`: every entry is of it.
     pub family: Family,
+    /// `MaxEntries`: what a rule referencing the list counts against the NIC's rule quota.
     pub max_entries: u32,
+    /// The entries' CIDRs.
     pub cidrs: Vec<IpNet>,
     /// `PrefixListName`.
     pub name: String,
@@ -96,8 +115,11 @@ pub struct PrefixList {
 /// A port range list `prl-…` (S7).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortRangeList {
+    /// `PortRangeListId` (`prl-…`).
     pub id: String,
+    /// `MaxEntries`.
     pub max_entries: u32,
+    /// The entries' port ranges.
     pub ranges: Vec<PortRange>,
     /// `PortRangeListName`.
     pub name: String,
@@ -112,6 +134,7 @@ pub struct PortRangeList {
 /// the top-level key `ClientTokens` (see `docs/control-plane.md`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientTokenRecord {
+    /// The `ClientToken` as the caller gave it.
     pub token: String,
     /// The API action the token was used with.
     pub action: String,
@@ -124,10 +147,15 @@ pub struct ClientTokenRecord {
 /// A snapshot taken apart, to be changed and put together again with [`SnapshotParts::build`].
 #[derive(Clone, Debug, Default)]
 pub struct SnapshotParts {
+    /// The security groups; a NIC's [`Nic::groups`] index into them.
     pub groups: Vec<SecurityGroup>,
+    /// The network interfaces.
     pub nics: Vec<Nic>,
+    /// The prefix lists rules may reference.
     pub prefix_lists: Vec<PrefixList>,
+    /// The port range lists rules may reference.
     pub port_lists: Vec<PortRangeList>,
+    /// The calls made with a `ClientToken` so far (for idempotent retries).
     pub client_tokens: Vec<ClientTokenRecord>,
 }
 
@@ -145,7 +173,9 @@ impl SnapshotParts {
 /// snapshot (which has no NICs, so inner access never applies).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// A network interface: every group it carries decides, and inner access applies.
     Nic(NicIndex),
+    /// One group on its own.
     Group(GroupIndex),
 }
 
@@ -255,44 +285,54 @@ impl Snapshot {
         }
     }
 
+    /// Every security group, in input order ([`GroupIndex`] order).
     pub fn groups(&self) -> &[SecurityGroup] {
         &self.groups
     }
 
+    /// Every network interface, in input order ([`NicIndex`] order).
     pub fn nics(&self) -> &[Nic] {
         &self.nics
     }
 
+    /// Every prefix list.
     pub fn prefix_lists(&self) -> &[PrefixList] {
         &self.prefix_lists
     }
 
+    /// Every port range list.
     pub fn port_lists(&self) -> &[PortRangeList] {
         &self.port_lists
     }
 
+    /// The group at `index` (panics when out of range: indexes come from this snapshot).
     pub fn group(&self, index: GroupIndex) -> &SecurityGroup {
         &self.groups[index as usize]
     }
 
+    /// The NIC at `index` (panics when out of range: indexes come from this snapshot).
     pub fn nic(&self, index: NicIndex) -> &Nic {
         &self.nics[index as usize]
     }
 
+    /// The index of the group with this id.
     pub fn group_index(&self, id: &str) -> Option<GroupIndex> {
         self.group_by_id.get(id).copied()
     }
 
+    /// The index of the NIC with this id.
     pub fn nic_index(&self, id: &str) -> Option<NicIndex> {
         self.nic_by_id.get(id).copied()
     }
 
+    /// The prefix list with this id.
     pub fn prefix_list(&self, id: &str) -> Option<&PrefixList> {
         self.prefix_list_by_id
             .get(id)
             .map(|&i| &self.prefix_lists[i])
     }
 
+    /// The port range list with this id.
     pub fn port_list(&self, id: &str) -> Option<&PortRangeList> {
         self.port_list_by_id.get(id).map(|&i| &self.port_lists[i])
     }

@@ -39,7 +39,9 @@ use std::path::{Path, PathBuf};
 /// One JSON document and the name errors give it (its path, or `-` for stdin).
 #[derive(Clone, Debug)]
 pub struct Document {
+    /// Its path, or `-` for stdin, for messages.
     pub name: String,
+    /// The JSON text.
     pub text: String,
 }
 
@@ -72,6 +74,7 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// The shape's name in reports (`snapshot`, `DescribeSecurityGroups`, …).
     pub fn name(self) -> &'static str {
         match self {
             Shape::Snapshot => "snapshot",
@@ -124,6 +127,7 @@ pub enum MissingKind {
 /// One thing missing from a dump, with where it is referenced from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Missing {
+    /// What sort of thing is missing.
     pub kind: MissingKind,
     /// The id of what is missing (`sg-…`, `pl-…`, `eni-…`), or the API name for a page.
     pub id: String,

@@ -26,7 +26,7 @@ pub struct LoadError {
     /// What sort of problem it is, for callers that react differently (e.g. retry a read).
     pub kind: LoadErrorKind,
     /// The file the value is in (`-` for stdin), or empty when the text came without a name
-    /// ([`snapshot_from_str`] and friends).
+    /// ([`super::snapshot_from_str`] and friends).
     pub file: String,
     /// JSON path of the bad value, e.g. `SecurityGroups[2].Permissions.Permission[7].PortRange`;
     /// empty for errors about the document as a whole.

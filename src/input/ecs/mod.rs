@@ -1,4 +1,4 @@
-//! The only way in: the ECS API's JSON shapes ([`raw`]) and their validation into
+//! The only way in: the ECS API's JSON shapes (`raw`) and their validation into
 //! [`crate::model`] types. Every error names the JSON path, the value and what would be valid.
 //!
 //! Accepted top-level shapes (see `shared/spec/interface.md`):
@@ -16,7 +16,7 @@
 pub mod dump;
 mod error;
 pub mod preserve;
-pub mod raw;
+pub(crate) mod raw;
 mod validate;
 pub mod write;
 
