@@ -23,7 +23,7 @@
 //! let https = Flow::parse("ingress", "tcp", "203.0.113.9", "40000", "10.0.0.5", "443")?;
 //! let verdict = engine.check(nic, &https);
 //! assert_eq!(verdict.action, Action::Accept);
-//! assert_eq!(engine.rule(verdict.deciding_rule.unwrap()).1.id, "sgr-https");
+//! assert_eq!(engine.rule(verdict.deciding_rule().unwrap()).1.id, "sgr-https");
 //!
 //! // S12: no rule matches SSH, and basic groups drop ingress by default.
 //! let ssh = Flow::parse("ingress", "tcp", "203.0.113.9", "40000", "10.0.0.5", "22")?;

@@ -289,7 +289,7 @@ fn audit_matches_brute_force() {
                     .collect();
                 let deciding: BTreeSet<(String, String)> = verdicts
                     .iter()
-                    .filter_map(|v| v.deciding_rule)
+                    .filter_map(|v| v.deciding_rule())
                     .map(|r| {
                         let g = snapshot.group(r.group);
                         (g.id.clone(), g.rules[r.rule as usize].id.clone())
@@ -972,7 +972,7 @@ fn explain_matches_brute_force() {
                     assert_eq!(e.verdict, v.action, "case {case} {flow}");
                     assert_eq!(e.decider, Decider::of_verdict(&v), "case {case} {flow}");
                     let deciding = e.rules.iter().filter(|r| r.decides).count();
-                    assert_eq!(deciding, usize::from(v.deciding_rule.is_some()));
+                    assert_eq!(deciding, usize::from(v.deciding_rule().is_some()));
                     assert!(e
                         .rules
                         .iter()

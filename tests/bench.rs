@@ -6,22 +6,17 @@ use sgsim::model::{Action, Direction, Reason, RemoteObject, RuleRef, Verdict};
 use sgsim::Engine;
 
 fn verdict(action: Action, reason: Reason) -> Verdict {
-    Verdict {
-        action,
-        reason,
-        deciding_rule: None,
-    }
+    Verdict { action, reason }
 }
 
 #[test]
 fn counts_every_kind_of_verdict() {
     let rule = Verdict {
         action: Action::Drop,
-        reason: Reason::Rule,
-        deciding_rule: Some(RuleRef { group: 0, rule: 0 }),
+        reason: Reason::Rule(RuleRef { group: 0, rule: 0 }),
     };
     let verdicts = [
-        verdict(Action::Accept, Reason::Rule),
+        verdict(Action::Accept, Reason::Rule(RuleRef { group: 0, rule: 1 })),
         verdict(Action::Accept, Reason::Default),
         verdict(Action::Accept, Reason::InnerAccess),
         rule,
@@ -118,12 +113,12 @@ fn verify_accepts_right_answers_and_catches_wrong_ones() {
     // The right action and reason, but the wrong deciding rule.
     let k = out
         .iter()
-        .position(|v| v.reason == Reason::Rule && v.deciding_rule.unwrap().rule > 0)
+        .position(|v| v.deciding_rule().is_some_and(|rule| rule.rule > 0))
         .unwrap();
     let mut other_rule = out.clone();
-    let mut rule_ref = other_rule[k].deciding_rule.unwrap();
+    let mut rule_ref = other_rule[k].deciding_rule().unwrap();
     rule_ref.rule -= 1;
-    other_rule[k].deciding_rule = Some(rule_ref);
+    other_rule[k].reason = Reason::Rule(rule_ref);
     let err = bench::verify(&engine, &queries, &other_rule, &sample, &executor).unwrap_err();
     assert_eq!(err.mismatched_flows, 1);
     assert!(err.to_string().contains(&format!("flow #{k}")));

@@ -90,14 +90,12 @@ fn library_output(engine: &Engine, case: &Case) -> Result<[String; 4], String> {
     let flow = Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
         .map_err(|err| err.to_string())?;
     let verdict = engine.check(target, &flow);
-    let (group, rule) = match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule_ref)) => {
+    let (group, rule) = match verdict.reason {
+        Reason::Rule(rule_ref) => {
             let (group, rule) = engine.rule(rule_ref);
             (group.id.clone(), rule.id.clone())
         }
-        (Reason::Rule, None) => return Err("reason rule without a deciding rule".into()),
-        (_, Some(_)) => return Err("a deciding rule without reason rule".into()),
-        (_, None) => (String::new(), String::new()),
+        _ => (String::new(), String::new()),
     };
     Ok([
         verdict.action.as_str().to_string(),

@@ -465,11 +465,11 @@ fn the_engine_sees_the_new_state() {
     let engine = s.engine();
     let verdict = engine.check(nic, &flow);
     assert_eq!(
-        (verdict.action, verdict.reason),
-        (Action::Accept, Reason::Rule)
+        (verdict.action, verdict.reason.as_str()),
+        (Action::Accept, "rule")
     );
     assert_eq!(
-        engine.rule(verdict.deciding_rule.unwrap()).1.id,
+        engine.rule(verdict.deciding_rule().unwrap()).1.id,
         rules_of(&s, "sg-a").last().unwrap().id
     );
 }

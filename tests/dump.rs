@@ -1319,7 +1319,7 @@ mod random_worlds {
         flow: &Flow,
     ) -> (Action, Reason, Option<(String, String)>) {
         let verdict = engine.check(target, flow);
-        let rule = verdict.deciding_rule.map(|r| {
+        let rule = verdict.deciding_rule().map(|r| {
             let (group, rule) = engine.rule(r);
             (group.id.clone(), rule.id.clone())
         });

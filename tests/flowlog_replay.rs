@@ -93,19 +93,13 @@ fn doc_samples_are_read_and_their_masked_records_reported() {
 }
 
 /// The rule (or `nic/direction/decision`) a verdict charges, as the report names it.
-fn slot_name(
-    engine: &Engine,
-    nic: &str,
-    direction: Direction,
-    verdict_reason: Reason,
-    rule: Option<sgsim::model::RuleRef>,
-) -> String {
-    match (verdict_reason, rule) {
-        (Reason::Rule, Some(rule)) => {
+fn slot_name(engine: &Engine, nic: &str, direction: Direction, verdict_reason: Reason) -> String {
+    match verdict_reason {
+        Reason::Rule(rule) => {
             let (group, rule) = engine.rule(rule);
             format!("{}/{}", group.id, rule.id)
         }
-        (reason, _) => format!("{nic}/{direction}/{}", reason.as_str()),
+        reason => format!("{nic}/{direction}/{}", reason.as_str()),
     }
 }
 
@@ -151,13 +145,7 @@ fn expected(engine: &Engine, records: &[GeneratedRecord], first_line: u64) -> Ex
                 let flow = flow_of(record);
                 let verdict =
                     reference::evaluate(snapshot, Target::Nic(nic), &flow, engine.options());
-                let name = slot_name(
-                    engine,
-                    &record.eni_id,
-                    flow.direction,
-                    verdict.reason,
-                    verdict.deciding_rule,
-                );
+                let name = slot_name(engine, &record.eni_id, flow.direction, verdict.reason);
                 let entry = expected.hits.entry(name).or_default();
                 entry.0 += 1;
                 entry.1 += record.packets;

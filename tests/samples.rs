@@ -1,7 +1,7 @@
 //! Real ECS API payloads (`testdata/samples/`, copied from `shared/samples/alibaba/`, see its
 //! README for sources) load as they are and give the verdicts their rules call for.
 
-use sgsim::model::{Action, Flow, Reason};
+use sgsim::model::{Action, Flow, Reason, RuleRef};
 use sgsim::{Engine, Snapshot};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,12 +63,17 @@ fn ask(engine: &Engine, fields: [&str; 6]) -> Outcome {
     (
         verdict.action,
         verdict.reason,
-        verdict.deciding_rule.map(|r| r.rule),
+        verdict.deciding_rule().map(|r| r.rule),
     )
 }
 
 fn accepted_by_rule(position: u32) -> Outcome {
-    (Action::Accept, Reason::Rule, Some(position))
+    // The sample is one group: group 0.
+    let rule = RuleRef {
+        group: 0,
+        rule: position,
+    };
+    (Action::Accept, Reason::Rule(rule), Some(position))
 }
 /// An ingress flow from `src` (source port 40000 when the protocol has ports) to 10.0.0.5.
 fn ingress(engine: &Engine, protocol: &str, src: &str, dport: &str) -> Outcome {

@@ -74,7 +74,7 @@ fn flow(fields: FlowFields) -> Flow {
 /// The verdict in the CSV's words: `accept rule sg-a/sgr-1`, `drop default`, …
 fn describe(engine: &Engine, verdict: sgsim::model::Verdict) -> String {
     let mut out = format!("{} {}", verdict.action.as_str(), verdict.reason.as_str());
-    if let Some(rule_ref) = verdict.deciding_rule {
+    if let Some(rule_ref) = verdict.deciding_rule() {
         let (group, rule) = engine.rule(rule_ref);
         out += &format!(" {}/{}", group.id, rule.id);
     }

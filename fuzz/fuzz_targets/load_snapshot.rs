@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     for &target in &targets {
         for flow in &flows {
             let verdict = engine.check(target, flow);
-            if let Some(rule_ref) = verdict.deciding_rule {
+            if let Some(rule_ref) = verdict.deciding_rule() {
                 engine.rule(rule_ref);
             }
         }

@@ -399,7 +399,7 @@ fn verdict_json(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict)
         "rule_id": Value::Null,
         "explanation": explanation(engine, target, flow, verdict),
     });
-    if let Some(rule_ref) = verdict.deciding_rule {
+    if let Some(rule_ref) = verdict.deciding_rule() {
         let (group, rule) = engine.rule(rule_ref);
         out["security_group_id"] = json!(group.id);
         out["rule_id"] = json!(rule.id);

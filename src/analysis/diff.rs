@@ -334,7 +334,7 @@ pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) 
 }
 
 fn decider_name(snapshot: &Snapshot, verdict: &crate::model::Verdict) -> String {
-    match verdict.deciding_rule {
+    match verdict.deciding_rule() {
         Some(rule) => Decider::Rule(rule).name(snapshot),
         None => verdict.reason.as_str().to_string(),
     }

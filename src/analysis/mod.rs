@@ -81,17 +81,17 @@ impl Decider {
         match self {
             Decider::Platform => Reason::Platform,
             Decider::InnerAccess => Reason::InnerAccess,
-            Decider::Rule(_) => Reason::Rule,
+            Decider::Rule(rule) => Reason::Rule(rule),
             Decider::Default => Reason::Default,
         }
     }
 
     /// What decided a verdict.
     pub fn of_verdict(verdict: &Verdict) -> Decider {
-        match (verdict.reason, verdict.deciding_rule) {
-            (Reason::Platform, _) => Decider::Platform,
-            (Reason::InnerAccess, _) => Decider::InnerAccess,
-            (Reason::Rule, Some(rule)) => Decider::Rule(rule),
+        match verdict.reason {
+            Reason::Platform => Decider::Platform,
+            Reason::InnerAccess => Decider::InnerAccess,
+            Reason::Rule(rule) => Decider::Rule(rule),
             _ => Decider::Default,
         }
     }

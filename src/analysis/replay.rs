@@ -251,10 +251,10 @@ impl DecisionKind {
 }
 
 fn slot_of(nic: NicIndex, direction: Direction, verdict: &Verdict) -> Slot {
-    match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule)) => Slot::Rule(rule),
-        (Reason::InnerAccess, _) => Slot::Decision(nic, direction, DecisionKind::InnerAccess),
-        (Reason::Platform, _) => Slot::Decision(nic, direction, DecisionKind::Platform),
+    match verdict.reason {
+        Reason::Rule(rule) => Slot::Rule(rule),
+        Reason::InnerAccess => Slot::Decision(nic, direction, DecisionKind::InnerAccess),
+        Reason::Platform => Slot::Decision(nic, direction, DecisionKind::Platform),
         _ => Slot::Decision(nic, direction, DecisionKind::Default),
     }
 }
@@ -685,7 +685,6 @@ impl<'e> Replay<'e> {
             Verdict {
                 action: Action::Drop,
                 reason: Reason::Default,
-                deciding_rule: None,
             };
             queries.len()
         ];
@@ -732,7 +731,7 @@ impl<'e> Replay<'e> {
     }
 
     fn decided_by(&self, verdict: &Verdict) -> String {
-        match verdict.deciding_rule {
+        match verdict.deciding_rule() {
             Some(rule) => {
                 let (group, rule) = self.engine.rule(rule);
                 format!("{}/{}", group.id, rule.id)

@@ -275,7 +275,7 @@ pub fn verify(
 }
 
 fn describe(engine: &Engine, verdict: &Verdict) -> String {
-    match verdict.deciding_rule {
+    match verdict.deciding_rule() {
         Some(rule_ref)
             if (rule_ref.group as usize) < engine.snapshot().groups().len()
                 && (rule_ref.rule as usize)
@@ -307,8 +307,7 @@ fn describe(engine: &Engine, verdict: &Verdict) -> String {
 pub fn verdict_buffer(len: usize) -> Vec<Verdict> {
     let unwritten = Verdict {
         action: Action::Drop,
-        reason: Reason::Rule,
-        deciding_rule: Some(RuleRef {
+        reason: Reason::Rule(RuleRef {
             group: u32::MAX,
             rule: u32::MAX,
         }),

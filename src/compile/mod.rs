@@ -315,7 +315,6 @@ impl DirectionClassifiers {
         Verdict {
             action: self.default,
             reason: Reason::Default,
-            deciding_rule: None,
         }
     }
 }
@@ -332,12 +331,10 @@ impl Outcomes {
         let mut verdicts = vec![Verdict {
             action: default,
             reason: Reason::Default,
-            deciding_rule: None,
         }];
         verdicts.extend(rules.iter().zip(actions).map(|(&rule, &action)| Verdict {
             action,
-            reason: Reason::Rule,
-            deciding_rule: Some(rule),
+            reason: Reason::Rule(rule),
         }));
         Outcomes { verdicts }
     }
@@ -621,7 +618,6 @@ impl CompiledSnapshot {
             return Route::Decided(Verdict {
                 action: Action::Drop,
                 reason: Reason::Platform,
-                deciding_rule: None,
             });
         }
         let (rule_set, inner_peers) = self.resolve(target);
@@ -631,7 +627,6 @@ impl CompiledSnapshot {
             return Route::Decided(Verdict {
                 action: Action::Accept,
                 reason: Reason::InnerAccess,
-                deciding_rule: None,
             });
         }
         let Some(tables) = self.tables(snapshot, rule_set, 1) else {
@@ -664,13 +659,11 @@ impl CompiledSnapshot {
         match rule {
             Some((rule, action)) => Verdict {
                 action,
-                reason: Reason::Rule,
-                deciding_rule: Some(rule),
+                reason: Reason::Rule(rule),
             },
             None => Verdict {
                 action: default_action(snapshot, target, flow.direction),
                 reason: Reason::Default,
-                deciding_rule: None,
             },
         }
     }

@@ -415,7 +415,6 @@ fn evaluate_span(
         Verdict {
             action: Action::Drop,
             reason: Reason::Default,
-            deciding_rule: None,
         },
     );
     engine.check_batch(queries, verdicts);
@@ -1078,24 +1077,14 @@ mod tests {
         let writer = VerdictWriter::new(&engine);
         let mut verdicts = Vec::new();
         for action in [Action::Accept, Action::Drop] {
-            for reason in [
-                Reason::Rule,
-                Reason::InnerAccess,
-                Reason::Default,
-                Reason::Platform,
-            ] {
-                verdicts.push(Verdict {
-                    action,
-                    reason,
-                    deciding_rule: None,
-                });
+            for reason in [Reason::InnerAccess, Reason::Default, Reason::Platform] {
+                verdicts.push(Verdict { action, reason });
             }
             for (group, rules) in [(0, 2), (1, 1)] {
                 for rule in 0..rules {
                     verdicts.push(Verdict {
                         action,
-                        reason: Reason::Rule,
-                        deciding_rule: Some(RuleRef { group, rule }),
+                        reason: Reason::Rule(RuleRef { group, rule }),
                     });
                 }
             }

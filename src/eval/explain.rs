@@ -17,16 +17,16 @@ pub fn verdict_line(engine: &Engine, target: Target, flow: &Flow, verdict: &Verd
 /// What decided the verdict: the rule with its group, priority and summary, the platform rule,
 /// inner access (naming the peer NIC), or the default of the target's groups.
 pub fn explanation(engine: &Engine, target: Target, flow: &Flow, verdict: &Verdict) -> String {
-    match (verdict.reason, verdict.deciding_rule) {
-        (Reason::Rule, Some(rule_ref)) => {
+    match verdict.reason {
+        Reason::Rule(rule_ref) => {
             let (group, rule) = engine.rule(rule_ref);
             format!("{}/{} (priority {}, {})", group.id, rule.id, rule.priority, rule.summary())
         }
-        (Reason::Platform, _) => {
+        Reason::Platform => {
             "platform rule (egress TCP 25 to a public IPv4 address is blocked; --no-platform-rules turns it off)"
                 .to_string()
         }
-        (Reason::InnerAccess, _) => {
+        Reason::InnerAccess => {
             let snapshot = engine.snapshot();
             let peer = snapshot
                 .nics_with_address(&flow.remote())

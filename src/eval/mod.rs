@@ -28,8 +28,8 @@ use rayon::prelude::*;
 /// let target = engine.target("sg-web")?;
 /// let flow = Flow::parse("ingress", "tcp", "203.0.113.9", "40000", "10.0.0.5", "22")?;
 /// let verdict = engine.check(target, &flow);
-/// assert_eq!((verdict.action, verdict.reason), (Action::Drop, Reason::Rule));
-/// assert_eq!(engine.rule(verdict.deciding_rule.unwrap()).1.id, "sgr-ssh");
+/// let Reason::Rule(rule) = verdict.reason else { panic!("a rule decides") };
+/// assert_eq!((verdict.action, engine.rule(rule).1.id.as_str()), (Action::Drop, "sgr-ssh"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]

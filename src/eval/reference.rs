@@ -21,27 +21,23 @@ pub fn evaluate(
         return Verdict {
             action: Action::Drop,
             reason: Reason::Platform,
-            deciding_rule: None,
         };
     }
     if has_inner_access(snapshot, target, flow) {
         return Verdict {
             action: Action::Accept,
             reason: Reason::InnerAccess,
-            deciding_rule: None,
         };
     }
     if let Some((rule_ref, action)) = deciding_rule(snapshot, target, flow, options) {
         return Verdict {
             action,
-            reason: Reason::Rule,
-            deciding_rule: Some(rule_ref),
+            reason: Reason::Rule(rule_ref),
         };
     }
     Verdict {
         action: default_action(snapshot, target, flow.direction),
         reason: Reason::Default,
-        deciding_rule: None,
     }
 }
 

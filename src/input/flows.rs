@@ -376,8 +376,8 @@ pub struct VerdictColumns<'a> {
 
 impl<'a> VerdictColumns<'a> {
     pub fn of(engine: &'a Engine, verdict: &Verdict) -> VerdictColumns<'a> {
-        let (security_group_id, rule_id) = match (verdict.reason, verdict.deciding_rule) {
-            (Reason::Rule, Some(rule_ref)) => {
+        let (security_group_id, rule_id) = match verdict.reason {
+            Reason::Rule(rule_ref) => {
                 let (group, rule) = engine.rule(rule_ref);
                 (group.id.as_str(), rule.id.as_str())
             }
@@ -439,8 +439,8 @@ impl VerdictWriter {
     /// Appends `,verdict,reason,group,rule` and the line end.
     #[inline]
     pub fn write(&self, verdict: &Verdict, out: &mut Vec<u8>) {
-        match (verdict.reason, verdict.deciding_rule) {
-            (Reason::Rule, Some(rule_ref)) => {
+        match verdict.reason {
+            Reason::Rule(rule_ref) => {
                 let rule = self.first_rule[rule_ref.group as usize] + rule_ref.rule as usize;
                 let text = &self.text[self.starts[rule]..self.starts[rule + 1]];
                 if self.actions[rule] == verdict.action {
@@ -454,9 +454,7 @@ impl VerdictWriter {
                     out.extend_from_slice(rest);
                 }
             }
-            (reason, None) => out.extend_from_slice(ruleless_columns(verdict.action, reason)),
-            // A rule named without the reason `rule` is not a verdict the engine gives either.
-            (reason, Some(_)) => out.extend_from_slice(ruleless_columns(verdict.action, reason)),
+            reason => out.extend_from_slice(ruleless_columns(verdict.action, reason)),
         }
     }
 
@@ -470,11 +468,11 @@ impl VerdictWriter {
 #[inline]
 fn ruleless_columns(action: Action, reason: Reason) -> &'static [u8] {
     match (action, reason) {
-        (Action::Accept, Reason::Rule) => b",accept,rule,,\n",
+        (Action::Accept, Reason::Rule(_)) => b",accept,rule,,\n",
         (Action::Accept, Reason::InnerAccess) => b",accept,inner_access,,\n",
         (Action::Accept, Reason::Default) => b",accept,default,,\n",
         (Action::Accept, Reason::Platform) => b",accept,platform,,\n",
-        (Action::Drop, Reason::Rule) => b",drop,rule,,\n",
+        (Action::Drop, Reason::Rule(_)) => b",drop,rule,,\n",
         (Action::Drop, Reason::InnerAccess) => b",drop,inner_access,,\n",
         (Action::Drop, Reason::Default) => b",drop,default,,\n",
         (Action::Drop, Reason::Platform) => b",drop,platform,,\n",

@@ -397,8 +397,8 @@ impl Family {
 /// Why a verdict came out the way it did (S14 lists the steps in order).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
-    /// A custom rule decided (S10).
-    Rule,
+    /// A custom rule decided (S10): this one.
+    Rule(RuleRef),
     /// Inner access between NICs sharing a basic group (S11).
     InnerAccess,
     /// No rule matched (S12).
@@ -412,7 +412,7 @@ impl Reason {
     /// `platform`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Reason::Rule => "rule",
+            Reason::Rule(_) => "rule",
             Reason::InnerAccess => "inner_access",
             Reason::Default => "default",
             Reason::Platform => "platform",
@@ -461,13 +461,19 @@ pub struct RuleRef {
 pub struct Verdict {
     /// Whether the flow gets through.
     pub action: Action,
-    /// Which step of S14 decided.
+    /// Which step of S14 decided, with the deciding rule when a rule decided.
     pub reason: Reason,
-    /// Set exactly when `reason` is [`Reason::Rule`].
-    pub deciding_rule: Option<RuleRef>,
 }
 
 impl Verdict {
+    /// The rule that decided, when one did ([`Reason::Rule`]).
+    pub fn deciding_rule(&self) -> Option<RuleRef> {
+        match self.reason {
+            Reason::Rule(rule) => Some(rule),
+            _ => None,
+        }
+    }
+
     /// Whether the action is accept.
     pub fn is_accept(&self) -> bool {
         self.action == Action::Accept

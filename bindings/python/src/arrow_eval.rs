@@ -223,7 +223,6 @@ fn evaluate_chunk(
     let placeholder = Verdict {
         action: Action::Drop,
         reason: Reason::Default,
-        deciding_rule: None,
     };
     let mut verdicts = vec![placeholder; queries.len()];
     engine.check_batch(&queries, &mut verdicts);
@@ -239,8 +238,8 @@ fn evaluate_chunk(
                 let answer = &verdicts[*index];
                 verdict.append_value(answer.action.as_str());
                 reason.append_value(answer.reason.as_str());
-                match (answer.reason, answer.deciding_rule) {
-                    (Reason::Rule, Some(rule_ref)) => {
+                match answer.reason {
+                    Reason::Rule(rule_ref) => {
                         let (deciding_group, deciding_rule) = engine.rule(rule_ref);
                         group.append_value(&deciding_group.id);
                         rule.append_value(&deciding_rule.id);

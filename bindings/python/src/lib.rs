@@ -186,7 +186,7 @@ impl Engine {
 
     fn verdict(&self, target: Target, flow: &Flow, verdict: &Verdict) -> PyVerdict {
         let engine = &self.interactive;
-        let rule = verdict.deciding_rule.map(|rule_ref| {
+        let rule = verdict.deciding_rule().map(|rule_ref| {
             let (group, rule) = engine.rule(rule_ref);
             RuleFields {
                 security_group_id: group.id.clone(),
