@@ -20,8 +20,9 @@
 //! are an error naming both files.
 
 use super::raw::{
-    RawIpv6Sets, RawNetworkInterface, RawPermission, RawPortRangeListEntry, RawPrefixList,
-    RawPrivateIpSets, RawSecurityGroup, RawSecurityGroupIds, RawSnapshot, StringOrNumber,
+    api_list, api_object, RawIpv6Sets, RawNetworkInterface, RawPermission, RawPortRangeListEntry,
+    RawPrefixList, RawPrivateIpSets, RawSecurityGroup, RawSecurityGroupIds, RawSnapshot,
+    StringOrNumber,
 };
 use super::validate::{self, NicDraft};
 use super::{deserialize, json_kind, LoadError, LoadErrorKind};
@@ -397,181 +398,142 @@ pub fn shape_of(value: &Value) -> Result<Shape, LoadError> {
 
 // ---- The API's response shapes, named as the API names them. Unknown keys are ignored. ----
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeSecurityGroups response"
-)]
-struct DescribeSecurityGroupsResponse {
-    region_id: Option<String>,
-    next_token: Option<String>,
-    security_groups: Option<SecurityGroupsSet>,
+api_object! {
+    struct DescribeSecurityGroupsResponse, "a DescribeSecurityGroups response" {
+        region_id: String,
+        next_token: String,
+        security_groups: SecurityGroupsSet,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a SecurityGroup array"
-)]
-struct SecurityGroupsSet {
-    security_group: Option<Vec<SecurityGroupItem>>,
+api_list!(
+    SecurityGroupsSet {
+        security_group: SecurityGroupItem
+    },
+    "an object with a SecurityGroup array"
+);
+
+api_object! {
+    /// A DescribeSecurityGroups `SecurityGroup` item.
+    struct SecurityGroupItem, "a DescribeSecurityGroups SecurityGroup item" {
+        security_group_id: String,
+        security_group_name: String,
+        security_group_type: String,
+        vpc_id: String,
+        description: String,
+        region_id: String,
+    }
 }
 
-/// A DescribeSecurityGroups `SecurityGroup` item.
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeSecurityGroups SecurityGroup item"
-)]
-struct SecurityGroupItem {
-    security_group_id: Option<String>,
-    security_group_name: Option<String>,
-    security_group_type: Option<String>,
-    vpc_id: Option<String>,
-    description: Option<String>,
-    region_id: Option<String>,
+api_object! {
+    struct DescribeNetworkInterfacesResponse, "a DescribeNetworkInterfaces response" {
+        next_token: String,
+        network_interface_sets: NetworkInterfaceSets,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeNetworkInterfaces response"
-)]
-struct DescribeNetworkInterfacesResponse {
-    next_token: Option<String>,
-    network_interface_sets: Option<NetworkInterfaceSets>,
+api_list!(
+    NetworkInterfaceSets {
+        network_interface_set: RawNetworkInterface
+    },
+    "an object with a NetworkInterfaceSet array"
+);
+
+api_object! {
+    struct DescribeInstancesResponse, "a DescribeInstances response" {
+        next_token: String,
+        instances: InstancesSet,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a NetworkInterfaceSet array"
-)]
-struct NetworkInterfaceSets {
-    network_interface_set: Option<Vec<RawNetworkInterface>>,
+api_list!(
+    InstancesSet { instance: Instance },
+    "an object with an Instance array"
+);
+
+api_object! {
+    /// A DescribeInstances `Instance` item: only what locates its NICs.
+    struct Instance, "a DescribeInstances Instance item" {
+        instance_id: String,
+        security_group_ids: RawSecurityGroupIds,
+        vpc_attributes: VpcAttributes,
+        inner_ip_address: IpAddressSet,
+        network_interfaces: InstanceNetworkInterfaces,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "a DescribeInstances response")]
-struct DescribeInstancesResponse {
-    next_token: Option<String>,
-    instances: Option<InstancesSet>,
+api_object! {
+    struct VpcAttributes, "a VpcAttributes object" {
+        vpc_id: String,
+        private_ip_address: IpAddressSet,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with an Instance array"
-)]
-struct InstancesSet {
-    instance: Option<Vec<Instance>>,
+api_list!(
+    IpAddressSet { ip_address: String },
+    "an object with an IpAddress array"
+);
+
+api_list!(
+    InstanceNetworkInterfaces {
+        network_interface: InstanceNetworkInterface
+    },
+    "an object with a NetworkInterface array"
+);
+
+api_object! {
+    /// An instance's `NetworkInterfaces.NetworkInterface[]` item.
+    struct InstanceNetworkInterface, "a DescribeInstances NetworkInterface item" {
+        network_interface_id: String,
+        #[serde(rename = "Type")]
+        kind: String,
+        primary_ip_address: String,
+        private_ip_sets: RawPrivateIpSets,
+        ipv6_sets: RawIpv6Sets,
+        security_group_ids: RawSecurityGroupIds,
+    }
 }
 
-/// A DescribeInstances `Instance` item: only what locates its NICs.
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeInstances Instance item"
-)]
-struct Instance {
-    instance_id: Option<String>,
-    security_group_ids: Option<RawSecurityGroupIds>,
-    vpc_attributes: Option<VpcAttributes>,
-    inner_ip_address: Option<IpAddressSet>,
-    network_interfaces: Option<InstanceNetworkInterfaces>,
+api_object! {
+    struct DescribePrefixListsResponse, "a DescribePrefixLists response" {
+        next_token: String,
+        prefix_lists: PrefixListsSet,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "a VpcAttributes object")]
-struct VpcAttributes {
-    vpc_id: Option<String>,
-    private_ip_address: Option<IpAddressSet>,
+api_list!(
+    PrefixListsSet {
+        prefix_list: ListItem
+    },
+    "an object with a PrefixList array"
+);
+
+api_object! {
+    /// A DescribePrefixLists `PrefixList` item or a DescribePortRangeLists `PortRangeLists` item:
+    /// a list's id and limits, without its entries.
+    struct ListItem, "a list object" {
+        prefix_list_id: String,
+        prefix_list_name: String,
+        address_family: String,
+        port_range_list_id: String,
+        port_range_list_name: String,
+        max_entries: StringOrNumber,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with an IpAddress array"
-)]
-struct IpAddressSet {
-    ip_address: Option<Vec<String>>,
+api_object! {
+    struct DescribePortRangeListsResponse, "a DescribePortRangeLists response" {
+        next_token: String,
+        port_range_lists: Vec<ListItem>,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a NetworkInterface array"
-)]
-struct InstanceNetworkInterfaces {
-    network_interface: Option<Vec<InstanceNetworkInterface>>,
-}
-
-/// An instance's `NetworkInterfaces.NetworkInterface[]` item.
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribeInstances NetworkInterface item"
-)]
-struct InstanceNetworkInterface {
-    network_interface_id: Option<String>,
-    #[serde(rename = "Type")]
-    kind: Option<String>,
-    primary_ip_address: Option<String>,
-    private_ip_sets: Option<RawPrivateIpSets>,
-    ipv6_sets: Option<RawIpv6Sets>,
-    security_group_ids: Option<RawSecurityGroupIds>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribePrefixLists response"
-)]
-struct DescribePrefixListsResponse {
-    next_token: Option<String>,
-    prefix_lists: Option<PrefixListsSet>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a PrefixList array"
-)]
-struct PrefixListsSet {
-    prefix_list: Option<Vec<ListItem>>,
-}
-
-/// A DescribePrefixLists `PrefixList` item or a DescribePortRangeLists `PortRangeLists` item:
-/// a list's id and limits, without its entries.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "a list object")]
-struct ListItem {
-    prefix_list_id: Option<String>,
-    prefix_list_name: Option<String>,
-    address_family: Option<String>,
-    port_range_list_id: Option<String>,
-    port_range_list_name: Option<String>,
-    max_entries: Option<StringOrNumber>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribePortRangeLists response"
-)]
-struct DescribePortRangeListsResponse {
-    next_token: Option<String>,
-    port_range_lists: Option<Vec<ListItem>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "a DescribePortRangeListEntries response"
-)]
-struct DescribePortRangeListEntriesResponse {
-    entries: Option<Vec<RawPortRangeListEntry>>,
-}
+api_list!(
+    DescribePortRangeListEntriesResponse {
+        entries: RawPortRangeListEntry
+    },
+    "a DescribePortRangeListEntries response"
+);
 
 /// A snapshot file with nothing but snapshot keys, read straight from the text: large snapshots
 /// load without an intermediate `Value`. Anything else (or any error) takes the general path,

@@ -9,6 +9,34 @@
 
 use serde::Deserialize;
 
+/// An API object whose every key may be missing: each field is an `Option` of its type, named
+/// by the key in PascalCase (unless a field says otherwise), and `expecting` is what serde's
+/// errors call the object.
+macro_rules! api_object {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident, $expecting:literal {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(rename_all = "PascalCase", expecting = $expecting)]
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: Option<$ty>,)*
+        }
+    };
+}
+pub(crate) use api_object;
+
+/// The API wraps each list in an object with one key (`{"Permission": […]}`): such a wrapper.
+macro_rules! api_list {
+    ($vis:vis $name:ident { $field_vis:vis $field:ident: $item:ty }, $expecting:literal) => {
+        api_object!($vis struct $name, $expecting { $field_vis $field: Vec<$item> });
+    };
+}
+pub(crate) use api_list;
+
 /// A JSON value the API sends as either a string or a number (`Priority`, `MaxEntries`).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(untagged)]
@@ -39,16 +67,16 @@ impl StringOrNumber {
     }
 }
 
-/// The snapshot file: every key optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "a snapshot object")]
-pub struct RawSnapshot {
-    pub security_groups: Option<Vec<RawSecurityGroup>>,
-    pub network_interfaces: Option<Vec<RawNetworkInterface>>,
-    pub prefix_lists: Option<Vec<RawPrefixList>>,
-    pub port_range_lists: Option<Vec<RawPortRangeList>>,
-    /// Client tokens of past API calls (control plane; see `docs/control-plane.md`).
-    pub client_tokens: Option<Vec<RawClientToken>>,
+api_object! {
+    /// The snapshot file: every key optional.
+    pub struct RawSnapshot, "a snapshot object" {
+        pub security_groups: Vec<RawSecurityGroup>,
+        pub network_interfaces: Vec<RawNetworkInterface>,
+        pub prefix_lists: Vec<RawPrefixList>,
+        pub port_range_lists: Vec<RawPortRangeList>,
+        /// Client tokens of past API calls (control plane; see `docs/control-plane.md`).
+        pub client_tokens: Vec<RawClientToken>,
+    }
 }
 
 /// One remembered `ClientToken`.
@@ -148,38 +176,31 @@ impl RawTopLevel {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a Permission array"
-)]
-pub struct RawPermissions {
-    pub permission: Option<Vec<RawPermission>>,
-}
+api_list!(pub RawPermissions { pub permission: RawPermission }, "an object with a Permission array");
 
-/// One rule as DescribeSecurityGroupAttribute returns it: unset fields are `""`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "a Permission object")]
-pub struct RawPermission {
-    pub security_group_rule_id: Option<String>,
-    pub direction: Option<String>,
-    pub policy: Option<String>,
-    pub priority: Option<StringOrNumber>,
-    pub ip_protocol: Option<String>,
-    pub port_range: Option<String>,
-    pub port_range_list_id: Option<String>,
-    pub source_port_range: Option<String>,
-    pub source_cidr_ip: Option<String>,
-    pub ipv6_source_cidr_ip: Option<String>,
-    pub source_group_id: Option<String>,
-    pub source_prefix_list_id: Option<String>,
-    pub dest_cidr_ip: Option<String>,
-    pub ipv6_dest_cidr_ip: Option<String>,
-    pub dest_group_id: Option<String>,
-    pub dest_prefix_list_id: Option<String>,
-    pub nic_type: Option<String>,
-    pub description: Option<String>,
-    pub create_time: Option<String>,
+api_object! {
+    /// One rule as DescribeSecurityGroupAttribute returns it: unset fields are `""`.
+    pub struct RawPermission, "a Permission object" {
+        pub security_group_rule_id: String,
+        pub direction: String,
+        pub policy: String,
+        pub priority: StringOrNumber,
+        pub ip_protocol: String,
+        pub port_range: String,
+        pub port_range_list_id: String,
+        pub source_port_range: String,
+        pub source_cidr_ip: String,
+        pub ipv6_source_cidr_ip: String,
+        pub source_group_id: String,
+        pub source_prefix_list_id: String,
+        pub dest_cidr_ip: String,
+        pub ipv6_dest_cidr_ip: String,
+        pub dest_group_id: String,
+        pub dest_prefix_list_id: String,
+        pub nic_type: String,
+        pub description: String,
+        pub create_time: String,
+    }
 }
 
 /// A DescribeNetworkInterfaces `NetworkInterfaceSet` item.
@@ -200,47 +221,23 @@ pub struct RawNetworkInterface {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a PrivateIpSet array"
-)]
-pub struct RawPrivateIpSets {
-    pub private_ip_set: Option<Vec<RawPrivateIpSet>>,
+api_list!(pub RawPrivateIpSets { pub private_ip_set: RawPrivateIpSet }, "an object with a PrivateIpSet array");
+
+api_object! {
+    pub struct RawPrivateIpSet, "an object with a PrivateIpAddress" {
+        pub private_ip_address: String,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a PrivateIpAddress"
-)]
-pub struct RawPrivateIpSet {
-    pub private_ip_address: Option<String>,
+api_list!(pub RawIpv6Sets { pub ipv6_set: RawIpv6Set }, "an object with an Ipv6Set array");
+
+api_object! {
+    pub struct RawIpv6Set, "an object with an Ipv6Address" {
+        pub ipv6_address: String,
+    }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with an Ipv6Set array"
-)]
-pub struct RawIpv6Sets {
-    pub ipv6_set: Option<Vec<RawIpv6Set>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "an object with an Ipv6Address")]
-pub struct RawIpv6Set {
-    pub ipv6_address: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(
-    rename_all = "PascalCase",
-    expecting = "an object with a SecurityGroupId array"
-)]
-pub struct RawSecurityGroupIds {
-    pub security_group_id: Option<Vec<String>>,
-}
+api_list!(pub RawSecurityGroupIds { pub security_group_id: String }, "an object with a SecurityGroupId array");
 
 /// A DescribePrefixListAttributes response.
 #[derive(Debug, Default, Deserialize)]
@@ -258,17 +255,13 @@ pub struct RawPrefixList {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "an object with an Entry array")]
-pub struct RawPrefixListEntries {
-    pub entry: Option<Vec<RawPrefixListEntry>>,
-}
+api_list!(pub RawPrefixListEntries { pub entry: RawPrefixListEntry }, "an object with an Entry array");
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "an object with a Cidr")]
-pub struct RawPrefixListEntry {
-    pub cidr: Option<String>,
-    pub description: Option<String>,
+api_object! {
+    pub struct RawPrefixListEntry, "an object with a Cidr" {
+        pub cidr: String,
+        pub description: String,
+    }
 }
 
 /// A port range list (DescribePortRangeListEntries folded into one object).
@@ -283,15 +276,11 @@ pub struct RawPortRangeList {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "an object with an Entry array")]
-pub struct RawPortRangeListEntries {
-    pub entry: Option<Vec<RawPortRangeListEntry>>,
-}
+api_list!(pub RawPortRangeListEntries { pub entry: RawPortRangeListEntry }, "an object with an Entry array");
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", expecting = "an object with a PortRange")]
-pub struct RawPortRangeListEntry {
-    pub port_range: Option<String>,
-    pub description: Option<String>,
+api_object! {
+    pub struct RawPortRangeListEntry, "an object with a PortRange" {
+        pub port_range: String,
+        pub description: String,
+    }
 }
