@@ -1,12 +1,11 @@
 //! `sgsim eval`: the bulk CSV contract, streaming, with progress on a terminal.
 
-use super::shared::{load_bulk_engine, write_atomically, EvalSwitches};
+use super::shared::{load_bulk_engine, use_threads, write_atomically, EvalSwitches, ProgressLine};
 use clap::Args;
 use sgsim::eval::bulk::{eval_csv, BulkError, EvalObserver, RowError};
-use std::io::{self, BufReader, IsTerminal, Write};
+use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -34,49 +33,31 @@ const MAX_REPORTED_ROWS: u64 = 1000;
 struct Reporter {
     flows_name: String,
     reported: u64,
-    progress: Option<(Instant, Instant)>,
+    progress: ProgressLine,
 }
 
 impl EvalObserver for Reporter {
     fn row_error(&mut self, error: &RowError) {
         self.reported += 1;
         if self.reported <= MAX_REPORTED_ROWS {
-            self.clear_progress();
+            self.progress.clear();
             eprintln!("{}:{}: {}", self.flows_name, error.line, error.message);
         }
     }
 
     fn progress(&mut self, rows: u64, bytes: u64) {
-        let Some((start, last)) = &mut self.progress else {
-            return;
-        };
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
-            let secs = start.elapsed().as_secs_f64().max(1e-9);
-            eprint!(
-                "\r{rows} rows, {:.0} MB, {:.2} M rows/s   ",
+        self.progress.update(|secs| {
+            format!(
+                "{rows} rows, {:.0} MB, {:.2} M rows/s",
                 bytes as f64 / 1e6,
                 rows as f64 / secs / 1e6
-            );
-        }
-    }
-}
-
-impl Reporter {
-    fn clear_progress(&self) {
-        if self.progress.is_some() {
-            eprint!("\r\x1b[2K");
-        }
+            )
+        });
     }
 }
 
 pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build_global()
-            .map_err(|err| format!("--threads: {err}"))?;
-    }
+    use_threads(args.threads)?;
     let engine = load_bulk_engine(&args.snapshot, &args.switches)?;
     let flows_name = args.flows.display().to_string();
     let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
@@ -88,9 +69,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     let mut reporter = Reporter {
         flows_name: flows_name.clone(),
         reported: 0,
-        progress: io::stderr()
-            .is_terminal()
-            .then(|| (Instant::now(), Instant::now())),
+        progress: ProgressLine::new(),
     };
 
     let summary = match &args.output {
@@ -110,7 +89,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
                 .map_err(|err| format!("{flows_name}: {err}"))
         })?,
     };
-    reporter.clear_progress();
+    reporter.progress.clear();
     if summary.errors > MAX_REPORTED_ROWS {
         eprintln!(
             "{flows_name}: {} more bad rows not shown (their output rows say error)",

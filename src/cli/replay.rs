@@ -1,13 +1,12 @@
 //! `sgsim replay`: VPC flow logs replayed against a snapshot.
 
-use super::shared::{emit, load_bulk_engine, EvalSwitches};
+use super::shared::{emit, load_bulk_engine, use_threads, EvalSwitches, ProgressLine};
 use clap::Args;
 use sgsim::analysis::replay::{Replay, ReplayObserver, ReplayOptions, ReplayReport};
+use sgsim::control::utc_timestamp;
 use sgsim::input::flowlog::{self, Format, RecordError};
-use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -47,48 +46,30 @@ const MAX_REPORTED_RECORDS: u64 = 1000;
 
 struct Reporter {
     reported: u64,
-    progress: Option<(Instant, Instant)>,
+    progress: ProgressLine,
 }
 
 impl ReplayObserver for Reporter {
     fn malformed(&mut self, file: &str, line: u64, error: &RecordError) {
         self.reported += 1;
         if self.reported <= MAX_REPORTED_RECORDS {
-            self.clear_progress();
+            self.progress.clear();
             eprintln!("{file}:{line}: {error}");
         }
     }
 
     fn progress(&mut self, records: u64) {
-        let Some((start, last)) = &mut self.progress else {
-            return;
-        };
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
-            let secs = start.elapsed().as_secs_f64().max(1e-9);
-            eprint!(
-                "\r{records} records, {:.2} M records/s   ",
+        self.progress.update(|secs| {
+            format!(
+                "{records} records, {:.2} M records/s",
                 records as f64 / secs / 1e6
-            );
-        }
-    }
-}
-
-impl Reporter {
-    fn clear_progress(&self) {
-        if self.progress.is_some() {
-            eprint!("\r\x1b[2K");
-        }
+            )
+        });
     }
 }
 
 pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
-    if let Some(threads) = args.threads {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build_global()
-            .map_err(|err| format!("--threads: {err}"))?;
-    }
+    use_threads(args.threads)?;
     let engine = load_bulk_engine(&args.snapshot, &args.switches)?;
     let format = args.format.map(|f| match f {
         FormatArg::Json => Format::Json,
@@ -103,9 +84,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     );
     let mut reporter = Reporter {
         reported: 0,
-        progress: io::stderr()
-            .is_terminal()
-            .then(|| (Instant::now(), Instant::now())),
+        progress: ProgressLine::new(),
     };
     // PERF: reading (I/O, gzip, splitting lines, Parquet decoding) runs on its own thread, a
     // couple of blocks ahead, while the pool evaluates the block before.
@@ -122,7 +101,7 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         Ok::<(), String>(())
     })?;
     let report = replay.finish();
-    reporter.clear_progress();
+    reporter.progress.clear();
     if reporter.reported > MAX_REPORTED_RECORDS {
         eprintln!(
             "{} more malformed records not shown",
@@ -422,27 +401,7 @@ pub fn unused_in_logs_text(finding: &sgsim::analysis::hits::UnusedInLogs) -> Str
 
 /// Unix seconds as `2024-07-03T09:46:40Z`, `-` when unknown.
 fn time(seconds: Option<u64>) -> String {
-    let Some(seconds) = seconds else {
-        return "-".to_string();
-    };
-    // Days to a civil date (Howard Hinnant's algorithm), to avoid a date crate for one line.
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    seconds.map_or_else(|| "-".to_string(), |s| utc_timestamp(s as i64))
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use sgsim::input::ecs::dump::{assemble, assemble_documents, AssemblyReport, Docu
 use sgsim::model::{EvalOptions, NicType};
 use sgsim::{Engine, Snapshot};
 use std::fs::File;
+use std::io::IsTerminal;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Switches shared by every evaluating command.
 #[derive(Debug, Args)]
@@ -190,6 +192,54 @@ pub fn open_input(path: &Path, what: &str) -> Result<std::fs::File, String> {
         std::io::ErrorKind::NotFound => format!("{name}: no such file: expected {what}"),
         _ => format!("{name}: {err}"),
     })
+}
+
+/// Runs the command's parallel work on `threads` threads (at least one), or on rayon's default
+/// (one per core) when not given.
+pub fn use_threads(threads: Option<usize>) -> Result<(), String> {
+    if let Some(threads) = threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build_global()
+            .map_err(|err| format!("--threads: {err}"))?;
+    }
+    Ok(())
+}
+
+/// A progress line on stderr for long runs, only when stderr is a terminal, redrawn at most
+/// four times a second.
+pub struct ProgressLine {
+    /// When the run started and when the line was last drawn.
+    times: Option<(Instant, Instant)>,
+}
+
+impl ProgressLine {
+    /// A progress line, or a silent one when stderr is not a terminal.
+    pub fn new() -> ProgressLine {
+        ProgressLine {
+            times: std::io::stderr()
+                .is_terminal()
+                .then(|| (Instant::now(), Instant::now())),
+        }
+    }
+
+    /// Redraws the line as `text(seconds since the start)` when it is time to.
+    pub fn update(&mut self, text: impl FnOnce(f64) -> String) {
+        let Some((start, last)) = &mut self.times else {
+            return;
+        };
+        if last.elapsed() >= Duration::from_millis(250) {
+            *last = Instant::now();
+            eprint!("\r{}   ", text(start.elapsed().as_secs_f64().max(1e-9)));
+        }
+    }
+
+    /// Erases the line, before a message or at the end.
+    pub fn clear(&self) {
+        if self.times.is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
 }
 
 /// Replaces `path` whole or not at all: `write` fills a temporary file beside it (same
