@@ -544,6 +544,24 @@ impl<'b> Targets<'b> {
     }
 }
 
+/// The field at `rest[at..]` when it is one of the `common` spellings (each with its comma),
+/// else read by `parse`, and where the next field starts.
+#[inline(always)]
+fn common_or_parsed<T: Copy>(
+    rest: &[u8],
+    at: usize,
+    common: &[(&[u8], T)],
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> Option<(T, usize)> {
+    for &(spelling, value) in common {
+        if rest[at..].starts_with(spelling) {
+            return Some((value, at + spelling.len()));
+        }
+    }
+    let (text, next) = text_field(rest, at)?;
+    Some((parse(text)?, next))
+}
+
 /// A row [`fast_row`] read.
 #[derive(Debug, PartialEq, Eq)]
 struct FastRow<'a> {
@@ -574,32 +592,25 @@ fn fast_row(rest: &[u8]) -> Option<FastRow<'_>> {
     if rest[nic_end] != b',' {
         return None;
     }
-    let mut at = nic_end + 1;
-    let direction = if rest[at..].starts_with(b"ingress,") {
-        at += 8;
-        Direction::Ingress
-    } else if rest[at..].starts_with(b"egress,") {
-        at += 7;
-        Direction::Egress
-    } else {
-        let (text, next) = text_field(rest, at)?;
-        at = next;
-        Direction::parse(text)?
-    };
-    let protocol = if rest[at..].starts_with(b"tcp,") {
-        at += 4;
-        proto::TCP
-    } else if rest[at..].starts_with(b"udp,") {
-        at += 4;
-        proto::UDP
-    } else if rest[at..].starts_with(b"icmp,") {
-        at += 5;
-        proto::ICMP
-    } else {
-        let (text, next) = text_field(rest, at)?;
-        at = next;
-        parse_protocol_number(text)?
-    };
+    let (direction, at) = common_or_parsed(
+        rest,
+        nic_end + 1,
+        &[
+            (b"ingress,", Direction::Ingress),
+            (b"egress,", Direction::Egress),
+        ],
+        Direction::parse,
+    )?;
+    let (protocol, at) = common_or_parsed(
+        rest,
+        at,
+        &[
+            (b"tcp,", proto::TCP),
+            (b"udp,", proto::UDP),
+            (b"icmp,", proto::ICMP),
+        ],
+        parse_protocol_number,
+    )?;
     let (src, next) = ip_field(rest, at)?;
     let (src_port, _, end) = port_digits(rest, next)?;
     if rest.get(end) != Some(&b',') {
