@@ -34,7 +34,9 @@ mod trial;
 
 pub use tier::{Tier, CROSS_PRODUCT_MIN_RULES, FLAT_MAX_RULES, TRIAL_MIN_RULES};
 
-use crate::model::semantics::{default_action, is_platform_blocked};
+use crate::model::semantics::{
+    default_action, inner_access_groups, is_inner_peer, is_platform_blocked,
+};
 
 use crate::model::Query;
 use crate::model::{
@@ -697,19 +699,14 @@ impl CompiledSnapshot {
 /// A NIC's plan: its group list's slot and who gets inner access (S11).
 fn nic_plan(snapshot: &Snapshot, linear: &LinearRules, nic: u32, rule_set: u32) -> NicPlan {
     let own_nic = snapshot.nic(nic);
-    let inner_groups: Box<[GroupIndex]> = own_nic
-        .groups
-        .iter()
-        .copied()
-        .filter(|&g| snapshot.group(g).gives_inner_access())
-        .collect();
+    let inner_groups: Box<[GroupIndex]> = inner_access_groups(snapshot, nic).into();
     let mut own: Vec<IpAddr> = own_nic.addresses.clone();
     own.sort_unstable();
     own.dedup();
     let own_peers: Box<[IpAddr]> = own
         .iter()
         .copied()
-        .filter(|addr| is_peer_of(snapshot, nic, &inner_groups, addr))
+        .filter(|addr| is_inner_peer(snapshot, nic, &inner_groups, addr))
         .collect();
     // Every member of an inner-access group is a peer but the NIC's own addresses that are not.
     let not_peers = own.len() - own_peers.len();
@@ -724,21 +721,6 @@ fn nic_plan(snapshot: &Snapshot, linear: &LinearRules, nic: u32, rule_set: u32) 
         own: own.into(),
         own_peers,
     }
-}
-
-/// S11 for one address: another NIC owning it carries one of `inner_groups`.
-fn is_peer_of(snapshot: &Snapshot, nic: u32, inner_groups: &[GroupIndex], addr: &IpAddr) -> bool {
-    snapshot
-        .nics_with_address(addr)
-        .iter()
-        .filter(|&&other| other != nic)
-        .any(|&other| {
-            snapshot
-                .nic(other)
-                .groups
-                .iter()
-                .any(|g| inner_groups.contains(g))
-        })
 }
 
 impl<A: Key> RankedClassifier<A> {
@@ -966,12 +948,7 @@ fn dest_port_intervals(snapshot: &Snapshot, rule: &Rule) -> Option<Vec<(u16, u16
 /// those groups owns.
 pub(crate) fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>) {
     let own = snapshot.nic(nic);
-    let accept_groups: Vec<GroupIndex> = own
-        .groups
-        .iter()
-        .copied()
-        .filter(|&g| snapshot.group(g).gives_inner_access())
-        .collect();
+    let accept_groups = inner_access_groups(snapshot, nic);
     let mut peers = Vec::new();
     for &g in &accept_groups {
         peers.extend_from_slice(snapshot.group_member_addresses(&snapshot.group(g).id));
@@ -979,7 +956,7 @@ pub(crate) fn inner_peers(snapshot: &Snapshot, nic: u32) -> (Vec<u32>, Vec<u128>
     peers.sort_unstable();
     peers.dedup();
     peers.retain(|addr| {
-        !own.addresses.contains(addr) || is_peer_of(snapshot, nic, &accept_groups, addr)
+        !own.addresses.contains(addr) || is_inner_peer(snapshot, nic, &accept_groups, addr)
     });
     let set = AddressSet::of(&peers);
     (set.v4, set.v6)

@@ -2,7 +2,9 @@
 //! clause. It is the oracle that every faster engine is tested against; keep it simple rather
 //! than fast.
 
-use crate::model::semantics::{default_action, is_platform_blocked};
+use crate::model::semantics::{
+    default_action, inner_access_groups, is_inner_peer, is_platform_blocked,
+};
 use crate::model::{
     proto, Action, DestPorts, EvalOptions, Flow, Precedence, Protocol, Reason, RemoteObject, Rule,
     RuleRef, Snapshot, Target, Verdict,
@@ -47,18 +49,8 @@ pub fn has_inner_access(snapshot: &Snapshot, target: Target, flow: &Flow) -> boo
     let Target::Nic(nic) = target else {
         return false; // a bare group has no NICs
     };
-    let own_groups = &snapshot.nic(nic).groups;
-    snapshot
-        .nics_with_address(&flow.remote())
-        .iter()
-        .filter(|&&other| other != nic)
-        .any(|&other| {
-            snapshot
-                .nic(other)
-                .groups
-                .iter()
-                .any(|g| own_groups.contains(g) && snapshot.group(*g).gives_inner_access())
-        })
+    let inner_groups = inner_access_groups(snapshot, nic);
+    is_inner_peer(snapshot, nic, &inner_groups, &flow.remote())
 }
 
 /// S9 + S10: the matching candidate that comes first in (priority, drop before accept, group
