@@ -508,6 +508,13 @@ api_list!(
     "an object with a PrefixList array"
 );
 
+/// Which list call a `ListItem` came from.
+#[derive(Clone, Copy)]
+enum ListedKind {
+    PrefixLists,
+    PortRangeLists,
+}
+
 api_object! {
     /// A DescribePrefixLists `PrefixList` item or a DescribePortRangeLists `PortRangeLists` item:
     /// a list's id and limits, without its entries.
@@ -697,6 +704,45 @@ fn port_list_id_in_name(name: &str) -> Option<String> {
 }
 
 impl Assembly {
+    /// The items of a DescribePrefixLists or DescribePortRangeLists page, each with where it
+    /// came from; an item without its id is refused.
+    fn listed(
+        &self,
+        file: &str,
+        items: Vec<ListItem>,
+        kind: ListedKind,
+    ) -> Result<Vec<(ListItem, Origin)>, LoadError> {
+        let (array, id_key, what) = match kind {
+            ListedKind::PrefixLists => (
+                "PrefixLists.PrefixList",
+                "PrefixListId",
+                "prefix list needs its id (pl-…)",
+            ),
+            ListedKind::PortRangeLists => (
+                "PortRangeLists",
+                "PortRangeListId",
+                "port range list needs its id (prl-…)",
+            ),
+        };
+        let mut listed = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let id = match kind {
+                ListedKind::PrefixLists => &item.prefix_list_id,
+                ListedKind::PortRangeLists => &item.port_range_list_id,
+            };
+            let path = format!("{array}[{i}]");
+            if non_empty(id).is_none() {
+                return Err(LoadError::new(
+                    format!("{path}.{id_key}"),
+                    "\"\"",
+                    format!("missing: every {what}"),
+                ));
+            }
+            listed.push((item, self.origin(file, path)));
+        }
+        Ok(listed)
+    }
+
     fn origin(&self, file: &str, path: impl Into<String>) -> Origin {
         Origin {
             file: file.to_string(),
@@ -799,18 +845,8 @@ impl Assembly {
                     .prefix_lists
                     .and_then(|s| s.prefix_list)
                     .unwrap_or_default();
-                for (i, item) in items.into_iter().enumerate() {
-                    let path = format!("PrefixLists.PrefixList[{i}]");
-                    if non_empty(&item.prefix_list_id).is_none() {
-                        return Err(LoadError::new(
-                            format!("{path}.PrefixListId"),
-                            "\"\"",
-                            "missing: every prefix list needs its id (pl-…)",
-                        ));
-                    }
-                    let origin = self.origin(&file, path);
-                    self.listed_prefix_lists.push((item, origin));
-                }
+                let listed = self.listed(&file, items, ListedKind::PrefixLists)?;
+                self.listed_prefix_lists.extend(listed);
                 Ok(())
             }
             Shape::DescribePrefixListAttributes => {
@@ -824,23 +860,9 @@ impl Assembly {
             Shape::DescribePortRangeLists => {
                 let response: DescribePortRangeListsResponse = deserialize(value, "")?;
                 self.count_page(shape, &file, &response.next_token);
-                for (i, item) in response
-                    .port_range_lists
-                    .unwrap_or_default()
-                    .into_iter()
-                    .enumerate()
-                {
-                    let path = format!("PortRangeLists[{i}]");
-                    if non_empty(&item.port_range_list_id).is_none() {
-                        return Err(LoadError::new(
-                            format!("{path}.PortRangeListId"),
-                            "\"\"",
-                            "missing: every port range list needs its id (prl-…)",
-                        ));
-                    }
-                    let origin = self.origin(&file, path);
-                    self.listed_port_lists.push((item, origin));
-                }
+                let items = response.port_range_lists.unwrap_or_default();
+                let listed = self.listed(&file, items, ListedKind::PortRangeLists)?;
+                self.listed_port_lists.extend(listed);
                 Ok(())
             }
             Shape::DescribePortRangeListEntries => {
