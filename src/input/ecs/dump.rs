@@ -398,6 +398,71 @@ pub fn shape_of(value: &Value) -> Result<Shape, LoadError> {
 
 // ---- The API's response shapes, named as the API names them. Unknown keys are ignored. ----
 
+/// A page of a paged Describe… call: its continuation token and its items.
+trait Page: serde::de::DeserializeOwned {
+    type Item;
+    /// The JSON path of the item array, for messages (`SecurityGroups.SecurityGroup`).
+    const ITEMS: &'static str;
+    fn next_token(&self) -> &Option<String>;
+    fn into_items(self) -> Vec<Self::Item>;
+
+    /// The items, each with its JSON path.
+    fn items(self) -> impl Iterator<Item = (String, Self::Item)>
+    where
+        Self: Sized,
+    {
+        let items = self.into_items().into_iter().enumerate();
+        items.map(|(i, item)| (format!("{}[{i}]", Self::ITEMS), item))
+    }
+}
+
+/// [`Page`] for a response whose items are `$items` and, when nested, `.$inner` in it.
+macro_rules! page {
+    ($response:ty, $item:ty, $path:literal, $items:ident $(. $inner:ident)?) => {
+        impl Page for $response {
+            type Item = $item;
+            const ITEMS: &'static str = $path;
+            fn next_token(&self) -> &Option<String> {
+                &self.next_token
+            }
+            fn into_items(self) -> Vec<$item> {
+                self.$items$(.and_then(|set| set.$inner))?.unwrap_or_default()
+            }
+        }
+    };
+}
+
+page!(
+    DescribeSecurityGroupsResponse,
+    SecurityGroupItem,
+    "SecurityGroups.SecurityGroup",
+    security_groups.security_group
+);
+page!(
+    DescribeNetworkInterfacesResponse,
+    RawNetworkInterface,
+    "NetworkInterfaceSets.NetworkInterfaceSet",
+    network_interface_sets.network_interface_set
+);
+page!(
+    DescribeInstancesResponse,
+    Instance,
+    "Instances.Instance",
+    instances.instance
+);
+page!(
+    DescribePrefixListsResponse,
+    ListItem,
+    "PrefixLists.PrefixList",
+    prefix_lists.prefix_list
+);
+page!(
+    DescribePortRangeListsResponse,
+    ListItem,
+    "PortRangeLists",
+    port_range_lists
+);
+
 api_object! {
     struct DescribeSecurityGroupsResponse, "a DescribeSecurityGroups response" {
         region_id: String,
@@ -709,28 +774,21 @@ impl Assembly {
     fn listed(
         &self,
         file: &str,
-        items: Vec<ListItem>,
+        items: impl Iterator<Item = (String, ListItem)>,
         kind: ListedKind,
     ) -> Result<Vec<(ListItem, Origin)>, LoadError> {
-        let (array, id_key, what) = match kind {
-            ListedKind::PrefixLists => (
-                "PrefixLists.PrefixList",
-                "PrefixListId",
-                "prefix list needs its id (pl-…)",
-            ),
-            ListedKind::PortRangeLists => (
-                "PortRangeLists",
-                "PortRangeListId",
-                "port range list needs its id (prl-…)",
-            ),
+        let (id_key, what) = match kind {
+            ListedKind::PrefixLists => ("PrefixListId", "prefix list needs its id (pl-…)"),
+            ListedKind::PortRangeLists => {
+                ("PortRangeListId", "port range list needs its id (prl-…)")
+            }
         };
-        let mut listed = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        let mut listed = Vec::new();
+        for (path, item) in items {
             let id = match kind {
                 ListedKind::PrefixLists => &item.prefix_list_id,
                 ListedKind::PortRangeLists => &item.port_range_list_id,
             };
-            let path = format!("{array}[{i}]");
             if non_empty(id).is_none() {
                 return Err(LoadError::new(
                     format!("{path}.{id_key}"),
@@ -741,6 +799,13 @@ impl Assembly {
             listed.push((item, self.origin(file, path)));
         }
         Ok(listed)
+    }
+
+    /// Reads a page of a paged call, counts it (see `PageCount`), and hands it back.
+    fn page<P: Page>(&mut self, value: Value, shape: Shape, file: &str) -> Result<P, LoadError> {
+        let page: P = deserialize(value, "")?;
+        self.count_page(shape, file, page.next_token());
+        Ok(page)
     }
 
     fn origin(&self, file: &str, path: impl Into<String>) -> Origin {
@@ -797,15 +862,10 @@ impl Assembly {
                 Ok(())
             }
             Shape::DescribeSecurityGroups => {
-                let response: DescribeSecurityGroupsResponse = deserialize(value, "")?;
-                self.count_page(shape, &file, &response.next_token);
-                let items = response
-                    .security_groups
-                    .and_then(|s| s.security_group)
-                    .unwrap_or_default();
-                for (i, item) in items.into_iter().enumerate() {
-                    let path = format!("SecurityGroups.SecurityGroup[{i}]");
-                    self.add_listed_group(item, response.region_id.as_deref(), &file, &path)?;
+                let response: DescribeSecurityGroupsResponse = self.page(value, shape, &file)?;
+                let region = response.region_id.clone();
+                for (path, item) in response.items() {
+                    self.add_listed_group(item, region.as_deref(), &file, &path)?;
                 }
                 Ok(())
             }
@@ -814,38 +874,22 @@ impl Assembly {
                 self.add_listed_group(item, None, &file, "")
             }
             Shape::DescribeNetworkInterfaces => {
-                let response: DescribeNetworkInterfacesResponse = deserialize(value, "")?;
-                self.count_page(shape, &file, &response.next_token);
-                let items = response
-                    .network_interface_sets
-                    .and_then(|s| s.network_interface_set)
-                    .unwrap_or_default();
-                for (i, raw) in items.into_iter().enumerate() {
-                    let path = format!("NetworkInterfaceSets.NetworkInterfaceSet[{i}]");
+                let response: DescribeNetworkInterfacesResponse = self.page(value, shape, &file)?;
+                for (path, raw) in response.items() {
                     self.add_nic(raw, &file, &path)?;
                 }
                 Ok(())
             }
             Shape::DescribeInstances => {
-                let response: DescribeInstancesResponse = deserialize(value, "")?;
-                self.count_page(shape, &file, &response.next_token);
-                let items = response
-                    .instances
-                    .and_then(|s| s.instance)
-                    .unwrap_or_default();
-                for (i, instance) in items.into_iter().enumerate() {
-                    self.add_instance(instance, &file, &format!("Instances.Instance[{i}]"))?;
+                let response: DescribeInstancesResponse = self.page(value, shape, &file)?;
+                for (path, instance) in response.items() {
+                    self.add_instance(instance, &file, &path)?;
                 }
                 Ok(())
             }
             Shape::DescribePrefixLists => {
-                let response: DescribePrefixListsResponse = deserialize(value, "")?;
-                self.count_page(shape, &file, &response.next_token);
-                let items = response
-                    .prefix_lists
-                    .and_then(|s| s.prefix_list)
-                    .unwrap_or_default();
-                let listed = self.listed(&file, items, ListedKind::PrefixLists)?;
+                let response: DescribePrefixListsResponse = self.page(value, shape, &file)?;
+                let listed = self.listed(&file, response.items(), ListedKind::PrefixLists)?;
                 self.listed_prefix_lists.extend(listed);
                 Ok(())
             }
@@ -858,10 +902,8 @@ impl Assembly {
                 Ok(())
             }
             Shape::DescribePortRangeLists => {
-                let response: DescribePortRangeListsResponse = deserialize(value, "")?;
-                self.count_page(shape, &file, &response.next_token);
-                let items = response.port_range_lists.unwrap_or_default();
-                let listed = self.listed(&file, items, ListedKind::PortRangeLists)?;
+                let response: DescribePortRangeListsResponse = self.page(value, shape, &file)?;
+                let listed = self.listed(&file, response.items(), ListedKind::PortRangeLists)?;
                 self.listed_port_lists.extend(listed);
                 Ok(())
             }
