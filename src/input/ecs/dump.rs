@@ -398,9 +398,18 @@ pub fn shape_of(value: &Value) -> Result<Shape, LoadError> {
 
 // ---- The API's response shapes, named as the API names them. Unknown keys are ignored. ----
 
+/// The items of an optional JSON array, each with its path (`{array}[{i}]`).
+fn with_paths<'a, T: 'a>(
+    items: Option<Vec<T>>,
+    array: &'a str,
+) -> impl Iterator<Item = (String, T)> + 'a {
+    let items = items.unwrap_or_default().into_iter().enumerate();
+    items.map(move |(i, item)| (format!("{array}[{i}]"), item))
+}
+
 /// A page of a paged Describe… call: its continuation token and its items.
 trait Page: serde::de::DeserializeOwned {
-    type Item;
+    type Item: 'static;
     /// The JSON path of the item array, for messages (`SecurityGroups.SecurityGroup`).
     const ITEMS: &'static str;
     fn next_token(&self) -> &Option<String>;
@@ -411,8 +420,7 @@ trait Page: serde::de::DeserializeOwned {
     where
         Self: Sized,
     {
-        let items = self.into_items().into_iter().enumerate();
-        items.map(|(i, item)| (format!("{}[{i}]", Self::ITEMS), item))
+        with_paths(Some(self.into_items()), Self::ITEMS)
     }
 }
 
@@ -945,39 +953,20 @@ impl Assembly {
                 origin,
             });
         }
-        for (i, nic) in raw
-            .network_interfaces
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            self.add_nic(nic, file, &format!("NetworkInterfaces[{i}]"))?;
+        for (path, nic) in with_paths(raw.network_interfaces, "NetworkInterfaces") {
+            self.add_nic(nic, file, &path)?;
         }
-        for (i, list) in raw.prefix_lists.unwrap_or_default().into_iter().enumerate() {
-            let path = format!("PrefixLists[{i}]");
+        for (path, list) in with_paths(raw.prefix_lists, "PrefixLists") {
             let list = validate::prefix_list(list, &path)?;
-            let origin = self.origin(file, path);
-            self.prefix_lists.push((list, origin));
+            self.prefix_lists.push((list, self.origin(file, path)));
         }
-        for (i, list) in raw
-            .port_range_lists
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let path = format!("PortRangeLists[{i}]");
+        for (path, list) in with_paths(raw.port_range_lists, "PortRangeLists") {
             let list = validate::port_range_list(list, &path)?;
-            let origin = self.origin(file, path);
-            self.port_lists.push((list, origin));
+            self.port_lists.push((list, self.origin(file, path)));
         }
-        for (i, token) in raw
-            .client_tokens
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let record = validate::client_token(token, &format!("ClientTokens[{i}]"))?;
-            self.client_tokens.push(record);
+        for (path, token) in with_paths(raw.client_tokens, "ClientTokens") {
+            self.client_tokens
+                .push(validate::client_token(token, &path)?);
         }
         Ok(())
     }
