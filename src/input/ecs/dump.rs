@@ -751,6 +751,29 @@ fn non_empty(text: &Option<String>) -> Option<&str> {
     text.as_deref().filter(|s| !s.is_empty())
 }
 
+/// Each item once, in first-seen order: an item given again (same id) must say the same as the
+/// first time, as `key` reads it, or the two are a conflict (`differ` says in what).
+fn once_each<T>(
+    items: Vec<(T, Origin)>,
+    id: impl Fn(&T) -> &str,
+    same: impl Fn(&T, &T) -> bool,
+    what: &str,
+    differ: &str,
+) -> Result<Vec<(T, Origin)>, LoadError> {
+    let mut kept: Vec<(T, Origin)> = Vec::new();
+    for (item, origin) in items {
+        if let Some((first, first_origin)) = kept.iter().find(|(k, _)| id(k) == id(&item)) {
+            if !same(first, &item) {
+                let what = format!("{what} {:?}", id(&item));
+                return Err(conflict(&what, first_origin, &origin, differ));
+            }
+            continue;
+        }
+        kept.push((item, origin));
+    }
+    Ok(kept)
+}
+
 fn conflict(what: &str, first: &Origin, second: &Origin, why: &str) -> LoadError {
     LoadError::new(
         "",
@@ -1488,23 +1511,13 @@ impl Assembly {
     }
 
     fn merge_prefix_lists(&mut self) -> Result<Vec<PrefixList>, LoadError> {
-        let mut lists: Vec<(PrefixList, Origin)> = Vec::new();
-        for (list, origin) in std::mem::take(&mut self.prefix_lists) {
-            if let Some((first, first_origin)) = lists.iter().find(|(l, _)| l.id == list.id) {
-                if (first.family, first.max_entries, &first.cidrs)
-                    != (list.family, list.max_entries, &list.cidrs)
-                {
-                    return Err(conflict(
-                        &format!("prefix list {:?}", list.id),
-                        first_origin,
-                        &origin,
-                        "AddressFamily, MaxEntries or entries differ",
-                    ));
-                }
-                continue;
-            }
-            lists.push((list, origin));
-        }
+        let mut lists = once_each(
+            std::mem::take(&mut self.prefix_lists),
+            |l| &l.id,
+            |a, b| (a.family, a.max_entries, &a.cidrs) == (b.family, b.max_entries, &b.cidrs),
+            "prefix list",
+            "AddressFamily, MaxEntries or entries differ",
+        )?;
         for (item, origin) in std::mem::take(&mut self.listed_prefix_lists) {
             let id = item.prefix_list_id.clone().unwrap_or_default();
             match lists.iter_mut().find(|(l, _)| l.id == id) {
@@ -1546,7 +1559,6 @@ impl Assembly {
     }
 
     fn merge_port_lists(&mut self) -> Result<Vec<PortRangeList>, LoadError> {
-        let mut lists: Vec<(PortRangeList, Origin)> = Vec::new();
         let listed = std::mem::take(&mut self.listed_port_lists);
         let mut used_items = HashSet::new();
         for (id, entries, origin) in std::mem::take(&mut self.port_list_entries) {
@@ -1601,20 +1613,13 @@ impl Assembly {
             }
             self.port_lists.push((list, origin));
         }
-        for (list, origin) in std::mem::take(&mut self.port_lists) {
-            if let Some((first, first_origin)) = lists.iter().find(|(l, _)| l.id == list.id) {
-                if (first.max_entries, &first.ranges) != (list.max_entries, &list.ranges) {
-                    return Err(conflict(
-                        &format!("port range list {:?}", list.id),
-                        first_origin,
-                        &origin,
-                        "MaxEntries or entries differ",
-                    ));
-                }
-                continue;
-            }
-            lists.push((list, origin));
-        }
+        let lists = once_each(
+            std::mem::take(&mut self.port_lists),
+            |l| &l.id,
+            |a, b| (a.max_entries, &a.ranges) == (b.max_entries, &b.ranges),
+            "port range list",
+            "MaxEntries or entries differ",
+        )?;
         for (index, (item, origin)) in listed.into_iter().enumerate() {
             let id = item.port_range_list_id.unwrap_or_default();
             if used_items.contains(&index) || lists.iter().any(|(l, _)| l.id == id) {
