@@ -26,6 +26,7 @@
 //! assert_eq!(estate.queries.len(), 1000);
 //! ```
 
+use super::synth::client_and_service_ports;
 use crate::model::{
     proto, Action, DestPorts, Direction, Flow, GroupIndex, GroupKind, InnerAccessPolicy, Nic,
     NicType, PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
@@ -387,31 +388,16 @@ fn random_query(rng: &mut Rng, snapshot: &Snapshot, shape: &EstateShape) -> Quer
         _ if v6 => proto::ICMPV6,
         _ => proto::ICMP,
     };
-    let ported = matches!(protocol, proto::TCP | proto::UDP);
-    let (src_port, dst_port) = if ported {
-        let dst = if rng.chance(0.8) {
+    let (src_port, dst_port) = client_and_service_ports(rng, protocol, |rng| {
+        if rng.chance(0.8) {
             *rng.pick(&SERVICE_PORTS)
         } else {
             rng.range(1, 65535) as u16
-        };
-        (rng.range(1024, 65535) as u16, dst)
-    } else {
-        (0, 0)
-    };
-    let (src, dst) = match direction {
-        Direction::Ingress => (remote, local),
-        Direction::Egress => (local, remote),
-    };
+        }
+    });
     Query {
         target: Target::Nic(nic_index),
-        flow: Flow {
-            direction,
-            protocol,
-            src,
-            src_port,
-            dst,
-            dst_port,
-        },
+        flow: Flow::between(direction, protocol, remote, local, src_port, dst_port),
     }
 }
 

@@ -460,30 +460,30 @@ fn build_flow(
     } else {
         IpAddr::V4(MAIN_V4)
     };
-    let ported = matches!(protocol, proto::TCP | proto::UDP);
-    let (src_port, dst_port) = if ported {
-        let dst = dst_port.unwrap_or_else(|| {
+    let (src_port, dst_port) = client_and_service_ports(rng, protocol, |rng| {
+        dst_port.unwrap_or_else(|| {
             if rng.chance(0.5) {
                 *rng.pick(&WELL_KNOWN_PORTS)
             } else {
                 rng.range(1, 65535) as u16
             }
-        });
-        (rng.range(1024, 65535) as u16, dst)
+        })
+    });
+    Flow::between(direction, protocol, remote, local, src_port, dst_port)
+}
+
+/// An ephemeral client port and a service port from `service` for TCP and UDP; zeros for
+/// protocols without ports.
+pub fn client_and_service_ports(
+    rng: &mut Rng,
+    protocol: u8,
+    service: impl FnOnce(&mut Rng) -> u16,
+) -> (u16, u16) {
+    if matches!(protocol, proto::TCP | proto::UDP) {
+        let service = service(rng);
+        (rng.range(1024, 65535) as u16, service)
     } else {
         (0, 0)
-    };
-    let (src, dst) = match direction {
-        Direction::Ingress => (remote, local),
-        Direction::Egress => (local, remote),
-    };
-    Flow {
-        direction,
-        protocol,
-        src,
-        src_port,
-        dst,
-        dst_port,
     }
 }
 

@@ -23,6 +23,30 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The flow in `direction` between a NIC's `local` address and a `remote` one: from remote
+    /// to local for ingress, from local to remote for egress; the ports as given.
+    pub fn between(
+        direction: Direction,
+        protocol: u8,
+        remote: IpAddr,
+        local: IpAddr,
+        src_port: u16,
+        dst_port: u16,
+    ) -> Flow {
+        let (src, dst) = match direction {
+            Direction::Ingress => (remote, local),
+            Direction::Egress => (local, remote),
+        };
+        Flow {
+            direction,
+            protocol,
+            src,
+            src_port,
+            dst,
+            dst_port,
+        }
+    }
+
     /// The address on the far side of the NIC.
     pub fn remote(&self) -> IpAddr {
         match self.direction {
