@@ -23,8 +23,8 @@
 
 use super::region::{FlowBox, Intervals, Region};
 use super::{
-    flow_of, preferred_for, targets, Decider, DecisionList, DirectionLists, FamilyKey, Piece,
-    RegionText, Witness,
+    flow_of, own_addresses, preferred_for, targets, Decider, DecisionList, DirectionLists,
+    FamilyKey, Piece, RegionText, Witness,
 };
 use crate::model::{
     proto, Action, DestPorts, Direction, EvalOptions, RemoteObject, RuleRef, Snapshot, Target,
@@ -885,16 +885,7 @@ fn exposures<A: FamilyKey>(
     // Only the NIC's own addresses receive its flows: a family it has no address of exposes
     // nothing, and witnesses go to its addresses (a bare group has none: any address).
     let own: Option<Intervals<A>> = match target {
-        Target::Nic(nic) => Some(Intervals::from_unsorted(
-            engine
-                .snapshot()
-                .nic(nic)
-                .addresses
-                .iter()
-                .filter_map(|&a| A::from_ip(a))
-                .map(|a| (a, a))
-                .collect(),
-        )),
+        Target::Nic(nic) => Some(own_addresses(engine.snapshot(), nic)),
         Target::Group(_) => None,
     };
     if own.as_ref().is_some_and(|own| own.is_empty()) {

@@ -59,7 +59,8 @@ pub mod services;
 
 use crate::compile::{inner_peers, resolved_rules, v4_interval, v6_interval, ResolvedRules};
 use crate::model::{
-    proto, Action, Direction, EvalOptions, Family, Flow, Reason, RuleRef, Snapshot, Target, Verdict,
+    proto, Action, Direction, EvalOptions, Family, Flow, NicIndex, Reason, RuleRef, Snapshot,
+    Target, Verdict,
 };
 use crate::Engine;
 use ipnet::IpNet;
@@ -262,6 +263,17 @@ const PLATFORM_PRIVATE: [&str; 4] = [
     "192.168.0.0/16",
     "100.64.0.0/10",
 ];
+
+/// A NIC's addresses of one family, as points.
+pub(crate) fn own_addresses<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) -> Intervals<A> {
+    let addresses = snapshot.nic(nic).addresses.iter();
+    Intervals::from_unsorted(
+        addresses
+            .filter_map(|&a| A::from_ip(a))
+            .map(|a| (a, a))
+            .collect(),
+    )
+}
 
 /// Address families as interval sets built from CIDR text.
 pub trait FamilyKey: AddrKey {

@@ -10,8 +10,8 @@
 
 use super::region::{FlowBox, FlowPoint, Intervals, Preferred, Region};
 use super::{
-    flow_of, preferred_for, Decider, DirectionLists, FamilyKey, ListFamily, Piece, RegionText,
-    Witness,
+    flow_of, own_addresses, preferred_for, Decider, DirectionLists, FamilyKey, ListFamily, Piece,
+    RegionText, Witness,
 };
 use crate::model::{Action, Direction, Family, Flow, NicIndex, Target};
 use crate::Engine;
@@ -200,19 +200,6 @@ fn net_interval<A: FamilyKey>(net: &IpNet) -> Intervals<A> {
     }
 }
 
-/// A NIC's addresses of one family, as points.
-fn own_addresses<A: FamilyKey>(engine: &Engine, nic: NicIndex) -> Intervals<A> {
-    let points = engine
-        .snapshot()
-        .nic(nic)
-        .addresses
-        .iter()
-        .filter_map(|&a| A::from_ip(a))
-        .map(|a| (a, a))
-        .collect();
-    Intervals::from_unsorted(points)
-}
-
 fn range<K: crate::compile::key::Key>(range: Option<(K, K)>) -> Intervals<K> {
     range.map_or_else(Intervals::full, |(lo, hi)| Intervals::single(lo, hi))
 }
@@ -236,7 +223,7 @@ fn search_family<A: SearchFamily>(
     match at {
         SearchAt::Target(target, direction) => {
             let own = match target {
-                Target::Nic(nic) => own_addresses::<A>(engine, nic),
+                Target::Nic(nic) => own_addresses::<A>(engine.snapshot(), nic),
                 Target::Group(_) => Intervals::full(),
             };
             let query = match direction {
@@ -281,8 +268,8 @@ fn search_family<A: SearchFamily>(
         SearchAt::Connection(from, to) => {
             // Ingress coordinates (remote = source, local = destination) throughout.
             let query = fields(
-                src(own_addresses::<A>(engine, from)),
-                dst(own_addresses::<A>(engine, to)),
+                src(own_addresses::<A>(engine.snapshot(), from)),
+                dst(own_addresses::<A>(engine.snapshot(), to)),
             );
             let egress_lists = DirectionLists::build(
                 snapshot,
@@ -308,12 +295,12 @@ fn search_family<A: SearchFamily>(
                 .collect();
             let ingress = A::list(&ingress_lists).decide(Region::from_box(query));
             let preferred = Preferred {
-                remote: own_addresses::<A>(engine, from)
+                remote: own_addresses::<A>(engine.snapshot(), from)
                     .as_slice()
                     .iter()
                     .map(|&(a, _)| a)
                     .collect(),
-                local: own_addresses::<A>(engine, to)
+                local: own_addresses::<A>(engine.snapshot(), to)
                     .as_slice()
                     .iter()
                     .map(|&(a, _)| a)
