@@ -1,9 +1,10 @@
 //! `sgsim audit`: shadowed, redundant and risky rules, per NIC and direction.
 
-use super::shared::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, push_boxes, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::audit::{
-    audit_account, audit_target, AuditOptions, AuditReport, ShadowedRule, TargetAudit,
+    audit_account, audit_target, AuditOptions, AuditReport, RedundantRule, ShadowedRule,
+    TargetAudit,
 };
 use sgsim::analysis::hits::{add_to_sarif, unused_in_logs, UnusedInLogs};
 use sgsim::analysis::sarif::audit_to_sarif;
@@ -227,6 +228,20 @@ pub fn text(report: &AuditReport) -> String {
     out
 }
 
+/// A redundant rule, or one that restates the default (`label`), and a flow it decides.
+fn redundant_line(out: &mut String, label: &str, r: &RedundantRule) {
+    out.push_str(&format!(
+        "  {label} {} {}/{} ({}): {}\n",
+        r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
+    ));
+    if let Some(w) = &r.witness {
+        out.push_str(&format!(
+            "            it decides e.g. {} ({})\n",
+            w.flow, w.engine
+        ));
+    }
+}
+
 fn shadowed_line(out: &mut String, s: &ShadowedRule) {
     if s.unmatchable {
         out.push_str(&format!(
@@ -252,28 +267,10 @@ fn findings_text(out: &mut String, target: &TargetAudit) {
             shadowed_line(out, s);
         }
         for r in &target.redundant {
-            out.push_str(&format!(
-                "  redundant {} {}/{} ({}): {}\n",
-                r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
-            ));
-            if let Some(w) = &r.witness {
-                out.push_str(&format!(
-                    "            it decides e.g. {} ({})\n",
-                    w.flow, w.engine
-                ));
-            }
+            redundant_line(out, "redundant", r);
         }
         for r in &target.restates_default {
-            out.push_str(&format!(
-                "  restates  {} {}/{} ({}): {}\n",
-                r.direction, r.rule.group, r.rule.rule, r.rule.summary, r.reason
-            ));
-            if let Some(w) = &r.witness {
-                out.push_str(&format!(
-                    "            it decides e.g. {} ({})\n",
-                    w.flow, w.engine
-                ));
-            }
+            redundant_line(out, "restates ", r);
         }
         for e in &target.exposures {
             let what = if e.ports == "all" {
@@ -286,15 +283,7 @@ fn findings_text(out: &mut String, target: &TargetAudit) {
                 e.family,
                 e.accepted_by.join(", ")
             ));
-            for b in &e.region.boxes {
-                out.push_str(&format!("            {b}\n"));
-            }
-            if e.region.total_boxes > e.region.boxes.len() {
-                out.push_str(&format!(
-                    "            … {} more boxes\n",
-                    e.region.total_boxes - e.region.boxes.len()
-                ));
-            }
+            push_boxes(out, &e.region, "            ");
             out.push_str(&format!(
                 "            witness {} -> {} by {}\n",
                 e.witness.flow, e.witness.engine, e.witness.engine_by

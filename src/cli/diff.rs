@@ -1,6 +1,6 @@
 //! `sgsim diff`: the flows whose verdict changes between two snapshots.
 
-use super::shared::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, push_boxes, EvalSwitches};
 use clap::Args;
 use serde_json::json;
 use sgsim::analysis::diff::{diff, flipped_flows, DiffReport, FlowFlip};
@@ -126,15 +126,7 @@ pub fn text(report: &DiffReport, flips: Option<&[FlowFlip]>) -> String {
                 "  {} {} {} -> {}: before {}, after {}\n",
                 c.direction, c.family, c.from, c.to, c.before, c.after
             ));
-            for b in &c.region.boxes {
-                out.push_str(&format!("      {b}\n"));
-            }
-            if c.region.total_boxes > c.region.boxes.len() {
-                out.push_str(&format!(
-                    "      … {} more boxes\n",
-                    c.region.total_boxes - c.region.boxes.len()
-                ));
-            }
+            push_boxes(&mut out, &c.region, "      ");
             out.push_str(&format!(
                 "      witness {}: {} by {} -> {} by {}\n",
                 c.witness_before.flow,

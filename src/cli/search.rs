@@ -1,6 +1,6 @@
 //! `sgsim search`: a flow in a space with a given verdict, or the proof that there is none.
 
-use super::shared::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, push_boxes, EvalSwitches};
 use clap::Args;
 use ipnet::IpNet;
 use sgsim::analysis::search::{search, SearchAt, SearchReport, SearchSpace};
@@ -190,15 +190,7 @@ fn text(report: &SearchReport, all: bool) -> String {
             sides.join("; ")
         );
         if all {
-            for b in &region.region.boxes {
-                out += &format!("  {b}\n");
-            }
-            if region.region.total_boxes > region.region.boxes.len() {
-                out += &format!(
-                    "  … {} more boxes\n",
-                    region.region.total_boxes - region.region.boxes.len()
-                );
-            }
+            push_boxes(&mut out, &region.region, "  ");
         }
     }
     if !all && report.regions.len() > 1 {

@@ -2,6 +2,7 @@
 //! writing outputs (stdout, or a file replaced atomically).
 
 use clap::Args;
+use sgsim::analysis::RegionText;
 use sgsim::input::ecs::dump::{assemble, assemble_documents, AssemblyReport, Document};
 use sgsim::model::{EvalOptions, NicType};
 use sgsim::{Engine, Snapshot};
@@ -192,6 +193,17 @@ pub fn open_input(path: &Path, what: &str) -> Result<std::fs::File, String> {
         std::io::ErrorKind::NotFound => format!("{name}: no such file: expected {what}"),
         _ => format!("{name}: {err}"),
     })
+}
+
+/// The boxes of a region, one per line after `indent`, and how many more were left out.
+pub fn push_boxes(out: &mut String, region: &RegionText, indent: &str) {
+    for b in &region.boxes {
+        out.push_str(&format!("{indent}{b}\n"));
+    }
+    if region.total_boxes > region.boxes.len() {
+        let more = region.total_boxes - region.boxes.len();
+        out.push_str(&format!("{indent}… {more} more boxes\n"));
+    }
 }
 
 /// Runs the command's parallel work on `threads` threads (at least one), or on rayon's default
