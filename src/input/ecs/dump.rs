@@ -1242,6 +1242,14 @@ impl Assembly {
         Ok(())
     }
 
+    /// `missing`, unless the same thing is already reported missing.
+    fn missing_once(&mut self, kind: MissingKind, id: &str, detail: String) {
+        let known = &self.report.missing;
+        if !known.iter().any(|m| m.kind == kind && m.id == id) {
+            self.missing(kind, id, detail);
+        }
+    }
+
     fn missing(&mut self, kind: MissingKind, id: &str, detail: String) {
         self.report.missing.push(Missing {
             kind,
@@ -1536,22 +1544,15 @@ impl Assembly {
                     }
                 }
                 None => {
-                    if !self
-                        .report
-                        .missing
-                        .iter()
-                        .any(|m| m.kind == MissingKind::ListEntries && m.id == id)
-                    {
-                        self.missing(
-                            MissingKind::ListEntries,
-                            &id,
-                            format!(
-                                "prefix list {id}: listed in {origin} but no \
+                    self.missing_once(
+                        MissingKind::ListEntries,
+                        &id,
+                        format!(
+                            "prefix list {id}: listed in {origin} but no \
                                  DescribePrefixListAttributes response gives its entries; \
                                  left out"
-                            ),
-                        );
-                    }
+                        ),
+                    );
                 }
             }
         }
@@ -1625,22 +1626,15 @@ impl Assembly {
             if used_items.contains(&index) || lists.iter().any(|(l, _)| l.id == id) {
                 continue;
             }
-            if !self
-                .report
-                .missing
-                .iter()
-                .any(|m| m.kind == MissingKind::ListEntries && m.id == id)
-            {
-                self.missing(
-                    MissingKind::ListEntries,
-                    &id,
-                    format!(
-                        "port range list {id}: listed in {origin} but no \
+            self.missing_once(
+                MissingKind::ListEntries,
+                &id,
+                format!(
+                    "port range list {id}: listed in {origin} but no \
                          DescribePortRangeListEntries response (a file named after the list) \
                          gives its entries; left out"
-                    ),
-                );
-            }
+                ),
+            );
         }
         Ok(lists.into_iter().map(|(l, _)| l).collect())
     }
