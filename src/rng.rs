@@ -37,6 +37,15 @@ impl Rng {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64) < p
     }
 
+    /// `yes` with probability `p`, else `no`.
+    pub fn either<T>(&mut self, p: f64, yes: T, no: T) -> T {
+        if self.chance(p) {
+            yes
+        } else {
+            no
+        }
+    }
+
     /// One of `items`, uniformly (`items` not empty).
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]

@@ -276,16 +276,8 @@ fn random_group(rng: &mut Rng, shape: &EstateShape, g: usize) -> SecurityGroup {
 }
 
 fn random_rule(rng: &mut Rng, shape: &EstateShape, id: String) -> Rule {
-    let direction = if rng.chance(0.75) {
-        Direction::Ingress
-    } else {
-        Direction::Egress
-    };
-    let action = if rng.chance(0.15) {
-        Action::Drop
-    } else {
-        Action::Accept
-    };
+    let direction = rng.either(0.75, Direction::Ingress, Direction::Egress);
+    let action = rng.either(0.15, Action::Drop, Action::Accept);
     let priority = rng.range(1, 100) as u8;
     let mut protocol = match rng.below(10) {
         0..=5 => Protocol::Number(proto::TCP),
@@ -362,11 +354,7 @@ fn random_rule(rng: &mut Rng, shape: &EstateShape, id: String) -> Rule {
 fn random_query(rng: &mut Rng, snapshot: &Snapshot, shape: &EstateShape) -> Query {
     let nic_index = rng.below(snapshot.nics().len() as u64) as u32;
     let nic = snapshot.nic(nic_index);
-    let direction = if rng.chance(0.7) {
-        Direction::Ingress
-    } else {
-        Direction::Egress
-    };
+    let direction = rng.either(0.7, Direction::Ingress, Direction::Egress);
     let v6 = nic.addresses.len() > 1 && rng.chance(0.3);
     let local = nic.addresses[usize::from(v6)];
     let remote = match rng.below(10) {

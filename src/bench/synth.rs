@@ -173,16 +173,8 @@ fn prefix_lists() -> Vec<PrefixList> {
 }
 
 fn random_rule(rng: &mut Rng, sites: &Sites, id: String) -> Rule {
-    let direction = if rng.chance(0.8) {
-        Direction::Ingress
-    } else {
-        Direction::Egress
-    };
-    let action = if rng.chance(0.2) {
-        Action::Drop
-    } else {
-        Action::Accept
-    };
+    let direction = rng.either(0.8, Direction::Ingress, Direction::Egress);
+    let action = rng.either(0.2, Action::Drop, Action::Accept);
     let priority = match rng.below(4) {
         0 => *rng.pick(&[1u8, 1, 10, 50, 100]),
         _ => rng.range(1, 100) as u8,
@@ -403,11 +395,7 @@ fn random_flow(rng: &mut Rng, sites: &Sites, snapshot: &Snapshot, rules: &[&Rule
     } else {
         protocol
     };
-    let direction = if rng.chance(0.8) {
-        Direction::Ingress
-    } else {
-        Direction::Egress
-    };
+    let direction = rng.either(0.8, Direction::Ingress, Direction::Egress);
     build_flow(rng, direction, protocol, remote, None)
 }
 
