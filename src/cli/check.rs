@@ -1,6 +1,6 @@
 //! `sgsim check`: one flow, explained.
 
-use super::shared::{emit, load_engine, EvalSwitches};
+use super::shared::{emit, load_engine, ConnectionNics, EvalSwitches};
 use clap::Args;
 use sgsim::analysis::check::{check, check_connection, source_port_open};
 use sgsim::model::{Direction, Flow, Target};
@@ -18,12 +18,8 @@ pub struct CheckArgs {
     /// For a bare DescribeSecurityGroupAttribute snapshot (no NICs): the group to ask.
     #[arg(long, conflicts_with_all = ["from", "to"])]
     group: Option<String>,
-    /// Two-NIC question (S15): the NIC the connection leaves (egress side).
-    #[arg(long, requires = "to")]
-    from: Option<String>,
-    /// Two-NIC question (S15): the NIC the connection enters (ingress side).
-    #[arg(long, requires = "from")]
-    to: Option<String>,
+    #[command(flatten)]
+    nics: ConnectionNics,
     /// ingress or egress (not needed with --from/--to).
     #[arg(long, required_unless_present = "from")]
     direction: Option<String>,
@@ -61,7 +57,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
     let engine = load_engine(&args.snapshot, &args.switches)?;
     // A mistyped id is the first thing to report (with the ids there are): the missing-address
     // errors below would otherwise point at an option the user got right.
-    for id in [&args.nic, &args.group, &args.from, &args.to]
+    for id in [&args.nic, &args.group, &args.nics.from, &args.nics.to]
         .into_iter()
         .flatten()
     {
@@ -91,7 +87,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, String> {
 
     let sport_open = source_port_open(!args.sport.is_empty(), flow.protocol);
 
-    let accepted = if let (Some(from), Some(to)) = (&args.from, &args.to) {
+    let accepted = if let (Some(from), Some(to)) = (&args.nics.from, &args.nics.to) {
         let nic = |id: &str| match engine.target(id) {
             Ok(Target::Nic(nic)) => Ok(nic),
             Ok(Target::Group(_)) => Err(format!(
@@ -165,7 +161,7 @@ fn flow_addresses(
             .find(|a| a.is_ipv6() == want_v6)
             .map(|a| a.to_string())
     };
-    let (src_nic, dst_nic) = match (&args.from, &args.to, &args.nic) {
+    let (src_nic, dst_nic) = match (&args.nics.from, &args.nics.to, &args.nic) {
         (Some(from), Some(to), _) => (Some(from.as_str()), Some(to.as_str())),
         (_, _, Some(nic)) if Direction::parse(direction) == Some(Direction::Egress) => {
             (Some(nic.as_str()), None)

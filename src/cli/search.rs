@@ -1,6 +1,6 @@
 //! `sgsim search`: a flow in a space with a given verdict, or the proof that there is none.
 
-use super::shared::{emit, load_engine, push_boxes, EvalSwitches};
+use super::shared::{emit, load_engine, push_boxes, ConnectionNics, EvalSwitches};
 use clap::Args;
 use ipnet::IpNet;
 use sgsim::analysis::search::{search, SearchAt, SearchReport, SearchSpace};
@@ -16,12 +16,8 @@ pub struct SearchArgs {
     /// The network interface (or, for a bare group snapshot, the group) the flows meet.
     #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
     nic: Option<String>,
-    /// A connection's source NIC (its egress is evaluated).
-    #[arg(long, requires = "to")]
-    from: Option<String>,
-    /// A connection's destination NIC (its ingress is evaluated).
-    #[arg(long, requires = "from")]
-    to: Option<String>,
+    #[command(flatten)]
+    nics: ConnectionNics,
     /// ingress or egress (with --nic).
     #[arg(long, required_unless_present = "from")]
     direction: Option<String>,
@@ -84,7 +80,7 @@ pub fn run(args: SearchArgs) -> Result<ExitCode, String> {
             .map(|t| ports("--sport", t))
             .transpose()?,
     };
-    let at = match (&args.from, &args.to, &args.nic) {
+    let at = match (&args.nics.from, &args.nics.to, &args.nic) {
         (Some(from), Some(to), _) => {
             let nic = |id: &str| match engine.target(id).map_err(|e| e.to_string())? {
                 Target::Nic(nic) => Ok(nic),

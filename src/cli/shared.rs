@@ -22,6 +22,17 @@ pub struct EvalSwitches {
     internet: bool,
 }
 
+/// The two-NIC question (S15): a connection from one NIC to another.
+#[derive(Debug, Args)]
+pub struct ConnectionNics {
+    /// Two-NIC question (S15): the NIC the connection leaves (its egress is evaluated).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Two-NIC question (S15): the NIC the connection enters (its ingress is evaluated).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+}
+
 impl EvalSwitches {
     pub fn options(&self) -> EvalOptions {
         EvalOptions {
