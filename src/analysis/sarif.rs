@@ -110,28 +110,28 @@ pub fn audit_to_sarif(report: &AuditReport, snapshot_uri: &str) -> Value {
                 json!({ "coveredBy": s.covered_by, "unmatchable": s.unmatchable }),
             ));
         }
-        for r in &target.redundant {
-            let dir = r.direction.as_str();
-            results.push(result(
-                1,
-                format!(
-                    "{t} {dir}: rule {} ({}) is redundant: {}",
-                    r.rule.rule, r.rule.summary, r.reason
-                ),
-                location(t, &[dir, &r.rule.group, &r.rule.rule], &r.rule.rule),
-                json!({ "sameAs": r.same_as, "witness": r.witness }),
-            ));
-        }
-        for r in &target.restates_default {
-            let dir = r.direction.as_str();
-            results.push(result(
+        // Redundant rules (rule 1) and rules that restate the default (rule 4): the same
+        // shape of finding, told apart by what they are and what they point to.
+        let redundant = target.redundant.iter().map(|r| {
+            let properties = json!({ "sameAs": r.same_as, "witness": r.witness });
+            (1, "is redundant", r, properties)
+        });
+        let restating = target.restates_default.iter().map(|r| {
+            (
                 4,
-                format!(
-                    "{t} {dir}: rule {} ({}) restates the default: {}",
-                    r.rule.rule, r.rule.summary, r.reason
-                ),
-                location(t, &[dir, &r.rule.group, &r.rule.rule], &r.rule.rule),
+                "restates the default",
+                r,
                 json!({ "witness": r.witness }),
+            )
+        });
+        for (rule_index, what, r, properties) in redundant.chain(restating) {
+            let dir = r.direction.as_str();
+            let (rule, summary) = (&r.rule.rule, &r.rule.summary);
+            results.push(result(
+                rule_index,
+                format!("{t} {dir}: rule {rule} ({summary}) {what}: {}", r.reason),
+                location(t, &[dir, &r.rule.group, rule], rule),
+                properties,
             ));
         }
         for e in &target.exposures {
