@@ -40,8 +40,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// The size and mix of a generated account.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EstateShape {
+    /// Network interfaces.
     pub nics: usize,
+    /// Security groups.
     pub groups: usize,
+    /// Rules in each group.
     pub rules_per_group: usize,
     /// Share of rules whose remote side is one of the popular groups.
     pub group_ref_share: f64,
@@ -49,6 +52,7 @@ pub struct EstateShape {
     pub popular_groups: usize,
     /// `Some(k)`: the NICs share `k` distinct group sets; `None`: every NIC its own set.
     pub group_sets: Option<usize>,
+    /// The seed: the same shape and seed give the same account.
     pub seed: u64,
 }
 
@@ -108,7 +112,9 @@ impl EstateShape {
 /// A generated account and flows on it.
 #[derive(Clone, Debug)]
 pub struct Estate {
+    /// The account.
     pub snapshot: Snapshot,
+    /// Flows on its NICs, in both directions.
     pub queries: Vec<Query>,
 }
 
@@ -429,23 +435,31 @@ pub fn flows_csv(snapshot: &Snapshot, queries: &[Query]) -> String {
 /// What [`measure`] does besides the engine: where to keep the files, whether to audit.
 #[derive(Clone, Debug)]
 pub struct EstateSettings {
+    /// The account to generate.
     pub shape: EstateShape,
+    /// Flows to generate and evaluate.
     pub flows: usize,
     /// Keep `snapshot.json` and `flows.csv` here (else the snapshot goes to a temporary file
     /// that is removed afterwards).
     pub write: Option<std::path::PathBuf>,
     /// Also time `audit` over the whole account.
     pub audit: bool,
+    /// Threads of the bulk pass.
     pub threads: usize,
 }
 
 /// One measured estate. Times in seconds unless named otherwise.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EstateRow {
+    /// Network interfaces.
     pub nics: usize,
+    /// Security groups.
     pub groups: usize,
+    /// Rules in all groups.
     pub rules: usize,
+    /// Distinct lists of groups carried by the NICs.
     pub group_sets: usize,
+    /// Size of the written snapshot JSON.
     pub snapshot_bytes: usize,
     /// `python3 -c 'import json,sys; json.load(open(sys.argv[1]))' FILE`, process included;
     /// `None` when python3 could not be run.
@@ -456,19 +470,26 @@ pub struct EstateRow {
     pub plan_s: f64,
     /// The first `check` on that engine, then the mean of `check_flows` more.
     pub check_first_ms: f64,
+    /// Mean of the later checks, in microseconds.
     pub check_mean_us: f64,
+    /// How many checks the mean is of.
     pub check_flows: usize,
     /// A bulk engine's first pass over the flows, group lists compiled as they become due.
     pub bulk_flows: usize,
+    /// Threads of the bulk pass.
     pub bulk_threads: usize,
+    /// Time of the pass, building tables included.
     pub bulk_first_pass_s: f64,
+    /// `bulk_flows` over `bulk_first_pass_s`.
     pub bulk_flows_per_sec: f64,
     /// Distinct group lists with tables after the pass.
     pub bulk_built_sets: usize,
     /// Flows checked against the reference evaluator (all of the single checks and a sample
     /// of the bulk pass) before any figure was reported.
     pub verified_flows: usize,
+    /// Time of `audit` over the whole account, when asked for.
     pub audit_s: Option<f64>,
+    /// Size of that audit's JSON report.
     pub audit_json_bytes: Option<usize>,
     /// The process's peak resident memory (VmHWM) at the end, generator included.
     pub peak_rss_bytes: Option<u64>,

@@ -25,12 +25,16 @@ pub enum Truth {
     /// The initiator's side of a connection on its ENI; `mismatch` when its logged action is
     /// the opposite of the simulated verdict.
     Initiator {
+        /// The logged action is the opposite of the simulated verdict.
         mismatch: bool,
     },
+    /// The reply direction of an accepted connection.
     Reply,
     /// A pair whose initiator nothing tells.
     Ambiguous,
+    /// A `NODATA` record.
     NoData,
+    /// A `SKIPDATA` record.
     SkipData,
     /// Its ENI is not in the snapshot.
     Unmapped,
@@ -41,24 +45,35 @@ pub enum Truth {
 /// One generated record, its values as a log would hold them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GeneratedRecord {
+    /// The `eni-id` field.
     pub eni_id: String,
     /// `OK`, `NODATA` or `SKIPDATA`.
     pub log_status: &'static str,
     /// `in` or `out` (`-` for status records).
     pub direction: &'static str,
+    /// IANA protocol number.
     pub protocol: u8,
     /// An address, or a masked `172.16.XX.XX`.
     pub srcaddr: String,
+    /// Source port; 0 without ports.
     pub srcport: u16,
+    /// Destination address, as `srcaddr`.
     pub dstaddr: String,
+    /// Destination port; 0 without ports.
     pub dstport: u16,
+    /// Packets in the window.
     pub packets: u64,
+    /// Bytes in the window.
     pub bytes: u64,
+    /// Unix seconds of the window's first packet.
     pub start: u64,
+    /// Unix seconds of its last packet.
     pub end: u64,
+    /// TCP flags seen in the window (TCP only).
     pub tcp_flags: Option<u16>,
     /// `ACCEPT` or `REJECT`.
     pub action: &'static str,
+    /// What the record is, for the tests' expectations.
     pub truth: Truth,
 }
 
@@ -89,6 +104,8 @@ pub struct LogGenerator<'e> {
 pub const DEFAULT_PACE_MS: u64 = 20;
 
 impl<'e> LogGenerator<'e> {
+    /// `count` records of connections for `queries` (whose verdicts `engine` gives), drawn
+    /// from `seed`.
     pub fn new(engine: &'e Engine, queries: Vec<Query>, count: u64, seed: u64) -> LogGenerator<'e> {
         let queries = queries
             .into_iter()
@@ -467,6 +484,7 @@ pub struct ParquetLogWriter<W: Write + Send> {
 
 #[cfg(feature = "parquet")]
 impl<W: Write + Send> ParquetLogWriter<W> {
+    /// A writer of one Parquet file with the columns OSS shipping writes.
     pub fn new(out: W) -> Result<Self, String> {
         use arrow_schema::{DataType, Field as Column, Schema};
         use parquet::basic::Compression;
@@ -513,6 +531,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
         self.rows = 0;
     }
 
+    /// Adds a record (written out in row groups as they fill).
     pub fn push(&mut self, record: &GeneratedRecord) -> Result<(), String> {
         let (mut s, mut n) = (0, 0);
         for (name, value) in FIELDS.iter().zip(record.values()) {
@@ -558,6 +577,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
         Ok(())
     }
 
+    /// Writes what is left and the file's footer.
     pub fn finish(mut self) -> Result<(), String> {
         self.flush()?;
         self.writer.close().map_err(|e| e.to_string())?;

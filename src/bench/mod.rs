@@ -47,10 +47,15 @@ pub const SAMPLE_SIZE: usize = 10_000;
 /// inner access has its own count.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct VerdictCounts {
+    /// Accepted by a rule or by default.
     pub accept: u64,
+    /// Accepted by inner access (S11).
     pub accept_inner: u64,
+    /// Dropped by a rule.
     pub drop_rule: u64,
+    /// Dropped by default (S12).
     pub drop_default: u64,
+    /// Dropped by the platform's port 25 block (S13).
     pub drop_platform: u64,
 }
 
@@ -64,6 +69,7 @@ impl VerdictCounts {
         counts
     }
 
+    /// Counts one more verdict.
     pub fn add(&mut self, verdict: &Verdict) {
         match (verdict.action, verdict.reason) {
             (Action::Accept, Reason::InnerAccess) => self.accept_inner += 1,
@@ -74,6 +80,7 @@ impl VerdictCounts {
         }
     }
 
+    /// All verdicts counted.
     pub fn total(&self) -> u64 {
         self.accept + self.accept_inner + self.drop_rule + self.drop_default + self.drop_platform
     }
@@ -335,6 +342,7 @@ impl Executor {
         Ok(Executor { threads, pool })
     }
 
+    /// Threads the executor runs batches on.
     pub fn threads(&self) -> usize {
         self.threads
     }
@@ -404,12 +412,16 @@ pub fn available_threads() -> usize {
 /// One timing: how many passes over the flows ran in how long.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Timing {
+    /// Whole passes over the flows.
     pub passes: u64,
+    /// Flows in one pass.
     pub flows: usize,
+    /// Wall time of all the passes.
     pub seconds: f64,
 }
 
 impl Timing {
+    /// Flows decided per second (0 when nothing was timed).
     pub fn flows_per_sec(&self) -> f64 {
         if self.seconds <= 0.0 {
             return 0.0;
@@ -501,13 +513,21 @@ pub fn rule_count(snapshot: &crate::Snapshot) -> usize {
 /// One measurement of an engine on a set of flows, after verification.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measurement {
+    /// Rules in the snapshot.
     pub rules: usize,
+    /// Flows in one pass.
     pub flows: usize,
+    /// Time to build the engine, in milliseconds.
     pub build_ms: f64,
+    /// Heap bytes of its compiled structures.
     pub memory_bytes: usize,
+    /// Threads the passes ran on.
     pub threads: usize,
+    /// Flows decided per second.
     pub flows_per_sec: f64,
+    /// Whole passes timed.
     pub passes: u64,
+    /// Wall time of those passes.
     pub seconds: f64,
     /// Counts of one full pass.
     pub counts: VerdictCounts,
@@ -581,8 +601,11 @@ pub enum BenchError {
     Verify(VerifyError),
     /// Two passes over the same flows gave different counts (e.g. 1 thread vs N threads).
     Unstable {
+        /// Threads of the pass that disagreed.
         threads: usize,
+        /// The counts of the first pass.
         first: VerdictCounts,
+        /// The counts of the disagreeing pass.
         now: VerdictCounts,
     },
     /// A thread pool could not be started.
@@ -616,6 +639,7 @@ impl From<VerifyError> for BenchError {
 
 /// Progress and results of [`measure`], as they happen.
 pub trait Progress {
+    /// A line about what is being done (generating, building, timing).
     fn note(&mut self, _message: &str) {}
 }
 
@@ -739,10 +763,12 @@ pub struct SweepRow {
     pub measurements: Vec<Measurement>,
     /// Reference scan speed on one thread, over the first `reference_flows` flows.
     pub reference_flows_per_sec: f64,
+    /// How many flows the reference scan was timed on.
     pub reference_flows: usize,
 }
 
 impl SweepRow {
+    /// The one-thread measurement.
     pub fn first(&self) -> &Measurement {
         &self.measurements[0]
     }
@@ -769,12 +795,15 @@ impl SweepRow {
 pub struct SweepSettings {
     /// Flows generated per size.
     pub flows: usize,
+    /// Seed of the generated rule sets and flows.
     pub seed: u64,
     /// The "all threads" count (1 thread is always measured).
     pub threads: usize,
+    /// The least time each engine is timed for, in whole passes.
     pub min_time: Duration,
     /// The longest the reference scan is timed per size.
     pub reference_time: Duration,
+    /// The classifier tier the engines are built with.
     pub tier: Tier,
 }
 

@@ -35,16 +35,25 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// A generated snapshot and its flows.
 #[derive(Clone, Debug)]
 pub struct SynthSet {
+    /// One NIC's groups (and the groups and lists they reference).
     pub snapshot: Snapshot,
+    /// Flows on the main NIC.
     pub queries: Vec<Query>,
 }
 
+/// The NIC every generated flow is on.
 pub const MAIN_NIC: &str = "eni-synth-main";
+/// The VPC of every generated group and NIC.
 pub const VPC: &str = "vpc-synth";
+/// The main NIC's IPv4 address.
 pub const MAIN_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 5);
+/// The main NIC's IPv6 address.
 pub const MAIN_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 5);
+/// The prefix list some rules reference.
 pub const PREFIX_LIST: &str = "pl-synth";
+/// The port range list some rules reference.
 pub const PORT_LIST: &str = "prl-synth";
+/// The group some rules reference (its members: other NICs).
 pub const REFERENCED_GROUP: &str = "sg-synth-db";
 /// The peer sharing the first group (inner access).
 pub const INNER_PEER: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 10);
