@@ -817,7 +817,7 @@ pub struct RawExposure<A: FamilyKey> {
 }
 
 /// The public sources of one family as an address set (see [`NON_PUBLIC_V4`]).
-pub fn public_addresses<A: FamilyKey>() -> Intervals<A> {
+pub(crate) fn public_addresses<A: FamilyKey>() -> Intervals<A> {
     let non_public: &[&str] = match A::FAMILY {
         crate::model::Family::V4 => &NON_PUBLIC_V4,
         crate::model::Family::V6 => &NON_PUBLIC_V6,

@@ -146,7 +146,7 @@ pub fn select(snapshot: &Snapshot, selectors: &[String]) -> Result<BTreeSet<Endp
 }
 
 /// The first address of a family of a NIC (its primary IPv4 address, its first IPv6 one).
-pub fn first_address<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) -> Option<A> {
+pub(crate) fn first_address<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) -> Option<A> {
     snapshot
         .nic(nic)
         .addresses

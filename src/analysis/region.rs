@@ -444,7 +444,7 @@ impl<A: Key> Region<A> {
 }
 
 /// Human form of an address interval set: CIDRs where an interval is one, else `a-b`.
-pub fn format_addresses<A: AddrKey>(set: &Intervals<A>) -> String {
+pub(crate) fn format_addresses<A: AddrKey>(set: &Intervals<A>) -> String {
     if set.is_full() {
         return "any".to_string();
     }
@@ -495,7 +495,7 @@ fn single_cidr(lo: IpAddr, hi: IpAddr) -> Option<String> {
 }
 
 /// Human form of a port or protocol interval set.
-pub fn format_numbers<K: Key + fmt::Display>(set: &Intervals<K>) -> String {
+pub(crate) fn format_numbers<K: Key + fmt::Display>(set: &Intervals<K>) -> String {
     if set.is_full() {
         return "any".to_string();
     }

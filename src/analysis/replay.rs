@@ -101,7 +101,7 @@ pub fn role(traffic: &TrafficRecord) -> Role {
 }
 
 /// The flow a record describes, seen from its ENI.
-pub fn flow_of(traffic: &TrafficRecord) -> Flow {
+pub(crate) fn flow_of(traffic: &TrafficRecord) -> Flow {
     Flow {
         direction: match traffic.direction {
             LogDirection::In => Direction::Ingress,
@@ -517,11 +517,11 @@ struct Held {
 
 /// The two ends of a connection in a fixed order, with the ENI and protocol: both directions
 /// of one connection on one ENI share it.
-pub type PairKey = (NicIndex, u8, (IpAddr, u16), (IpAddr, u16));
+pub(crate) type PairKey = (NicIndex, u8, (IpAddr, u16), (IpAddr, u16));
 
 /// The key both directions of `flow`'s connection on `nic` share, and whether `flow` is the
 /// key's forward orientation.
-pub fn pair_key_of(nic: NicIndex, flow: &Flow) -> (PairKey, bool) {
+pub(crate) fn pair_key_of(nic: NicIndex, flow: &Flow) -> (PairKey, bool) {
     let a = (flow.src, flow.src_port);
     let b = (flow.dst, flow.dst_port);
     let forward = a <= b;
