@@ -32,7 +32,7 @@ pub struct Explanation {
     /// Every candidate rule that matches the flow, in S10 order.
     pub rules: Vec<MatchingRule>,
     #[serde(skip)]
-    /// What decides, as a value (not serialized).
+    /// What decides, as a [`Decider`] (not serialized).
     pub decider: Decider,
 }
 
@@ -61,7 +61,7 @@ pub struct MatchingRule {
     pub rule_id: String,
     /// The rule's priority: 1 (decided first) to 100, or the legacy 110.
     pub priority: u8,
-    /// Accept or drop.
+    /// The rule's policy: accept or drop.
     pub policy: Action,
     /// The rule in words: `accept tcp 22/22 from 0.0.0.0/0`.
     pub summary: String,

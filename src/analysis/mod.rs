@@ -72,7 +72,8 @@ use std::net::IpAddr;
 pub enum Decider {
     /// S13: the platform's block of egress TCP 25 to public IPv4 addresses.
     Platform,
-    /// S11: inner access between NICs that share a group.
+    /// S11: the remote address is another NIC's that shares a basic group with
+    /// `InnerAccessPolicy` `Accept`.
     InnerAccess,
     /// A custom rule of a security group.
     Rule(RuleRef),
@@ -81,7 +82,7 @@ pub enum Decider {
 }
 
 impl Decider {
-    /// The verdict [`Reason`] this decider gives (`Rule` for any rule).
+    /// The [`Reason`] of a verdict this decider decides (`Rule` for any rule).
     pub fn reason(self) -> Reason {
         match self {
             Decider::Platform => Reason::Platform,

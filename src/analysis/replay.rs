@@ -389,9 +389,9 @@ pub struct Mismatch {
 /// Mismatches by kind (all of them, listed or not).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MismatchCounts {
-    /// Logged `reject`, simulated accept.
+    /// Logged `REJECT`, simulated accept.
     pub rejected_though_accepted: u64,
-    /// Logged `accept`, simulated drop.
+    /// Logged `ACCEPT`, simulated drop.
     pub accepted_though_dropped: u64,
     /// How many are listed in `mismatches`.
     pub listed: u64,
