@@ -7,9 +7,9 @@
 //! `sip dip sport dport proto flags rule_idx` with 32-bit host-order addresses; only the first
 //! five columns are used.
 //!
-//! The conversion is exactly the one of `shared/baselines/classbench_to_sg.py`: rule line `i`
-//! (0-based, counting `@` lines) of `N` becomes the ingress rule `sgr-i` of the one basic group
-//! [`GROUP_ID`] on the one NIC [`NIC_ID`], with
+//! The conversion is exactly the one of `testdata/classbench/classbench_to_sg.py`: rule line
+//! `i` (0-based, counting `@` lines) of `N` becomes the ingress rule `sgr-i` of the one basic
+//! group [`GROUP_ID`] on the one NIC [`NIC_ID`], with
 //!
 //! - priority `1 + floor(100 * i / N)`, policy drop when `i % 4 == 3`, else accept;
 //! - `SourceCidrIp` the source prefix, `DestCidrIp` the destination prefix unless it is `/0`;
