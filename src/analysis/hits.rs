@@ -119,7 +119,7 @@ pub fn unused_in_logs(
 }
 
 /// The SARIF rule of this finding.
-pub const SARIF_RULE: (&str, &str, &str, &str) = (
+pub(crate) const SARIF_RULE: (&str, &str, &str, &str) = (
     "SG006",
     "unused-in-logs",
     "A rule that decided none of the connections in the replayed flow logs.",
