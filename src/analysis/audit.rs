@@ -52,6 +52,7 @@ pub const NON_PUBLIC_V4: [&str; 5] = [
 pub const NON_PUBLIC_V6: [&str; 2] = ["fc00::/7", "fe80::/10"];
 
 #[derive(Clone, Debug)]
+/// What an audit looks for.
 pub struct AuditOptions {
     /// Destination ports reported when public sources reach them.
     pub sensitive_ports: Vec<u16>,
@@ -68,6 +69,7 @@ impl Default for AuditOptions {
 /// The whole audit of a snapshot.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
+    /// One report per target, or per set of NICs with the same findings (account audits).
     pub targets: Vec<TargetAudit>,
     /// Account audits: rules shadowed for every NIC that carries their group, when those NICs
     /// span several reports: each is listed here once, not in every report.
@@ -79,7 +81,9 @@ pub struct AuditReport {
 /// [`AuditReport::shadowed_everywhere`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct ShadowedEverywhere {
+    /// The rule's direction.
     pub direction: Direction,
+    /// The rule.
     pub rule: RuleName,
     /// What decides its flows instead, by the reports where that is the same.
     pub covered: Vec<Covering>,
@@ -139,11 +143,15 @@ pub struct TargetAudit {
     pub target: String,
     /// Every NIC these findings hold for, `target` first.
     pub applies_to: Vec<String>,
+    /// Rules that never decide a flow: earlier entries take all of theirs.
     pub shadowed: Vec<ShadowedRule>,
+    /// Rules whose flows would get the same verdict without them.
     pub redundant: Vec<RedundantRule>,
     /// Rules whose flows the default decides the same way without them.
     pub restates_default: Vec<RedundantRule>,
+    /// Public sources accepted on a sensitive port, or on every port.
     pub exposures: Vec<Exposure>,
+    /// S19 quota and dangling references (to missing groups, prefix lists or port lists).
     pub limits: Vec<Limit>,
     /// Account audits: NICs of `applies_to` whose groups are the same but that have further
     /// findings (each variant lists only those; its NICs also have everything above).
@@ -244,16 +252,21 @@ fn merge_same_groups(mut reports: Vec<TargetAudit>) -> TargetAudit {
 /// A rule named for reports.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct RuleName {
+    /// The group's id.
     pub group: String,
+    /// The rule's id.
     pub rule: String,
+    /// The rule's priority: 1 (decided first) to 100, or the legacy 110.
     pub priority: u8,
+    /// The rule in words: `accept tcp 22/22 from 0.0.0.0/0`.
     pub summary: String,
     #[serde(skip)]
+    /// The rule's index in the snapshot (not serialized).
     pub rule_ref: RuleRef,
 }
 
 impl RuleName {
-    pub fn of(snapshot: &Snapshot, rule_ref: RuleRef) -> RuleName {
+    pub(crate) fn of(snapshot: &Snapshot, rule_ref: RuleRef) -> RuleName {
         let group = snapshot.group(rule_ref.group);
         let rule = &group.rules[rule_ref.rule as usize];
         RuleName {
@@ -267,8 +280,11 @@ impl RuleName {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A rule that never decides a flow (see `docs/analysis.md`, "Shadowed").
 pub struct ShadowedRule {
+    /// The rule's direction.
     pub direction: Direction,
+    /// The rule.
     pub rule: RuleName,
     /// What decides its flows instead, in rank order (`sg/sgr`, `inner_access`, `platform`).
     pub covered_by: Vec<String>,
@@ -277,8 +293,12 @@ pub struct ShadowedRule {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A rule whose flows would get the same verdict without it (see `docs/analysis.md`,
+/// "Redundant").
 pub struct RedundantRule {
+    /// The rule's direction.
     pub direction: Direction,
+    /// The rule.
     pub rule: RuleName,
     /// Why: what decides its flows, with the same action, once it is gone.
     pub reason: String,
@@ -291,8 +311,11 @@ pub struct RedundantRule {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// Public sources reaching a target on a sensitive port, or on every port (ingress only).
 pub struct Exposure {
+    /// Always `ingress`.
     pub direction: Direction,
+    /// `IPv4` or `IPv6`.
     pub family: &'static str,
     /// `22`, or `all` for every port 1..65535.
     pub ports: String,
@@ -300,16 +323,21 @@ pub struct Exposure {
     pub region: RegionText,
     /// What accepts them.
     pub accepted_by: Vec<String>,
+    /// One accepted flow, re-checked with the engine.
     pub witness: Witness,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A limit or dangling reference found in the rules.
 pub struct Limit {
     /// `quota`, `empty_group`, `missing_group`, `memberless_group`, `missing_prefix_list`,
     /// `missing_port_list`.
     pub kind: &'static str,
+    /// The finding in words.
     pub message: String,
+    /// The group concerned, when one is.
     pub group: Option<String>,
+    /// The rule concerned, when one is.
     pub rule: Option<String>,
 }
 
@@ -782,13 +810,14 @@ fn rule_findings<A: FamilyKey>(
 pub struct RawExposure<A: FamilyKey> {
     /// The sensitive port, or `None` for "every port 1..65535".
     pub port: Option<u16>,
+    /// The accepted public flows.
     pub flows: Region<A>,
     /// The parts of `flows` and what accepts each, in rank order.
     pub accepted_by: Vec<(Decider, Region<A>)>,
 }
 
 /// The public sources of one family as an address set (see [`NON_PUBLIC_V4`]).
-pub fn public_addresses<A: FamilyKey>() -> Intervals<A> {
+pub(crate) fn public_addresses<A: FamilyKey>() -> Intervals<A> {
     let non_public: &[&str] = match A::FAMILY {
         crate::model::Family::V4 => &NON_PUBLIC_V4,
         crate::model::Family::V6 => &NON_PUBLIC_V6,

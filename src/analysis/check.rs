@@ -24,6 +24,7 @@ pub fn source_port_open(sport_given: bool, protocol: u8) -> bool {
 /// of source ports with its own verdict.
 #[derive(Clone, Debug)]
 pub struct CheckAnswer {
+    /// The NIC or group asked about.
     pub target: Target,
     /// The flow asked about (its `src_port` is meaningless when `sport_open`).
     pub flow: Flow,
@@ -140,8 +141,11 @@ impl CheckAnswer {
 /// Source ports `from..=to` and the two-NIC verdict every one of them gets.
 #[derive(Clone, Debug)]
 pub struct ConnectionRange {
+    /// First source port, inclusive.
     pub from: u16,
+    /// Last source port, inclusive.
     pub to: u16,
+    /// The verdict of every port in the range (computed at `from`).
     pub verdict: ConnectionVerdict,
 }
 
@@ -149,9 +153,11 @@ pub struct ConnectionRange {
 /// `ends.1` (its ingress rules).
 #[derive(Clone, Debug)]
 pub struct ConnectionAnswer {
+    /// The source NIC and the destination NIC.
     pub ends: (NicIndex, NicIndex),
     /// The flow asked about; its direction is not used.
     pub flow: Flow,
+    /// The source port was left open (see [`source_port_open`]).
     pub sport_open: bool,
     /// In port order, neighbours with equal verdicts merged; never empty.
     pub ranges: Vec<ConnectionRange>,

@@ -20,32 +20,44 @@ use std::collections::HashMap;
 /// Every change between two snapshots.
 #[derive(Clone, Debug, Serialize)]
 pub struct DiffReport {
+    /// Per target present in both snapshots, its changes (possibly none).
     pub targets: Vec<TargetDiff>,
     /// Targets present in only one snapshot.
     pub notes: Vec<String>,
 }
 
 impl DiffReport {
+    /// Whether nothing changes: no change and no target in only one snapshot.
     pub fn is_empty(&self) -> bool {
         self.targets.iter().all(|t| t.changes.is_empty()) && self.notes.is_empty()
     }
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The changes of one target.
 pub struct TargetDiff {
+    /// The NIC or group id.
     pub target: String,
+    /// Its changed regions, by direction and family.
     pub changes: Vec<Change>,
 }
 
 /// A region whose verdict goes from `from` to `to`, with what decides it before and after.
 #[derive(Clone, Debug, Serialize)]
 pub struct Change {
+    /// The direction of the flows.
     pub direction: Direction,
+    /// `IPv4` or `IPv6`.
     pub family: &'static str,
+    /// The verdict in the old snapshot.
     pub from: Action,
+    /// The verdict in the new snapshot.
     pub to: Action,
+    /// What decides the region in the old snapshot (`sg/sgr`, or a step name).
     pub before: String,
+    /// What decides it in the new snapshot.
     pub after: String,
+    /// The flows that change.
     pub region: RegionText,
     /// One flow of the region, checked with the old engine.
     pub witness_before: Witness,
@@ -56,10 +68,15 @@ pub struct Change {
 /// A change as regions, before naming (for library users and tests).
 #[derive(Clone, Debug)]
 pub struct RawChange<A: FamilyKey> {
+    /// What decides the flows in the old list.
     pub before: Decider,
+    /// What decides them in the new list.
     pub after: Decider,
+    /// The old verdict.
     pub from: Action,
+    /// The new verdict.
     pub to: Action,
+    /// The flows that change.
     pub flows: Region<A>,
 }
 
@@ -296,14 +313,20 @@ fn unpaired_focus<A: FamilyKey>(old: &DecisionList<A>, new: &DecisionList<A>) ->
 pub struct FlowFlip {
     /// 1-based line in the flows file (the header is line 1).
     pub line: u64,
+    /// The row's NIC id.
     pub target: String,
     /// The flow as text; its fields follow.
     pub flow: String,
     #[serde(flatten)]
+    /// The flow's fields, as `sgsim eval` writes them.
     pub fields: crate::input::flows::FlowFields,
+    /// The old verdict.
     pub from: Action,
+    /// The new verdict.
     pub to: Action,
+    /// What decides the flow in the old snapshot (`sg/sgr`, or a step name).
     pub before: String,
+    /// What decides it in the new snapshot.
     pub after: String,
 }
 

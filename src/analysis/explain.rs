@@ -17,9 +17,13 @@ use std::net::IpAddr;
 /// The whole evaluation of one flow at one target.
 #[derive(Clone, Debug, Serialize)]
 pub struct Explanation {
+    /// [`EXPLAIN_SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The NIC or group id.
     pub target: String,
+    /// The flow in words: `ingress tcp 203.0.113.9:40000 -> 10.0.0.5:22`.
     pub flow: String,
+    /// The flow's verdict at the target.
     pub verdict: Action,
     /// `sg/sgr`, `platform`, `inner_access` or `default`.
     pub decided_by: String,
@@ -28,6 +32,7 @@ pub struct Explanation {
     /// Every candidate rule that matches the flow, in S10 order.
     pub rules: Vec<MatchingRule>,
     #[serde(skip)]
+    /// What decides, as a [`Decider`] (not serialized).
     pub decider: Decider,
 }
 
@@ -43,24 +48,33 @@ pub struct Step {
     pub applies: bool,
     /// This step gives the verdict.
     pub decides: bool,
+    /// Why the step does or does not apply, in words.
     pub note: String,
 }
 
 /// A matching rule and what became of it.
 #[derive(Clone, Debug, Serialize)]
 pub struct MatchingRule {
+    /// The rule's group.
     pub security_group_id: String,
+    /// The rule's id.
     pub rule_id: String,
+    /// The rule's priority: 1 (decided first) to 100, or the legacy 110.
     pub priority: u8,
+    /// The rule's policy: accept or drop.
     pub policy: Action,
+    /// The rule in words: `accept tcp 22/22 from 0.0.0.0/0`.
     pub summary: String,
-    /// The group's place on the NIC (1-based) and the rule's place in the group (1-based).
+    /// The group's place on the NIC (1-based).
     pub group_position: usize,
+    /// The rule's place in its group (1-based).
     pub rule_position: usize,
+    /// This rule gives the verdict (the first in S10 order, when no step before decides).
     pub decides: bool,
     /// Why it does not decide (empty for the rule that does).
     pub lost_because: String,
     #[serde(skip)]
+    /// The rule's index in the snapshot (not serialized).
     pub rule_ref: RuleRef,
 }
 

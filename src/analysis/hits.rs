@@ -35,8 +35,11 @@ pub struct UnusedInLogs {
     pub source: String,
     /// Unix seconds.
     pub from: Option<u64>,
+    /// Unix seconds: see `from`.
     pub to: Option<u64>,
+    /// The replay's caveats: why a listed rule may still be used.
     pub caveats: Vec<String>,
+    /// The unused rules that the audited snapshot has.
     pub rules: Vec<UnusedInLogsRule>,
     /// Rules the replay named that the audited snapshot does not have (`sg/sgr`): the report
     /// was made against another snapshot.
@@ -44,11 +47,17 @@ pub struct UnusedInLogs {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// A rule with zero hits in the logs.
 pub struct UnusedInLogsRule {
+    /// The rule's group.
     pub security_group_id: String,
+    /// The rule's id.
     pub rule_id: String,
+    /// The rule's direction.
     pub direction: Direction,
+    /// The rule's priority: 1 (decided first) to 100, or the legacy 110.
     pub priority: u8,
+    /// The rule in words: `accept tcp 22/22 from 0.0.0.0/0`.
     pub summary: String,
 }
 
@@ -110,7 +119,7 @@ pub fn unused_in_logs(
 }
 
 /// The SARIF rule of this finding.
-pub const SARIF_RULE: (&str, &str, &str, &str) = (
+pub(crate) const SARIF_RULE: (&str, &str, &str, &str) = (
     "SG006",
     "unused-in-logs",
     "A rule that decided none of the connections in the replayed flow logs.",

@@ -71,13 +71,19 @@ use std::net::IpAddr;
 /// What decides a part of the header space, in S14 order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Decider {
+    /// S13: the platform's block of egress TCP 25 to public IPv4 addresses.
     Platform,
+    /// S11: the remote address is another NIC's that shares a basic group with
+    /// `InnerAccessPolicy` `Accept`.
     InnerAccess,
+    /// A custom rule of a security group.
     Rule(RuleRef),
+    /// S12: the group type's default, when nothing before it decides.
     Default,
 }
 
 impl Decider {
+    /// The [`Reason`] of a verdict this decider decides (`Rule` for any rule).
     pub fn reason(self) -> Reason {
         match self {
             Decider::Platform => Reason::Platform,
@@ -114,8 +120,11 @@ impl Decider {
 /// One box of a [`DecisionList`] and what it does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<A: AddrKey> {
+    /// What this box stands for.
     pub decider: Decider,
+    /// What it does to the flows it holds.
     pub action: Action,
+    /// The flows it holds.
     pub flows: FlowBox<A>,
 }
 
@@ -123,27 +132,37 @@ pub struct Entry<A: AddrKey> {
 /// decides it, and `default` decides the rest.
 #[derive(Clone, Debug)]
 pub struct DecisionList<A: AddrKey> {
+    /// The direction the list decides.
     pub direction: Direction,
+    /// The boxes in S14 order: the platform block, inner access, then the rules by S10 rank.
     pub entries: Vec<Entry<A>>,
+    /// The verdict (S12) of every flow no entry holds.
     pub default: Action,
 }
 
 /// A part of a queried region and what decides it.
 #[derive(Clone, Debug)]
 pub struct Piece<A: AddrKey> {
+    /// What decides these flows.
     pub decider: Decider,
+    /// The verdict it gives them.
     pub action: Action,
+    /// The part of the queried region it decides.
     pub flows: Region<A>,
 }
 
 /// Both families of one target and direction.
 #[derive(Clone, Debug)]
 pub struct DirectionLists {
+    /// IPv4 flows, addresses as `u32`.
     pub v4: DecisionList<u32>,
+    /// IPv6 flows, addresses as `u128`.
     pub v6: DecisionList<u128>,
 }
 
 impl DirectionLists {
+    /// Builds the decision lists of `target` in `direction`, as [`crate::eval::reference::evaluate`]
+    /// would decide them under `options`.
     pub fn build(
         snapshot: &Snapshot,
         options: &EvalOptions,
@@ -277,7 +296,9 @@ pub(crate) fn own_addresses<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) ->
 
 /// Address families as interval sets built from CIDR text.
 pub trait FamilyKey: AddrKey {
+    /// The address family of this key type.
     const FAMILY: Family;
+    /// The addresses of `cidrs` (CIDR text; unparsable or other-family entries are left out).
     fn interval_set(cidrs: &[&str]) -> Intervals<Self>;
 }
 
@@ -307,7 +328,9 @@ impl FamilyKey for u128 {
 
 /// One family's list out of a [`DirectionLists`], for code generic over the family.
 pub trait ListFamily: FamilyKey {
+    /// This family's list.
     fn list(lists: &DirectionLists) -> &DecisionList<Self>;
+    /// This family's list, taking it out of `lists`.
     fn into_list(lists: DirectionLists) -> DecisionList<Self>;
 }
 
@@ -330,6 +353,7 @@ impl ListFamily for u128 {
 }
 
 impl<K: crate::compile::key::Key> Intervals<K> {
+    /// Every key not in `self`.
     pub fn complement(&self) -> Intervals<K> {
         Intervals::full().subtract(self)
     }
@@ -393,10 +417,15 @@ pub struct Witness {
     pub flow: String,
     /// `tcp`, or the number as text when it has no name.
     pub protocol: String,
+    /// The IP protocol number (6 for TCP).
     pub protocol_number: u8,
+    /// Source address.
     pub src_ip: String,
+    /// Source port (0 when the protocol has no ports).
     pub src_port: u16,
+    /// Destination address.
     pub dst_ip: String,
+    /// Destination port (0 when the protocol has no ports).
     pub dst_port: u16,
     /// The verdict the analysis claims.
     pub expected: String,
@@ -404,10 +433,12 @@ pub struct Witness {
     pub expected_by: String,
     /// The engine's verdict on the flow.
     pub engine: String,
+    /// What decides it in the engine (`sg/sgr`, or a step name).
     pub engine_by: String,
     /// Engine and claim agree (both the action and what decides).
     pub verified: bool,
     #[serde(skip)]
+    /// The flow itself (not serialized).
     pub raw: Flow,
 }
 
@@ -444,14 +475,21 @@ impl Witness {
 /// A box in words, for reports.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct BoxText {
+    /// `any`, names where a protocol has one (`tcp`), numbers and ranges otherwise (`0-5`).
     pub protocol: String,
+    /// Destination ports: `any`, or comma-separated ports and ranges (`22,8000-8080`).
     pub dst_port: String,
+    /// Source ports, written as `dst_port` is.
     pub src_port: String,
+    /// The remote addresses (source of ingress, destination of egress): `any`, `any except …`, or
+    /// comma-separated addresses, CIDRs and ranges.
     pub remote: String,
+    /// The target's own side, written as `remote` is.
     pub local: String,
 }
 
 impl BoxText {
+    /// Writes out `b`.
     pub fn of<A: AddrKey>(b: &FlowBox<A>) -> BoxText {
         // Single protocols by name where they have one (`tcp`), ranges as numbers (`0-5`).
         let protocol = if b.protocol.is_full() {
@@ -496,12 +534,16 @@ pub const SHOWN_BOXES: usize = 8;
 /// A region in words: its first boxes and how many there are.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct RegionText {
+    /// `IPv4` or `IPv6`.
     pub family: &'static str,
+    /// The first [`SHOWN_BOXES`] boxes.
     pub boxes: Vec<BoxText>,
+    /// How many boxes the region has.
     pub total_boxes: usize,
 }
 
 impl RegionText {
+    /// Writes out `region`.
     pub fn of<A: FamilyKey>(region: &Region<A>) -> RegionText {
         RegionText {
             family: A::FAMILY.as_str(),

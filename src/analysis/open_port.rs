@@ -15,8 +15,11 @@ use crate::Engine;
 /// Source ports `from..=to` and the verdict every one of them gets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourcePortRange {
+    /// First source port, inclusive.
     pub from: u16,
+    /// Last source port, inclusive.
     pub to: u16,
+    /// The verdict of every port in the range (computed at `from`).
     pub verdict: Verdict,
 }
 

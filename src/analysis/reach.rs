@@ -33,6 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 /// One end of a reach question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
+    /// A NIC of the snapshot, by index.
     Nic(NicIndex),
     /// Every public address.
     Internet,
@@ -44,11 +45,13 @@ pub const INTERNET: &str = "internet";
 /// The whole matrix, grouped.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReachReport {
+    /// [`REACH_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// NIC classes in order of their first NIC; the internet is not listed (its id is
     /// `internet`). In JSON: an object, class id → NIC ids.
     #[serde(serialize_with = "classes_as_map")]
     pub classes: Vec<ReachClass>,
+    /// What each class (or the internet) may open to each other one, per family.
     pub edges: Vec<ReachEdge>,
 }
 
@@ -72,18 +75,23 @@ pub const REACH_SCHEMA_VERSION: u32 = 1;
 pub struct ReachClass {
     /// Named after the first NIC's groups (`web`, `web+ops`), made unique with `#2`, `#3`.
     pub id: String,
+    /// The NIC ids of the class.
     pub nics: Vec<String>,
     #[serde(skip)]
+    /// The same NICs, by index (not serialized).
     pub members: Vec<NicIndex>,
 }
 
 /// What one class (or the internet) may open to another, in one family.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReachEdge {
+    /// The class id that opens the connections, or `internet`.
     pub from: String,
+    /// The class id they go to, or `internet`.
     pub to: String,
     /// `IPv4` or `IPv6`.
     pub family: &'static str,
+    /// The services `from` may open to `to`.
     pub allowed: Vec<ServiceItem>,
     /// `tcp 5432, icmp`.
     pub summary: String,
@@ -94,6 +102,7 @@ pub struct ReachEdge {
     /// internet.
     pub ingress_rules: Vec<String>,
     #[serde(skip)]
+    /// The same services, as a set (not serialized).
     pub services: Services,
     /// A NIC of each end the answer was computed for (`None` for the internet).
     #[serde(skip)]
@@ -137,7 +146,7 @@ pub fn select(snapshot: &Snapshot, selectors: &[String]) -> Result<BTreeSet<Endp
 }
 
 /// The first address of a family of a NIC (its primary IPv4 address, its first IPv6 one).
-pub fn first_address<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) -> Option<A> {
+pub(crate) fn first_address<A: FamilyKey>(snapshot: &Snapshot, nic: NicIndex) -> Option<A> {
     snapshot
         .nic(nic)
         .addresses
@@ -678,6 +687,7 @@ fn deciding_rules_in<A: ListFamily>(
 }
 
 impl ReachReport {
+    /// The class with id `id`.
     pub fn class(&self, id: &str) -> Option<&ReachClass> {
         self.classes.iter().find(|c| c.id == id)
     }

@@ -17,14 +17,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub struct Intervals<K: Key>(Vec<(K, K)>);
 
 impl<K: Key> Intervals<K> {
+    /// The empty set.
     pub fn empty() -> Self {
         Intervals(Vec::new())
     }
 
+    /// Every key, `0..=K::MAX`.
     pub fn full() -> Self {
         Intervals(vec![(K::default(), K::MAX)])
     }
 
+    /// The one interval `lo..=hi`.
     pub fn single(lo: K, hi: K) -> Self {
         Intervals(vec![(lo, hi)])
     }
@@ -46,27 +49,33 @@ impl<K: Key> Intervals<K> {
         Intervals(merged)
     }
 
+    /// The intervals, sorted, as inclusive `(lo, hi)` pairs.
     pub fn as_slice(&self) -> &[(K, K)] {
         &self.0
     }
 
+    /// Whether the set holds no key.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether the set holds every key.
     pub fn is_full(&self) -> bool {
         self.0 == [(K::default(), K::MAX)]
     }
 
+    /// Whether `value` is in the set.
     pub fn contains(&self, value: K) -> bool {
         let i = self.0.partition_point(|&(lo, _)| lo <= value);
         i > 0 && value <= self.0[i - 1].1
     }
 
+    /// The lowest key of the set.
     pub fn first(&self) -> Option<K> {
         self.0.first().map(|&(lo, _)| lo)
     }
 
+    /// Whether the two sets share a key.
     pub fn intersects(&self, other: &Self) -> bool {
         let (mut i, mut j) = (0, 0);
         while i < self.0.len() && j < other.0.len() {
@@ -83,6 +92,7 @@ impl<K: Key> Intervals<K> {
         false
     }
 
+    /// The keys in both sets.
     pub fn intersect(&self, other: &Self) -> Self {
         let mut out = Vec::new();
         let (mut i, mut j) = (0, 0);
@@ -101,6 +111,7 @@ impl<K: Key> Intervals<K> {
         Intervals(out)
     }
 
+    /// The keys of `self` that are not in `other`.
     pub fn subtract(&self, other: &Self) -> Self {
         let mut out = Vec::new();
         let mut j = 0;
@@ -127,10 +138,12 @@ impl<K: Key> Intervals<K> {
         Intervals(out)
     }
 
+    /// Whether every key of `self` is in `other`.
     pub fn is_subset_of(&self, other: &Self) -> bool {
         self.subtract(other).is_empty()
     }
 
+    /// The keys in either set.
     pub fn union(&self, other: &Self) -> Self {
         let mut all = self.0.clone();
         all.extend_from_slice(&other.0);
@@ -145,7 +158,9 @@ fn predecessor<K: Key>(value: K) -> K {
 
 /// Address keys that convert to and from `IpAddr`.
 pub trait AddrKey: Key {
+    /// The address this key stands for.
     fn to_ip(self) -> IpAddr;
+    /// The key of `addr`, or `None` for an address of the other family.
     fn from_ip(addr: IpAddr) -> Option<Self>;
 }
 
@@ -176,24 +191,35 @@ impl AddrKey for u128 {
 /// A product of one interval set per field: the flows whose five values all lie in the sets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct FlowBox<A: Key> {
+    /// IP protocol numbers.
     pub protocol: Intervals<u8>,
+    /// Destination ports.
     pub dest_port: Intervals<u16>,
+    /// Source ports.
     pub source_port: Intervals<u16>,
+    /// Remote addresses: the source of ingress flows, the destination of egress flows.
     pub remote: Intervals<A>,
+    /// Local addresses: the target NIC's side.
     pub local: Intervals<A>,
 }
 
 /// One point of the header space (the direction and family are the region's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowPoint<A> {
+    /// IP protocol number.
     pub protocol: u8,
+    /// Destination port.
     pub dest_port: u16,
+    /// Source port.
     pub source_port: u16,
+    /// Remote address (source of ingress, destination of egress).
     pub remote: A,
+    /// Local address (the NIC's side).
     pub local: A,
 }
 
 impl<A: Key> FlowBox<A> {
+    /// Every flow of the family.
     pub fn full() -> Self {
         FlowBox {
             protocol: Intervals::full(),
@@ -204,6 +230,7 @@ impl<A: Key> FlowBox<A> {
         }
     }
 
+    /// Whether the box holds no flow (some field is empty).
     pub fn is_empty(&self) -> bool {
         self.protocol.is_empty()
             || self.dest_port.is_empty()
@@ -212,6 +239,7 @@ impl<A: Key> FlowBox<A> {
             || self.local.is_empty()
     }
 
+    /// Whether the two boxes share a flow.
     pub fn intersects(&self, other: &Self) -> bool {
         self.protocol.intersects(&other.protocol)
             && self.dest_port.intersects(&other.dest_port)
@@ -232,6 +260,7 @@ impl<A: Key> FlowBox<A> {
         (!out.is_empty()).then_some(out)
     }
 
+    /// Whether every flow of `self` is in `other` (an empty box is a subset of any box).
     pub fn is_subset_of(&self, other: &Self) -> bool {
         self.is_empty()
             || (self.protocol.is_subset_of(&other.protocol)
@@ -269,6 +298,7 @@ impl<A: Key> FlowBox<A> {
         // What is left of `rest` lies inside `other`: dropped.
     }
 
+    /// Whether `point` lies in the box.
     pub fn contains(&self, point: &FlowPoint<A>) -> bool {
         self.protocol.contains(point.protocol)
             && self.dest_port.contains(point.dest_port)
@@ -304,8 +334,11 @@ impl<A: Key> FlowBox<A> {
 /// Values a witness should use when the region allows them, so witnesses read naturally.
 #[derive(Clone, Debug, Default)]
 pub struct Preferred<A> {
+    /// Remote addresses to try first.
     pub remote: Vec<A>,
+    /// Local addresses to try first.
     pub local: Vec<A>,
+    /// Destination ports to try first (before port 1).
     pub dest_port: Vec<u16>,
 }
 
@@ -313,41 +346,50 @@ pub struct Preferred<A> {
 /// its pieces disjoint).
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Region<A: Key> {
+    /// The boxes (the operations here never add an empty one).
     pub boxes: Vec<FlowBox<A>>,
 }
 
 impl<A: Key> Region<A> {
+    /// The empty region.
     pub fn empty() -> Self {
         Region { boxes: Vec::new() }
     }
 
+    /// Every flow of the family.
     pub fn full() -> Self {
         Region::from_box(FlowBox::full())
     }
 
+    /// The flows of `b` (the empty region when `b` is empty).
     pub fn from_box(b: FlowBox<A>) -> Self {
         let boxes = if b.is_empty() { Vec::new() } else { vec![b] };
         Region { boxes }
     }
 
+    /// Whether the region holds no flow.
     pub fn is_empty(&self) -> bool {
         self.boxes.is_empty()
     }
 
+    /// Adds the flows of `b` (an empty box is left out).
     pub fn push(&mut self, b: FlowBox<A>) {
         if !b.is_empty() {
             self.boxes.push(b);
         }
     }
 
+    /// Adds the flows of `other`.
     pub fn extend(&mut self, other: Region<A>) {
         self.boxes.extend(other.boxes);
     }
 
+    /// Whether the region shares a flow with `other`.
     pub fn intersects_box(&self, other: &FlowBox<A>) -> bool {
         self.boxes.iter().any(|b| b.intersects(other))
     }
 
+    /// The flows of the region that are in `other`.
     pub fn intersect_box(&self, other: &FlowBox<A>) -> Region<A> {
         Region {
             boxes: self
@@ -358,6 +400,7 @@ impl<A: Key> Region<A> {
         }
     }
 
+    /// The flows in both regions.
     pub fn intersect(&self, other: &Region<A>) -> Region<A> {
         let mut out = Region::empty();
         for b in &other.boxes {
@@ -379,6 +422,7 @@ impl<A: Key> Region<A> {
         true
     }
 
+    /// Removes the flows of `other` in place.
     pub fn subtract(&mut self, other: &Region<A>) {
         for b in &other.boxes {
             if self.is_empty() {
@@ -388,17 +432,19 @@ impl<A: Key> Region<A> {
         }
     }
 
+    /// Whether `point` lies in the region.
     pub fn contains(&self, point: &FlowPoint<A>) -> bool {
         self.boxes.iter().any(|b| b.contains(point))
     }
 
+    /// A point of the region, the first box's that has one, chosen as [`FlowBox::witness`] does.
     pub fn witness(&self, preferred: &Preferred<A>) -> Option<FlowPoint<A>> {
         self.boxes.iter().find_map(|b| b.witness(preferred))
     }
 }
 
 /// Human form of an address interval set: CIDRs where an interval is one, else `a-b`.
-pub fn format_addresses<A: AddrKey>(set: &Intervals<A>) -> String {
+pub(crate) fn format_addresses<A: AddrKey>(set: &Intervals<A>) -> String {
     if set.is_full() {
         return "any".to_string();
     }
@@ -449,7 +495,7 @@ fn single_cidr(lo: IpAddr, hi: IpAddr) -> Option<String> {
 }
 
 /// Human form of a port or protocol interval set.
-pub fn format_numbers<K: Key + fmt::Display>(set: &Intervals<K>) -> String {
+pub(crate) fn format_numbers<K: Key + fmt::Display>(set: &Intervals<K>) -> String {
     if set.is_full() {
         return "any".to_string();
     }

@@ -34,6 +34,7 @@ pub const EXACT_DISTINCT_LIMIT: usize = 1024;
 const RECORDS_PER_TASK: usize = 2048;
 
 #[derive(Clone, Debug)]
+/// How much a [`Replay`] lists one by one.
 pub struct ReplayOptions {
     /// Mismatches listed one by one; the rest are only counted.
     pub max_listed_mismatches: usize,
@@ -49,7 +50,10 @@ impl Default for ReplayOptions {
 
 /// Callbacks of a replay: bad records as they are found (in input order), and progress.
 pub trait ReplayObserver {
+    /// A record that could not be read: its file, its location (1-based line, or row for Parquet)
+    /// and why.
     fn malformed(&mut self, _file: &str, _line: u64, _error: &RecordError) {}
+    /// Called after each block with the number of records read so far.
     fn progress(&mut self, _records: u64) {}
 }
 
@@ -58,7 +62,9 @@ impl ReplayObserver for () {}
 /// Whether a record is the initiator's side of its connection, as far as it alone tells.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// The side that opened the connection: its verdict is the one charged to a rule.
     Initiator,
+    /// The answer of the other side: stateful, so never charged to a rule.
     Reply,
     /// Only the record of the other direction can tell (ICMP, or ports that give no clue).
     Undecided,
@@ -95,7 +101,7 @@ pub fn role(traffic: &TrafficRecord) -> Role {
 }
 
 /// The flow a record describes, seen from its ENI.
-pub fn flow_of(traffic: &TrafficRecord) -> Flow {
+pub(crate) fn flow_of(traffic: &TrafficRecord) -> Flow {
     Flow {
         direction: match traffic.direction {
             LogDirection::In => Direction::Ingress,
@@ -309,15 +315,20 @@ fn widen(first: &mut Option<u64>, last: &mut Option<u64>, traffic: &TrafficRecor
 /// Records read and what became of them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RecordCounts {
+    /// Every record read, malformed ones included.
     pub read: u64,
+    /// Records evaluated against the snapshot and charged to what decided them.
     pub evaluated: u64,
+    /// The rest, by cause.
     pub skipped: Skipped,
 }
 
 /// Records not evaluated, by cause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Skipped {
+    /// `log-status` `NODATA`: the ENI had no traffic in the window.
     pub nodata: u64,
+    /// `log-status` `SKIPDATA`: the platform dropped records in the window.
     pub skipdata: u64,
     /// The reply direction of a connection: stateful replies are never charged to a rule.
     pub reply: u64,
@@ -325,6 +336,7 @@ pub struct Skipped {
     pub ambiguous: u64,
     /// The ENI is not in the snapshot.
     pub unmapped: u64,
+    /// Records that could not be read (each reported to [`ReplayObserver::malformed`]).
     pub malformed: u64,
 }
 
@@ -348,16 +360,27 @@ pub struct Mismatch {
     /// `rejected_though_accepted` (a network ACL or something else outside the groups dropped
     /// it) or `accepted_though_dropped` (drift: the snapshot is not what ran).
     pub kind: &'static str,
+    /// The log file the record came from.
     pub file: String,
+    /// Its location there: 1-based line, or row for Parquet.
     pub line: u64,
+    /// The ENI that logged it.
     pub eni_id: String,
+    /// The direction of the record on that ENI.
     pub direction: Direction,
+    /// IP protocol number.
     pub protocol: u8,
+    /// Source address.
     pub src: IpAddr,
+    /// Source port (0 for protocols without ports).
     pub src_port: u16,
+    /// Destination address.
     pub dst: IpAddr,
+    /// Destination port (0 for protocols without ports).
     pub dst_port: u16,
+    /// `ACCEPT` or `REJECT` as logged, `-` when the record has none.
     pub logged_action: &'static str,
+    /// The verdict of the snapshot on the same flow.
     pub simulated: Action,
     /// `sg-…/sgr-…`, or `default`, `inner_access`, `platform`.
     pub decided_by: String,
@@ -366,7 +389,9 @@ pub struct Mismatch {
 /// Mismatches by kind (all of them, listed or not).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MismatchCounts {
+    /// Logged `REJECT`, simulated accept.
     pub rejected_though_accepted: u64,
+    /// Logged `ACCEPT`, simulated drop.
     pub accepted_though_dropped: u64,
     /// How many are listed in `mismatches`.
     pub listed: u64,
@@ -376,30 +401,42 @@ pub struct MismatchCounts {
 /// decision in one direction (then `security_group_id` is absent and `rule_id` names it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleHits {
+    /// The rule's group; `None` for decision rows.
     pub security_group_id: Option<String>,
+    /// The rule's id, or the decision: `default`, `inner_access` or `platform`.
     pub rule_id: String,
     /// For decision rows: the NIC.
     pub nic_id: Option<String>,
+    /// The direction of the rule or decision.
     pub direction: Direction,
     /// For rule rows: `drop tcp 22/22 from 0.0.0.0/0`.
     pub summary: Option<String>,
+    /// Records charged to this row (flow-windows: they scale with the log's capture window).
     pub hits: u64,
+    /// Distinct five-tuples among those records.
     pub distinct_flows: u64,
     /// False once a rule's distinct flows passed [`EXACT_DISTINCT_LIMIT`] and are estimated.
     pub distinct_flows_exact: bool,
+    /// Sum of the records' `packets`.
     pub packets: u64,
+    /// Sum of the records' `bytes`.
     pub bytes: u64,
     /// Unix seconds.
     pub first_seen: Option<u64>,
+    /// Unix seconds: the latest `start` or `end` of those records.
     pub last_seen: Option<u64>,
 }
 
 /// A rule no evaluated record was decided by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct UnusedRule {
+    /// The rule's group.
     pub security_group_id: String,
+    /// The rule's id.
     pub rule_id: String,
+    /// The rule's direction.
     pub direction: Direction,
+    /// The rule in words: `drop tcp 22/22 from 0.0.0.0/0`.
     pub summary: String,
 }
 
@@ -408,27 +445,41 @@ pub struct UnusedRule {
 pub struct Unused {
     /// Unix seconds: the earliest `start` and latest `end` among evaluated records.
     pub from: Option<u64>,
+    /// Unix seconds: see `from`.
     pub to: Option<u64>,
+    /// Why a listed rule may still be used: filters, SKIPDATA ENIs, ambiguous and malformed
+    /// records, NICs that carry the same groups but logged nothing.
     pub caveats: Vec<String>,
+    /// The rules that no evaluated record was charged to.
     pub rules: Vec<UnusedRule>,
 }
 
 /// An ENI id with a record count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EniCount {
+    /// The ENI's id as logged.
     pub eni_id: String,
+    /// Its records.
     pub records: u64,
 }
 
 /// The whole report of a replay.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReplayReport {
+    /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The inputs, in the order they were read.
     pub files: Vec<String>,
+    /// How many records were read, evaluated and skipped.
     pub records: RecordCounts,
+    /// One row per rule of every group carried by a NIC in the logs (zero hits included), then per
+    /// such NIC its `default`, `inner_access` and `platform` rows.
     pub rules: Vec<RuleHits>,
+    /// The rules with zero hits.
     pub unused: Unused,
+    /// The mismatches listed one by one: at most [`ReplayOptions::max_listed_mismatches`].
     pub mismatches: Vec<Mismatch>,
+    /// All mismatches, by kind.
     pub mismatch_counts: MismatchCounts,
     /// ENIs of the logs that the snapshot does not have.
     pub unmapped_enis: Vec<EniCount>,
@@ -466,11 +517,11 @@ struct Held {
 
 /// The two ends of a connection in a fixed order, with the ENI and protocol: both directions
 /// of one connection on one ENI share it.
-pub type PairKey = (NicIndex, u8, (IpAddr, u16), (IpAddr, u16));
+pub(crate) type PairKey = (NicIndex, u8, (IpAddr, u16), (IpAddr, u16));
 
 /// The key both directions of `flow`'s connection on `nic` share, and whether `flow` is the
 /// key's forward orientation.
-pub fn pair_key_of(nic: NicIndex, flow: &Flow) -> (PairKey, bool) {
+pub(crate) fn pair_key_of(nic: NicIndex, flow: &Flow) -> (PairKey, bool) {
     let a = (flow.src, flow.src_port);
     let b = (flow.dst, flow.dst_port);
     let forward = a <= b;
@@ -548,6 +599,7 @@ pub struct Replay<'e> {
 }
 
 impl<'e> Replay<'e> {
+    /// A replay of logs against `engine`'s snapshot.
     pub fn new(engine: &'e Engine, options: ReplayOptions) -> Replay<'e> {
         let enis = engine
             .snapshot()

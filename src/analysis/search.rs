@@ -23,10 +23,15 @@ use std::net::IpAddr;
 /// NIC's addresses (both ends' addresses for a connection).
 #[derive(Clone, Debug, Default)]
 pub struct SearchSpace {
+    /// Source addresses.
     pub src: Option<IpNet>,
+    /// Destination addresses.
     pub dst: Option<IpNet>,
+    /// IP protocol number.
     pub protocol: Option<u8>,
+    /// Destination ports `(first, last)`, inclusive.
     pub dst_ports: Option<(u16, u16)>,
+    /// Source ports `(first, last)`, inclusive.
     pub src_ports: Option<(u16, u16)>,
 }
 
@@ -40,8 +45,11 @@ pub enum SearchAt {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The answer of a search: where in the space the flows with the verdict are.
 pub struct SearchReport {
+    /// [`SEARCH_SCHEMA_VERSION`].
     pub schema_version: u32,
+    /// The verdict searched for.
     pub verdict: Action,
     /// Some flow of the space has the verdict.
     pub found: bool,
@@ -60,32 +68,41 @@ pub const SEARCH_SCHEMA_VERSION: u32 = 1;
 pub struct SideDecision {
     /// The NIC (or group) id.
     pub target: String,
+    /// The side's direction (egress at the source NIC of a connection, ingress at its destination).
     pub direction: Direction,
+    /// The side's verdict on the region.
     pub action: Action,
     /// `sg/sgr`, `platform`, `inner_access` or `default`.
     pub decided_by: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A part of the space with the verdict, and what decides it on each side.
 pub struct FoundRegion {
+    /// `IPv4` or `IPv6`.
     pub family: &'static str,
+    /// One decision per side: one for a target, egress then ingress for a connection.
     pub sides: Vec<SideDecision>,
     /// Remote/local as seen from the ingress side for a connection (remote = source).
     pub region: RegionText,
     /// One flow of the region per side, each checked with the engine.
     pub witnesses: Vec<Witness>,
+    /// Every witness agrees with the claimed verdicts and deciders.
     pub verified: bool,
     #[serde(skip)]
-    pub flows: FamilyRegion,
+    /// The region's flows.
+    pub(crate) flows: FamilyRegion,
     /// The direction whose remote/local the region's addresses use.
     #[serde(skip)]
-    pub coordinates: Direction,
+    pub(crate) coordinates: Direction,
 }
 
 /// A region of either family.
 #[derive(Clone, Debug)]
-pub enum FamilyRegion {
+pub(crate) enum FamilyRegion {
+    /// An IPv4 region.
     V4(Region<u32>),
+    /// An IPv6 region.
     V6(Region<u128>),
 }
 
@@ -366,7 +383,8 @@ fn swap<A: FamilyKey>(b: &FlowBox<A>) -> FlowBox<A> {
 }
 
 /// Wraps a region of the family.
-pub trait SearchFamily: ListFamily {
+pub(crate) trait SearchFamily: ListFamily {
+    /// The region as a [`FamilyRegion`].
     fn wrap(region: Region<Self>) -> FamilyRegion;
 }
 

@@ -11,21 +11,27 @@ use std::collections::HashMap;
 /// three sets.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ServiceBox {
+    /// IP protocol numbers.
     pub protocol: Intervals<u8>,
+    /// Destination ports.
     pub dest_port: Intervals<u16>,
+    /// Source ports.
     pub source_port: Intervals<u16>,
 }
 
 /// Destination ports that share one set of source ports.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PortPair {
+    /// The destination ports.
     pub dst_ports: Intervals<u16>,
+    /// The source ports allowed with each of them.
     pub src_ports: Intervals<u16>,
 }
 
 /// Protocols that share one set of port pairs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ServiceClass {
+    /// The protocols (IP numbers).
     pub protocols: Intervals<u8>,
     /// Disjoint destination-port sets, in order of their first port.
     pub ports: Vec<PortPair>,
@@ -36,6 +42,7 @@ pub struct ServiceClass {
 /// the same form.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Services {
+    /// Protocol classes with disjoint protocol sets, in order of their first protocol.
     pub classes: Vec<ServiceClass>,
 }
 
@@ -71,10 +78,12 @@ fn elementary<K: crate::compile::key::Key>(cuts: &[K]) -> Vec<(K, K)> {
 }
 
 impl Services {
+    /// No service.
     pub fn empty() -> Services {
         Services::default()
     }
 
+    /// Whether the set holds no service.
     pub fn is_empty(&self) -> bool {
         self.classes.is_empty()
     }
@@ -129,6 +138,7 @@ impl Services {
         out
     }
 
+    /// The services in both sets.
     pub fn intersect(&self, other: &Services) -> Services {
         if self.is_empty() || other.is_empty() {
             return Services::empty();
@@ -146,6 +156,7 @@ impl Services {
         Services::from_boxes(&out)
     }
 
+    /// Whether the set shares a service with `other`.
     pub fn intersects_box(&self, other: &ServiceBox) -> bool {
         self.classes.iter().any(|c| {
             c.protocols.intersects(&other.protocol)
@@ -156,6 +167,7 @@ impl Services {
         })
     }
 
+    /// Whether the set holds this protocol, destination port and source port.
     pub fn contains(&self, protocol: u8, dst_port: u16, src_port: u16) -> bool {
         self.classes.iter().any(|c| {
             c.protocols.contains(protocol)
@@ -310,7 +322,9 @@ fn port_pairs(boxes: &[&ServiceBox]) -> Vec<PortPair> {
 pub struct ServiceItem {
     /// A protocol name (`tcp`), a number, or a range of numbers `a-b`.
     pub protocol: String,
+    /// Destination port ranges `lo-hi`, inclusive.
     pub dst_ports: Vec<String>,
+    /// Source port ranges `lo-hi`, inclusive.
     pub src_ports: Vec<String>,
 }
 

@@ -7,9 +7,9 @@
 //! `sip dip sport dport proto flags rule_idx` with 32-bit host-order addresses; only the first
 //! five columns are used.
 //!
-//! The conversion is exactly the one of `shared/baselines/classbench_to_sg.py`: rule line `i`
-//! (0-based, counting `@` lines) of `N` becomes the ingress rule `sgr-i` of the one basic group
-//! [`GROUP_ID`] on the one NIC [`NIC_ID`], with
+//! The conversion is exactly the one of `testdata/classbench/classbench_to_sg.py`: rule line
+//! `i` (0-based, counting `@` lines) of `N` becomes the ingress rule `sgr-i` of the one basic
+//! group [`GROUP_ID`] on the one NIC [`NIC_ID`], with
 //!
 //! - priority `1 + floor(100 * i / N)`, policy drop when `i % 4 == 3`, else accept;
 //! - `SourceCidrIp` the source prefix, `DestCidrIp` the destination prefix unless it is `/0`;
@@ -57,12 +57,15 @@ pub const NIC_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 255, 255, 254);
 /// One ClassBench filter, as written (before any conversion).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClassBenchRule {
+    /// Source prefix.
     pub src: Ipv4Net,
+    /// Destination prefix.
     pub dst: Ipv4Net,
     /// Inclusive source port range, `lo <= hi`.
     pub src_ports: (u16, u16),
     /// Inclusive destination port range, `lo <= hi`.
     pub dst_ports: (u16, u16),
+    /// IP protocol number (meaningful when `proto_mask` is 0xFF).
     pub proto: u8,
     /// 0x00 (any protocol) or 0xFF (exactly `proto`).
     pub proto_mask: u8,
@@ -71,10 +74,15 @@ pub struct ClassBenchRule {
 /// One header of a ClassBench trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceHeader {
+    /// Source address.
     pub src: Ipv4Addr,
+    /// Destination address.
     pub dst: Ipv4Addr,
+    /// Source port.
     pub src_port: u16,
+    /// Destination port.
     pub dst_port: u16,
+    /// IP protocol number.
     pub proto: u8,
 }
 
@@ -525,7 +533,9 @@ pub fn queries(trace: &[TraceHeader]) -> Vec<Query> {
 /// A filter set and trace, converted.
 #[derive(Clone, Debug)]
 pub struct ClassBenchSet {
+    /// The filter set as a snapshot (see [`snapshot`]).
     pub snapshot: Snapshot,
+    /// The trace as queries (see [`queries`]).
     pub queries: Vec<Query>,
 }
 

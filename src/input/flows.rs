@@ -14,7 +14,7 @@
 //! [`FlowsReader`], so both agree by construction. The fuzz target `eval_csv` checks the parser
 //! against the csv crate.
 
-use crate::model::{Action, Flow, Reason, Target, Verdict};
+use crate::model::{Action, Flow, Reason, Verdict};
 use crate::Engine;
 use std::fmt;
 use std::io::{self, BufRead};
@@ -37,6 +37,7 @@ pub const OUTPUT_COLUMNS: &str = "verdict,reason,security_group_id,rule_id";
 /// Why a flows file cannot be read at all (as opposed to a bad row, which stops nothing).
 #[derive(Debug)]
 pub enum FlowsError {
+    /// Reading the input failed.
     Io(io::Error),
     /// No bytes at all.
     Empty,
@@ -86,6 +87,7 @@ impl From<io::Error> for FlowsError {
 pub struct RowError {
     /// 1-based line the record starts on (the header is line 1).
     pub line: u64,
+    /// What is wrong with the row, and what would be valid.
     pub message: String,
 }
 
@@ -99,7 +101,7 @@ impl std::error::Error for RowError {}
 
 /// Reads one whole record (with its line end) into `buf`, however many lines its quoted fields
 /// span; returns the number of lines read (0 at the end of the input).
-pub fn read_record(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<u64> {
+pub(crate) fn read_record(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<u64> {
     let mut lines = 0;
     let mut state = QuoteState::FieldStart;
     loop {
@@ -169,19 +171,19 @@ pub fn record_ends(block: &[u8]) -> Vec<usize> {
 }
 
 /// Whether a block that starts at a record boundary ends inside a quoted field.
-pub fn ends_in_quotes(block: &[u8]) -> bool {
+pub(crate) fn ends_in_quotes(block: &[u8]) -> bool {
     memchr::memchr(b'"', block).is_some() && scan(block, QuoteState::FieldStart).1.in_quotes()
 }
 
 /// A record without its line end (`\n` or `\r\n`).
 #[inline]
-pub fn trim_line_end(record: &[u8]) -> &[u8] {
+pub(crate) fn trim_line_end(record: &[u8]) -> &[u8] {
     let record = record.strip_suffix(b"\n").unwrap_or(record);
     record.strip_suffix(b"\r").unwrap_or(record)
 }
 
-/// The fields of one record (without its line end), unquoted. Records without quotes may take
-/// [`split_unquoted`] instead.
+/// The fields of one record (without its line end), unquoted. The readers take a faster path
+/// (`split_unquoted`) for records without quotes.
 pub fn parse_quoted(record: &str) -> Result<Vec<String>, String> {
     let mut fields = Vec::new();
     let mut field = String::new();
@@ -219,7 +221,7 @@ pub fn parse_quoted(record: &str) -> Result<Vec<String>, String> {
 /// and one for quotes, each with its set-up, on rows of ~50 bytes) saved ~100 of ~2 800
 /// instructions a row (callgrind).
 #[inline]
-pub fn split_unquoted(text: &str) -> Option<Result<[&str; 7], String>> {
+pub(crate) fn split_unquoted(text: &str) -> Option<Result<[&str; 7], String>> {
     let mut fields = [""; 7];
     let mut count = 0;
     let mut start = 0;
@@ -245,13 +247,14 @@ pub fn split_unquoted(text: &str) -> Option<Result<[&str; 7], String>> {
     })
 }
 
-pub fn field_count_error(count: usize) -> String {
+/// The error of a record with `count` fields instead of seven.
+pub(crate) fn field_count_error(count: usize) -> String {
     format!("{count} fields, expected 7 ({INPUT_HEADER})")
 }
 
 /// Checks a header record (without its line end): the seven names, quoted or not, after an
 /// optional byte-order mark.
-pub fn check_header(record: &[u8]) -> Result<(), FlowsError> {
+pub(crate) fn check_header(record: &[u8]) -> Result<(), FlowsError> {
     let text = String::from_utf8_lossy(record);
     let body = text.trim_start_matches('\u{feff}');
     match parse_quoted(body) {
@@ -267,11 +270,12 @@ pub struct FlowRow {
     pub line: u64,
     /// The `nic_id` column.
     pub target_id: String,
+    /// The flow of the other six columns.
     pub flow: Flow,
 }
 
 /// A record's seven text fields (without its line end) as a target id and a flow.
-pub fn parse_row(record: &[u8]) -> Result<(String, Flow), String> {
+pub(crate) fn parse_row(record: &[u8]) -> Result<(String, Flow), String> {
     let text = std::str::from_utf8(record).map_err(|_| "the row is not valid UTF-8".to_string())?;
     let owned;
     let fields: [&str; 7] = match split_unquoted(text) {
@@ -293,17 +297,24 @@ pub fn parse_row(record: &[u8]) -> Result<(String, Flow), String> {
 /// A flow's fields for JSON reports: ports as numbers, the protocol by name and number.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FlowFields {
+    /// `ingress` or `egress`.
     pub direction: &'static str,
     /// `tcp`, or the number as text when it has no name.
     pub protocol: String,
+    /// IP protocol number.
     pub protocol_number: u8,
+    /// Source address.
     pub src_ip: String,
+    /// Source port (0 for protocols without ports).
     pub src_port: u16,
+    /// Destination address.
     pub dst_ip: String,
+    /// Destination port (0 for protocols without ports).
     pub dst_port: u16,
 }
 
 impl FlowFields {
+    /// The fields of `flow`.
     pub fn of(flow: &Flow) -> FlowFields {
         FlowFields {
             direction: flow.direction.as_str(),
@@ -326,6 +337,7 @@ pub struct FlowsReader<R> {
 }
 
 impl<R: BufRead> FlowsReader<R> {
+    /// Reads and checks the header; fails on an empty input, an unreadable one or a bad header.
     pub fn new(mut input: R) -> Result<FlowsReader<R>, FlowsError> {
         let mut buf = Vec::new();
         let lines = read_record(&mut input, &mut buf)?;
@@ -368,13 +380,18 @@ impl<R: BufRead> Iterator for FlowsReader<R> {
 /// spelling of a verdict in every flows output (CSV and JSON).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerdictColumns<'a> {
+    /// `accept` or `drop`.
     pub verdict: &'static str,
+    /// `rule`, `inner_access`, `default` or `platform`.
     pub reason: &'static str,
+    /// The deciding rule's group, empty unless `reason` is `rule`.
     pub security_group_id: &'a str,
+    /// The deciding rule's id, empty unless `reason` is `rule`.
     pub rule_id: &'a str,
 }
 
 impl<'a> VerdictColumns<'a> {
+    /// The columns of `verdict`, naming rules as `engine`'s snapshot does.
     pub fn of(engine: &'a Engine, verdict: &Verdict) -> VerdictColumns<'a> {
         let (security_group_id, rule_id) = match verdict.reason {
             Reason::Rule(rule_ref) => {
@@ -398,7 +415,7 @@ impl<'a> VerdictColumns<'a> {
 /// PERF: looking both ids up and checking them for characters to quote on every row cost
 /// more than evaluating the row; writing the four columns as one prepared slice per rule (one
 /// copy a row instead of six) took the writer from ~9 % of `sgsim eval`'s time to ~2 %.
-pub struct VerdictWriter {
+pub(crate) struct VerdictWriter {
     /// Every rule's `,action,rule,group,rule\n`, back to back.
     text: Vec<u8>,
     /// Where each rule's text starts in `text` (rules numbered group after group), and the end.
@@ -488,33 +505,5 @@ pub fn write_field(value: &str, out: &mut Vec<u8>) {
         out.push(b'"');
     } else {
         out.extend_from_slice(value.as_bytes());
-    }
-}
-
-/// Resolves `nic_id`s, remembering the last one (rows usually repeat a few).
-pub struct TargetCache {
-    last: Option<(String, Target)>,
-}
-
-impl TargetCache {
-    pub fn new() -> TargetCache {
-        TargetCache { last: None }
-    }
-
-    pub fn resolve(&mut self, engine: &Engine, id: &str) -> Result<Target, String> {
-        match &self.last {
-            Some((last, target)) if last == id => Ok(*target),
-            _ => {
-                let target = engine.target(id).map_err(|why| format!("nic_id: {why}"))?;
-                self.last = Some((id.to_string(), target));
-                Ok(target)
-            }
-        }
-    }
-}
-
-impl Default for TargetCache {
-    fn default() -> Self {
-        TargetCache::new()
     }
 }

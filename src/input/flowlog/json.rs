@@ -13,7 +13,7 @@ use serde_json::Map;
 
 /// Reads one line holding one JSON object. `scratch` keeps the slow path's parsed object alive
 /// for the record that borrows from it.
-pub fn parse_line<'a>(
+pub(crate) fn parse_line<'a>(
     line: &'a [u8],
     scratch: &'a mut Option<Map<String, serde_json::Value>>,
 ) -> Result<RawRecord<'a>, RecordError> {
@@ -149,7 +149,7 @@ pub fn parse_line_serde<'a>(
 }
 
 /// The fields sgsim reads from a parsed JSON object.
-pub fn record_of_object(
+pub(crate) fn record_of_object(
     object: &Map<String, serde_json::Value>,
 ) -> Result<RawRecord<'_>, RecordError> {
     let mut record = RawRecord::default();

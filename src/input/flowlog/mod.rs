@@ -16,10 +16,10 @@
 //! callers can spread a block over threads. Interpreting a record's values ([`interpret`])
 //! is separate from reading them, so every format shares one set of rules and error messages.
 
-pub mod csv;
+pub(crate) mod csv;
 pub mod json;
 #[cfg(feature = "parquet")]
-pub mod parquet;
+pub(crate) mod parquet;
 mod source;
 
 pub use source::{open, open_reader, Format, LogReader, SourceError};
@@ -31,7 +31,7 @@ use std::ops::Range;
 
 /// One field's value as a format gives it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Value<'a> {
+pub(crate) enum Value<'a> {
     /// Missing, null, empty, or `-` ("not applicable").
     #[default]
     Absent,
@@ -60,7 +60,7 @@ impl<'a> Value<'a> {
 /// The record fields sgsim reads; every other key (`version`, `vm-id`, `vpc-id`, SLS reserved
 /// keys, …) is ignored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Field {
+pub(crate) enum Field {
     EniId,
     Direction,
     Protocol,
@@ -78,23 +78,6 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 14] = [
-        Field::EniId,
-        Field::Direction,
-        Field::Protocol,
-        Field::SrcAddr,
-        Field::SrcPort,
-        Field::DstAddr,
-        Field::DstPort,
-        Field::Action,
-        Field::Packets,
-        Field::Bytes,
-        Field::Start,
-        Field::End,
-        Field::TcpFlags,
-        Field::LogStatus,
-    ];
-
     /// The key as Alibaba names it.
     pub fn key(self) -> &'static str {
         match self {
@@ -141,15 +124,15 @@ impl Field {
 /// One record's fields, borrowed from the block that holds it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RawRecord<'a> {
-    pub values: [Value<'a>; 14],
+    pub(crate) values: [Value<'a>; 14],
 }
 
 impl<'a> RawRecord<'a> {
-    pub fn get(&self, field: Field) -> Value<'a> {
+    pub(crate) fn get(&self, field: Field) -> Value<'a> {
         self.values[field as usize]
     }
 
-    pub fn set(&mut self, field: Field, value: Value<'a>) {
+    pub(crate) fn set(&mut self, field: Field, value: Value<'a>) {
         self.values[field as usize] = value;
     }
 }
@@ -157,18 +140,23 @@ impl<'a> RawRecord<'a> {
 /// `in`: to the ENI; `out`: from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LogDirection {
+    /// Traffic arriving at the ENI (ingress).
     In,
+    /// Traffic leaving the ENI (egress).
     Out,
 }
 
 /// The logged `action`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LoggedAction {
+    /// `ACCEPT`: the traffic was let through.
     Accept,
+    /// `REJECT`: the traffic was dropped.
     Reject,
 }
 
 impl LoggedAction {
+    /// `ACCEPT` or `REJECT`, as the logs write it.
     pub fn as_str(self) -> &'static str {
         match self {
             LoggedAction::Accept => "ACCEPT",
@@ -180,17 +168,25 @@ impl LoggedAction {
 /// A record of traffic (`log-status` `OK`), interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TrafficRecord {
+    /// The direction on the logging ENI.
     pub direction: LogDirection,
+    /// IANA protocol number.
     pub protocol: u8,
+    /// Source address (`srcaddr`).
     pub src: IpAddr,
     /// 0 for protocols without ports.
     pub src_port: u16,
+    /// Destination address (`dstaddr`), of the same family as `src`.
     pub dst: IpAddr,
+    /// 0 for protocols without ports.
     pub dst_port: u16,
+    /// Packets in the window (0 when not given).
     pub packets: u64,
+    /// Bytes in the window (0 when not given).
     pub bytes: u64,
     /// Unix seconds of the window's first packet, when given.
     pub start: Option<u64>,
+    /// Unix seconds of the window's last packet, when given.
     pub end: Option<u64>,
     /// Bitwise OR of the window's TCP flags, when given.
     pub tcp_flags: Option<u16>,
@@ -201,26 +197,38 @@ pub struct TrafficRecord {
 /// What a record says, once interpreted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Record<'a> {
+    /// A record of traffic (`log-status` `OK` or absent).
     Traffic {
+        /// The logging ENI's id.
         eni: &'a str,
+        /// The record's flow and counters.
         traffic: TrafficRecord,
     },
     /// `NODATA`: no traffic on the ENI in the window.
-    NoData { eni: &'a str },
+    NoData {
+        /// The ENI's id.
+        eni: &'a str,
+    },
     /// `SKIPDATA`: records were dropped in the window, so its counts are lower bounds.
-    SkipData { eni: &'a str },
+    SkipData {
+        /// The ENI's id.
+        eni: &'a str,
+    },
 }
 
 /// A record that cannot be read: which field, its value, and what would be valid.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordError {
+    /// The field's key (`srcport`), or `record` when the whole record is unreadable.
     pub field: String,
+    /// The value as given (`-` when absent).
     pub value: String,
+    /// What would be valid.
     pub expected: String,
 }
 
 impl RecordError {
-    pub fn new(
+    pub(crate) fn new(
         field: impl Into<String>,
         value: impl Into<String>,
         expected: impl Into<String>,
@@ -233,7 +241,7 @@ impl RecordError {
     }
 
     /// The whole record is unreadable (not a JSON object, a CSV row of the wrong width, …).
-    pub fn record(value: impl Into<String>, expected: impl Into<String>) -> Self {
+    pub(crate) fn record(value: impl Into<String>, expected: impl Into<String>) -> Self {
         RecordError::new("record", value, expected)
     }
 }
@@ -260,6 +268,7 @@ pub trait Block: Send + Sync {
     /// How many records (lines or rows) the block holds.
     fn len(&self) -> usize;
 
+    /// Whether the block holds no record.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }

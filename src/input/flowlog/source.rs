@@ -28,6 +28,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// `json`, `csv` or `parquet`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Json => "json",
@@ -42,6 +43,7 @@ impl Format {
 pub struct SourceError {
     /// The file (`-` for stdin).
     pub name: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -222,10 +224,12 @@ pub fn open_reader(
 }
 
 impl LogReader {
+    /// The name the log was opened under (its path, or `-` for stdin).
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// The log's format, as given or detected.
     pub fn format(&self) -> Format {
         self.format
     }
