@@ -2,7 +2,7 @@
 //! sharing group sets, popular groups referenced by many rules, inner access, enterprise
 //! groups, IPv6), and the audit's noise fixes (issue 16, item 8) on the shipped example.
 
-mod common;
+use crate::common;
 
 use common::{example, sgsim};
 use serde_json::Value;

@@ -1,5 +1,8 @@
-//! Shared test helpers: the shipped examples, the `sgsim` binary, and the control-plane fixture.
+//! Shared test helpers: the shipped examples, the `sgsim` binary, the control-plane fixture, and
+//! every evaluator asked one question ([`evaluators`]).
 #![allow(dead_code)]
+
+pub mod evaluators;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
