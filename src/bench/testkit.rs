@@ -24,12 +24,26 @@
 //! assert_eq!(engine.check(target, &flow), engine.check_reference(target, &flow));
 //! ```
 
+use crate::compile::Tier;
 use crate::input::ecs::dump::Document;
 use crate::model::{Direction, EvalOptions, Flow, NicType, Target};
 use crate::rng::Rng;
 use crate::Snapshot;
 use serde_json::{json, Value};
 use std::net::IpAddr;
+
+/// Every compiled tier, for tests that build each one eagerly and compare it with the
+/// reference evaluator; the partitioned tree split down to one-rule leaves.
+pub const TIERS: [Tier; 8] = [
+    Tier::Auto,
+    Tier::Bulk,
+    Tier::Flat,
+    Tier::FlatDense,
+    Tier::CrossProduct,
+    Tier::CrossVector,
+    Tier::CrossList,
+    Tier::Partitioned { leaf_max_rules: 1 },
+];
 
 /// Where the generator's choices come from.
 pub trait Source {
@@ -103,6 +117,10 @@ pub struct PortShape {
 }
 
 impl PortShape {
+    pub const fn new(lo: (u16, u16), len: (u16, u16), max: u16) -> PortShape {
+        PortShape { lo, len, max }
+    }
+
     fn range(&self, src: &mut impl Source) -> String {
         let lo = src.range(self.lo.0.into(), self.lo.1.into()) as u16;
         let hi = (lo + src.range(self.len.0.into(), self.len.1.into()) as u16).min(self.max);
@@ -177,16 +195,8 @@ impl Pools {
             "TCP", "UDP", "ICMP", "ICMPv6", "ALL", "GRE", "tcp", "udp", "6", "17", "icmp", "all",
             "0",
         ],
-        ports: PortShape {
-            lo: (1, 9),
-            len: (0, 5),
-            max: u16::MAX,
-        },
-        source_ports: PortShape {
-            lo: (1, 9),
-            len: (0, 5),
-            max: u16::MAX,
-        },
+        ports: PortShape::new((1, 9), (0, 5), u16::MAX),
+        source_ports: PortShape::new((1, 9), (0, 5), u16::MAX),
         max_groups: 4,
         max_rules: 10,
         fixed_nics: None,
@@ -214,16 +224,8 @@ impl Pools {
         protocols: &[
             "tcp", "udp", "all", "icmp", "icmpv6", "gre", "TCP", "17", "6", "Udp",
         ],
-        ports: PortShape {
-            lo: (1, 4),
-            len: (0, 3),
-            max: 4,
-        },
-        source_ports: PortShape {
-            lo: (1, 1),
-            len: (1, 1),
-            max: 2,
-        },
+        ports: PortShape::new((1, 4), (0, 3), 4),
+        source_ports: PortShape::new((1, 1), (1, 1), 2),
         max_groups: 3,
         max_rules: 6,
         fixed_nics: Some(3),
@@ -618,5 +620,19 @@ mod tests {
         assert_eq!(bytes.below(7), 0);
         // The smallest snapshot still loads.
         Snapshot::from_json_value(snapshot(&mut bytes, &Pools::WIDE)).unwrap();
+    }
+
+    /// What the differential fuzz target decodes from arbitrary bytes always loads.
+    #[test]
+    fn snapshots_from_random_bytes_load() {
+        let mut rng = Rng::new(2);
+        for _ in 0..300 {
+            let data: Vec<u8> = (0..rng.below(600)).map(|_| rng.next_u64() as u8).collect();
+            let mut bytes = FuzzBytes::new(&data);
+            for pools in [Pools::WIDE, Pools::TINY] {
+                let json = snapshot(&mut bytes, &pools);
+                Snapshot::from_json_value(json.clone()).unwrap_or_else(|e| panic!("{e}\n{json:#}"));
+            }
+        }
     }
 }

@@ -9,10 +9,9 @@
 //! - diff = the flows whose verdict differs between the snapshots, with the same deciders;
 //! - every witness flow, re-evaluated with the engine, has the claimed verdict.
 
+use crate::common::findings_only;
 use serde_json::{json, Value};
-use sgsim::analysis::audit::{
-    audit, audit_account, exposed_regions, AuditOptions, AuditReport, TargetAudit,
-};
+use sgsim::analysis::audit::{audit, audit_account, exposed_regions, AuditOptions, AuditReport};
 use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
 use sgsim::analysis::{flow_of, Decider, DirectionLists};
@@ -841,29 +840,6 @@ fn explain_matches_brute_force() {
         }
     }
     assert!(listed > 3000, "{listed}");
-}
-
-/// A report's findings without what depends on the NIC audited (its id, its witnesses).
-pub fn findings_only(report: &TargetAudit) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for key in ["witness", "target", "applies_to", "variants"] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => {
-                items.iter_mut().for_each(strip);
-                // A shared report lists a NIC's findings in another order.
-                items.sort_by_key(|item| item.to_string());
-            }
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(report).expect("reports serialize");
-    strip(&mut value);
-    value
 }
 
 /// The account-scale audit reports each NIC exactly once, and what it reports for a NIC is

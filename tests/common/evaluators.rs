@@ -1,21 +1,10 @@
 //! Every evaluator the library has, asked the same question: the clause tests and the case
 //! table run each row through all of them, so a tier that breaks a clause is named.
 
-use sgsim::compile::{CompilePolicy, Tier};
+use sgsim::bench::testkit::TIERS;
+use sgsim::compile::CompilePolicy;
 use sgsim::model::{Direction, EvalOptions, Flow, NicIndex, Target, Verdict};
 use sgsim::{ConnectionVerdict, Engine, Query, Snapshot};
-
-/// The compiled tiers, each built eagerly.
-pub const TIERS: [Tier; 8] = [
-    Tier::Auto,
-    Tier::Bulk,
-    Tier::Flat,
-    Tier::FlatDense,
-    Tier::CrossProduct,
-    Tier::CrossVector,
-    Tier::CrossList,
-    Tier::Partitioned { leaf_max_rules: 1 },
-];
 
 /// One snapshot behind every evaluator: `Engine::new`'s defaults (with `options`), each tier
 /// forced eagerly, and the lazy linear path that never builds tables. The reference evaluator

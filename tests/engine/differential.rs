@@ -7,7 +7,7 @@
 //! names it.
 
 use proptest::prelude::*;
-use sgsim::bench::testkit::{Case, Pools};
+use sgsim::bench::testkit::{Case, Pools, TIERS};
 use sgsim::compile::{CompilePolicy, Tier};
 use sgsim::model::{EvalOptions, Flow, Target};
 use sgsim::{Engine, Query, Snapshot};
@@ -21,32 +21,100 @@ fn targets(snapshot: &Snapshot) -> Vec<Target> {
     sgsim::bench::testkit::targets(snapshot)
 }
 
+/// Every flow gets the same verdict, reason and deciding rule from every tier (including the
+/// partitioned tree split down to tiny leaves), one by one and in a batch, as from the reference.
+fn every_tier_equals_reference(
+    snapshot: &Snapshot,
+    options: EvalOptions,
+    flows: &[(usize, Flow)],
+) -> Result<(), TestCaseError> {
+    for tier in TIERS
+        .into_iter()
+        .chain([Tier::Partitioned { leaf_max_rules: 3 }])
+    {
+        let engine = Engine::builder(snapshot.clone())
+            .options(options)
+            .tier(tier)
+            .eager()
+            .build();
+        let targets = targets(engine.snapshot());
+        let queries: Vec<Query> = flows
+            .iter()
+            .map(|(pick, flow)| Query {
+                target: targets[pick % targets.len()],
+                flow: *flow,
+            })
+            .collect();
+        // The batch runs the fastest kernel this CPU has; `check` the portable one.
+        let mut batch = sgsim::bench::verdict_buffer(queries.len());
+        engine.check_batch(&queries, &mut batch);
+        for (query, from_batch) in queries.iter().zip(&batch) {
+            let (target, flow) = (query.target, &query.flow);
+            let reference = engine.check_reference(target, flow);
+            let single = engine.check(target, flow);
+            prop_assert_eq!(single, reference, "{:?}: {:?} {}", tier, target, flow);
+            prop_assert_eq!(
+                *from_batch,
+                reference,
+                "{:?} batch: {:?} {}",
+                tier,
+                target,
+                flow
+            );
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
-    /// Every flow gets the same verdict, reason and deciding rule from both engines.
     #[test]
     fn compiled_engine_equals_reference(seed in any::<u64>()) {
         let case = case(seed);
-        let (snapshot, options, flows) = (case.snapshot(), case.options, &case.flows);
-        // Every tier, including the partitioned tree split down to tiny leaves.
-        for tier in [Tier::Auto, Tier::Bulk, Tier::Flat, Tier::FlatDense, Tier::CrossProduct, Tier::CrossVector, Tier::CrossList, Tier::Partitioned { leaf_max_rules: 1 }, Tier::Partitioned { leaf_max_rules: 3 }] {
-            let engine = Engine::builder(snapshot.clone()).options(options).tier(tier).eager().build();
-            let targets = targets(engine.snapshot());
-            let queries: Vec<Query> = flows
-                .iter()
-                .map(|(pick, flow)| Query { target: targets[pick % targets.len()], flow: *flow })
-                .collect();
-            // The batch runs the fastest kernel this CPU has; `check` the portable one.
-            let mut batch = sgsim::bench::verdict_buffer(queries.len());
-            engine.check_batch(&queries, &mut batch);
-            for (query, from_batch) in queries.iter().zip(&batch) {
-                let (target, flow) = (query.target, &query.flow);
-                let reference = engine.check_reference(target, flow);
-                prop_assert_eq!(engine.check(target, flow), reference, "{:?}: target {:?} flow {}", tier, target, flow);
-                prop_assert_eq!(*from_batch, reference, "{:?} batch: target {:?} flow {}", tier, target, flow);
-            }
-        }
+        every_tier_equals_reference(&case.snapshot(), case.options, &case.flows)?;
+    }
+}
+
+/// The cases proptest once shrank failures to (kept in `differential.proptest-regressions` from
+/// the generator before `testkit`, whose seeds no longer make them), as data.
+#[test]
+fn kept_regressions_equal_reference() {
+    use serde_json::Value;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/regressions/differential.json"
+    );
+    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let snapshot = Snapshot::from_json_value(case["snapshot"].clone()).unwrap();
+        let options = EvalOptions {
+            platform_rules: case["platform_rules"].as_bool().unwrap(),
+            nic_type: match case["nic_type"].as_str().unwrap() {
+                "internet" => sgsim::model::NicType::Internet,
+                _ => sgsim::model::NicType::Intranet,
+            },
+        };
+        let flows: Vec<(usize, Flow)> = case["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let text = |key: &str| f[key].to_string().trim_matches('"').to_string();
+                let flow = Flow::parse(
+                    &text("direction"),
+                    &text("protocol"),
+                    &text("src"),
+                    &text("src_port"),
+                    &text("dst"),
+                    &text("dst_port"),
+                )
+                .unwrap();
+                (f["target"].as_u64().unwrap() as usize, flow)
+            })
+            .collect();
+        every_tier_equals_reference(&snapshot, options, &flows).unwrap();
     }
 }
 

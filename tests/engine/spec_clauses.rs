@@ -565,6 +565,26 @@ fn family_snapshot(rules: Vec<Value>) -> Value {
     })
 }
 
+/// SSH to `eni-a` of [`family_snapshot`] from the world and from the peer NIC, in each family.
+const WORLD_V4: FlowFields = ["ingress", "tcp", "192.0.2.1", "40000", "10.0.0.5", "22"];
+const WORLD_V6: FlowFields = [
+    "ingress",
+    "tcp",
+    "2001:db8::1",
+    "40000",
+    "2001:db8::5",
+    "22",
+];
+const PEER_V4: FlowFields = ["ingress", "tcp", "10.0.9.9", "40000", "10.0.0.5", "22"];
+const PEER_V6: FlowFields = [
+    "ingress",
+    "tcp",
+    "2001:db8::99",
+    "40000",
+    "2001:db8::5",
+    "22",
+];
+
 // S5: an IPv4 CIDR rule matches only IPv4 flows, even when it says 0.0.0.0/0 and `all`.
 #[test]
 fn s5_ipv4_cidr_rules_match_only_ipv4_flows() {
@@ -572,15 +592,7 @@ fn s5_ipv4_cidr_rules_match_only_ipv4_flows() {
         "sgr-any-v4",
         json!({"Direction": "ingress", "IpProtocol": "ALL", "PortRange": "-1/-1", "SourceCidrIp": "0.0.0.0/0"}),
     )]));
-    let v4 = ["ingress", "tcp", "192.0.2.1", "40000", "10.0.0.5", "22"];
-    let v6 = [
-        "ingress",
-        "tcp",
-        "2001:db8::1",
-        "40000",
-        "2001:db8::5",
-        "22",
-    ];
+    let (v4, v6) = (WORLD_V4, WORLD_V6);
     assert_eq!(ask(&e, "eni-a", v4), "accept rule sg-a/sgr-any-v4");
     assert_eq!(ask(&e, "eni-a", v6), "drop default");
 }
@@ -592,15 +604,7 @@ fn s5_ipv6_cidr_rules_match_only_ipv6_flows() {
         "sgr-any-v6",
         json!({"Direction": "ingress", "IpProtocol": "ALL", "PortRange": "-1/-1", "Ipv6SourceCidrIp": "::/0"}),
     )]));
-    let v4 = ["ingress", "tcp", "192.0.2.1", "40000", "10.0.0.5", "22"];
-    let v6 = [
-        "ingress",
-        "tcp",
-        "2001:db8::1",
-        "40000",
-        "2001:db8::5",
-        "22",
-    ];
+    let (v4, v6) = (WORLD_V4, WORLD_V6);
     assert_eq!(ask(&e, "eni-a", v4), "drop default");
     assert_eq!(ask(&e, "eni-a", v6), "accept rule sg-a/sgr-any-v6");
 }
@@ -644,15 +648,7 @@ fn s5_group_reference_matches_both_families() {
         "sgr-from-peer",
         json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22", "SourceGroupId": "sg-peer"}),
     )]));
-    let v4 = ["ingress", "tcp", "10.0.9.9", "40000", "10.0.0.5", "22"];
-    let v6 = [
-        "ingress",
-        "tcp",
-        "2001:db8::99",
-        "40000",
-        "2001:db8::5",
-        "22",
-    ];
+    let (v4, v6) = (PEER_V4, PEER_V6);
     assert_eq!(ask(&e, "eni-a", v4), "accept rule sg-a/sgr-from-peer");
     assert_eq!(ask(&e, "eni-a", v6), "accept rule sg-a/sgr-from-peer");
 }
@@ -664,15 +660,7 @@ fn s5_local_cidr_limits_the_family_of_a_group_reference_rule() {
         "sgr-peer-to-v4",
         json!({"Direction": "ingress", "IpProtocol": "TCP", "PortRange": "22/22", "SourceGroupId": "sg-peer", "DestCidrIp": "10.0.0.0/8"}),
     )]));
-    let v4 = ["ingress", "tcp", "10.0.9.9", "40000", "10.0.0.5", "22"];
-    let v6 = [
-        "ingress",
-        "tcp",
-        "2001:db8::99",
-        "40000",
-        "2001:db8::5",
-        "22",
-    ];
+    let (v4, v6) = (PEER_V4, PEER_V6);
     assert_eq!(ask(&e, "eni-a", v4), "accept rule sg-a/sgr-peer-to-v4");
     assert_eq!(ask(&e, "eni-a", v6), "drop default");
 }
