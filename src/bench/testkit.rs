@@ -235,45 +235,33 @@ impl Pools {
     };
 }
 
-/// A rule's direction-dependent field names: remote CIDR (v4, v6), group, prefix list, then
-/// local CIDR (v4, v6).
-fn fields(ingress: bool) -> [&'static str; 6] {
-    if ingress {
-        [
-            "SourceCidrIp",
-            "Ipv6SourceCidrIp",
-            "SourceGroupId",
-            "SourcePrefixListId",
-            "DestCidrIp",
-            "Ipv6DestCidrIp",
-        ]
-    } else {
-        [
-            "DestCidrIp",
-            "Ipv6DestCidrIp",
-            "DestGroupId",
-            "DestPrefixListId",
-            "SourceCidrIp",
-            "Ipv6SourceCidrIp",
-        ]
-    }
-}
-
-/// Every field a permission may carry, for the blank-field form.
-const ALL_FIELDS: [&str; 12] = [
-    "PortRangeListId",
-    "SourcePortRange",
+/// A rule's remote-side fields on the source side: CIDR (v4, v6), group, prefix list.
+const SOURCE: [&str; 4] = [
     "SourceCidrIp",
     "Ipv6SourceCidrIp",
     "SourceGroupId",
     "SourcePrefixListId",
+];
+/// The same on the destination side.
+const DEST: [&str; 4] = [
     "DestCidrIp",
     "Ipv6DestCidrIp",
     "DestGroupId",
     "DestPrefixListId",
-    "Description",
-    "NicType",
 ];
+
+/// A rule's direction-dependent field names: remote CIDR (v4, v6), group, prefix list, then
+/// local CIDR (v4, v6).
+fn fields(ingress: bool) -> [&'static str; 6] {
+    let (remote, local) = if ingress {
+        (SOURCE, DEST)
+    } else {
+        (DEST, SOURCE)
+    };
+    [
+        remote[0], remote[1], remote[2], remote[3], local[0], local[1],
+    ]
+}
 
 /// One more rule for a generated snapshot `json` (which its references may name), for tests
 /// that mutate snapshots.
@@ -315,10 +303,10 @@ fn rule(src: &mut impl Source, pools: &Pools, id: String, counts: &Counts, blank
         "NicType": if src.percent(20) { "internet" } else { "intranet" },
     });
     if blank {
-        for field in ALL_FIELDS {
-            if rule.get(field).is_none() {
-                rule[field] = json!("");
-            }
+        // Every field a permission may carry, unset ones "".
+        let others = ["PortRangeListId", "SourcePortRange", "Description"];
+        for field in SOURCE.into_iter().chain(DEST).chain(others) {
+            rule[field] = json!("");
         }
     }
     if matches!(lower.as_str(), "tcp" | "udp" | "6" | "17") {
