@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sgsim::input::ecs::dump::{assemble_documents, Document};
+use sgsim::bench::testkit::nul_split_documents;
+use sgsim::input::ecs::dump::assemble_documents;
 use sgsim::input::ecs::snapshot_to_string;
 use sgsim::model::{Flow, Target};
 use sgsim::{Engine, Snapshot};
@@ -14,16 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let documents: Vec<Document> = text
-        .split('\0')
-        .take(8)
-        .enumerate()
-        .map(|(i, part)| Document {
-            name: format!("DescribePortRangeListEntries.prl-{i}.json"),
-            text: part.to_string(),
-        })
-        .collect();
-    let Ok((snapshot, report)) = assemble_documents(documents) else {
+    let Ok((snapshot, report)) = assemble_documents(nul_split_documents(text)) else {
         return;
     };
     let _ = report.summary(&snapshot);

@@ -1,6 +1,7 @@
 //! Measurement pieces shared by `sgsim bench` and the criterion benches: verdict counting,
 //! verification against the reference evaluator, the timing loop, and a synthetic rule-set
-//! generator ([`synth`]).
+//! generator ([`synth`]), and the random-snapshot generator the tests and fuzz targets share
+//! ([`testkit`]).
 //!
 //! Every speed figure this module produces comes after [`verify`] has compared the engine's
 //! verdicts with [`crate::eval::reference::evaluate`] on a sample of the same flows.
@@ -24,6 +25,7 @@ pub mod account;
 pub mod estate;
 pub mod flowlog;
 pub mod synth;
+pub mod testkit;
 
 use crate::compile::Tier;
 use crate::eval::reference;

@@ -74,7 +74,7 @@ pub enum CompilePolicy {
 
 /// Flows of one group list that repay building its tables in an interactive engine
 /// ([`crate::Engine::new`]: `check`, `apply`, `audit`, `diff`).
-// The measured break-even: `tests/account.rs`'s ignored `break_even` prints the build time per
+// The measured break-even: `tests/cli/account.rs`'s ignored `break_even` prints the build time per
 // group list and both paths' time per flow; on the 20 000-NIC account it gave 1 255–1 743
 // flows (three runs, README "Whole accounts"). Building at the break-even costs at most twice
 // what knowing the future would (the ski-rental bound).

@@ -587,7 +587,7 @@ struct FastRow<'a> {
 /// for anything it does not read exactly as [`parse_row`] does — a quote, a field too many or
 /// too few, a value the general parser may accept or must refuse — which the general path
 /// then reads; `Some` only where [`parse_row`] gives the same flow (the unit tests and
-/// `tests/bulk_rows.rs` check both against each other and the reference evaluator).
+/// `tests/engine/bulk_rows.rs` check both against each other and the reference evaluator).
 ///
 /// PERF: splitting a row into fields, checking it is UTF-8 and parsing each field apart cost
 /// ~4× the classifier; one pass over the bytes is a fraction of it.

@@ -1,5 +1,8 @@
-//! Shared test helpers: the shipped examples, the `sgsim` binary, and the control-plane fixture.
+//! Shared test helpers: the shipped examples, the `sgsim` binary, the control-plane fixture, and
+//! every evaluator asked one question ([`evaluators`]).
 #![allow(dead_code)]
+
+pub mod evaluators;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,6 +20,42 @@ pub fn sgsim(args: &[&str]) -> Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Runs the `sgsim` binary with `args`, which must succeed; its stdout.
+pub fn sgsim_ok(args: &[&str]) -> String {
+    let output = sgsim(args);
+    assert!(
+        output.status.success(),
+        "sgsim {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// An audit report's findings without what depends on the NIC audited (its id, its
+/// witnesses), to compare one NIC's report with its part of a shared one.
+pub fn findings_only(report: &sgsim::analysis::audit::TargetAudit) -> serde_json::Value {
+    use serde_json::Value;
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for key in ["witness", "target", "applies_to", "variants"] {
+                    map.remove(key);
+                }
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => {
+                items.iter_mut().for_each(strip);
+                // A shared report lists a NIC's findings in another order.
+                items.sort_by_key(|item| item.to_string());
+            }
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(report).unwrap();
+    strip(&mut value);
+    value
 }
 
 use sgsim::input::ecs::write::snapshot_to_value;

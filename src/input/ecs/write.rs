@@ -1,5 +1,5 @@
 //! Model → the ECS API's JSON shapes: the inverse of loading. A written snapshot loads back into
-//! the same model (`tests/control_roundtrip.rs` checks it), and every object keeps the keys the
+//! the same model (`tests/control/control_roundtrip.rs` checks it), and every object keeps the keys the
 //! API gives it: rules carry every field, unset ones as `""`, exactly as
 //! DescribeSecurityGroupAttribute returns them; keys the model does not interpret (`Type`,
 //! `Status`, `RequestId`, …) come back verbatim.

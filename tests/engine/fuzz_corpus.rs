@@ -75,7 +75,8 @@ fn eval_csv_seeds_and_artifacts_write_one_record_per_row() {
 
 #[test]
 fn load_dump_corpus_and_artifacts_do_not_panic() {
-    use sgsim::input::ecs::dump::{assemble_documents, Document};
+    use sgsim::bench::testkit::nul_split_documents;
+    use sgsim::input::ecs::dump::assemble_documents;
     let seeds = files("corpus", "load_dump");
     assert!(seeds.len() >= 10, "the seed corpus is missing: {seeds:?}");
     for input in seeds.iter().chain(&files("artifacts-kept", "load_dump")) {
@@ -84,16 +85,7 @@ fn load_dump_corpus_and_artifacts_do_not_panic() {
             continue;
         };
         // As the fuzz target splits its input: documents separated by NUL bytes.
-        let documents = text
-            .split('\0')
-            .take(8)
-            .enumerate()
-            .map(|(i, part)| Document {
-                name: format!("DescribePortRangeListEntries.prl-{i}.json"),
-                text: part.to_string(),
-            })
-            .collect();
-        let result = assemble_documents(documents);
+        let result = assemble_documents(nul_split_documents(text));
         if name(input) == "example-dump" {
             assert!(result.is_ok(), "{:?}", result.err());
         }

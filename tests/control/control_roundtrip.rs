@@ -1,7 +1,7 @@
 //! Written snapshots keep the API's shape and load back into the same model, before and after
 //! any sequence of API calls; rejected calls never change anything (property test).
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -1,7 +1,7 @@
 //! Every JSON output matches the schema docs/json.md gives for its command, carries
 //! `schema_version`, and spells ports as numbers and protocols by name and number.
 
-mod common;
+use crate::common;
 
 use common::{example, sgsim};
 use serde_json::Value;

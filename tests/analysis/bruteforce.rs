@@ -9,55 +9,22 @@
 //! - diff = the flows whose verdict differs between the snapshots, with the same deciders;
 //! - every witness flow, re-evaluated with the engine, has the claimed verdict.
 
+use crate::common::findings_only;
 use serde_json::{json, Value};
-use sgsim::analysis::audit::{
-    audit, audit_account, exposed_regions, AuditOptions, AuditReport, TargetAudit,
-};
+use sgsim::analysis::audit::{audit, audit_account, exposed_regions, AuditOptions, AuditReport};
 use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
 use sgsim::analysis::{flow_of, Decider, DirectionLists};
+use sgsim::bench::testkit::{self, Pools, Source};
 use sgsim::eval::reference;
 use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target};
+use sgsim::rng::Rng;
 use sgsim::{Engine, Snapshot};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-/// SplitMix64: deterministic, dependency-free randomness.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
-
-const V4_CIDRS: [&str; 6] = [
-    "0.0.0.0/0",
-    "10.0.0.0/30",
-    "10.0.0.2/31",
-    "10.0.0.1",
-    "10.0.0.3",
-    "8.8.8.8",
-];
-const V6_CIDRS: [&str; 4] = ["::/0", "fd00::/126", "fd00::2/127", "fd00::1"];
-const PORT_RANGES: [&str; 5] = ["1/1", "1/2", "2/3", "3/3", "1/4"];
-const NIC_V4: [&str; 3] = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
-const NIC_V6: [&str; 3] = ["fd00::1", "fd00::2", "fd00::3"];
-
-// Representatives: every class boundary of the pools above falls between two of them.
+// Representatives: every class boundary of `Pools::TINY` (the generator's pools for these
+// tests) falls between two of them.
 const UNIVERSE_PROTOCOLS: [u8; 5] = [6, 17, 1, 58, 47];
 const UNIVERSE_DPORTS: [u16; 7] = [0, 1, 2, 3, 4, 5, 25];
 const UNIVERSE_SPORTS: [u16; 3] = [0, 1, 3];
@@ -66,122 +33,9 @@ const UNIVERSE_V4: [&str; 7] = [
 ];
 const UNIVERSE_V6: [&str; 5] = ["fd00::", "fd00::1", "fd00::2", "fd00::3", "2001:db8::1"];
 
-fn random_rule(rng: &mut Rng, id: String, groups: usize) -> Value {
-    let ingress = rng.chance(50);
-    let protocol = *rng.pick(&["tcp", "udp", "all", "icmp", "icmpv6", "gre", "tcp", "udp"]);
-    let mut v6 = rng.chance(30);
-    if protocol == "icmp" {
-        v6 = false;
-    }
-    if protocol == "icmpv6" {
-        v6 = true;
-    }
-    let mut rule = json!({
-        "SecurityGroupRuleId": id, "Direction": if ingress { "ingress" } else { "egress" },
-        "Policy": if rng.chance(40) { "Drop" } else { "Accept" },
-        "Priority": 1 + rng.below(3), "IpProtocol": protocol, "PortRange": "-1/-1",
-        "NicType": if rng.chance(20) { "internet" } else { "intranet" },
-    });
-    if matches!(protocol, "tcp" | "udp") {
-        if rng.chance(15) {
-            rule["PortRangeListId"] = json!(*rng.pick(&["prl-a", "prl-a", "prl-missing"]));
-        } else {
-            rule["PortRange"] = json!(*rng.pick(&PORT_RANGES));
-        }
-        if rng.chance(20) {
-            rule["SourcePortRange"] = json!("1/2");
-        }
-    }
-    let (cidr, cidr6, group, list, local, local6) = if ingress {
-        (
-            "SourceCidrIp",
-            "Ipv6SourceCidrIp",
-            "SourceGroupId",
-            "SourcePrefixListId",
-            "DestCidrIp",
-            "Ipv6DestCidrIp",
-        )
-    } else {
-        (
-            "DestCidrIp",
-            "Ipv6DestCidrIp",
-            "DestGroupId",
-            "DestPrefixListId",
-            "SourceCidrIp",
-            "Ipv6SourceCidrIp",
-        )
-    };
-    let pinned = matches!(protocol, "icmp" | "icmpv6");
-    match rng.below(10) {
-        0 if !pinned => rule[group] = json!(format!("sg-{}", rng.below(groups + 1))),
-        1 if !pinned => {
-            rule[list] = json!(*rng.pick(&[if v6 { "pl-6" } else { "pl-4" }, "pl-missing"]))
-        }
-        _ if v6 => rule[cidr6] = json!(*rng.pick(&V6_CIDRS)),
-        _ => rule[cidr] = json!(*rng.pick(&V4_CIDRS)),
-    }
-    if rng.chance(15) && rule[list].is_null() && rule[group].is_null() {
-        if v6 {
-            rule[local6] = json!(*rng.pick(&V6_CIDRS));
-        } else {
-            rule[local] = json!(*rng.pick(&V4_CIDRS));
-        }
-    }
-    rule
-}
-
+/// A random snapshot over the tiny pools the universe above separates.
 fn random_snapshot(rng: &mut Rng) -> Value {
-    let groups = 1 + rng.below(3);
-    let enterprise = rng.chance(25);
-    let groups_json: Vec<Value> = (0..groups)
-        .map(|g| {
-            let rules: Vec<Value> = (0..rng.below(7))
-                .map(|r| random_rule(rng, format!("sgr-{g}-{r}"), groups))
-                .collect();
-            // Some groups are classic (no VPC), where only rules of the query's NicType count (S9).
-            let vpc = if rng.chance(20) { "" } else { "vpc-1" };
-            json!({
-                "SecurityGroupId": format!("sg-{g}"), "VpcId": vpc,
-                "SecurityGroupType": if enterprise { "enterprise" } else { "normal" },
-                "InnerAccessPolicy": if rng.chance(50) { "Accept" } else { "Drop" },
-                "Permissions": {"Permission": rules},
-            })
-        })
-        .collect();
-    let nics: Vec<Value> = (0..3)
-        .map(|n| {
-            let mut ids: Vec<String> = vec![format!("sg-{}", rng.below(groups))];
-            if rng.chance(40) {
-                let other = format!("sg-{}", rng.below(groups));
-                if !ids.contains(&other) {
-                    ids.push(other);
-                }
-            }
-            let mut nic = json!({
-                "NetworkInterfaceId": format!("eni-{n}"), "VpcId": "vpc-1",
-                "PrivateIpAddress": NIC_V4[n],
-                "SecurityGroupIds": {"SecurityGroupId": ids},
-            });
-            if rng.chance(60) {
-                nic["Ipv6Sets"] = json!({"Ipv6Set": [{"Ipv6Address": NIC_V6[n]}]});
-            }
-            nic
-        })
-        .collect();
-    json!({
-        "SecurityGroups": groups_json,
-        "NetworkInterfaces": nics,
-        "PrefixLists": [
-            {"PrefixListId": "pl-4", "AddressFamily": "IPv4", "MaxEntries": 5,
-             "Entries": {"Entry": [{"Cidr": "10.0.0.0/31"}, {"Cidr": "10.0.0.3"}]}},
-            {"PrefixListId": "pl-6", "AddressFamily": "IPv6", "MaxEntries": 5,
-             "Entries": {"Entry": [{"Cidr": "fd00::2/127"}]}}
-        ],
-        "PortRangeLists": [
-            {"PortRangeListId": "prl-a", "MaxEntries": 4,
-             "Entries": {"Entry": [{"PortRange": "1/1"}, {"PortRange": "3/4"}]}}
-        ]
-    })
+    testkit::snapshot(rng, &Pools::TINY)
 }
 
 /// Every representative flow of one direction (both families).
@@ -269,7 +123,7 @@ fn all_witnesses_verified(report: &AuditReport) {
 
 #[test]
 fn audit_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     let mut checked_rules = 0;
     let (mut shadowed_seen, mut redundant_seen) = (0, 0);
     for case in 0..150 {
@@ -360,18 +214,20 @@ fn audit_matches_brute_force() {
 fn mutate(rng: &mut Rng, json: &Value) -> Value {
     let mut out = json.clone();
     let groups = out["SecurityGroups"].as_array().unwrap().len();
-    let g = rng.below(groups);
+    let g = rng.index(groups);
     let rules = out["SecurityGroups"][g]["Permissions"]["Permission"]
         .as_array_mut()
         .unwrap();
-    match rng.below(6) {
+    match rng.index(6) {
         0 if !rules.is_empty() => {
-            let r = rng.below(rules.len());
+            let r = rng.index(rules.len());
             rules.remove(r);
         }
         1 if !rules.is_empty() => {
-            let r = rng.below(rules.len());
-            let flip = if rules[r]["Policy"] == "Drop" {
+            let r = rng.index(rules.len());
+            // The generator writes policies in any letter case.
+            let drop = rules[r]["Policy"].as_str().unwrap_or("");
+            let flip = if drop.eq_ignore_ascii_case("drop") {
                 "Accept"
             } else {
                 "Drop"
@@ -379,8 +235,8 @@ fn mutate(rng: &mut Rng, json: &Value) -> Value {
             rules[r]["Policy"] = json!(flip);
         }
         2 if !rules.is_empty() => {
-            let r = rng.below(rules.len());
-            rules[r]["Priority"] = json!(1 + rng.below(3));
+            let r = rng.index(rules.len());
+            rules[r]["Priority"] = json!(1 + rng.index(3));
         }
         3 => {
             let policy = out["SecurityGroups"][g]["InnerAccessPolicy"] == "Accept";
@@ -388,9 +244,9 @@ fn mutate(rng: &mut Rng, json: &Value) -> Value {
                 json!(if policy { "Drop" } else { "Accept" });
         }
         _ => {
-            let id = format!("sgr-new-{}", rng.below(1000));
-            let rule = random_rule(rng, id, groups);
-            let position = rng.below(rules.len() + 1);
+            let id = format!("sgr-new-{}", rng.index(1000));
+            let rule = testkit::rule_for(rng, &Pools::TINY, id, json);
+            let position = rng.index(rules.len() + 1);
             rules.insert(position, rule);
         }
     }
@@ -399,7 +255,7 @@ fn mutate(rng: &mut Rng, json: &Value) -> Value {
 
 #[test]
 fn diff_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0002);
+    let mut rng = Rng::new(0x5eed_0002);
     let mut changed_flows = 0;
     for case in 0..200 {
         let options = options_for(case);
@@ -500,7 +356,7 @@ fn point<A: Copy>(flow: &Flow, remote: A, local: A) -> FlowPoint<A> {
 /// the every-port region exactly when all representative ports 1..65535 are accepted.
 #[test]
 fn exposure_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0003);
+    let mut rng = Rng::new(0x5eed_0003);
     let options = EvalOptions::default();
     let (mut exposed_flows, mut all_port_sources) = (0, 0);
     for case in 0..150 {
@@ -659,7 +515,7 @@ fn services_points(services: &sgsim::analysis::services::Services) -> BTreeSet<(
 /// class.
 #[test]
 fn reach_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0004);
+    let mut rng = Rng::new(0x5eed_0004);
     let (mut allowed_pairs, mut shared_classes) = (0, 0);
     for case in 0..120 {
         let options = options_for(case);
@@ -753,15 +609,15 @@ fn reach_matches_brute_force() {
 
 /// A random search space: addresses from the pools or none, maybe a protocol and port ranges.
 fn random_space(rng: &mut Rng) -> SearchSpace {
-    let v6 = rng.chance(30);
+    let v6 = rng.percent(30);
     let cidr = |rng: &mut Rng| -> Option<ipnet::IpNet> {
-        if rng.chance(50) {
+        if rng.percent(50) {
             return None;
         }
         let text = if v6 {
-            *rng.pick(&V6_CIDRS)
+            *rng.pick(Pools::TINY.v6_nets)
         } else {
-            *rng.pick(&V4_CIDRS)
+            *rng.pick(Pools::TINY.v4_nets)
         };
         // Single addresses in the pools are written without a prefix length.
         Some(
@@ -771,7 +627,7 @@ fn random_space(rng: &mut Rng) -> SearchSpace {
     };
     // Ranges whose ends fall on the universe's class boundaries, so that every class inside
     // the space keeps a representative.
-    let ports = |rng: &mut Rng, choices: &[(u16, u16)]| rng.chance(40).then(|| *rng.pick(choices));
+    let ports = |rng: &mut Rng, choices: &[(u16, u16)]| rng.percent(40).then(|| *rng.pick(choices));
     let dst_ports = ports(
         rng,
         &[(0, 0), (1, 2), (2, 3), (1, 4), (25, 25), (5, 65535), (0, 3)],
@@ -780,7 +636,7 @@ fn random_space(rng: &mut Rng) -> SearchSpace {
     SearchSpace {
         src: cidr(rng),
         dst: cidr(rng),
-        protocol: rng.chance(50).then(|| *rng.pick(&UNIVERSE_PROTOCOLS)),
+        protocol: rng.percent(50).then(|| *rng.pick(&UNIVERSE_PROTOCOLS)),
         dst_ports,
         src_ports,
     }
@@ -810,7 +666,7 @@ fn in_space(
 /// re-checked with the engine.
 #[test]
 fn search_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0005);
+    let mut rng = Rng::new(0x5eed_0005);
     let (mut found_flows, mut empty_answers) = (0, 0);
     for case in 0..150 {
         let options = options_for(case);
@@ -819,13 +675,13 @@ fn search_matches_brute_force() {
         let engine = Engine::builder(snapshot.clone()).options(options).build();
         for _ in 0..4 {
             let space = random_space(&mut rng);
-            let verdict = if rng.chance(50) {
+            let verdict = if rng.percent(50) {
                 Action::Accept
             } else {
                 Action::Drop
             };
-            let (a, b) = (rng.below(3) as u32, rng.below(3) as u32);
-            let connection = rng.chance(40);
+            let (a, b) = (rng.index(3) as u32, rng.index(3) as u32);
+            let connection = rng.percent(40);
             let direction = *rng.pick(&Direction::ALL);
             let at = if connection {
                 SearchAt::Connection(a, b)
@@ -932,7 +788,7 @@ fn search_matches_brute_force() {
 /// first decides unless platform or inner access came first, as the reference says.
 #[test]
 fn explain_matches_brute_force() {
-    let mut rng = Rng(0x5eed_0006);
+    let mut rng = Rng::new(0x5eed_0006);
     let mut listed = 0;
     for case in 0..40 {
         let options = options_for(case);
@@ -986,34 +842,11 @@ fn explain_matches_brute_force() {
     assert!(listed > 3000, "{listed}");
 }
 
-/// A report's findings without what depends on the NIC audited (its id, its witnesses).
-pub fn findings_only(report: &TargetAudit) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for key in ["witness", "target", "applies_to", "variants"] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => {
-                items.iter_mut().for_each(strip);
-                // A shared report lists a NIC's findings in another order.
-                items.sort_by_key(|item| item.to_string());
-            }
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(report).expect("reports serialize");
-    strip(&mut value);
-    value
-}
-
 /// The account-scale audit reports each NIC exactly once, and what it reports for a NIC is
 /// what auditing that NIC alone finds (witnesses aside), on the random snapshots above.
 #[test]
 fn account_audit_equals_per_nic_audit() {
-    let mut rng = Rng(0x5eed_0004);
+    let mut rng = Rng::new(0x5eed_0004);
     let mut shared = 0;
     for case in 0..150 {
         let options = options_for(case);

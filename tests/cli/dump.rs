@@ -2,7 +2,7 @@
 //! sources join, conflicts and gaps are reported, and a world split into API-shaped files gives
 //! the same verdict, rule for rule, as the same world in one snapshot.
 
-mod common;
+use crate::common;
 
 use common::{example, sgsim};
 use serde_json::{json, Value};

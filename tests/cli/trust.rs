@@ -3,7 +3,7 @@
 //! re-checking what was not sent (3), a silent source port (4), errors pointing the wrong way
 //! (5), flows readers that disagree (6) and outputs not made for scripts (7).
 
-mod common;
+use crate::common;
 
 use common::{example, sgsim};
 use std::fs;

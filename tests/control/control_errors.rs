@@ -1,7 +1,7 @@
 //! Every error code the control plane claims (docs/control-plane.md): each test triggers it,
 //! checks the code and HTTP status, and checks that the snapshot did not change (S17).
 
-mod common;
+use crate::common;
 
 use common::*;
 

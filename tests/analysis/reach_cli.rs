@@ -11,19 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
-use common::{example, sgsim};
-
-fn run_ok(args: &[&str]) -> String {
-    let output = sgsim(args);
-    assert!(
-        output.status.success(),
-        "sgsim {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+use common::{example, sgsim, sgsim_ok as run_ok};
 
 fn vpc_web() -> String {
     example("vpc-web.json").display().to_string()

@@ -11,19 +11,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-mod common;
+use crate::common;
 
-use common::{example, sgsim};
-
-fn stdout_of(args: &[&str]) -> String {
-    let output = sgsim(args);
-    assert!(
-        output.status.success(),
-        "sgsim {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+use common::{example, sgsim, sgsim_ok as stdout_of};
 
 fn sarif_validator() -> jsonschema::Validator {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sarif-schema-2.1.0.json");

@@ -1,11 +1,14 @@
 //! The table of spec cases in `testdata/cases/*.json`, run through the library and through the
 //! real `sgsim eval` binary. Each file holds a snapshot and the cases asked about it, one per
-//! CSV row; the expected columns were worked out from `shared/spec/semantics.md`.
+//! CSV row; the expected columns were worked out from `shared/spec/semantics.md`. The library
+//! run asks every evaluator (`common::evaluators`): the reference, each compiled tier, the lazy
+//! linear path, one flow at a time and as a batch.
 
+use crate::common::evaluators::Evaluators;
 use serde::Deserialize;
 use sgsim::eval::bulk::{INPUT_HEADER, OUTPUT_COLUMNS};
-use sgsim::model::{Flow, Reason};
-use sgsim::{Engine, Snapshot};
+use sgsim::model::{EvalOptions, Flow, Reason};
+use sgsim::Snapshot;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -83,13 +86,14 @@ fn file_name(path: &Path) -> String {
     path.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-/// The four output columns the library gives for one case.
-fn library_output(engine: &Engine, case: &Case) -> Result<[String; 4], String> {
+/// The four output columns the library gives for one case, once every evaluator agrees.
+fn library_output(evaluators: &Evaluators, case: &Case) -> Result<[String; 4], String> {
+    let engine = evaluators.engine();
     let target = engine.target(&case.nic_id).map_err(|e| e.to_string())?;
     let [_, direction, protocol, src_ip, src_port, dst_ip, dst_port] = case.input_columns();
     let flow = Flow::parse(direction, protocol, src_ip, src_port, dst_ip, dst_port)
         .map_err(|err| err.to_string())?;
-    let verdict = engine.check(target, &flow);
+    let verdict = evaluators.check(target, &flow)?;
     let (group, rule) = match verdict.reason {
         Reason::Rule(rule_ref) => {
             let (group, rule) = engine.rule(rule_ref);
@@ -111,9 +115,9 @@ fn every_case_through_the_library() {
     for (path, file) in case_files() {
         let snapshot = Snapshot::from_json_str(&file.snapshot.to_string())
             .unwrap_or_else(|err| panic!("{}: snapshot: {err}", path.display()));
-        let engine = Engine::new(snapshot);
+        let evaluators = Evaluators::new(snapshot, EvalOptions::default());
         for case in &file.cases {
-            match library_output(&engine, case) {
+            match library_output(&evaluators, case) {
                 Ok(got) if got == case.expected_output() => {}
                 Ok(got) => failures.push(format!(
                     "{} [{}] {}: expected {:?}, got {got:?}",

@@ -2,9 +2,9 @@
 //! sharing group sets, popular groups referenced by many rules, inner access, enterprise
 //! groups, IPv6), and the audit's noise fixes (issue 16, item 8) on the shipped example.
 
-mod common;
+use crate::common;
 
-use common::{example, sgsim};
+use common::{example, findings_only, sgsim};
 use serde_json::Value;
 use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions};
 use sgsim::bench::estate::{generate, EstateShape};
@@ -117,28 +117,6 @@ fn account_audit_groups_nics_exactly() {
     }
     assert_eq!(seen.len(), nics);
     assert!(checked > 100, "{checked}");
-}
-
-fn findings_only(report: &sgsim::analysis::audit::TargetAudit) -> Value {
-    fn strip(value: &mut Value) {
-        match value {
-            Value::Object(map) => {
-                for key in ["witness", "target", "applies_to", "variants"] {
-                    map.remove(key);
-                }
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => {
-                items.iter_mut().for_each(strip);
-                // A shared report lists a NIC's findings in another order.
-                items.sort_by_key(|item| item.to_string());
-            }
-            _ => {}
-        }
-    }
-    let mut value = serde_json::to_value(report).unwrap();
-    strip(&mut value);
-    value
 }
 
 /// Issue 16, item 8: eni-web2 has no IPv6 address, so no IPv6 exposure is reported for it (it

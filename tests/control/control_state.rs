@@ -2,7 +2,7 @@
 //! (S18), new ids and create times, client tokens, modify semantics (S20), both request forms,
 //! and evaluation through the engine afterwards.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

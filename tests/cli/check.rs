@@ -7,7 +7,7 @@ use std::io::Write;
 
 use std::process::{Command, Stdio};
 
-mod common;
+use crate::common;
 
 use common::{example, sgsim};
 
@@ -16,13 +16,7 @@ fn check(args: &[&str]) -> String {
     let snapshot = example("vpc-web.json");
     let mut all = vec!["check", snapshot.to_str().unwrap()];
     all.extend(args);
-    let output = sgsim(&all);
-    assert!(
-        output.status.success(),
-        "sgsim {all:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    common::sgsim_ok(&all)
 }
 
 fn check_json(args: &[&str]) -> Value {

@@ -2,7 +2,7 @@
 //! on generated logs in every format the hits per rule, the skipped records and the mismatches
 //! equal what the reference evaluator gives over the initiator records the generator labelled.
 
-mod common;
+use crate::common;
 
 use common::sgsim;
 use sgsim::analysis::replay::{self, Replay, ReplayObserver, ReplayOptions, ReplayReport};
