@@ -366,18 +366,10 @@ pub struct Mismatch {
     pub line: u64,
     /// The ENI that logged it.
     pub eni_id: String,
-    /// The direction of the record on that ENI.
-    pub direction: Direction,
-    /// IP protocol number.
-    pub protocol: u8,
-    /// Source address.
-    pub src: IpAddr,
-    /// Source port (0 for protocols without ports).
-    pub src_port: u16,
-    /// Destination address.
-    pub dst: IpAddr,
-    /// Destination port (0 for protocols without ports).
-    pub dst_port: u16,
+    /// The record's five-tuple, in its direction on that ENI (in JSON, its fields inline:
+    /// `direction`, `protocol`, `src`, `src_port`, `dst`, `dst_port`).
+    #[serde(flatten)]
+    pub flow: Flow,
     /// `ACCEPT` or `REJECT` as logged, `-` when the record has none.
     pub logged_action: &'static str,
     /// The verdict of the snapshot on the same flow.
@@ -768,12 +760,10 @@ impl<'e> Replay<'e> {
                     file: self.files.get(file as usize).cloned().unwrap_or_default(),
                     line: *line,
                     eni_id: self.engine.snapshot().nic(*nic).id.clone(),
-                    direction: query.flow.direction,
-                    protocol: traffic.protocol,
-                    src: traffic.src,
-                    src_port: traffic.src_port,
-                    dst: traffic.dst,
-                    dst_port: traffic.dst_port,
+                    flow: Flow {
+                        direction: query.flow.direction,
+                        ..flow_of(traffic)
+                    },
                     logged_action: traffic.action.map_or("-", LoggedAction::as_str),
                     simulated: verdict.action,
                     decided_by: self.decided_by(verdict),

@@ -341,18 +341,18 @@ pub fn text(report: &ReplayReport) -> String {
         m.rejected_though_accepted, m.accepted_though_dropped
     ));
     for mismatch in &report.mismatches {
-        let proto = sgsim::model::protocol_name(mismatch.protocol)
-            .map_or(mismatch.protocol.to_string(), str::to_string);
+        let proto = sgsim::model::protocol_name(mismatch.flow.protocol)
+            .map_or(mismatch.flow.protocol.to_string(), str::to_string);
         out.push_str(&format!(
             "  {}:{}: {} {} {proto} {}:{} -> {}:{} logged {}, simulated {} by {}\n",
             mismatch.file,
             mismatch.line,
             mismatch.eni_id,
-            mismatch.direction,
-            mismatch.src,
-            mismatch.src_port,
-            mismatch.dst,
-            mismatch.dst_port,
+            mismatch.flow.direction,
+            mismatch.flow.src,
+            mismatch.flow.src_port,
+            mismatch.flow.dst,
+            mismatch.flow.dst_port,
             mismatch.logged_action,
             mismatch.simulated,
             mismatch.decided_by

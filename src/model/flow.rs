@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 ///
 /// For ingress the remote address is `src`, for egress it is `dst`. Ports are 0 for portless
 /// protocols; a TCP/UDP port of 0 matches no rule range (S3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Flow {
     /// Which of the NIC's directions the packet takes.
     pub direction: Direction,
