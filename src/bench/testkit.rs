@@ -88,6 +88,7 @@ pub struct FuzzBytes<'a> {
 }
 
 impl<'a> FuzzBytes<'a> {
+    /// Choices read from `data`, a fuzzer's input, a few bytes per choice.
     pub fn new(data: &'a [u8]) -> FuzzBytes<'a> {
         FuzzBytes { data }
     }
@@ -111,12 +112,16 @@ impl Source for FuzzBytes<'_> {
 /// Port ranges `lo/hi` with `lo` in `lo`, `hi - lo` in `len`, and `hi` at most `max`.
 #[derive(Clone, Copy, Debug)]
 pub struct PortShape {
+    /// The least and greatest first port.
     pub lo: (u16, u16),
+    /// The least and greatest `hi - lo`.
     pub len: (u16, u16),
+    /// The greatest last port.
     pub max: u16,
 }
 
 impl PortShape {
+    /// The shape with these bounds.
     pub const fn new(lo: (u16, u16), len: (u16, u16), max: u16) -> PortShape {
         PortShape { lo, len, max }
     }
@@ -133,23 +138,30 @@ impl PortShape {
 pub struct Pools {
     /// Rule and prefix-list CIDRs (bare addresses included: S8).
     pub v4_nets: &'static [&'static str],
+    /// The same for IPv6.
     pub v6_nets: &'static [&'static str],
     /// NIC addresses, and flow addresses.
     pub v4_hosts: &'static [&'static str],
+    /// The same for IPv6.
     pub v6_hosts: &'static [&'static str],
     /// Rule protocols as the API may write them.
     pub protocols: &'static [&'static str],
+    /// Rules' destination port ranges.
     pub ports: PortShape,
+    /// Rules' source port ranges.
     pub source_ports: PortShape,
     /// At most this many groups (at least one) and rules per group.
     pub max_groups: u64,
+    /// At most this many rules per group.
     pub max_rules: u64,
     /// NICs: `Some(n)` gives exactly `n` NICs, NIC `i` holding host `i` of each family (IPv6
     /// 60 % of the time); `None` gives 0..=4 NICs with 0..=2 IPv4 and 0..=1 IPv6 hosts each.
     pub fixed_nics: Option<usize>,
     /// Flow protocols and destination / source ports.
     pub flow_protocols: &'static [u8],
+    /// Flow destination ports.
     pub flow_dst_ports: &'static [u16],
+    /// Flow source ports are drawn from `0..=flow_max_src_port`.
     pub flow_max_src_port: u16,
 }
 
@@ -498,8 +510,11 @@ pub fn targets(snapshot: &Snapshot) -> Vec<Target> {
 /// the number of targets).
 #[derive(Clone, Debug)]
 pub struct Case {
+    /// The snapshot, in the API's JSON shape.
     pub json: Value,
+    /// The options to evaluate with.
     pub options: EvalOptions,
+    /// Flows, each with the index of its target (modulo the number of targets).
     pub flows: Vec<(usize, Flow)>,
 }
 
