@@ -2,12 +2,12 @@
 //! here, so a rejected call changes nothing), then [`commit`] carries it out, which cannot fail.
 
 use super::error::{err, ApiError};
+use super::ids::IdSource;
 use super::request::{ApiCall, PermissionParams, Request};
 use super::validate::{
     build_rule, check_references, rule_weight, same_rule, RuleContext, MAX_GROUP_RULES,
     MAX_NIC_RULES,
 };
-use super::IdSource;
 use crate::input::ecs::write::{policy_api_name, protocol_api_name};
 use crate::model::{
     DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, NicType,
