@@ -12,7 +12,7 @@
 //! (`SecurityGroupId.N`), CreateNetworkInterface and DeleteNetworkInterface.
 //!
 //! ```
-//! use sgsim::control::Simulator;
+//! use sgsim::control::{ErrorCode, Simulator};
 //! use sgsim::Snapshot;
 //!
 //! let snapshot = Snapshot::from_json_str(r#"{"SecurityGroups": [
@@ -28,7 +28,8 @@
 //!     &SecurityGroupId=sg-web&Permissions.1.IpProtocol=TCP&Permissions.1.PortRange=0/80\
 //!     &Permissions.1.SourceCidrIp=0.0.0.0/0");
 //! let error = answer.error.unwrap();
-//! assert_eq!((error.code, error.http_status), ("InvalidParam.PortRange", 400));
+//! assert_eq!(error.code, ErrorCode::PortRange);
+//! assert_eq!((error.code.as_str(), error.http_status), ("InvalidParam.PortRange", 400));
 //! assert_eq!(sim.snapshot().groups()[0].rules.len(), 1); // unchanged
 //!
 //! let engine = sim.engine(); // evaluate flows against the current state
@@ -46,7 +47,7 @@ mod simulator;
 mod validate;
 
 pub use apply::MAX_GROUPS_PER_NIC;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use ids::utc_timestamp;
 pub use request::{ApiCall, PermissionParams, Request, MAX_PERMISSIONS, PERMISSION_FIELDS};
 pub use simulator::{Answer, Simulator};

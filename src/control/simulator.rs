@@ -1,7 +1,7 @@
 //! The [`Simulator`]: a snapshot and the calls applied to it, each answered as the API answers.
 
 use super::apply;
-use super::error::{err, ApiError};
+use super::error::{ApiError, ErrorCode};
 use super::ids::{system_seconds, utc_timestamp, IdSource};
 use super::request::{ApiCall, Request};
 use crate::model::{ClientTokenRecord, Snapshot};
@@ -32,7 +32,7 @@ impl Answer {
         Answer {
             body: json!({
                 "RequestId": request_id,
-                "Code": error.code,
+                "Code": error.code.as_str(),
                 "Message": error.message,
                 "HttpStatus": error.http_status,
             }),
@@ -117,15 +117,15 @@ impl Simulator {
         if call.region_id.as_deref().is_none_or(str::is_empty) {
             // ModifySecurityGroupPolicy's page documents its own code, misspelling included.
             return Err(match call.request {
-                Request::ModifyPolicy { .. } => err::missing_region_id_policy(),
-                _ => err::missing("RegionId"),
+                Request::ModifyPolicy { .. } => ErrorCode::MissingRegionIdPolicy.error(),
+                _ => ErrorCode::MissingParameter.with("RegionId"),
             });
         }
         let action = call.request.action();
         let fingerprint = call.fingerprint();
         if let Some(token) = &call.client_token {
             if token.is_empty() || token.len() > 64 || !token.is_ascii() {
-                return Err(err::client_token_malformed());
+                return Err(ErrorCode::ClientTokenMalformed.error());
             }
             if let Some(record) = self
                 .snapshot
@@ -136,7 +136,7 @@ impl Simulator {
                 if record.action == action && record.fingerprint == fingerprint {
                     return Ok(record.response.clone());
                 }
-                return Err(err::idempotent_mismatch());
+                return Err(ErrorCode::IdempotentMismatch.error());
             }
         }
 

@@ -3,7 +3,7 @@
 //! parsing; this module adds what requests must obey and snapshots need not (priority 110 is
 //! refused, port ranges are strictly `a/b`, defaults of the request form).
 
-use super::error::{err, ApiError};
+use super::error::{ApiError, ErrorCode};
 use super::request::PermissionParams;
 use crate::input::ecs::{parse_cidr, parse_port_range};
 use crate::model::{
@@ -52,39 +52,43 @@ impl RuleContext<'_> {
 /// [`check_references`].
 pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule, ApiError> {
     let action = Action::parse(p.get("Policy").unwrap_or(""))
-        .ok_or_else(|| err::policy_malformed(&ctx.param("Policy")))?;
+        .ok_or_else(|| ErrorCode::PolicyMalformed.with(&ctx.param("Policy")))?;
     let priority = parse_priority(p.get("Priority").unwrap_or(""), &ctx.param("Priority"))?;
     let protocol_text = p
         .set("IpProtocol")
-        .ok_or_else(|| err::missing(&ctx.param("IpProtocol")))?;
+        .ok_or_else(|| ErrorCode::MissingParameter.with(&ctx.param("IpProtocol")))?;
     let protocol = Protocol::parse(protocol_text)
-        .ok_or_else(|| err::protocol_not_supported(&ctx.param("IpProtocol")))?;
+        .ok_or_else(|| ErrorCode::ProtocolNotSupported.with(&ctx.param("IpProtocol")))?;
     let nic_type_given = NicType::parse(p.get("NicType").unwrap_or(""))
-        .ok_or_else(|| err::nic_type_not_supported(&ctx.param("NicType")))?;
+        .ok_or_else(|| ErrorCode::NicTypeNotSupported.with(&ctx.param("NicType")))?;
 
     // Addresses: all four CIDR fields are parsed first.
-    let source_v4 = cidr(p, "SourceCidrIp", Family::V4, err::source_cidr_malformed)?;
-    let source_v6 = cidr(p, "Ipv6SourceCidrIp", Family::V6, || {
-        err::ipv6_source_invalid(&ctx.param("Ipv6SourceCidrIp"))
+    let source_v4 = cidr(p, "SourceCidrIp", Family::V4, || {
+        ErrorCode::SourceCidrMalformed.error()
     })?;
-    let dest_v4 = cidr(p, "DestCidrIp", Family::V4, err::dest_cidr_malformed)?;
+    let source_v6 = cidr(p, "Ipv6SourceCidrIp", Family::V6, || {
+        ErrorCode::Ipv6SourceInvalid.with(&ctx.param("Ipv6SourceCidrIp"))
+    })?;
+    let dest_v4 = cidr(p, "DestCidrIp", Family::V4, || {
+        ErrorCode::DestCidrMalformed.error()
+    })?;
     let dest_v6 = cidr(p, "Ipv6DestCidrIp", Family::V6, || {
-        err::ipv6_dest_invalid(&ctx.param("Ipv6DestCidrIp"))
+        ErrorCode::Ipv6DestInvalid.with(&ctx.param("Ipv6DestCidrIp"))
     })?;
     if source_v4.is_some() && source_v6.is_some() {
-        return Err(err::source_ip_both(&ctx.where_()));
+        return Err(ErrorCode::SourceIpBoth.with(&ctx.where_()));
     }
     if dest_v4.is_some() && dest_v6.is_some() {
-        return Err(err::dest_ip_both(&ctx.where_()));
+        return Err(ErrorCode::DestIpBoth.with(&ctx.where_()));
     }
     let source = source_v4.or(source_v6);
     let dest = dest_v4.or(dest_v6);
     if let (Some(s), Some(d)) = (source, dest) {
         if Family::of_net(&s) != Family::of_net(&d) {
-            return Err(err::family_conflict());
+            return Err(ErrorCode::FamilyConflict.error());
         }
         if s == d {
-            return Err(err::same_source_dest());
+            return Err(ErrorCode::SameSourceDest.error());
         }
     }
     let (remote_cidr, local, group, list) = match ctx.direction {
@@ -107,8 +111,8 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
         (None, None, Some(l)) => RemoteObject::PrefixList(l.to_string()),
         (None, None, None) => {
             return Err(match ctx.direction {
-                Direction::Ingress => err::missing_source(&ctx.where_()),
-                Direction::Egress => err::missing_dest(&ctx.where_()),
+                Direction::Ingress => ErrorCode::MissingSource.with(&ctx.where_()),
+                Direction::Egress => ErrorCode::MissingDest.with(&ctx.where_()),
             })
         }
     };
@@ -121,10 +125,10 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     for family in families {
         match (protocol, family) {
             (Protocol::Number(proto::ICMP), Family::V6) => {
-                return Err(err::v4_protocol_v6_address())
+                return Err(ErrorCode::V4ProtocolV6Address.error())
             }
             (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                return Err(err::v6_protocol_v4_address())
+                return Err(ErrorCode::V6ProtocolV4Address.error())
             }
             _ => {}
         }
@@ -137,27 +141,21 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
         if is_any_ports(port_text) {
             match list_id {
                 Some(id) => DestPorts::List(id.to_string()),
-                None if port_text.is_empty() => {
-                    return Err(ApiError::new(
-                        "InvalidPortRange.Malformed",
-                        400,
-                        "The specified parameter PortRange must set.",
-                    ))
-                }
-                None => return Err(err::port_range(&ctx.param("PortRange"))),
+                None if port_text.is_empty() => return Err(ErrorCode::PortRangeMissing.error()),
+                None => return Err(ErrorCode::PortRange.with(&ctx.param("PortRange"))),
             }
         } else {
             DestPorts::Range(
                 strict_port_range(port_text)
-                    .ok_or_else(|| err::port_range(&ctx.param("PortRange")))?,
+                    .ok_or_else(|| ErrorCode::PortRange.with(&ctx.param("PortRange")))?,
             )
         }
     } else {
         if !is_any_ports(port_text) {
-            return Err(err::port_range(&ctx.param("PortRange")));
+            return Err(ErrorCode::PortRange.with(&ctx.param("PortRange")));
         }
         if list_id.is_some() {
-            return Err(err::protocol_no_port_list());
+            return Err(ErrorCode::ProtocolNoPortList.error());
         }
         DestPorts::Any
     };
@@ -167,15 +165,15 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     } else if protocol.has_ports() {
         Some(
             strict_port_range(source_port_text)
-                .ok_or_else(|| err::port_range(&ctx.param("SourcePortRange")))?,
+                .ok_or_else(|| ErrorCode::PortRange.with(&ctx.param("SourcePortRange")))?,
         )
     } else {
-        return Err(err::port_range(&ctx.param("SourcePortRange")));
+        return Err(ErrorCode::PortRange.with(&ctx.param("SourcePortRange")));
     };
 
     let description = p.get("Description").unwrap_or("").to_string();
     if description.chars().count() > MAX_RULE_DESCRIPTION {
-        return Err(err::description_malformed(&ctx.param("Description")));
+        return Err(ErrorCode::DescriptionMalformed.with(&ctx.param("Description")));
     }
 
     // NicType: VPC groups are intranet only; group references are intranet only; a classic
@@ -190,12 +188,12 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     if nic_type == NicType::Internet {
         if let RemoteObject::Group(_) = remote {
             return Err(match ctx.direction {
-                Direction::Ingress => err::source_group_nic_type(),
-                Direction::Egress => err::dest_group_nic_type(),
+                Direction::Ingress => ErrorCode::SourceGroupNicType.error(),
+                Direction::Egress => ErrorCode::DestGroupNicType.error(),
             });
         }
         if !ctx.group.is_classic() {
-            return Err(err::nic_type_mismatch());
+            return Err(ErrorCode::NicTypeMismatch.error());
         }
     }
 
@@ -203,7 +201,7 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     if ctx.group.kind == GroupKind::Enterprise
         && (action == Action::Drop || matches!(remote, RemoteObject::Group(_)))
     {
-        return Err(err::enterprise_attribute());
+        return Err(ErrorCode::EnterpriseAttribute.error());
     }
 
     Ok(Rule {
@@ -230,55 +228,55 @@ pub(crate) fn check_references(ctx: &RuleContext, rule: &Rule) -> Result<(), Api
             let ingress = ctx.direction == Direction::Ingress;
             if *id == group.id {
                 return Err(if ingress {
-                    err::source_group_self()
+                    ErrorCode::SourceGroupSelf.error()
                 } else {
-                    err::dest_group_self()
+                    ErrorCode::DestGroupSelf.error()
                 });
             }
             let Some(index) = ctx.snapshot.group_index(id) else {
                 return Err(if ingress {
-                    err::source_group_not_found()
+                    ErrorCode::SourceGroupNotFound.error()
                 } else {
-                    err::dest_group_not_found()
+                    ErrorCode::DestGroupNotFound.error()
                 });
             };
             let other = ctx.snapshot.group(index);
             if other.kind == GroupKind::Enterprise {
-                return Err(err::authorize_to_enterprise());
+                return Err(ErrorCode::AuthorizeToEnterprise.error());
             }
             if other.is_classic() != group.is_classic() {
                 return Err(if ingress {
-                    err::source_network_type_mismatch()
+                    ErrorCode::SourceNetworkTypeMismatch.error()
                 } else {
-                    err::dest_network_type_conflict()
+                    ErrorCode::DestNetworkTypeConflict.error()
                 });
             }
             if other.vpc_id != group.vpc_id {
                 return Err(if ingress {
-                    err::source_group_vpc_mismatch()
+                    ErrorCode::SourceGroupVpcMismatch.error()
                 } else {
-                    err::dest_group_vpc_mismatch()
+                    ErrorCode::DestGroupVpcMismatch.error()
                 });
             }
         }
         RemoteObject::PrefixList(id) => {
             if group.is_classic() {
-                return Err(err::classic_prefix_list());
+                return Err(ErrorCode::ClassicPrefixList.error());
             }
             let list = ctx
                 .snapshot
                 .prefix_list(id)
-                .ok_or_else(err::prefix_list_not_found)?;
+                .ok_or_else(|| ErrorCode::PrefixListNotFound.error())?;
             if rule
                 .local
                 .is_some_and(|local| Family::of_net(&local) != list.family)
             {
-                return Err(err::prefix_list_family_mismatch());
+                return Err(ErrorCode::PrefixListFamilyMismatch.error());
             }
             match (rule.protocol, list.family) {
                 (Protocol::Number(proto::ICMP), Family::V6)
                 | (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                    return Err(err::protocol_family_mismatch())
+                    return Err(ErrorCode::ProtocolFamilyMismatch.error())
                 }
                 _ => {}
             }
@@ -287,7 +285,7 @@ pub(crate) fn check_references(ctx: &RuleContext, rule: &Rule) -> Result<(), Api
     }
     if let DestPorts::List(id) = &rule.dest_ports {
         if ctx.snapshot.port_list(id).is_none() {
-            return Err(err::port_list_not_found());
+            return Err(ErrorCode::PortListNotFound.error());
         }
     }
     Ok(())
@@ -326,11 +324,11 @@ fn parse_priority(text: &str, param: &str) -> Result<u8, ApiError> {
     }
     let digits = text.strip_prefix('-').unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err::priority_malformed());
+        return Err(ErrorCode::PriorityMalformed.error());
     }
     match text.parse::<i64>() {
         Ok(n) if (1..=100).contains(&n) => Ok(n as u8),
-        _ => Err(err::priority_not_supported(param)),
+        _ => Err(ErrorCode::PriorityNotSupported.with(param)),
     }
 }
 
