@@ -64,6 +64,7 @@ pub struct PermissionParams {
 }
 
 impl PermissionParams {
+    /// No parameters.
     pub fn new() -> PermissionParams {
         PermissionParams::default()
     }
@@ -75,6 +76,8 @@ impl PermissionParams {
         self
     }
 
+    /// Sets a parameter. Names outside [`PERMISSION_FIELDS`] are ignored, as the API ignores
+    /// unknown parameters.
     pub fn insert(&mut self, name: &str, value: String) {
         if PERMISSION_FIELDS.contains(&name) {
             self.fields.insert(name.to_string(), value);
@@ -91,10 +94,12 @@ impl PermissionParams {
         self.get(name).filter(|v| !v.is_empty())
     }
 
+    /// Whether no parameter is present.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
+    /// The present parameters, `(name, value)`, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -109,58 +114,90 @@ impl PermissionParams {
 pub enum Request {
     /// AuthorizeSecurityGroup (ingress) / AuthorizeSecurityGroupEgress.
     Authorize {
+        /// Ingress for AuthorizeSecurityGroup, egress for AuthorizeSecurityGroupEgress.
         direction: Direction,
+        /// `SecurityGroupId`: the group the rules go into.
         group_id: String,
+        /// `Permissions.N` (or the top-level rule parameters as one permission).
         permissions: Vec<PermissionParams>,
     },
     /// RevokeSecurityGroup / RevokeSecurityGroupEgress: by rule ids, or by fields (S18).
     Revoke {
+        /// Ingress for RevokeSecurityGroup, egress for RevokeSecurityGroupEgress.
         direction: Direction,
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `SecurityGroupRuleId.N`; empty when revoking by fields.
         rule_ids: Vec<String>,
+        /// `Permissions.N` (or the top-level rule parameters); empty when revoking by id.
         permissions: Vec<PermissionParams>,
     },
     /// ModifySecurityGroupRule / ModifySecurityGroupEgressRule: by rule id (S20), or without one
     /// the legacy form that finds the rule by its fields and changes its priority and description.
     ModifyRule {
+        /// Ingress for ModifySecurityGroupRule, egress for ModifySecurityGroupEgressRule.
         direction: Direction,
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `SecurityGroupRuleId`; `None` is the legacy form.
         rule_id: Option<String>,
+        /// The top-level rule parameters sent: only these are changed.
         params: PermissionParams,
     },
     /// ModifySecurityGroupPolicy.
     ModifyPolicy {
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `InnerAccessPolicy` as given (`Accept` or `Drop`, any case).
         inner_access_policy: String,
     },
     /// CreateSecurityGroup. Empty strings mean not given.
     CreateGroup {
+        /// `VpcId`; empty makes a classic-network group.
         vpc_id: String,
+        /// `SecurityGroupName`.
         name: String,
+        /// `Description`.
         description: String,
+        /// `SecurityGroupType`: `normal` (default) or `enterprise`.
         group_type: String,
     },
     /// DeleteSecurityGroup.
-    DeleteGroup { group_id: String },
+    DeleteGroup {
+        /// `SecurityGroupId`.
+        group_id: String,
+    },
     /// ModifyNetworkInterfaceAttribute: `SecurityGroupId.N` replaces the NIC's groups (`None`:
     /// the call changes no groups).
     ModifyNic {
+        /// `NetworkInterfaceId`.
         nic_id: String,
+        /// `SecurityGroupId.N`: the NIC's new group list.
         group_ids: Option<Vec<String>>,
     },
     /// CreateNetworkInterface: a NIC in the groups' VPC with the given addresses. The simulator
     /// cannot allocate addresses, so `PrimaryIpAddress` is required.
     CreateNic {
+        /// `VSwitchId` (kept, not checked: VSwitches are not in the model).
         vswitch_id: String,
+        /// `SecurityGroupId` and `SecurityGroupIds.N`, in order.
         group_ids: Vec<String>,
+        /// `PrimaryIpAddress`.
         primary_ip: String,
+        /// `PrivateIpAddress.N`.
         secondary_ips: Vec<String>,
+        /// `Ipv6Address.N`.
         ipv6_addresses: Vec<String>,
+        /// `NetworkInterfaceName`.
         name: String,
+        /// `Description`.
         description: String,
     },
     /// DeleteNetworkInterface.
-    DeleteNic { nic_id: String },
+    DeleteNic {
+        /// `NetworkInterfaceId`.
+        nic_id: String,
+    },
 }
 
 impl Request {
@@ -199,6 +236,7 @@ pub struct ApiCall {
     pub region_id: Option<String>,
     /// `ClientToken`, for idempotent retries.
     pub client_token: Option<String>,
+    /// The action and its own parameters.
     pub request: Request,
 }
 

@@ -19,6 +19,7 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Whether the call was accepted.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
     }
@@ -75,10 +76,12 @@ impl Simulator {
         self.clock = unix_seconds;
     }
 
+    /// The current state.
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
     }
 
+    /// The current state, taken out of the simulator.
     pub fn into_snapshot(self) -> Snapshot {
         self.snapshot
     }
