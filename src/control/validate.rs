@@ -1,16 +1,16 @@
 //! One permission's parameters → a validated [`Rule`], with the API's error for the first thing
-//! wrong. The loader's parsers (`parse_cidr`, `parse_port_range`, `Protocol::parse`, …) do the
-//! parsing; this module adds what requests must obey and snapshots need not (priority 110 is
-//! refused, port ranges are strictly `a/b`, defaults of the request form).
+//! wrong. The checks a stored rule shares (CIDRs, remote-object precedence, ports, ICMP
+//! families) are `model::rule_check`'s, which the loader uses too; this module orders them as
+//! the API does, maps their errors to API codes, and adds what only requests obey (the group's
+//! NicType and enterprise restrictions, defaults of the request form).
 
 use super::error::{ApiError, ErrorCode};
 use super::request::PermissionParams;
-use crate::input::ecs::{parse_cidr, parse_port_range};
+use crate::model::rule_check::{self, RuleCheckError, Strictness};
 use crate::model::{
-    proto, Action, DestPorts, Direction, Family, GroupKind, NicType, PortRange, Protocol,
-    RemoteObject, Rule, SecurityGroup, Snapshot,
+    Action, DestPorts, Direction, Family, GroupKind, NicType, Protocol, RemoteObject, Rule,
+    SecurityGroup, Snapshot,
 };
-use ipnet::IpNet;
 
 /// Longest rule description, in characters.
 pub const MAX_RULE_DESCRIPTION: usize = 512;
@@ -49,11 +49,16 @@ impl RuleContext<'_> {
 
 /// Builds the rule a permission describes (id and create time empty), checking every value's
 /// format and the group's own restrictions; references to other objects are checked by
-/// [`check_references`].
+/// [`check_references`]. The shared checks are `model::rule_check`'s, taken as strictly as the
+/// API ([`Strictness::Request`]); this function orders them as the API does and gives its codes.
 pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule, ApiError> {
     let action = Action::parse(p.get("Policy").unwrap_or(""))
         .ok_or_else(|| ErrorCode::PolicyMalformed.with(&ctx.param("Policy")))?;
-    let priority = parse_priority(p.get("Priority").unwrap_or(""), &ctx.param("Priority"))?;
+    let priority = rule_check::parse_priority(p.get("Priority").unwrap_or(""), Strictness::Request)
+        .map_err(|err| match err {
+            RuleCheckError::PriorityNotInteger => ErrorCode::PriorityMalformed.error(),
+            _ => ErrorCode::PriorityNotSupported.with(&ctx.param("Priority")),
+        })?;
     let protocol_text = p
         .set("IpProtocol")
         .ok_or_else(|| ErrorCode::MissingParameter.with(&ctx.param("IpProtocol")))?;
@@ -62,34 +67,38 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     let nic_type_given = NicType::parse(p.get("NicType").unwrap_or(""))
         .ok_or_else(|| ErrorCode::NicTypeNotSupported.with(&ctx.param("NicType")))?;
 
-    // Addresses: all four CIDR fields are parsed first.
-    let source_v4 = cidr(p, "SourceCidrIp", Family::V4, || {
-        ErrorCode::SourceCidrMalformed.error()
-    })?;
-    let source_v6 = cidr(p, "Ipv6SourceCidrIp", Family::V6, || {
-        ErrorCode::Ipv6SourceInvalid.with(&ctx.param("Ipv6SourceCidrIp"))
-    })?;
-    let dest_v4 = cidr(p, "DestCidrIp", Family::V4, || {
-        ErrorCode::DestCidrMalformed.error()
-    })?;
-    let dest_v6 = cidr(p, "Ipv6DestCidrIp", Family::V6, || {
-        ErrorCode::Ipv6DestInvalid.with(&ctx.param("Ipv6DestCidrIp"))
-    })?;
-    if source_v4.is_some() && source_v6.is_some() {
-        return Err(ErrorCode::SourceIpBoth.with(&ctx.where_()));
-    }
-    if dest_v4.is_some() && dest_v6.is_some() {
-        return Err(ErrorCode::DestIpBoth.with(&ctx.where_()));
-    }
-    let source = source_v4.or(source_v6);
-    let dest = dest_v4.or(dest_v6);
-    if let (Some(s), Some(d)) = (source, dest) {
-        if Family::of_net(&s) != Family::of_net(&d) {
-            return Err(ErrorCode::FamilyConflict.error());
-        }
-        if s == d {
-            return Err(ErrorCode::SameSourceDest.error());
-        }
+    // Addresses: all four CIDR fields are parsed first; a malformed value and one of the other
+    // family are both the field's "malformed" error.
+    let cidr = |field: &str, family: Family, malformed: ApiError| {
+        rule_check::cidr_field(p.set(field), family).map_err(|_| malformed)
+    };
+    let source_v4 = cidr(
+        "SourceCidrIp",
+        Family::V4,
+        ErrorCode::SourceCidrMalformed.error(),
+    )?;
+    let source_v6 = cidr(
+        "Ipv6SourceCidrIp",
+        Family::V6,
+        ErrorCode::Ipv6SourceInvalid.with(&ctx.param("Ipv6SourceCidrIp")),
+    )?;
+    let dest_v4 = cidr(
+        "DestCidrIp",
+        Family::V4,
+        ErrorCode::DestCidrMalformed.error(),
+    )?;
+    let dest_v6 = cidr(
+        "Ipv6DestCidrIp",
+        Family::V6,
+        ErrorCode::Ipv6DestInvalid.with(&ctx.param("Ipv6DestCidrIp")),
+    )?;
+    let source = rule_check::one_per_side(source_v4, source_v6)
+        .map_err(|_| ErrorCode::SourceIpBoth.with(&ctx.where_()))?;
+    let dest = rule_check::one_per_side(dest_v4, dest_v6)
+        .map_err(|_| ErrorCode::DestIpBoth.with(&ctx.where_()))?;
+    rule_check::check_families(source, dest).map_err(|_| ErrorCode::FamilyConflict.error())?;
+    if source.is_some() && source == dest {
+        return Err(ErrorCode::SameSourceDest.error());
     }
     let (remote_cidr, local, group, list) = match ctx.direction {
         Direction::Ingress => (
@@ -105,71 +114,41 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
             p.set("DestPrefixListId"),
         ),
     };
-    let remote = match (remote_cidr, group, list) {
-        (Some(net), _, _) => RemoteObject::Cidr(net),
-        (None, Some(g), _) => RemoteObject::Group(g.to_string()),
-        (None, None, Some(l)) => RemoteObject::PrefixList(l.to_string()),
-        (None, None, None) => {
-            return Err(match ctx.direction {
-                Direction::Ingress => ErrorCode::MissingSource.with(&ctx.where_()),
-                Direction::Egress => ErrorCode::MissingDest.with(&ctx.where_()),
-            })
-        }
-    };
+    let remote =
+        rule_check::remote_object(remote_cidr, group, list).map_err(|_| match ctx.direction {
+            Direction::Ingress => ErrorCode::MissingSource.with(&ctx.where_()),
+            Direction::Egress => ErrorCode::MissingDest.with(&ctx.where_()),
+        })?;
 
     // icmp is IPv4 only, icmpv6 IPv6 only (S5).
-    let families = [source, dest]
-        .into_iter()
-        .flatten()
-        .map(|n| Family::of_net(&n));
-    for family in families {
-        match (protocol, family) {
-            (Protocol::Number(proto::ICMP), Family::V6) => {
-                return Err(ErrorCode::V4ProtocolV6Address.error())
-            }
-            (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                return Err(ErrorCode::V6ProtocolV4Address.error())
-            }
-            _ => {}
+    rule_check::check_protocol_family(protocol, source.into_iter().chain(dest)).map_err(|err| {
+        match err {
+            RuleCheckError::ProtocolFamily {
+                wanted: Family::V4, ..
+            } => ErrorCode::V4ProtocolV6Address.error(),
+            _ => ErrorCode::V6ProtocolV4Address.error(),
         }
-    }
+    })?;
 
     // Ports (S2).
     let port_text = p.get("PortRange").unwrap_or("");
-    let list_id = p.set("PortRangeListId");
-    let dest_ports = if protocol.has_ports() {
-        if is_any_ports(port_text) {
-            match list_id {
-                Some(id) => DestPorts::List(id.to_string()),
-                None if port_text.is_empty() => return Err(ErrorCode::PortRangeMissing.error()),
-                None => return Err(ErrorCode::PortRange.with(&ctx.param("PortRange"))),
-            }
-        } else {
-            DestPorts::Range(
-                strict_port_range(port_text)
-                    .ok_or_else(|| ErrorCode::PortRange.with(&ctx.param("PortRange")))?,
-            )
-        }
-    } else {
-        if !is_any_ports(port_text) {
-            return Err(ErrorCode::PortRange.with(&ctx.param("PortRange")));
-        }
-        if list_id.is_some() {
-            return Err(ErrorCode::ProtocolNoPortList.error());
-        }
-        DestPorts::Any
-    };
-    let source_port_text = p.get("SourcePortRange").unwrap_or("");
-    let source_ports = if is_any_ports(source_port_text) {
-        None
-    } else if protocol.has_ports() {
-        Some(
-            strict_port_range(source_port_text)
-                .ok_or_else(|| ErrorCode::PortRange.with(&ctx.param("SourcePortRange")))?,
-        )
-    } else {
-        return Err(ErrorCode::PortRange.with(&ctx.param("SourcePortRange")));
-    };
+    let dest_ports = rule_check::dest_ports(
+        protocol,
+        port_text,
+        p.set("PortRangeListId"),
+        Strictness::Request,
+    )
+    .map_err(|err| match err {
+        RuleCheckError::PortsMissing if port_text.is_empty() => ErrorCode::PortRangeMissing.error(),
+        RuleCheckError::ListOnPortless => ErrorCode::ProtocolNoPortList.error(),
+        _ => ErrorCode::PortRange.with(&ctx.param("PortRange")),
+    })?;
+    let source_ports = rule_check::source_ports(
+        protocol,
+        p.get("SourcePortRange").unwrap_or(""),
+        Strictness::Request,
+    )
+    .map_err(|_| ErrorCode::PortRange.with(&ctx.param("SourcePortRange")))?;
 
     let description = p.get("Description").unwrap_or("").to_string();
     if description.chars().count() > MAX_RULE_DESCRIPTION {
@@ -204,20 +183,12 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
         return Err(ErrorCode::EnterpriseAttribute.error());
     }
 
-    Ok(Rule {
-        id: String::new(),
-        direction: ctx.direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports,
-        remote,
-        local,
-        nic_type,
-        description,
-        create_time: String::new(),
-    })
+    Ok(Rule::new(ctx.direction, action, protocol, remote)
+        .with_priority(priority)
+        .with_ports(dest_ports, source_ports)
+        .with_local(local)
+        .with_nic_type(nic_type)
+        .with_description(description))
 }
 
 /// Checks what a rule references: groups (S6, S19), prefix lists and port lists (S7).
@@ -273,12 +244,8 @@ pub(crate) fn check_references(ctx: &RuleContext, rule: &Rule) -> Result<(), Api
             {
                 return Err(ErrorCode::PrefixListFamilyMismatch.error());
             }
-            match (rule.protocol, list.family) {
-                (Protocol::Number(proto::ICMP), Family::V6)
-                | (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                    return Err(ErrorCode::ProtocolFamilyMismatch.error())
-                }
-                _ => {}
+            if rule_check::protocol_family(rule.protocol).is_some_and(|f| f != list.family) {
+                return Err(ErrorCode::ProtocolFamilyMismatch.error());
             }
         }
         RemoteObject::Cidr(_) => {}
@@ -315,48 +282,4 @@ pub(crate) fn rule_weight(snapshot: &Snapshot, rule: &Rule) -> u64 {
         _ => 1,
     };
     u64::from(prefix.max(1)) * u64::from(ports.max(1))
-}
-
-/// Priority in a request: an integer 1..=100. 110, legal in old snapshots, is refused here.
-fn parse_priority(text: &str, param: &str) -> Result<u8, ApiError> {
-    if text.is_empty() {
-        return Ok(1);
-    }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ErrorCode::PriorityMalformed.error());
-    }
-    match text.parse::<i64>() {
-        Ok(n) if (1..=100).contains(&n) => Ok(n as u8),
-        _ => Err(ErrorCode::PriorityNotSupported.with(param)),
-    }
-}
-
-fn is_any_ports(text: &str) -> bool {
-    text.is_empty() || text == "-1/-1"
-}
-
-/// `a/b` of plain digits, then the loader's range rules (S2).
-fn strict_port_range(text: &str) -> Option<PortRange> {
-    let (lo, hi) = text.split_once('/')?;
-    let plain = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
-    if !plain(lo) || !plain(hi) {
-        return None;
-    }
-    parse_port_range(text).ok()
-}
-
-fn cidr(
-    p: &PermissionParams,
-    field: &str,
-    family: Family,
-    malformed: impl FnOnce() -> ApiError,
-) -> Result<Option<IpNet>, ApiError> {
-    let Some(text) = p.set(field) else {
-        return Ok(None);
-    };
-    match parse_cidr(text) {
-        Some(net) if Family::of_net(&net) == family => Ok(Some(net)),
-        _ => Err(malformed()),
-    }
 }
