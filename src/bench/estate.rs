@@ -28,7 +28,7 @@
 
 use crate::model::{
     proto, Action, DestPorts, Direction, Flow, GroupIndex, GroupKind, InnerAccessPolicy, Nic,
-    NicType, PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
+    PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
 };
 use crate::rng::Rng;
 use crate::Query;
@@ -342,20 +342,10 @@ fn random_rule(rng: &mut Rng, shape: &EstateShape, id: String) -> Rule {
     } else {
         DestPorts::Any
     };
-    Rule {
-        id,
-        direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports: None,
-        remote,
-        local: None,
-        nic_type: NicType::Intranet,
-        description: String::new(),
-        create_time: String::new(),
-    }
+    Rule::new(direction, action, protocol, remote)
+        .with_id(id)
+        .with_priority(priority)
+        .with_ports(dest_ports, None)
 }
 
 fn random_query(rng: &mut Rng, snapshot: &Snapshot, shape: &EstateShape) -> Query {

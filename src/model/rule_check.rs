@@ -258,11 +258,12 @@ mod tests {
 
     #[test]
     fn priority_by_strictness() {
-        let cases: &[(
-            &str,
+        type Case = (
+            &'static str,
             Result<Priority, RuleCheckError>,
             Result<Priority, RuleCheckError>,
-        )] = &[
+        );
+        let cases: &[Case] = &[
             ("", Ok(1), Ok(1)),
             ("100", Ok(100), Ok(100)),
             ("110", Ok(110), Err(RuleCheckError::PriorityOutOfRange(110))),
