@@ -341,101 +341,63 @@ fn scenario_builds_a_network_from_nothing() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    let https = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "443",
-    ]);
+    // A TCP flow from `src` to web's NIC on `dport`.
+    let tcp_in = |src: &str, dport: &str| {
+        check(&[
+            "--nic",
+            &web_nic,
+            "--direction",
+            "ingress",
+            "--protocol",
+            "tcp",
+            "--src",
+            src,
+            "--dport",
+            dport,
+        ])
+    };
+    // A TCP connection between two NICs.
+    let tcp_between = |from: &str, to: &str, src: &str, dst: &str, dport: &str| {
+        check(&[
+            "--from",
+            from,
+            "--to",
+            to,
+            "--protocol",
+            "tcp",
+            "--src",
+            src,
+            "--dst",
+            dst,
+            "--dport",
+            dport,
+        ])
+    };
+    let https = tcp_in("203.0.113.9", "443");
     assert_eq!(
         (https["verdict"].as_str(), https["reason"].as_str()),
         (Some("accept"), Some("rule"))
     );
-    let https6 = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "2001:db8::1",
-        "--dport",
-        "443",
-    ]);
+    let https6 = tcp_in("2001:db8::1", "443");
     assert_eq!(https6["verdict"], "accept");
-    let ssh = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "22",
-    ]);
+    let ssh = tcp_in("203.0.113.9", "22");
     assert_eq!(
         (ssh["verdict"].as_str(), ssh["reason"].as_str()),
         (Some("drop"), Some("rule"))
     );
     // web → db on 5432 through the group reference; the db group drops egress but connections
     // are judged on web's egress (accepted by default) and db's ingress.
-    let pg = check(&[
-        "--from",
-        &web_nic,
-        "--to",
-        &db_nic,
-        "--protocol",
-        "tcp",
-        "--src",
-        "10.0.1.10",
-        "--dst",
-        "10.0.2.10",
-        "--dport",
-        "5432",
-    ]);
+    let pg = tcp_between(&web_nic, &db_nic, "10.0.1.10", "10.0.2.10", "5432");
     assert_eq!(pg["verdict"], "accept", "{pg}");
     // db1 → db2: inner access is Drop, and db's egress drops everything.
-    let inner = check(&[
-        "--from",
-        &db_nic,
-        "--to",
-        &db2_nic,
-        "--protocol",
-        "tcp",
-        "--src",
-        "10.0.2.10",
-        "--dst",
-        "10.0.2.20",
-        "--dport",
-        "5432",
-    ]);
+    let inner = tcp_between(&db_nic, &db2_nic, "10.0.2.10", "10.0.2.20", "5432");
     assert_eq!(inner["verdict"], "drop", "{inner}");
 
     // Detach web's group from its NIC into db's: now 443 falls to the default.
     apply(&format!(
         "Action=ModifyNetworkInterfaceAttribute&{r}&NetworkInterfaceId={web_nic}&SecurityGroupId.1={db}"
     ));
-    let https = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "443",
-    ]);
+    let https = tcp_in("203.0.113.9", "443");
     assert_eq!(
         (https["verdict"].as_str(), https["reason"].as_str()),
         (Some("drop"), Some("default"))

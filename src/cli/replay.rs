@@ -422,24 +422,7 @@ fn time(seconds: Option<u64>) -> String {
     let Some(seconds) = seconds else {
         return "-".to_string();
     };
-    // Days to a civil date (Howard Hinnant's algorithm), to avoid a date crate for one line.
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
+    sgsim::control::utc_timestamp(i64::try_from(seconds).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
