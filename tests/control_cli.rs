@@ -64,21 +64,12 @@ fn applies_in_place_and_prints_the_answer() {
     assert_eq!(answers.len(), 1);
     assert!(answers[0]["RequestId"].is_string());
     // The file loads again and the new rule decides.
-    let check = run(&[
-        "check",
-        path,
-        "--nic",
-        "eni-web1",
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "8443",
-        "--json",
-    ]);
+    let mut args = vec!["check", path];
+    args.extend(
+        "--nic eni-web1 --direction ingress --protocol tcp --src 203.0.113.9 --dport 8443 --json"
+            .split(' '),
+    );
+    let check = run(&args);
     let verdict: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(verdict["verdict"], "accept");
     assert!(verdict["rule_id"].as_str().unwrap().starts_with("sgr-"));
@@ -341,37 +332,19 @@ fn scenario_builds_a_network_from_nothing() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
+    // Words split on spaces: the flags read as one line.
+    let check_words = |words: String| check(&words.split(' ').collect::<Vec<_>>());
     // A TCP flow from `src` to web's NIC on `dport`.
     let tcp_in = |src: &str, dport: &str| {
-        check(&[
-            "--nic",
-            &web_nic,
-            "--direction",
-            "ingress",
-            "--protocol",
-            "tcp",
-            "--src",
-            src,
-            "--dport",
-            dport,
-        ])
+        check_words(format!(
+            "--nic {web_nic} --direction ingress --protocol tcp --src {src} --dport {dport}"
+        ))
     };
     // A TCP connection between two NICs.
     let tcp_between = |from: &str, to: &str, src: &str, dst: &str, dport: &str| {
-        check(&[
-            "--from",
-            from,
-            "--to",
-            to,
-            "--protocol",
-            "tcp",
-            "--src",
-            src,
-            "--dst",
-            dst,
-            "--dport",
-            dport,
-        ])
+        check_words(format!(
+            "--from {from} --to {to} --protocol tcp --src {src} --dst {dst} --dport {dport}"
+        ))
     };
     let https = tcp_in("203.0.113.9", "443");
     assert_eq!(
