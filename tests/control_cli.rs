@@ -152,20 +152,18 @@ fn several_requests_apply_in_order_and_stop_at_the_first_rejection() {
 #[test]
 fn request_from_stdin() {
     let (_dir, snapshot) = workspace();
-    let mut child = sgsim()
+    // stdin is a file holding the request, as in `sgsim apply snap.json - < request.json`.
+    let request = snapshot.with_file_name("request.json");
+    fs::write(
+        &request,
+        r#"{"Action": "ModifySecurityGroupPolicy", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-web", "InnerAccessPolicy": "Drop"}"#,
+    )
+    .unwrap();
+    let out = sgsim()
         .args(["apply", snapshot.to_str().unwrap(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+        .stdin(Stdio::from(fs::File::open(&request).unwrap()))
+        .output()
         .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"Action": "ModifySecurityGroupPolicy", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-web", "InnerAccessPolicy": "Drop"}"#)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let written: Value = serde_json::from_slice(&fs::read(&snapshot).unwrap()).unwrap();
     assert_eq!(written["SecurityGroups"][0]["InnerAccessPolicy"], "Drop");
