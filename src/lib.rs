@@ -65,6 +65,8 @@
 
 // Only `compile::kernel` (the AVX-512 lookup step) may use `unsafe`; it says why there.
 #![deny(unsafe_code)]
+// Every public item says what it is; CI runs clippy with `-D warnings`, so this is enforced.
+#![warn(missing_docs)]
 
 pub mod analysis;
 #[cfg(feature = "bench")]
@@ -76,7 +78,7 @@ pub mod input;
 pub mod model;
 pub mod rng;
 
-pub use control::{Answer, ApiCall, ApiError, Simulator};
+pub use control::{Answer, ApiCall, ApiError, ErrorCode, Simulator};
 pub use eval::{ConnectionVerdict, Engine, EngineBuilder};
 pub use input::ecs::LoadError;
 pub use model::Query;

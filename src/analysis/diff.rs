@@ -12,7 +12,7 @@ use super::region::{FlowBox, Region};
 use super::{
     flow_of, preferred_for, Decider, DecisionList, DirectionLists, FamilyKey, RegionText, Witness,
 };
-use crate::model::{Action, Direction, Flow, Snapshot, Target};
+use crate::model::{Action, Direction, Flow, Snapshot, Target, TargetError, Verdict};
 use crate::Engine;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -330,33 +330,78 @@ pub struct FlowFlip {
     pub after: String,
 }
 
+/// One flow checked against both engines: its target in each and both verdicts.
+#[derive(Clone, Debug)]
+pub struct FlowVerdicts {
+    /// The flow's target in the old engine's snapshot.
+    pub old_target: Target,
+    /// The flow's target in the new engine's snapshot.
+    pub new_target: Target,
+    /// The verdict before the change.
+    pub before: Verdict,
+    /// The verdict after the change.
+    pub after: Verdict,
+}
+
+impl FlowVerdicts {
+    /// Whether the change flips the flow's verdict (accept/drop).
+    pub fn flipped(&self) -> bool {
+        self.before.action != self.after.action
+    }
+}
+
+/// Which snapshot lacks a flow's target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MissingTarget {
+    /// The old snapshot, with the reason `Engine::target` gives.
+    Before(TargetError),
+    /// The new snapshot, with the reason `Engine::target` gives.
+    After(TargetError),
+}
+
+/// Checks one flow against both engines: the core of [`flipped_flows`] and of
+/// `sgsim apply --dry-run --flows`.
+pub fn flow_verdicts(
+    old: &Engine,
+    new: &Engine,
+    target_id: &str,
+    flow: &Flow,
+) -> Result<FlowVerdicts, MissingTarget> {
+    let old_target = old.target(target_id).map_err(MissingTarget::Before)?;
+    let new_target = new.target(target_id).map_err(MissingTarget::After)?;
+    Ok(FlowVerdicts {
+        old_target,
+        new_target,
+        before: old.check(old_target, flow),
+        after: new.check(new_target, flow),
+    })
+}
+
 /// The flows (with their target ids and line numbers) that flip between the two engines.
 /// Rows whose target is missing from either snapshot are skipped.
 pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) -> Vec<FlowFlip> {
     let mut out = Vec::new();
     for (line, id, flow) in flows {
-        let (Ok(old_target), Ok(new_target)) = (old.target(id), new.target(id)) else {
+        let Ok(v) = flow_verdicts(old, new, id, flow) else {
             continue;
         };
-        let before = old.check(old_target, flow);
-        let after = new.check(new_target, flow);
-        if before.action != after.action {
+        if v.flipped() {
             out.push(FlowFlip {
                 line: *line,
-                target: old.snapshot().target_id(old_target).to_string(),
+                target: old.snapshot().target_id(v.old_target).to_string(),
                 flow: flow.to_string(),
                 fields: crate::input::flows::FlowFields::of(flow),
-                from: before.action,
-                to: after.action,
-                before: decider_name(old.snapshot(), &before),
-                after: decider_name(new.snapshot(), &after),
+                from: v.before.action,
+                to: v.after.action,
+                before: decider_name(old.snapshot(), &v.before),
+                after: decider_name(new.snapshot(), &v.after),
             });
         }
     }
     out
 }
 
-fn decider_name(snapshot: &Snapshot, verdict: &crate::model::Verdict) -> String {
+fn decider_name(snapshot: &Snapshot, verdict: &Verdict) -> String {
     match verdict.deciding_rule() {
         Some(rule) => Decider::Rule(rule).name(snapshot),
         None => verdict.reason.as_str().to_string(),

@@ -29,7 +29,7 @@
 use super::synth::client_and_service_ports;
 use crate::model::{
     proto, Action, DestPorts, Direction, Flow, GroupIndex, GroupKind, InnerAccessPolicy, Nic,
-    NicType, PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
+    PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
 };
 use crate::rng::Rng;
 use crate::Query;
@@ -341,20 +341,10 @@ fn random_rule(rng: &mut Rng, shape: &EstateShape, id: String) -> Rule {
     } else {
         DestPorts::Any
     };
-    Rule {
-        id,
-        direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports: None,
-        remote,
-        local: None,
-        nic_type: NicType::Intranet,
-        description: String::new(),
-        create_time: String::new(),
-    }
+    Rule::new(direction, action, protocol, remote)
+        .with_id(id)
+        .with_priority(priority)
+        .with_ports(dest_ports, None)
 }
 
 fn random_query(rng: &mut Rng, snapshot: &Snapshot, shape: &EstateShape) -> Query {

@@ -23,9 +23,8 @@
 
 use crate::model::Family;
 use crate::model::{
-    proto, Action, DestPorts, Direction, Flow, GroupKind, InnerAccessPolicy, Nic, NicType,
-    PortRange, PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
-    Target,
+    proto, Action, DestPorts, Direction, Flow, GroupKind, InnerAccessPolicy, Nic, PortRange,
+    PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
 };
 use crate::rng::Rng;
 use crate::Query;
@@ -255,20 +254,11 @@ fn random_rule(rng: &mut Rng, sites: &Sites, id: String) -> Rule {
     };
     // Only a CIDR remote fixes the family; a group or list rule with a local CIDR must agree
     // with the list (IPv4 here), which `v6 == false` guarantees for those.
-    Rule {
-        id,
-        direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports,
-        remote,
-        local,
-        nic_type: NicType::Intranet,
-        description: String::new(),
-        create_time: String::new(),
-    }
+    Rule::new(direction, action, protocol, remote)
+        .with_id(id)
+        .with_priority(priority)
+        .with_ports(dest_ports, source_ports)
+        .with_local(local)
 }
 
 /// Generates `rules` rules and `flows` flows from `seed`. The same arguments always give the

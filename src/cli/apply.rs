@@ -4,6 +4,7 @@
 use super::shared::{load_snapshot, load_snapshot_text, read_snapshot_text, write_atomically};
 use clap::Args;
 use serde_json::{json, Value};
+use sgsim::analysis::diff::{flow_verdicts, MissingTarget};
 use sgsim::input::ecs::preserve::rewritten_snapshot_text;
 use sgsim::input::flows::{FlowFields, FlowsReader, VerdictColumns};
 use sgsim::{Engine, Simulator, Snapshot};
@@ -206,27 +207,19 @@ fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Va
                 continue;
             }
         };
-        let targets = old
-            .target(&row.target_id)
-            .map_err(|why| format!("{why} (before the change)"))
-            .and_then(|a| {
-                new.target(&row.target_id)
-                    .map(|b| (a, b))
-                    .map_err(|why| format!("{why} (after the change)"))
-            });
-        let (old_target, new_target) = match targets {
-            Ok(pair) => pair,
-            Err(why) => {
+        let v = match flow_verdicts(&old, &new, &row.target_id, &row.flow) {
+            Ok(v) => v,
+            Err(missing) => {
+                let why = match missing {
+                    MissingTarget::Before(why) => format!("{why} (before the change)"),
+                    MissingTarget::After(why) => format!("{why} (after the change)"),
+                };
                 eprintln!("{name}:{}: nic_id: {why}", row.line);
                 errors += 1;
                 continue;
             }
         };
-        let (a, b) = (
-            old.check(old_target, &row.flow),
-            new.check(new_target, &row.flow),
-        );
-        if a.action != b.action {
+        if v.flipped() {
             let side = |engine: &Engine, verdict| {
                 let c = VerdictColumns::of(engine, verdict);
                 json!({"verdict": c.verdict, "reason": c.reason,
@@ -236,8 +229,8 @@ fn flipped_flows(before: &Snapshot, after: &Snapshot, flows: &Path) -> Result<Va
             if let Value::Object(fields) = json!(FlowFields::of(&row.flow)) {
                 entry.as_object_mut().expect("an object").extend(fields);
             }
-            entry["before"] = side(&old, &a);
-            entry["after"] = side(&new, &b);
+            entry["before"] = side(&old, &v.before);
+            entry["after"] = side(&new, &v.after);
             flipped.push(entry);
         }
     }

@@ -401,7 +401,10 @@ pub fn unused_in_logs_text(finding: &sgsim::analysis::hits::UnusedInLogs) -> Str
 
 /// Unix seconds as `2024-07-03T09:46:40Z`, `-` when unknown.
 fn time(seconds: Option<u64>) -> String {
-    seconds.map_or_else(|| "-".to_string(), |s| utc_timestamp(s as i64))
+    seconds.map_or_else(
+        || "-".to_string(),
+        |s| utc_timestamp(i64::try_from(s).unwrap_or(i64::MAX)),
+    )
 }
 
 #[cfg(test)]

@@ -1,13 +1,13 @@
 //! Applying a call: first a [`Plan`] is made against the unchanged snapshot (every check happens
 //! here, so a rejected call changes nothing), then [`commit`] carries it out, which cannot fail.
 
-use super::error::{err, ApiError};
+use super::error::{ApiError, ErrorCode};
+use super::ids::IdSource;
 use super::request::{ApiCall, PermissionParams, Request};
 use super::validate::{
     build_rule, check_references, rule_weight, same_rule, RuleContext, MAX_GROUP_RULES,
     MAX_NIC_RULES,
 };
-use super::IdSource;
 use crate::input::ecs::write::{policy_api_name, protocol_api_name};
 use crate::model::{
     DestPorts, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex, NicType,
@@ -118,11 +118,11 @@ pub(crate) fn plan(
             } else if inner_access_policy.eq_ignore_ascii_case("drop") {
                 InnerAccessPolicy::Drop
             } else {
-                return Err(err::inner_policy_malformed());
+                return Err(ErrorCode::InnerPolicyMalformed.error());
             };
             let g = find_group(snapshot, group_id, region)?;
             if snapshot.group(g).kind == GroupKind::Enterprise {
-                return Err(err::enterprise_inner_policy());
+                return Err(ErrorCode::EnterpriseInnerPolicy.error());
             }
             Ok(Plan::change(Change::SetPolicy { group: g, policy }))
         }
@@ -135,7 +135,7 @@ pub(crate) fn plan(
         Request::DeleteGroup { group_id } => {
             let g = find_group(snapshot, group_id, region)?;
             if snapshot.nics().iter().any(|n| n.groups.contains(&g)) {
-                return Err(err::group_has_instances());
+                return Err(ErrorCode::GroupHasInstances.error());
             }
             let referenced = snapshot.groups().iter().any(|other| {
                 other.id != *group_id
@@ -145,7 +145,7 @@ pub(crate) fn plan(
                         .any(|r| matches!(&r.remote, RemoteObject::Group(id) if id == group_id))
             });
             if referenced {
-                return Err(err::group_referenced());
+                return Err(ErrorCode::GroupReferenced.error());
             }
             Ok(Plan::change(Change::DeleteGroup(g)))
         }
@@ -164,7 +164,7 @@ pub(crate) fn plan(
             let groups = nic_groups(snapshot, region, group_ids, None)?;
             let vpc_id = snapshot.group(groups[0]).vpc_id.clone();
             if vpc_id.is_empty() {
-                return Err(err::group_not_vpc());
+                return Err(ErrorCode::GroupNotVpc.error());
             }
             let mut addresses: Vec<IpAddr> = Vec::new();
             let mut add = |text: &str, param: String, v6: bool| -> Result<(), ApiError> {
@@ -172,14 +172,14 @@ pub(crate) fn plan(
                     .parse()
                     .ok()
                     .filter(|a: &IpAddr| a.is_ipv6() == v6)
-                    .ok_or_else(|| err::ip_malformed(&param))?;
+                    .ok_or_else(|| ErrorCode::IpMalformed.with(&param))?;
                 let taken = addresses.contains(&addr)
                     || snapshot
                         .nics_with_address(&addr)
                         .iter()
                         .any(|&n| snapshot.nic(n).vpc_id == vpc_id);
                 if taken {
-                    return Err(err::ip_in_use(text));
+                    return Err(ErrorCode::IpInUse.with(text));
                 }
                 addresses.push(addr);
                 Ok(())
@@ -220,9 +220,11 @@ pub(crate) fn plan(
             })
         }
         Request::DeleteNic { nic_id } => {
-            let n = snapshot.nic_index(nic_id).ok_or_else(err::eni_not_found)?;
+            let n = snapshot
+                .nic_index(nic_id)
+                .ok_or_else(|| ErrorCode::EniNotFound.error())?;
             if !snapshot.nic(n).instance_id.is_empty() {
-                return Err(err::eni_in_use());
+                return Err(ErrorCode::EniInUse.error());
             }
             Ok(Plan::change(Change::DeleteNic(n)))
         }
@@ -302,12 +304,14 @@ fn find_group(snapshot: &Snapshot, id: &str, region: &str) -> Result<GroupIndex,
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
-        return Err(err::group_id_malformed());
+        return Err(ErrorCode::GroupIdMalformed.error());
     }
-    let g = snapshot.group_index(id).ok_or_else(err::group_not_found)?;
+    let g = snapshot
+        .group_index(id)
+        .ok_or_else(|| ErrorCode::GroupNotFound.error())?;
     let group_region = &snapshot.group(g).region_id;
     if !group_region.is_empty() && group_region != region {
-        return Err(err::group_not_found());
+        return Err(ErrorCode::GroupNotFound.error());
     }
     Ok(g)
 }
@@ -341,7 +345,7 @@ fn authorize(
         let rule = build_rule(&ctx, params)?;
         check_references(&ctx, &rule)?;
         if rules.iter().any(|r| same_rule(r, &rule)) {
-            return Err(err::duplicate_permissions());
+            return Err(ErrorCode::DuplicatePermissions.error());
         }
         rules.push(rule);
     }
@@ -373,13 +377,13 @@ fn revoke_by_ids(
     let mut positions = Vec::with_capacity(rule_ids.len());
     for id in rule_ids {
         if !seen.insert(id.as_str()) {
-            return Err(err::rule_id_repeated());
+            return Err(ErrorCode::RuleIdRepeated.error());
         }
         let position = group
             .rules
             .iter()
             .position(|r| r.id == *id && r.direction == direction)
-            .ok_or_else(err::rule_id_invalid)?;
+            .ok_or_else(|| ErrorCode::RuleIdInvalid.error())?;
         positions.push(position);
     }
     positions.sort_unstable();
@@ -402,7 +406,7 @@ fn revoke_by_fields(
         let ctx = context(snapshot, g, direction, format!("Permissions.{}", i + 1));
         let rule = build_rule(&ctx, params)?;
         if wanted.iter().any(|r| same_rule(r, &rule)) {
-            return Err(err::duplicate_permissions());
+            return Err(ErrorCode::DuplicatePermissions.error());
         }
         let matched: Vec<usize> = group
             .rules
@@ -523,29 +527,29 @@ fn modify_by_id(
         .rules
         .iter()
         .position(|r| r.id == rule_id && r.direction == direction)
-        .ok_or_else(err::rule_id_not_found)?;
+        .ok_or_else(|| ErrorCode::RuleIdNotFound.error())?;
     let old = &group.rules[position];
     let mut merged = rule_params(old);
 
     // S20: no field may go from a value to empty.
     for (name, value) in params.iter() {
         if value.is_empty() && merged.set(name).is_some() {
-            return Err(err::modify_clears_field(name));
+            return Err(ErrorCode::ModifyClearsField.with(name));
         }
     }
     // S20: NicType cannot change.
     if let Some(text) = params.set("NicType") {
         let nic_type =
-            NicType::parse(text).ok_or_else(|| err::nic_type_not_supported("NicType"))?;
+            NicType::parse(text).ok_or_else(|| ErrorCode::NicTypeNotSupported.with("NicType"))?;
         if nic_type != old.nic_type {
-            return Err(err::modify_nic_type());
+            return Err(ErrorCode::ModifyNicType.error());
         }
     }
     // S20: the remote object keeps its kind and family.
     let fields = remote_fields(direction);
     if let Some((name, kind)) = fields.iter().find(|(name, _)| params.set(name).is_some()) {
         if *kind != remote_kind(&old.remote) {
-            return Err(err::modify_entity_type());
+            return Err(ErrorCode::ModifyEntityType.error());
         }
         for (field, _) in &fields {
             merged.remove(field);
@@ -558,7 +562,7 @@ fn modify_by_id(
     if old_is_list && range_given
         || !old_is_list && params.set("PortRangeListId").is_some() && !range_given
     {
-        return Err(err::modify_port_range_type());
+        return Err(ErrorCode::ModifyPortRangeType.error());
     }
     for (name, value) in params.iter() {
         if !value.is_empty() && !fields.iter().any(|(f, _)| *f == name) {
@@ -602,7 +606,7 @@ fn modify_by_id(
         rule.description = old.description.clone();
     }
     if remote_kind(&rule.remote) != remote_kind(&old.remote) {
-        return Err(err::modify_entity_type());
+        return Err(ErrorCode::ModifyEntityType.error());
     }
     // S20: the result may not duplicate another rule.
     if let Some(other) = group
@@ -611,7 +615,7 @@ fn modify_by_id(
         .enumerate()
         .find(|(p, r)| *p != position && same_rule(r, &rule))
     {
-        return Err(err::rule_duplicate(&other.1.id));
+        return Err(ErrorCode::RuleDuplicate.with(&other.1.id));
     }
     let mut after: Vec<&Rule> = group.rules.iter().collect();
     after[position] = &rule;
@@ -637,7 +641,7 @@ fn modify_legacy(
     let ctx = context(snapshot, g, direction, String::new());
     let key = build_rule(&ctx, params)?;
     let Some(position) = group.rules.iter().position(|r| same_rule(r, &key)) else {
-        return Err(err::rule_not_found());
+        return Err(ErrorCode::RuleNotFound.error());
     };
     let mut rule = group.rules[position].clone();
     if params.set("Priority").is_some() {
@@ -667,16 +671,16 @@ fn create_group(
     } else if group_type.eq_ignore_ascii_case("enterprise") {
         GroupKind::Enterprise
     } else {
-        return Err(err::group_type_invalid());
+        return Err(ErrorCode::GroupTypeInvalid.error());
     };
     if kind == GroupKind::Enterprise && vpc_id.is_empty() {
-        return Err(err::enterprise_needs_vpc());
+        return Err(ErrorCode::EnterpriseNeedsVpc.error());
     }
     if !name.is_empty() && !valid_group_name(name) {
-        return Err(err::group_name_malformed());
+        return Err(ErrorCode::GroupNameMalformed.error());
     }
     if !description.is_empty() && !valid_description(description) {
-        return Err(err::description_param_malformed());
+        return Err(ErrorCode::DescriptionParamMalformed.error());
     }
     let mut taken: HashSet<String> = snapshot.groups().iter().map(|g| g.id.clone()).collect();
     let id = fresh_id(ids, "sg-", &mut taken);
@@ -706,7 +710,9 @@ fn modify_nic(
     nic_id: &str,
     group_ids: Option<&[String]>,
 ) -> Result<Plan, ApiError> {
-    let n = snapshot.nic_index(nic_id).ok_or_else(err::eni_not_found)?;
+    let n = snapshot
+        .nic_index(nic_id)
+        .ok_or_else(|| ErrorCode::EniNotFound.error())?;
     let Some(group_ids) = group_ids else {
         return Ok(Plan::change(Change::None));
     };
@@ -714,7 +720,7 @@ fn modify_nic(
     let groups = nic_groups(snapshot, region, group_ids, Some(&nic.vpc_id))?;
     let after = groups_weight(snapshot, &groups);
     if after > MAX_NIC_RULES && after > groups_weight(snapshot, &nic.groups) {
-        return Err(err::rule_limit());
+        return Err(ErrorCode::RuleLimit.error());
     }
     Ok(Plan::change(Change::SetNicGroups { nic: n, groups }))
 }
@@ -732,18 +738,17 @@ fn nic_groups(
     nic_vpc: Option<&str>,
 ) -> Result<Vec<GroupIndex>, ApiError> {
     if group_ids.is_empty() {
-        return Err(err::invalid_parameter(
-            "The parameter SecurityGroupId.N must name 1 to 10 security groups.",
-        ));
+        return Err(ErrorCode::InvalidParameter
+            .with("The parameter SecurityGroupId.N must name 1 to 10 security groups."));
     }
     if group_ids.len() > MAX_GROUPS_PER_NIC {
-        return Err(err::nic_group_limit());
+        return Err(ErrorCode::NicGroupLimit.error());
     }
     let mut groups: Vec<GroupIndex> = Vec::with_capacity(group_ids.len());
     for id in group_ids {
         let g = find_group(snapshot, id, region)?;
         if groups.contains(&g) {
-            return Err(err::invalid_parameter(format!(
+            return Err(ErrorCode::InvalidParameter.with(&format!(
                 "The parameter SecurityGroupId.N names {id} twice."
             )));
         }
@@ -754,18 +759,18 @@ fn nic_groups(
             None => &snapshot.group(groups.first().copied().unwrap_or(g)).vpc_id,
         };
         if vpc != expected {
-            return Err(err::nic_vpc_mismatch(id));
+            return Err(ErrorCode::NicVpcMismatch.with(id));
         }
         groups.push(g);
     }
     let first_kind = snapshot.group(groups[0]).kind;
     if groups.iter().any(|&g| snapshot.group(g).kind != first_kind) {
-        return Err(err::invalid_parameter(
+        return Err(ErrorCode::InvalidParameter.with(
             "Basic and advanced (enterprise) security groups cannot be attached to one network interface.",
         ));
     }
     if nic_vpc.is_none() && groups_weight(snapshot, &groups) > MAX_NIC_RULES {
-        return Err(err::rule_limit());
+        return Err(ErrorCode::RuleLimit.error());
     }
     Ok(groups)
 }
@@ -792,7 +797,7 @@ fn check_group_rule_limit(group: &SecurityGroup, after: &[&Rule]) -> Result<(), 
     };
     let new = count(&mut after.iter().copied());
     if new > MAX_GROUP_RULES && new > count(&mut group.rules.iter()) {
-        return Err(err::group_rule_limit());
+        return Err(ErrorCode::GroupRuleLimit.error());
     }
     Ok(())
 }
@@ -815,11 +820,11 @@ fn check_nic_limits(snapshot: &Snapshot, g: GroupIndex, after: &[&Rule]) -> Resu
             .map(|&other| group_weight(snapshot, other))
             .sum();
         if others + new_weight > MAX_NIC_RULES {
-            return Err(err::rule_limit());
+            return Err(ErrorCode::RuleLimit.error());
         }
     }
     if !carried && new_weight > MAX_NIC_RULES {
-        return Err(err::rule_limit());
+        return Err(ErrorCode::RuleLimit.error());
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! parsed into a typed [`ApiCall`]. Only the shape is checked here; values are validated when
 //! the call is applied, against the snapshot.
 
-use super::error::{err, ApiError};
+use super::error::{ApiError, ErrorCode};
 use crate::model::Direction;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -64,6 +64,7 @@ pub struct PermissionParams {
 }
 
 impl PermissionParams {
+    /// No parameters.
     pub fn new() -> PermissionParams {
         PermissionParams::default()
     }
@@ -75,6 +76,8 @@ impl PermissionParams {
         self
     }
 
+    /// Sets a parameter. Names outside [`PERMISSION_FIELDS`] are ignored, as the API ignores
+    /// unknown parameters.
     pub fn insert(&mut self, name: &str, value: String) {
         if PERMISSION_FIELDS.contains(&name) {
             self.fields.insert(name.to_string(), value);
@@ -91,10 +94,12 @@ impl PermissionParams {
         self.get(name).filter(|v| !v.is_empty())
     }
 
+    /// Whether no parameter is present.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
+    /// The present parameters, `(name, value)`, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
@@ -109,58 +114,90 @@ impl PermissionParams {
 pub enum Request {
     /// AuthorizeSecurityGroup (ingress) / AuthorizeSecurityGroupEgress.
     Authorize {
+        /// Ingress for AuthorizeSecurityGroup, egress for AuthorizeSecurityGroupEgress.
         direction: Direction,
+        /// `SecurityGroupId`: the group the rules go into.
         group_id: String,
+        /// `Permissions.N` (or the top-level rule parameters as one permission).
         permissions: Vec<PermissionParams>,
     },
     /// RevokeSecurityGroup / RevokeSecurityGroupEgress: by rule ids, or by fields (S18).
     Revoke {
+        /// Ingress for RevokeSecurityGroup, egress for RevokeSecurityGroupEgress.
         direction: Direction,
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `SecurityGroupRuleId.N`; empty when revoking by fields.
         rule_ids: Vec<String>,
+        /// `Permissions.N` (or the top-level rule parameters); empty when revoking by id.
         permissions: Vec<PermissionParams>,
     },
     /// ModifySecurityGroupRule / ModifySecurityGroupEgressRule: by rule id (S20), or without one
     /// the legacy form that finds the rule by its fields and changes its priority and description.
     ModifyRule {
+        /// Ingress for ModifySecurityGroupRule, egress for ModifySecurityGroupEgressRule.
         direction: Direction,
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `SecurityGroupRuleId`; `None` is the legacy form.
         rule_id: Option<String>,
+        /// The top-level rule parameters sent: only these are changed.
         params: PermissionParams,
     },
     /// ModifySecurityGroupPolicy.
     ModifyPolicy {
+        /// `SecurityGroupId`.
         group_id: String,
+        /// `InnerAccessPolicy` as given (`Accept` or `Drop`, any case).
         inner_access_policy: String,
     },
     /// CreateSecurityGroup. Empty strings mean not given.
     CreateGroup {
+        /// `VpcId`; empty makes a classic-network group.
         vpc_id: String,
+        /// `SecurityGroupName`.
         name: String,
+        /// `Description`.
         description: String,
+        /// `SecurityGroupType`: `normal` (default) or `enterprise`.
         group_type: String,
     },
     /// DeleteSecurityGroup.
-    DeleteGroup { group_id: String },
+    DeleteGroup {
+        /// `SecurityGroupId`.
+        group_id: String,
+    },
     /// ModifyNetworkInterfaceAttribute: `SecurityGroupId.N` replaces the NIC's groups (`None`:
     /// the call changes no groups).
     ModifyNic {
+        /// `NetworkInterfaceId`.
         nic_id: String,
+        /// `SecurityGroupId.N`: the NIC's new group list.
         group_ids: Option<Vec<String>>,
     },
     /// CreateNetworkInterface: a NIC in the groups' VPC with the given addresses. The simulator
     /// cannot allocate addresses, so `PrimaryIpAddress` is required.
     CreateNic {
+        /// `VSwitchId` (kept, not checked: VSwitches are not in the model).
         vswitch_id: String,
+        /// `SecurityGroupId` and `SecurityGroupIds.N`, in order.
         group_ids: Vec<String>,
+        /// `PrimaryIpAddress`.
         primary_ip: String,
+        /// `PrivateIpAddress.N`.
         secondary_ips: Vec<String>,
+        /// `Ipv6Address.N`.
         ipv6_addresses: Vec<String>,
+        /// `NetworkInterfaceName`.
         name: String,
+        /// `Description`.
         description: String,
     },
     /// DeleteNetworkInterface.
-    DeleteNic { nic_id: String },
+    DeleteNic {
+        /// `NetworkInterfaceId`.
+        nic_id: String,
+    },
 }
 
 impl Request {
@@ -199,6 +236,7 @@ pub struct ApiCall {
     pub region_id: Option<String>,
     /// `ClientToken`, for idempotent retries.
     pub client_token: Option<String>,
+    /// The action and its own parameters.
     pub request: Request,
 }
 
@@ -226,7 +264,8 @@ impl ApiCall {
     /// Parses the JSON form.
     pub fn from_json_str(text: &str) -> Result<ApiCall, ApiError> {
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            err::invalid_parameter(format!("The request is not a valid JSON object: {e}"))
+            ErrorCode::InvalidParameter
+                .with(&format!("The request is not a valid JSON object: {e}"))
         })?;
         ApiCall::from_json(&value)
     }
@@ -391,7 +430,7 @@ impl ApiCall {
         let action = params
             .take_scalar("Action")
             .filter(|a| !a.is_empty())
-            .ok_or_else(|| err::missing("Action"))?;
+            .ok_or_else(|| ErrorCode::MissingParameter.with("Action"))?;
         let region_id = params.take_scalar("RegionId").filter(|r| !r.is_empty());
         let client_token = params.take_scalar("ClientToken").filter(|t| !t.is_empty());
         for name in COMMON_PARAMETERS {
@@ -409,7 +448,7 @@ impl ApiCall {
                 let group_id = params.required("SecurityGroupId")?;
                 let permissions = params.permissions()?;
                 if permissions.is_empty() {
-                    return Err(err::missing("Permissions"));
+                    return Err(ErrorCode::MissingParameter.with("Permissions"));
                 }
                 Request::Authorize {
                     direction: direction("AuthorizeSecurityGroup"),
@@ -422,8 +461,8 @@ impl ApiCall {
                 let rule_ids = params.list("SecurityGroupRuleId")?.unwrap_or_default();
                 let permissions = params.permissions()?;
                 match (rule_ids.is_empty(), permissions.is_empty()) {
-                    (false, false) => return Err(err::permissions_conflict()),
-                    (true, true) => return Err(err::missing("Permissions")),
+                    (false, false) => return Err(ErrorCode::PermissionsConflict.error()),
+                    (true, true) => return Err(ErrorCode::MissingParameter.with("Permissions")),
                     _ => {}
                 }
                 if rule_ids.len() > MAX_PERMISSIONS {
@@ -472,7 +511,7 @@ impl ApiCall {
                     group_ids.splice(0..0, single);
                 }
                 if group_ids.is_empty() {
-                    return Err(err::missing("SecurityGroupId"));
+                    return Err(ErrorCode::MissingParameter.with("SecurityGroupId"));
                 }
                 Request::CreateNic {
                     vswitch_id,
@@ -489,7 +528,7 @@ impl ApiCall {
             "DeleteNetworkInterface" => Request::DeleteNic {
                 nic_id: params.required("NetworkInterfaceId")?,
             },
-            other => return Err(err::action_not_found(other)),
+            other => return Err(ErrorCode::ActionNotFound.with(other)),
         };
         Ok(ApiCall {
             region_id,
@@ -500,7 +539,7 @@ impl ApiCall {
 }
 
 fn too_many(param: &str) -> ApiError {
-    err::invalid_parameter(format!(
+    ErrorCode::InvalidParameter.with(&format!(
         "The parameter {param} has more than {MAX_PERMISSIONS} items."
     ))
 }
@@ -518,9 +557,8 @@ struct Params {
 impl Params {
     fn from_json(value: &Value) -> Result<Params, ApiError> {
         let Value::Object(map) = value else {
-            return Err(err::invalid_parameter(
-                "The request must be a JSON object of API parameters.",
-            ));
+            return Err(ErrorCode::InvalidParameter
+                .with("The request must be a JSON object of API parameters."));
         };
         let mut params = Params::default();
         for (key, value) in map {
@@ -532,7 +570,7 @@ impl Params {
                 Value::Null => {}
                 Value::Array(items) => params.set_list_json(key, items)?,
                 Value::Object(_) => {
-                    return Err(err::invalid_parameter(format!(
+                    return Err(ErrorCode::InvalidParameter.with(&format!(
                         "The parameter {key} is not valid: expected a string."
                     )))
                 }
@@ -569,7 +607,8 @@ impl Params {
             }
             if key == "Permissions" {
                 let json: Value = serde_json::from_str(&value).map_err(|_| {
-                    err::invalid_parameter("The parameter Permissions is not a valid JSON array.")
+                    ErrorCode::InvalidParameter
+                        .with("The parameter Permissions is not a valid JSON array.")
                 })?;
                 params.set_permissions_json(&json)?;
                 continue;
@@ -606,15 +645,13 @@ impl Params {
             Value::String(text) => {
                 return match serde_json::from_str::<Value>(text) {
                     Ok(parsed @ Value::Array(_)) => self.set_permissions_json(&parsed),
-                    _ => Err(err::invalid_parameter(
-                        "The parameter Permissions is not a valid JSON array.",
-                    )),
+                    _ => Err(ErrorCode::InvalidParameter
+                        .with("The parameter Permissions is not a valid JSON array.")),
                 }
             }
             _ => {
-                return Err(err::invalid_parameter(
-                    "The parameter Permissions must be an array of objects.",
-                ))
+                return Err(ErrorCode::InvalidParameter
+                    .with("The parameter Permissions must be an array of objects."))
             }
         };
         if items.len() > MAX_PERMISSIONS {
@@ -623,7 +660,7 @@ impl Params {
         let mut out = BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             let Value::Object(map) = item else {
-                return Err(err::invalid_parameter(format!(
+                return Err(ErrorCode::InvalidParameter.with(&format!(
                     "The parameter Permissions.{} must be an object.",
                     i + 1
                 )));
@@ -633,7 +670,7 @@ impl Params {
                 match value {
                     Value::Null => {}
                     Value::Array(_) | Value::Object(_) => {
-                        return Err(err::invalid_parameter(format!(
+                        return Err(ErrorCode::InvalidParameter.with(&format!(
                             "The parameter Permissions.{}.{key} is not valid: expected a string.",
                             i + 1
                         )))
@@ -657,7 +694,7 @@ impl Params {
                     list.insert(i as u32 + 1, scalar_text(item));
                 }
                 _ => {
-                    return Err(err::invalid_parameter(format!(
+                    return Err(ErrorCode::InvalidParameter.with(&format!(
                         "The parameter {key}.{} is not valid: expected a string.",
                         i + 1
                     )))
@@ -675,7 +712,7 @@ impl Params {
     fn required(&mut self, name: &str) -> Result<String, ApiError> {
         self.take_scalar(name)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| err::missing(name))
+            .ok_or_else(|| ErrorCode::MissingParameter.with(name))
     }
 
     /// A list parameter given as `Name.N`, a JSON array, or a single scalar value.
@@ -706,7 +743,7 @@ impl Params {
             });
         };
         if top.iter().any(|(_, v)| !v.is_empty()) {
-            return Err(err::permissions_conflict());
+            return Err(ErrorCode::PermissionsConflict.error());
         }
         if items.len() > MAX_PERMISSIONS {
             return Err(too_many("Permissions"));
@@ -735,7 +772,7 @@ impl Params {
 }
 
 fn bad_key(key: &str) -> ApiError {
-    err::invalid_parameter(format!("The parameter {key} is not valid."))
+    ErrorCode::InvalidParameter.with(&format!("The parameter {key} is not valid."))
 }
 
 /// `N` of `Name.N`: 1..=100 as the API numbers list items.

@@ -1,16 +1,16 @@
 //! One permission's parameters → a validated [`Rule`], with the API's error for the first thing
-//! wrong. The loader's parsers (`parse_cidr`, `parse_port_range`, `Protocol::parse`, …) do the
-//! parsing; this module adds what requests must obey and snapshots need not (priority 110 is
-//! refused, port ranges are strictly `a/b`, defaults of the request form).
+//! wrong. The checks a stored rule shares (CIDRs, remote-object precedence, ports, ICMP
+//! families) are `model::rule_check`'s, which the loader uses too; this module orders them as
+//! the API does, maps their errors to API codes, and adds what only requests obey (the group's
+//! NicType and enterprise restrictions, defaults of the request form).
 
-use super::error::{err, ApiError};
+use super::error::{ApiError, ErrorCode};
 use super::request::PermissionParams;
-use crate::input::ecs::{parse_cidr, parse_port_range};
+use crate::model::rule_check::{self, RuleCheckError, Strictness};
 use crate::model::{
-    proto, Action, DestPorts, Direction, Family, GroupKind, NicType, PortRange, Protocol,
-    RemoteObject, Rule, SecurityGroup, Snapshot,
+    Action, DestPorts, Direction, Family, GroupKind, NicType, Protocol, RemoteObject, Rule,
+    SecurityGroup, Snapshot,
 };
-use ipnet::IpNet;
 
 /// Longest rule description, in characters.
 pub const MAX_RULE_DESCRIPTION: usize = 512;
@@ -49,43 +49,56 @@ impl RuleContext<'_> {
 
 /// Builds the rule a permission describes (id and create time empty), checking every value's
 /// format and the group's own restrictions; references to other objects are checked by
-/// [`check_references`].
+/// [`check_references`]. The shared checks are `model::rule_check`'s, taken as strictly as the
+/// API ([`Strictness::Request`]); this function orders them as the API does and gives its codes.
 pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule, ApiError> {
     let action = Action::parse(p.get("Policy").unwrap_or(""))
-        .ok_or_else(|| err::policy_malformed(&ctx.param("Policy")))?;
-    let priority = parse_priority(p.get("Priority").unwrap_or(""), &ctx.param("Priority"))?;
+        .ok_or_else(|| ErrorCode::PolicyMalformed.with(&ctx.param("Policy")))?;
+    let priority = rule_check::parse_priority(p.get("Priority").unwrap_or(""), Strictness::Request)
+        .map_err(|err| match err {
+            RuleCheckError::PriorityNotInteger => ErrorCode::PriorityMalformed.error(),
+            _ => ErrorCode::PriorityNotSupported.with(&ctx.param("Priority")),
+        })?;
     let protocol_text = p
         .set("IpProtocol")
-        .ok_or_else(|| err::missing(&ctx.param("IpProtocol")))?;
+        .ok_or_else(|| ErrorCode::MissingParameter.with(&ctx.param("IpProtocol")))?;
     let protocol = Protocol::parse(protocol_text)
-        .ok_or_else(|| err::protocol_not_supported(&ctx.param("IpProtocol")))?;
+        .ok_or_else(|| ErrorCode::ProtocolNotSupported.with(&ctx.param("IpProtocol")))?;
     let nic_type_given = NicType::parse(p.get("NicType").unwrap_or(""))
-        .ok_or_else(|| err::nic_type_not_supported(&ctx.param("NicType")))?;
+        .ok_or_else(|| ErrorCode::NicTypeNotSupported.with(&ctx.param("NicType")))?;
 
-    // Addresses: all four CIDR fields are parsed first.
-    let source_v4 = cidr(p, "SourceCidrIp", Family::V4, err::source_cidr_malformed)?;
-    let source_v6 = cidr(p, "Ipv6SourceCidrIp", Family::V6, || {
-        err::ipv6_source_invalid(&ctx.param("Ipv6SourceCidrIp"))
-    })?;
-    let dest_v4 = cidr(p, "DestCidrIp", Family::V4, err::dest_cidr_malformed)?;
-    let dest_v6 = cidr(p, "Ipv6DestCidrIp", Family::V6, || {
-        err::ipv6_dest_invalid(&ctx.param("Ipv6DestCidrIp"))
-    })?;
-    if source_v4.is_some() && source_v6.is_some() {
-        return Err(err::source_ip_both(&ctx.where_()));
-    }
-    if dest_v4.is_some() && dest_v6.is_some() {
-        return Err(err::dest_ip_both(&ctx.where_()));
-    }
-    let source = source_v4.or(source_v6);
-    let dest = dest_v4.or(dest_v6);
-    if let (Some(s), Some(d)) = (source, dest) {
-        if Family::of_net(&s) != Family::of_net(&d) {
-            return Err(err::family_conflict());
-        }
-        if s == d {
-            return Err(err::same_source_dest());
-        }
+    // Addresses: all four CIDR fields are parsed first; a malformed value and one of the other
+    // family are both the field's "malformed" error.
+    let cidr = |field: &str, family: Family, malformed: ApiError| {
+        rule_check::cidr_field(p.set(field), family).map_err(|_| malformed)
+    };
+    let source_v4 = cidr(
+        "SourceCidrIp",
+        Family::V4,
+        ErrorCode::SourceCidrMalformed.error(),
+    )?;
+    let source_v6 = cidr(
+        "Ipv6SourceCidrIp",
+        Family::V6,
+        ErrorCode::Ipv6SourceInvalid.with(&ctx.param("Ipv6SourceCidrIp")),
+    )?;
+    let dest_v4 = cidr(
+        "DestCidrIp",
+        Family::V4,
+        ErrorCode::DestCidrMalformed.error(),
+    )?;
+    let dest_v6 = cidr(
+        "Ipv6DestCidrIp",
+        Family::V6,
+        ErrorCode::Ipv6DestInvalid.with(&ctx.param("Ipv6DestCidrIp")),
+    )?;
+    let source = rule_check::one_per_side(source_v4, source_v6)
+        .map_err(|_| ErrorCode::SourceIpBoth.with(&ctx.where_()))?;
+    let dest = rule_check::one_per_side(dest_v4, dest_v6)
+        .map_err(|_| ErrorCode::DestIpBoth.with(&ctx.where_()))?;
+    rule_check::check_families(source, dest).map_err(|_| ErrorCode::FamilyConflict.error())?;
+    if source.is_some() && source == dest {
+        return Err(ErrorCode::SameSourceDest.error());
     }
     let (remote_cidr, local, group, list) = match ctx.direction {
         Direction::Ingress => (
@@ -101,81 +114,45 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
             p.set("DestPrefixListId"),
         ),
     };
-    let remote = match (remote_cidr, group, list) {
-        (Some(net), _, _) => RemoteObject::Cidr(net),
-        (None, Some(g), _) => RemoteObject::Group(g.to_string()),
-        (None, None, Some(l)) => RemoteObject::PrefixList(l.to_string()),
-        (None, None, None) => {
-            return Err(match ctx.direction {
-                Direction::Ingress => err::missing_source(&ctx.where_()),
-                Direction::Egress => err::missing_dest(&ctx.where_()),
-            })
-        }
-    };
+    let remote =
+        rule_check::remote_object(remote_cidr, group, list).map_err(|_| match ctx.direction {
+            Direction::Ingress => ErrorCode::MissingSource.with(&ctx.where_()),
+            Direction::Egress => ErrorCode::MissingDest.with(&ctx.where_()),
+        })?;
 
     // icmp is IPv4 only, icmpv6 IPv6 only (S5).
-    let families = [source, dest]
-        .into_iter()
-        .flatten()
-        .map(|n| Family::of_net(&n));
-    for family in families {
-        match (protocol, family) {
-            (Protocol::Number(proto::ICMP), Family::V6) => {
-                return Err(err::v4_protocol_v6_address())
-            }
-            (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                return Err(err::v6_protocol_v4_address())
-            }
-            _ => {}
+    rule_check::check_protocol_family(protocol, source.into_iter().chain(dest)).map_err(|err| {
+        match err {
+            RuleCheckError::ProtocolFamily {
+                wanted: Family::V4, ..
+            } => ErrorCode::V4ProtocolV6Address.error(),
+            _ => ErrorCode::V6ProtocolV4Address.error(),
         }
-    }
+    })?;
 
     // Ports (S2).
     let port_text = p.get("PortRange").unwrap_or("");
-    let list_id = p.set("PortRangeListId");
-    let dest_ports = if protocol.has_ports() {
-        if is_any_ports(port_text) {
-            match list_id {
-                Some(id) => DestPorts::List(id.to_string()),
-                None if port_text.is_empty() => {
-                    return Err(ApiError::new(
-                        "InvalidPortRange.Malformed",
-                        400,
-                        "The specified parameter PortRange must set.",
-                    ))
-                }
-                None => return Err(err::port_range(&ctx.param("PortRange"))),
-            }
-        } else {
-            DestPorts::Range(
-                strict_port_range(port_text)
-                    .ok_or_else(|| err::port_range(&ctx.param("PortRange")))?,
-            )
-        }
-    } else {
-        if !is_any_ports(port_text) {
-            return Err(err::port_range(&ctx.param("PortRange")));
-        }
-        if list_id.is_some() {
-            return Err(err::protocol_no_port_list());
-        }
-        DestPorts::Any
-    };
-    let source_port_text = p.get("SourcePortRange").unwrap_or("");
-    let source_ports = if is_any_ports(source_port_text) {
-        None
-    } else if protocol.has_ports() {
-        Some(
-            strict_port_range(source_port_text)
-                .ok_or_else(|| err::port_range(&ctx.param("SourcePortRange")))?,
-        )
-    } else {
-        return Err(err::port_range(&ctx.param("SourcePortRange")));
-    };
+    let dest_ports = rule_check::dest_ports(
+        protocol,
+        port_text,
+        p.set("PortRangeListId"),
+        Strictness::Request,
+    )
+    .map_err(|err| match err {
+        RuleCheckError::PortsMissing if port_text.is_empty() => ErrorCode::PortRangeMissing.error(),
+        RuleCheckError::ListOnPortless => ErrorCode::ProtocolNoPortList.error(),
+        _ => ErrorCode::PortRange.with(&ctx.param("PortRange")),
+    })?;
+    let source_ports = rule_check::source_ports(
+        protocol,
+        p.get("SourcePortRange").unwrap_or(""),
+        Strictness::Request,
+    )
+    .map_err(|_| ErrorCode::PortRange.with(&ctx.param("SourcePortRange")))?;
 
     let description = p.get("Description").unwrap_or("").to_string();
     if description.chars().count() > MAX_RULE_DESCRIPTION {
-        return Err(err::description_malformed(&ctx.param("Description")));
+        return Err(ErrorCode::DescriptionMalformed.with(&ctx.param("Description")));
     }
 
     // NicType: VPC groups are intranet only; group references are intranet only; a classic
@@ -190,12 +167,12 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     if nic_type == NicType::Internet {
         if let RemoteObject::Group(_) = remote {
             return Err(match ctx.direction {
-                Direction::Ingress => err::source_group_nic_type(),
-                Direction::Egress => err::dest_group_nic_type(),
+                Direction::Ingress => ErrorCode::SourceGroupNicType.error(),
+                Direction::Egress => ErrorCode::DestGroupNicType.error(),
             });
         }
         if !ctx.group.is_classic() {
-            return Err(err::nic_type_mismatch());
+            return Err(ErrorCode::NicTypeMismatch.error());
         }
     }
 
@@ -203,23 +180,15 @@ pub(crate) fn build_rule(ctx: &RuleContext, p: &PermissionParams) -> Result<Rule
     if ctx.group.kind == GroupKind::Enterprise
         && (action == Action::Drop || matches!(remote, RemoteObject::Group(_)))
     {
-        return Err(err::enterprise_attribute());
+        return Err(ErrorCode::EnterpriseAttribute.error());
     }
 
-    Ok(Rule {
-        id: String::new(),
-        direction: ctx.direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports,
-        remote,
-        local,
-        nic_type,
-        description,
-        create_time: String::new(),
-    })
+    Ok(Rule::new(ctx.direction, action, protocol, remote)
+        .with_priority(priority)
+        .with_ports(dest_ports, source_ports)
+        .with_local(local)
+        .with_nic_type(nic_type)
+        .with_description(description))
 }
 
 /// Checks what a rule references: groups (S6, S19), prefix lists and port lists (S7).
@@ -230,64 +199,60 @@ pub(crate) fn check_references(ctx: &RuleContext, rule: &Rule) -> Result<(), Api
             let ingress = ctx.direction == Direction::Ingress;
             if *id == group.id {
                 return Err(if ingress {
-                    err::source_group_self()
+                    ErrorCode::SourceGroupSelf.error()
                 } else {
-                    err::dest_group_self()
+                    ErrorCode::DestGroupSelf.error()
                 });
             }
             let Some(index) = ctx.snapshot.group_index(id) else {
                 return Err(if ingress {
-                    err::source_group_not_found()
+                    ErrorCode::SourceGroupNotFound.error()
                 } else {
-                    err::dest_group_not_found()
+                    ErrorCode::DestGroupNotFound.error()
                 });
             };
             let other = ctx.snapshot.group(index);
             if other.kind == GroupKind::Enterprise {
-                return Err(err::authorize_to_enterprise());
+                return Err(ErrorCode::AuthorizeToEnterprise.error());
             }
             if other.is_classic() != group.is_classic() {
                 return Err(if ingress {
-                    err::source_network_type_mismatch()
+                    ErrorCode::SourceNetworkTypeMismatch.error()
                 } else {
-                    err::dest_network_type_conflict()
+                    ErrorCode::DestNetworkTypeConflict.error()
                 });
             }
             if other.vpc_id != group.vpc_id {
                 return Err(if ingress {
-                    err::source_group_vpc_mismatch()
+                    ErrorCode::SourceGroupVpcMismatch.error()
                 } else {
-                    err::dest_group_vpc_mismatch()
+                    ErrorCode::DestGroupVpcMismatch.error()
                 });
             }
         }
         RemoteObject::PrefixList(id) => {
             if group.is_classic() {
-                return Err(err::classic_prefix_list());
+                return Err(ErrorCode::ClassicPrefixList.error());
             }
             let list = ctx
                 .snapshot
                 .prefix_list(id)
-                .ok_or_else(err::prefix_list_not_found)?;
+                .ok_or_else(|| ErrorCode::PrefixListNotFound.error())?;
             if rule
                 .local
                 .is_some_and(|local| Family::of_net(&local) != list.family)
             {
-                return Err(err::prefix_list_family_mismatch());
+                return Err(ErrorCode::PrefixListFamilyMismatch.error());
             }
-            match (rule.protocol, list.family) {
-                (Protocol::Number(proto::ICMP), Family::V6)
-                | (Protocol::Number(proto::ICMPV6), Family::V4) => {
-                    return Err(err::protocol_family_mismatch())
-                }
-                _ => {}
+            if rule_check::protocol_family(rule.protocol).is_some_and(|f| f != list.family) {
+                return Err(ErrorCode::ProtocolFamilyMismatch.error());
             }
         }
         RemoteObject::Cidr(_) => {}
     }
     if let DestPorts::List(id) = &rule.dest_ports {
         if ctx.snapshot.port_list(id).is_none() {
-            return Err(err::port_list_not_found());
+            return Err(ErrorCode::PortListNotFound.error());
         }
     }
     Ok(())
@@ -317,48 +282,4 @@ pub(crate) fn rule_weight(snapshot: &Snapshot, rule: &Rule) -> u64 {
         _ => 1,
     };
     u64::from(prefix.max(1)) * u64::from(ports.max(1))
-}
-
-/// Priority in a request: an integer 1..=100. 110, legal in old snapshots, is refused here.
-fn parse_priority(text: &str, param: &str) -> Result<u8, ApiError> {
-    if text.is_empty() {
-        return Ok(1);
-    }
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(err::priority_malformed());
-    }
-    match text.parse::<i64>() {
-        Ok(n) if (1..=100).contains(&n) => Ok(n as u8),
-        _ => Err(err::priority_not_supported(param)),
-    }
-}
-
-fn is_any_ports(text: &str) -> bool {
-    text.is_empty() || text == "-1/-1"
-}
-
-/// `a/b` of plain digits, then the loader's range rules (S2).
-fn strict_port_range(text: &str) -> Option<PortRange> {
-    let (lo, hi) = text.split_once('/')?;
-    let plain = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
-    if !plain(lo) || !plain(hi) {
-        return None;
-    }
-    parse_port_range(text).ok()
-}
-
-fn cidr(
-    p: &PermissionParams,
-    field: &str,
-    family: Family,
-    malformed: impl FnOnce() -> ApiError,
-) -> Result<Option<IpNet>, ApiError> {
-    let Some(text) = p.set(field) else {
-        return Ok(None);
-    };
-    match parse_cidr(text) {
-        Some(net) if Family::of_net(&net) == family => Ok(Some(net)),
-        _ => Err(malformed()),
-    }
 }

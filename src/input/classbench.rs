@@ -33,8 +33,8 @@
 //! ```
 
 use crate::model::{
-    proto, Action, DestPorts, Direction, Flow, GroupKind, InnerAccessPolicy, Nic, NicType,
-    PortRange, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
+    proto, Action, DestPorts, Direction, Flow, GroupKind, InnerAccessPolicy, Nic, PortRange,
+    Protocol, RemoteObject, Rule, SecurityGroup, Snapshot, Target,
 };
 use crate::Query;
 use ipnet::{IpNet, Ipv4Net};
@@ -469,20 +469,12 @@ pub fn convert_rule(index: usize, count: usize, rule: &ClassBenchRule) -> Rule {
     } else {
         (DestPorts::Any, None)
     };
-    Rule {
-        id: format!("sgr-{index}"),
-        direction: Direction::Ingress,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports,
-        remote: RemoteObject::Cidr(IpNet::V4(rule.src)),
-        local: (rule.dst.prefix_len() != 0).then_some(IpNet::V4(rule.dst)),
-        nic_type: NicType::Intranet,
-        description: String::new(),
-        create_time: String::new(),
-    }
+    let remote = RemoteObject::Cidr(IpNet::V4(rule.src));
+    Rule::new(Direction::Ingress, action, protocol, remote)
+        .with_id(format!("sgr-{index}"))
+        .with_priority(priority)
+        .with_ports(dest_ports, source_ports)
+        .with_local((rule.dst.prefix_len() != 0).then_some(IpNet::V4(rule.dst)))
 }
 
 /// The snapshot a filter set becomes: one basic group [`GROUP_ID`] holding every rule, on one

@@ -4,6 +4,7 @@
 //! Spec clauses are cited as S1..S20 (`shared/spec/semantics.md`).
 
 mod flow;
+pub mod rule_check;
 pub mod semantics;
 mod snapshot;
 
@@ -288,8 +289,10 @@ impl NicType {
 /// Rule priority, 1 (first) ..= 100; snapshots may carry the legacy 110.
 pub type Priority = u8;
 
-/// One security-group rule, validated.
+/// One security-group rule, validated. Built with [`Rule::new`] and its `with_…` methods (the
+/// one constructor path: outside the crate the struct cannot be written literally).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Rule {
     /// `sgr-…`, or `sgr-auto-<group>-<position>` for older responses without ids.
     pub id: String,
@@ -318,6 +321,73 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A rule with priority 1, any ports, no local CIDR, `intranet`, and an empty id,
+    /// description and create time; the `with_…` methods set those.
+    pub fn new(
+        direction: Direction,
+        action: Action,
+        protocol: Protocol,
+        remote: RemoteObject,
+    ) -> Rule {
+        Rule {
+            id: String::new(),
+            direction,
+            action,
+            priority: 1,
+            protocol,
+            dest_ports: DestPorts::Any,
+            source_ports: None,
+            remote,
+            local: None,
+            nic_type: NicType::Intranet,
+            description: String::new(),
+            create_time: String::new(),
+        }
+    }
+
+    /// Sets the rule id.
+    pub fn with_id(mut self, id: impl Into<String>) -> Rule {
+        self.id = id.into();
+        self
+    }
+
+    /// Sets the priority.
+    pub fn with_priority(mut self, priority: Priority) -> Rule {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the destination and source ports.
+    pub fn with_ports(mut self, dest: DestPorts, source: Option<PortRange>) -> Rule {
+        self.dest_ports = dest;
+        self.source_ports = source;
+        self
+    }
+
+    /// Sets the NIC-side CIDR.
+    pub fn with_local(mut self, local: Option<IpNet>) -> Rule {
+        self.local = local;
+        self
+    }
+
+    /// Sets the NIC type.
+    pub fn with_nic_type(mut self, nic_type: NicType) -> Rule {
+        self.nic_type = nic_type;
+        self
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Rule {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets the create time.
+    pub fn with_create_time(mut self, create_time: impl Into<String>) -> Rule {
+        self.create_time = create_time.into();
+        self
+    }
+
     /// The address family this rule is limited to (S5), or `None` when it matches either family.
     pub fn family(&self) -> Option<Family> {
         let from_remote = match &self.remote {

@@ -157,7 +157,7 @@ pub fn rejects(sim: &mut Simulator, request: &str, code: &str, status: u16) -> A
         .clone()
         .unwrap_or_else(|| panic!("{request}: accepted, expected {code}"));
     assert_eq!(
-        (error.code, error.http_status),
+        (error.code.as_str(), error.http_status),
         (code, status),
         "{request}: {error}"
     );

@@ -64,21 +64,12 @@ fn applies_in_place_and_prints_the_answer() {
     assert_eq!(answers.len(), 1);
     assert!(answers[0]["RequestId"].is_string());
     // The file loads again and the new rule decides.
-    let check = run(&[
-        "check",
-        path,
-        "--nic",
-        "eni-web1",
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "8443",
-        "--json",
-    ]);
+    let mut args = vec!["check", path];
+    args.extend(
+        "--nic eni-web1 --direction ingress --protocol tcp --src 203.0.113.9 --dport 8443 --json"
+            .split(' '),
+    );
+    let check = run(&args);
     let verdict: Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(verdict["verdict"], "accept");
     assert!(verdict["rule_id"].as_str().unwrap().starts_with("sgr-"));
@@ -161,20 +152,18 @@ fn several_requests_apply_in_order_and_stop_at_the_first_rejection() {
 #[test]
 fn request_from_stdin() {
     let (_dir, snapshot) = workspace();
-    let mut child = sgsim()
+    // stdin is a file holding the request, as in `sgsim apply snap.json - < request.json`.
+    let request = snapshot.with_file_name("request.json");
+    fs::write(
+        &request,
+        r#"{"Action": "ModifySecurityGroupPolicy", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-web", "InnerAccessPolicy": "Drop"}"#,
+    )
+    .unwrap();
+    let out = sgsim()
         .args(["apply", snapshot.to_str().unwrap(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
+        .stdin(Stdio::from(fs::File::open(&request).unwrap()))
+        .output()
         .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(br#"{"Action": "ModifySecurityGroupPolicy", "RegionId": "cn-hangzhou", "SecurityGroupId": "sg-web", "InnerAccessPolicy": "Drop"}"#)
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let written: Value = serde_json::from_slice(&fs::read(&snapshot).unwrap()).unwrap();
     assert_eq!(written["SecurityGroups"][0]["InnerAccessPolicy"], "Drop");
@@ -341,101 +330,45 @@ fn scenario_builds_a_network_from_nothing() {
         );
         serde_json::from_slice(&out.stdout).unwrap()
     };
-    let https = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "443",
-    ]);
+    // Words split on spaces: the flags read as one line.
+    let check_words = |words: String| check(&words.split(' ').collect::<Vec<_>>());
+    // A TCP flow from `src` to web's NIC on `dport`.
+    let tcp_in = |src: &str, dport: &str| {
+        check_words(format!(
+            "--nic {web_nic} --direction ingress --protocol tcp --src {src} --dport {dport}"
+        ))
+    };
+    // A TCP connection between two NICs.
+    let tcp_between = |from: &str, to: &str, src: &str, dst: &str, dport: &str| {
+        check_words(format!(
+            "--from {from} --to {to} --protocol tcp --src {src} --dst {dst} --dport {dport}"
+        ))
+    };
+    let https = tcp_in("203.0.113.9", "443");
     assert_eq!(
         (https["verdict"].as_str(), https["reason"].as_str()),
         (Some("accept"), Some("rule"))
     );
-    let https6 = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "2001:db8::1",
-        "--dport",
-        "443",
-    ]);
+    let https6 = tcp_in("2001:db8::1", "443");
     assert_eq!(https6["verdict"], "accept");
-    let ssh = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "22",
-    ]);
+    let ssh = tcp_in("203.0.113.9", "22");
     assert_eq!(
         (ssh["verdict"].as_str(), ssh["reason"].as_str()),
         (Some("drop"), Some("rule"))
     );
     // web → db on 5432 through the group reference; the db group drops egress but connections
     // are judged on web's egress (accepted by default) and db's ingress.
-    let pg = check(&[
-        "--from",
-        &web_nic,
-        "--to",
-        &db_nic,
-        "--protocol",
-        "tcp",
-        "--src",
-        "10.0.1.10",
-        "--dst",
-        "10.0.2.10",
-        "--dport",
-        "5432",
-    ]);
+    let pg = tcp_between(&web_nic, &db_nic, "10.0.1.10", "10.0.2.10", "5432");
     assert_eq!(pg["verdict"], "accept", "{pg}");
     // db1 → db2: inner access is Drop, and db's egress drops everything.
-    let inner = check(&[
-        "--from",
-        &db_nic,
-        "--to",
-        &db2_nic,
-        "--protocol",
-        "tcp",
-        "--src",
-        "10.0.2.10",
-        "--dst",
-        "10.0.2.20",
-        "--dport",
-        "5432",
-    ]);
+    let inner = tcp_between(&db_nic, &db2_nic, "10.0.2.10", "10.0.2.20", "5432");
     assert_eq!(inner["verdict"], "drop", "{inner}");
 
     // Detach web's group from its NIC into db's: now 443 falls to the default.
     apply(&format!(
         "Action=ModifyNetworkInterfaceAttribute&{r}&NetworkInterfaceId={web_nic}&SecurityGroupId.1={db}"
     ));
-    let https = check(&[
-        "--nic",
-        &web_nic,
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "203.0.113.9",
-        "--dport",
-        "443",
-    ]);
+    let https = tcp_in("203.0.113.9", "443");
     assert_eq!(
         (https["verdict"].as_str(), https["reason"].as_str()),
         (Some("drop"), Some("default"))

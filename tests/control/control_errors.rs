@@ -4,6 +4,7 @@
 use crate::common;
 
 use common::*;
+use sgsim::control::ErrorCode;
 
 const TCP22: &str = "IpProtocol=tcp&PortRange=22/22";
 
@@ -251,7 +252,7 @@ fn group_not_found() {
 #[test]
 fn policy_malformed() {
     let mut s = sim();
-    rejects(
+    let rule = rejects(
         &mut s,
         &ingress(
             "sg-a",
@@ -260,11 +261,22 @@ fn policy_malformed() {
         "InvalidPolicy.Malformed",
         400,
     );
-    rejects(
+    let inner = rejects(
         &mut s,
         "Action=ModifySecurityGroupPolicy&RegionId=cn-hangzhou&SecurityGroupId=sg-a&InnerAccessPolicy=maybe",
         "InvalidPolicy.Malformed",
         400,
+    );
+    // One wire code, two variants with the API's two messages.
+    assert_eq!(rule.error.unwrap().code, ErrorCode::PolicyMalformed);
+    assert_eq!(
+        rule.body["Message"],
+        "The specified parameter Permissions.1.Policy is not valid."
+    );
+    assert_eq!(inner.error.unwrap().code, ErrorCode::InnerPolicyMalformed);
+    assert_eq!(
+        inner.body["Message"],
+        "The Policy is invalid. Only 'Accept' and 'Drop' are supported. Ignore case."
     );
 }
 
@@ -1033,7 +1045,7 @@ fn create_group_errors() {
 fn delete_group_in_use() {
     let mut s = sim();
     // sg-b is on eni-b.
-    rejects(
+    let on_nic = rejects(
         &mut s,
         "Action=DeleteSecurityGroup&RegionId=cn-hangzhou&SecurityGroupId=sg-b",
         "DependencyViolation",
@@ -1050,10 +1062,16 @@ fn delete_group_in_use() {
         "DependencyViolation",
         403,
     );
-    assert!(answer.body["Message"]
-        .as_str()
-        .unwrap()
-        .contains("authorized in another"));
+    assert_eq!(on_nic.error.unwrap().code, ErrorCode::GroupHasInstances);
+    assert_eq!(
+        on_nic.body["Message"],
+        "There is still instance(s) in the specified security group."
+    );
+    assert_eq!(answer.error.unwrap().code, ErrorCode::GroupReferenced);
+    assert_eq!(
+        answer.body["Message"],
+        "The specified security group has been authorized in another one."
+    );
 }
 
 #[test]
@@ -1176,31 +1194,35 @@ fn modify_policy_without_region_answers_its_documented_code() {
     assert_eq!(answer.body["Message"], "The RegionId should not be null.");
 }
 
-/// Every code in docs/control-plane.md's table is triggered by a test in this file.
+/// docs/control-plane.md's table of error codes is `ErrorCode`'s table, rendered.
 #[test]
-fn every_documented_code_is_tested() {
+fn docs_table_is_the_code_table() {
     let docs = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/control-plane.md"
     ))
     .expect("docs/control-plane.md");
+    let table = ErrorCode::docs_table();
+    assert!(
+        docs.contains(&table),
+        "docs/control-plane.md's error table differs from ErrorCode's; paste this there:\n{table}"
+    );
+}
+
+/// Every error of `ErrorCode`'s table (so every row of the docs' table) is triggered by a test
+/// in this file, which expects its wire code and status.
+#[test]
+fn every_code_is_tested() {
     let this: String = include_str!("control_errors.rs")
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let mut codes = 0;
-    let table = docs
-        .split("## Error codes")
-        .nth(1)
-        .expect("an Error codes section");
-    for line in table.lines().filter(|l| l.starts_with("| `")) {
-        let code = line.split('`').nth(1).unwrap();
-        let status = line.split('|').nth(2).unwrap().trim();
-        codes += 1;
+    for code in ErrorCode::ALL {
+        let (wire, status) = (code.as_str(), code.http_status());
         assert!(
-            this.contains(&format!("\"{code}\",{status}")),
-            "{code} {status} is documented but no test here expects it"
+            this.contains(&format!("\"{wire}\",{status}")),
+            "{code:?} ({wire} {status}) is in the table but no test here expects it"
         );
     }
-    assert!(codes >= 60, "only {codes} codes found in the docs table");
+    assert!(ErrorCode::ALL.len() >= 60);
 }

@@ -6,7 +6,7 @@ use crate::common;
 
 use common::*;
 use serde_json::json;
-use sgsim::control::{ApiCall, PermissionParams, Request};
+use sgsim::control::{ApiCall, ErrorCode, PermissionParams, Request};
 use sgsim::input::ecs::write::{snapshot_to_string, snapshot_to_value};
 use sgsim::model::{Action, DestPorts, Direction, Flow, NicType, Reason, RemoteObject};
 use sgsim::{Simulator, Snapshot};
@@ -96,7 +96,7 @@ fn several_permissions_are_all_or_nothing() {
               {"IpProtocol": "tcp", "PortRange": "81/81", "SourceCidrIp": "1.2.3.4"},
               {"IpProtocol": "tcp", "PortRange": "82/82", "SourceGroupId": "sg-nope"}]}"#,
     );
-    assert_eq!(answer.error.unwrap().code, "InvalidSourceGroupId.NotFound");
+    assert_eq!(answer.error.unwrap().code, ErrorCode::SourceGroupNotFound);
     assert_eq!(snapshot_to_value(s.snapshot()), before);
     // The same without the bad one adds both.
     accepts(

@@ -3,10 +3,10 @@
 
 use super::error::LoadError;
 use super::raw::*;
+use crate::model::rule_check::{self, RuleCheckError, Strictness};
 use crate::model::{
-    Action, ClientTokenRecord, DestPorts, Direction, Family, GroupIndex, GroupKind,
-    InnerAccessPolicy, Nic, NicType, PortRange, PortRangeList, PrefixList, Protocol, RemoteObject,
-    Rule, SecurityGroup, Snapshot,
+    Action, ClientTokenRecord, Direction, Family, GroupIndex, GroupKind, InnerAccessPolicy, Nic,
+    NicType, PortRangeList, PrefixList, Protocol, RemoteObject, Rule, SecurityGroup, Snapshot,
 };
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
@@ -17,8 +17,6 @@ pub const UNNAMED_GROUP_ID: &str = "sg-unnamed";
 
 /// Most security groups one NIC may carry (S19).
 const MAX_GROUPS_PER_NIC: usize = 10;
-/// Legacy priority that old snapshots may carry; API requests may not.
-const LEGACY_PRIORITY: u8 = 110;
 
 type Result<T> = std::result::Result<T, LoadError>;
 
@@ -256,82 +254,46 @@ pub fn derived_rule_id(group_id: &str, position: usize) -> String {
     )
 }
 
-/// Parses a CIDR or bare address (S8): host bits are cleared, a bare address is a /32 or /128.
-pub fn parse_cidr(text: &str) -> Option<IpNet> {
-    if let Ok(net) = text.parse::<IpNet>() {
-        return Some(net.trunc());
-    }
-    text.parse::<IpAddr>().ok().map(IpNet::from)
-}
+pub use crate::model::rule_check::{parse_cidr, parse_port_range};
 
+/// A CIDR field of a stored rule; the error names the field, the value as written and the fix.
 fn cidr_field(
     value: &Option<String>,
     path: &str,
     field: &str,
     family: Family,
 ) -> Result<Option<IpNet>> {
-    let Some(text) = set(value) else {
-        return Ok(None);
-    };
-    let net = parse_cidr(text).ok_or_else(|| {
-        let hint = if text.contains('*') {
-            " (it looks like a documentation placeholder with masked digits)"
-        } else {
-            ""
+    let text = value.as_deref().unwrap_or("");
+    rule_check::cidr_field(Some(text), family).map_err(|err| {
+        let message = match err {
+            RuleCheckError::CidrWrongFamily(found) => {
+                let other_field = match field {
+                    "SourceCidrIp" => "Ipv6SourceCidrIp",
+                    "DestCidrIp" => "Ipv6DestCidrIp",
+                    "Ipv6SourceCidrIp" => "SourceCidrIp",
+                    _ => "DestCidrIp",
+                };
+                format!(
+                    "{field} takes an {} CIDR; an {} one goes in {other_field}",
+                    family.as_str(),
+                    found.as_str()
+                )
+            }
+            _ => {
+                let hint = if text.contains('*') {
+                    " (it looks like a documentation placeholder with masked digits)"
+                } else {
+                    ""
+                };
+                format!("not an {} address or CIDR block{hint}", family.as_str())
+            }
         };
-        LoadError::new(
-            join(path, field),
-            quoted(text),
-            format!("not an {} address or CIDR block{hint}", family.as_str()),
-        )
-    })?;
-    if Family::of_net(&net) != family {
-        let other_field = match field {
-            "SourceCidrIp" => "Ipv6SourceCidrIp",
-            "DestCidrIp" => "Ipv6DestCidrIp",
-            "Ipv6SourceCidrIp" => "SourceCidrIp",
-            _ => "DestCidrIp",
-        };
-        return Err(LoadError::new(
-            join(path, field),
-            quoted(text),
-            format!(
-                "{field} takes an {} CIDR; an {} one goes in {other_field}",
-                family.as_str(),
-                Family::of_net(&net).as_str()
-            ),
-        ));
-    }
-    Ok(Some(net))
+        LoadError::new(join(path, field), quoted(text), message)
+    })
 }
 
-/// Parses `a/b` with 1 <= a <= b <= 65535 (S2).
-pub fn parse_port_range(text: &str) -> std::result::Result<PortRange, String> {
-    const EXPECTED: &str = "expected a/b with 1 <= a <= b <= 65535";
-    let Some((lo, hi)) = text.split_once('/') else {
-        return Err(EXPECTED.to_string());
-    };
-    let port = |part: &str| -> std::result::Result<u16, String> {
-        let value: i64 = part
-            .trim()
-            .parse()
-            .map_err(|_| format!("{part:?} is not a number; {EXPECTED}"))?;
-        if !(1..=65535).contains(&value) {
-            return Err(format!("port {value} is out of 1..65535"));
-        }
-        Ok(value as u16)
-    };
-    let (lo, hi) = (port(lo)?, port(hi)?);
-    if lo > hi {
-        return Err(format!("start {lo} is greater than end {hi}"));
-    }
-    Ok(PortRange { lo, hi })
-}
-
-fn is_any_ports(text: &str) -> bool {
-    text.is_empty() || text == "-1/-1"
-}
-
+/// A stored rule (S1–S8). The shared checks are `model::rule_check`'s, taken as a snapshot
+/// may hold them ([`Strictness::Snapshot`]); this function orders them and words their errors.
 fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -> Result<Rule> {
     let field = |name: &str| join(path, name);
 
@@ -354,28 +316,15 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
     let priority = match &raw.priority {
         None => 1,
         Some(value) => {
-            let text = value.text();
-            if text.is_empty() {
-                1
-            } else {
-                match text.parse::<i64>() {
-                    Ok(n) if (1..=100).contains(&n) || n == i64::from(LEGACY_PRIORITY) => n as u8,
-                    Ok(n) => {
-                        return Err(LoadError::new(
-                            field("Priority"),
-                            value.json(),
-                            format!("priority {n} is out of 1..100 (or the legacy 110)"),
-                        ))
+            rule_check::parse_priority(&value.text(), Strictness::Snapshot).map_err(|err| {
+                let message = match err {
+                    RuleCheckError::PriorityOutOfRange(n) => {
+                        format!("priority {n} is out of 1..100 (or the legacy 110)")
                     }
-                    Err(_) => {
-                        return Err(LoadError::new(
-                            field("Priority"),
-                            value.json(),
-                            "expected an integer priority 1..100",
-                        ))
-                    }
-                }
-            }
+                    _ => "expected an integer priority 1..100".to_string(),
+                };
+                LoadError::new(field("Priority"), value.json(), message)
+            })?
         }
     };
     let protocol_text = raw.ip_protocol.as_deref().unwrap_or("");
@@ -430,162 +379,114 @@ fn permission(raw: RawPermission, path: &str, group_id: &str, position: usize) -
             ("DestPrefixListId", set(&raw.dest_prefix_list_id)),
         ),
     };
-    let one_of = |pair: [(&str, Option<IpNet>); 2], role: &str| -> Result<Option<IpNet>> {
-        match pair {
-            [(_, Some(_)), (second, Some(_))] => Err(LoadError::new(
+    let one_of = |[(first, v4), (second, v6)]: [(&str, Option<IpNet>); 2], role: &str| {
+        rule_check::one_per_side(v4, v6).map_err(|_| {
+            LoadError::new(
                 field(second),
                 written(second),
-                format!(
-                    "a rule has one {role} CIDR, but {} is set too; use one of them",
-                    pair[0].0
-                ),
-            )),
-            [(_, a), (_, b)] => Ok(a.or(b)),
-        }
+                format!("a rule has one {role} CIDR, but {first} is set too; use one of them"),
+            )
+        })
     };
     let remote_cidr = one_of(remote_cidrs, "remote")?;
     let local = one_of(local_cidrs, "local")?;
-    // Precedence when several remote objects are given: CIDR > group > prefix list.
-    let remote = match (remote_cidr, group_field.1, list_field.1) {
-        (Some(net), _, _) => RemoteObject::Cidr(net),
-        (None, Some(group), _) => RemoteObject::Group(group.to_string()),
-        (None, None, Some(list)) => RemoteObject::PrefixList(list.to_string()),
-        (None, None, None) => {
+    let remote =
+        rule_check::remote_object(remote_cidr, group_field.1, list_field.1).map_err(|_| {
             let names = [
                 remote_cidrs[0].0,
                 remote_cidrs[1].0,
                 group_field.0,
                 list_field.0,
             ];
-            return Err(LoadError::new(
+            LoadError::new(
                 path.to_string(),
                 "",
                 format!(
                     "an {direction} rule needs a remote object: set one of {}",
                     names.join(", ")
                 ),
-            ));
-        }
-    };
-    if let (RemoteObject::Cidr(remote_net), Some(local_net)) = (&remote, &local) {
-        if Family::of_net(remote_net) != Family::of_net(local_net) {
-            let local_name = local_cidrs
-                .iter()
-                .find(|(_, n)| n.is_some())
-                .map_or("DestCidrIp", |(f, _)| *f);
-            return Err(LoadError::new(
-                field(local_name),
-                written(local_name),
-                format!(
-                    "the remote CIDR {remote_net} is {}, so the local CIDR must be too",
-                    Family::of_net(remote_net).as_str()
-                ),
-            ));
-        }
+            )
+        })?;
+    if let (Some(remote_net), Err(_)) =
+        (remote_cidr, rule_check::check_families(remote_cidr, local))
+    {
+        let local_name = local_cidrs
+            .iter()
+            .find(|(_, n)| n.is_some())
+            .map_or("DestCidrIp", |(f, _)| *f);
+        return Err(LoadError::new(
+            field(local_name),
+            written(local_name),
+            format!(
+                "the remote CIDR {remote_net} is {}, so the local CIDR must be too",
+                Family::of_net(&remote_net).as_str()
+            ),
+        ));
     }
 
     // Ports (S2). A given PortRange makes PortRangeListId ignored; `-1/-1` or `""` beside a port
     // list counts as not given.
     let port_range_text = raw.port_range.as_deref().unwrap_or("");
     let list_id = set(&raw.port_range_list_id);
-    let dest_ports = if protocol.has_ports() {
-        match (is_any_ports(port_range_text), list_id) {
-            (false, _) => DestPorts::Range(
-                parse_port_range(port_range_text).map_err(|why| {
-                    LoadError::new(field("PortRange"), quoted(port_range_text), format!("{why} for {protocol}"))
-                })?,
-            ),
-            (true, Some(list)) => DestPorts::List(list.to_string()),
-            (true, None) => {
-                return Err(LoadError::new(
-                    field("PortRange"),
-                    quoted(port_range_text),
-                    format!("{protocol} needs a port range a/b with 1 <= a <= b <= 65535, or a PortRangeListId"),
-                ))
-            }
-        }
-    } else {
-        if !is_any_ports(port_range_text) {
-            return Err(LoadError::new(
-                field("PortRange"),
-                quoted(port_range_text),
-                format!("{protocol} has no ports: the port range must be -1/-1"),
-            ));
-        }
-        if let (Some(list), "") = (list_id, port_range_text) {
-            return Err(LoadError::new(
-                field("PortRangeListId"),
-                quoted(list),
-                format!("{protocol} has no ports: port range lists need TCP or UDP"),
-            ));
-        }
-        DestPorts::Any
-    };
+    let dest_ports =
+        rule_check::dest_ports(protocol, port_range_text, list_id, Strictness::Snapshot).map_err(
+            |err| {
+                let (name, value, message) = match err {
+                    RuleCheckError::PortRange(why) => {
+                        ("PortRange", port_range_text, format!("{why} for {protocol}"))
+                    }
+                    RuleCheckError::PortsMissing => ("PortRange", port_range_text, format!("{protocol} needs a port range a/b with 1 <= a <= b <= 65535, or a PortRangeListId")),
+                    RuleCheckError::ListOnPortless => (
+                        "PortRangeListId",
+                        list_id.unwrap_or(""),
+                        format!("{protocol} has no ports: port range lists need TCP or UDP"),
+                    ),
+                    _ => (
+                        "PortRange",
+                        port_range_text,
+                        format!("{protocol} has no ports: the port range must be -1/-1"),
+                    ),
+                };
+                LoadError::new(field(name), quoted(value), message)
+            },
+        )?;
     let source_port_text = raw.source_port_range.as_deref().unwrap_or("");
-    let source_ports = if is_any_ports(source_port_text) {
-        None
-    } else if protocol.has_ports() {
-        Some(parse_port_range(source_port_text).map_err(|why| {
-            LoadError::new(
-                field("SourcePortRange"),
-                quoted(source_port_text),
-                format!("{why} for {protocol}"),
-            )
-        })?)
-    } else {
+    let source_ports = rule_check::source_ports(protocol, source_port_text, Strictness::Snapshot)
+        .map_err(|err| {
+        let message = match err {
+            RuleCheckError::PortRange(why) => format!("{why} for {protocol}"),
+            _ => format!("{protocol} has no ports: the source port range must be empty or -1/-1"),
+        };
+        LoadError::new(field("SourcePortRange"), quoted(source_port_text), message)
+    })?;
+
+    // `icmp` is IPv4 only and `icmpv6` IPv6 only (S5): a rule pairing one with the other
+    // family's CIDR could never match, and the API refuses it.
+    if let Err(RuleCheckError::ProtocolFamily { wanted, net }) =
+        rule_check::check_protocol_family(protocol, remote_cidr.or(local))
+    {
         return Err(LoadError::new(
-            field("SourcePortRange"),
-            quoted(source_port_text),
-            format!("{protocol} has no ports: the source port range must be empty or -1/-1"),
-        ));
-    };
-
-    let rule = Rule {
-        id: set(&raw.security_group_rule_id)
-            .map(str::to_string)
-            .unwrap_or_else(|| derived_rule_id(group_id, position)),
-        direction,
-        action,
-        priority,
-        protocol,
-        dest_ports,
-        source_ports,
-        remote,
-        local,
-        nic_type,
-        description: raw.description.unwrap_or_default(),
-        create_time: raw.create_time.unwrap_or_default(),
-    };
-    check_protocol_family(&rule, path, protocol_text)?;
-    Ok(rule)
-}
-
-/// `icmp` is IPv4 only and `icmpv6` IPv6 only (S5): a rule pairing one with the other family's
-/// CIDR could never match, and the API refuses it.
-fn check_protocol_family(rule: &Rule, path: &str, protocol_text: &str) -> Result<()> {
-    let wanted = match rule.protocol {
-        Protocol::Number(crate::model::proto::ICMP) => Family::V4,
-        Protocol::Number(crate::model::proto::ICMPV6) => Family::V6,
-        _ => return Ok(()),
-    };
-    let cidr = match &rule.remote {
-        RemoteObject::Cidr(net) => Some(*net),
-        _ => None,
-    }
-    .or(rule.local);
-    match cidr {
-        Some(net) if Family::of_net(&net) != wanted => Err(LoadError::new(
-            join(path, "IpProtocol"),
+            field("IpProtocol"),
             quoted(protocol_text),
             format!(
-                "{} is {} only, but the rule's CIDR {net} is {}",
-                rule.protocol,
+                "{protocol} is {} only, but the rule's CIDR {net} is {}",
                 wanted.as_str(),
                 Family::of_net(&net).as_str()
             ),
-        )),
-        _ => Ok(()),
+        ));
     }
+
+    let id = set(&raw.security_group_rule_id)
+        .map(str::to_string)
+        .unwrap_or_else(|| derived_rule_id(group_id, position));
+    Ok(Rule::new(direction, action, protocol, remote)
+        .with_id(id)
+        .with_priority(priority)
+        .with_ports(dest_ports, source_ports)
+        .with_local(local)
+        .with_nic_type(nic_type)
+        .with_description(raw.description.unwrap_or_default())
+        .with_create_time(raw.create_time.unwrap_or_default()))
 }
 
 /// A rule referencing a prefix list must agree with the list's family (S5).
