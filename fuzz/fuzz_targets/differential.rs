@@ -24,9 +24,15 @@ fuzz_target!(|data: &[u8]| {
         let flow = testkit::flow(&mut bytes, &Pools::WIDE);
         batch.push(Query { target, flow });
     }
-    let tiers = testkit::TIERS.into_iter().chain([Tier::Partitioned { leaf_max_rules: 2 }]);
+    let tiers = testkit::TIERS
+        .into_iter()
+        .chain([Tier::Partitioned { leaf_max_rules: 2 }]);
     for tier in tiers {
-        let engine = Engine::builder(snapshot.clone()).options(options).tier(tier).eager().build();
+        let engine = Engine::builder(snapshot.clone())
+            .options(options)
+            .tier(tier)
+            .eager()
+            .build();
         // `check_batch` runs the fastest kernel the CPU has (AVX-512 here), `check` the
         // portable one.
         let expected: Vec<Verdict> = batch

@@ -6,7 +6,11 @@ use libfuzzer_sys::fuzz_target;
 use sgsim::input::flowlog::{self, interpret, Format};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut reader) = flowlog::open_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())), Some(Format::Csv)) else {
+    let Ok(mut reader) = flowlog::open_reader(
+        "fuzz".into(),
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        Some(Format::Csv),
+    ) else {
         return;
     };
     let mut records = 0u64;
@@ -27,7 +31,13 @@ fuzz_target!(|data: &[u8]| {
     let body = data.splitn(2, |&b| b == b'\n').nth(1).unwrap_or_default();
     let non_blank = body
         .split(|&b| b == b'\n')
-        .filter(|line| !line.strip_suffix(b"\r").unwrap_or(line).trim_ascii().is_empty())
+        .filter(|line| {
+            !line
+                .strip_suffix(b"\r")
+                .unwrap_or(line)
+                .trim_ascii()
+                .is_empty()
+        })
         .count() as u64;
     assert_eq!(records, non_blank);
 });

@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Ok(fast), slow, "{:?}", String::from_utf8_lossy(line));
         }
     }
-    let Ok(mut reader) = flowlog::open_reader("fuzz".into(), Box::new(std::io::Cursor::new(data.to_vec())), Some(Format::Json)) else {
+    let Ok(mut reader) = flowlog::open_reader(
+        "fuzz".into(),
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        Some(Format::Json),
+    ) else {
         return;
     };
     while let Ok(Some(block)) = reader.next_block() {

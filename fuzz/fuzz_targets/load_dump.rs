@@ -21,8 +21,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = report.summary(&snapshot);
 
     let written = snapshot_to_string(&snapshot);
-    let reloaded = Snapshot::from_json_str(&written)
-        .unwrap_or_else(|err| panic!("the assembled snapshot does not load back: {err}\n{written}"));
+    let reloaded = Snapshot::from_json_str(&written).unwrap_or_else(|err| {
+        panic!("the assembled snapshot does not load back: {err}\n{written}")
+    });
     assert_eq!(reloaded.groups(), snapshot.groups());
     assert_eq!(reloaded.nics(), snapshot.nics());
     assert_eq!(reloaded.prefix_lists(), snapshot.prefix_lists());
@@ -34,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
     ]
     .map(|flow| flow.expect("fixed flows parse"));
     let targets: Vec<Target> = if snapshot.nics().is_empty() {
-        (0..snapshot.groups().len() as u32).map(Target::Group).collect()
+        (0..snapshot.groups().len() as u32)
+            .map(Target::Group)
+            .collect()
     } else {
         (0..snapshot.nics().len() as u32).map(Target::Nic).collect()
     };

@@ -639,14 +639,7 @@ fn fast_row(rest: &[u8]) -> Option<FastRow<'_>> {
     };
     Some(FastRow {
         nic: &rest[..nic_end],
-        flow: Flow {
-            direction,
-            protocol,
-            src,
-            src_port,
-            dst,
-            dst_port,
-        },
+        flow: Flow::new(direction, protocol, (src, src_port), (dst, dst_port)),
         len: end,
         next,
     })

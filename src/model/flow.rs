@@ -37,13 +37,18 @@ impl Flow {
             Direction::Ingress => (remote, local),
             Direction::Egress => (local, remote),
         };
+        Flow::new(direction, protocol, (src, src_port), (dst, dst_port))
+    }
+
+    /// The flow from `src` to `dst` (address and port each) in `direction`.
+    pub fn new(direction: Direction, protocol: u8, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Flow {
         Flow {
             direction,
             protocol,
-            src,
-            src_port,
-            dst,
-            dst_port,
+            src: src.0,
+            src_port: src.1,
+            dst: dst.0,
+            dst_port: dst.1,
         }
     }
 

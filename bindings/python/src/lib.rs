@@ -12,9 +12,9 @@ use sgsim::analysis::audit::{audit_account, audit_target, AuditOptions, AuditRep
 use sgsim::analysis::check::{
     check, check_connection, source_port_open, CheckAnswer, ConnectionAnswer, ConnectionRange,
 };
+use sgsim::eval::explain::{explanation, verdict_line};
 use sgsim::input::ecs::preserve::rewritten_snapshot_text;
 use sgsim::input::ecs::write::snapshot_to_string;
-use sgsim::eval::explain::{explanation, verdict_line};
 use sgsim::model::{DestPorts, Direction, EvalOptions, Flow, NicIndex, NicType, Target, Verdict};
 use sgsim::ConnectionVerdict;
 use sgsim::{LoadError, Simulator, Snapshot};
@@ -140,7 +140,10 @@ impl Engine {
 
     fn bulk(&self) -> &sgsim::Engine {
         self.bulk.get_or_init(|| {
-            sgsim::Engine::builder(self.interactive.snapshot().clone()).options(*self.interactive.options()).bulk().build()
+            sgsim::Engine::builder(self.interactive.snapshot().clone())
+                .options(*self.interactive.options())
+                .bulk()
+                .build()
         })
     }
 
