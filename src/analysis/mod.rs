@@ -58,6 +58,7 @@ pub mod search;
 pub mod services;
 
 use crate::compile::{inner_peers, resolved_rules, v4_interval, v6_interval, ResolvedRules};
+use crate::input::flows::TupleFields;
 use crate::model::{
     proto, Action, Direction, EvalOptions, Family, Flow, NicIndex, Reason, RuleRef, Snapshot,
     Target, Verdict,
@@ -415,18 +416,10 @@ pub(crate) fn preferred_for<A: AddrKey>(snapshot: &Snapshot, target: Target) -> 
 pub struct Witness {
     /// `ingress tcp 203.0.113.9:40000 -> 10.0.0.5:22`.
     pub flow: String,
-    /// `tcp`, or the number as text when it has no name.
-    pub protocol: String,
-    /// The IP protocol number (6 for TCP).
-    pub protocol_number: u8,
-    /// Source address.
-    pub src_ip: String,
-    /// Source port (0 when the protocol has no ports).
-    pub src_port: u16,
-    /// Destination address.
-    pub dst_ip: String,
-    /// Destination port (0 when the protocol has no ports).
-    pub dst_port: u16,
+    /// Its protocol, addresses and ports (inline in JSON: `protocol`, `protocol_number`,
+    /// `src_ip`, `src_port`, `dst_ip`, `dst_port`).
+    #[serde(flatten)]
+    pub tuple: TupleFields,
     /// The verdict the analysis claims.
     pub expected: String,
     /// What decides it, as the analysis claims (`sg/sgr`, or a step name).
@@ -456,12 +449,7 @@ impl Witness {
         let snapshot = engine.snapshot();
         Witness {
             flow: flow.to_string(),
-            protocol: crate::model::protocol_label(flow.protocol),
-            protocol_number: flow.protocol,
-            src_ip: flow.src.to_string(),
-            src_port: flow.src_port,
-            dst_ip: flow.dst.to_string(),
-            dst_port: flow.dst_port,
+            tuple: TupleFields::of(&flow),
             expected: expected.as_str().to_string(),
             expected_by: expected_by.name(snapshot),
             engine: verdict.action.as_str().to_string(),

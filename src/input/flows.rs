@@ -294,11 +294,29 @@ pub(crate) fn parse_row(record: &[u8]) -> Result<(String, Flow), String> {
     Ok((nic_id.to_string(), flow))
 }
 
-/// A flow's fields for JSON reports: ports as numbers, the protocol by name and number.
+/// A flow's fields for JSON reports: its direction, then its five-tuple inline.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FlowFields {
     /// `ingress` or `egress`.
     pub direction: &'static str,
+    /// The protocol, addresses and ports.
+    #[serde(flatten)]
+    pub tuple: TupleFields,
+}
+
+impl FlowFields {
+    /// The fields of `flow`.
+    pub fn of(flow: &Flow) -> FlowFields {
+        FlowFields {
+            direction: flow.direction.as_str(),
+            tuple: TupleFields::of(flow),
+        }
+    }
+}
+
+/// A five-tuple's fields for JSON reports: ports as numbers, the protocol by name and number.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TupleFields {
     /// `tcp`, or the number as text when it has no name.
     pub protocol: String,
     /// IP protocol number.
@@ -313,11 +331,10 @@ pub struct FlowFields {
     pub dst_port: u16,
 }
 
-impl FlowFields {
-    /// The fields of `flow`.
-    pub fn of(flow: &Flow) -> FlowFields {
-        FlowFields {
-            direction: flow.direction.as_str(),
+impl TupleFields {
+    /// The five-tuple of `flow`.
+    pub fn of(flow: &Flow) -> TupleFields {
+        TupleFields {
             protocol: crate::model::protocol_label(flow.protocol),
             protocol_number: flow.protocol,
             src_ip: flow.src.to_string(),

@@ -99,13 +99,13 @@ fn audit_finds_every_kind_with_verified_witnesses() {
     // TCP by the SSH rule; UDP 22 from the partner address by its all-protocol rule.
     assert_eq!(ssh.accepted_by, ["sg-a/sgr-ssh", "sg-a/sgr-partner"]);
     assert!(ssh.witness.verified, "{:?}", ssh.witness);
-    assert_eq!(ssh.witness.dst_port, 22);
+    assert_eq!(ssh.witness.tuple.dst_port, 22);
     let all = t
         .exposures
         .iter()
         .find(|e| e.ports == "all")
         .expect("every port");
-    assert_eq!(all.witness.src_ip, "203.0.113.77");
+    assert_eq!(all.witness.tuple.src_ip, "203.0.113.77");
     assert!(all.witness.verified);
     assert!(t.exposures.iter().all(|e| e.witness.verified));
 
