@@ -3,7 +3,7 @@
 
 use super::error::{ApiError, ErrorCode};
 use super::ids::IdSource;
-use super::request::{ApiCall, PermissionParams, Request};
+use super::request::{ApiCall, NicRequest, PermissionParams, Request};
 use super::validate::{
     build_rule, check_references, rule_weight, same_rule, RuleContext, MAX_GROUP_RULES,
     MAX_NIC_RULES,
@@ -152,7 +152,7 @@ pub(crate) fn plan(
         Request::ModifyNic { nic_id, group_ids } => {
             modify_nic(snapshot, region, nic_id, group_ids.as_deref())
         }
-        Request::CreateNic {
+        Request::CreateNic(NicRequest {
             vswitch_id,
             group_ids,
             primary_ip,
@@ -160,7 +160,7 @@ pub(crate) fn plan(
             ipv6_addresses,
             name,
             description,
-        } => {
+        }) => {
             let groups = nic_groups(snapshot, region, group_ids, None)?;
             let vpc_id = snapshot.group(groups[0]).vpc_id.clone();
             if vpc_id.is_empty() {

@@ -49,6 +49,8 @@ mod validate;
 pub use apply::MAX_GROUPS_PER_NIC;
 pub use error::{ApiError, ErrorCode};
 pub use ids::utc_timestamp;
-pub use request::{ApiCall, PermissionParams, Request, MAX_PERMISSIONS, PERMISSION_FIELDS};
+pub use request::{
+    ApiCall, NicRequest, PermissionParams, Request, MAX_PERMISSIONS, PERMISSION_FIELDS,
+};
 pub use simulator::{Answer, Simulator};
 pub use validate::{MAX_GROUP_RULES, MAX_NIC_RULES, MAX_RULE_DESCRIPTION};

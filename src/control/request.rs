@@ -177,22 +177,7 @@ pub enum Request {
     },
     /// CreateNetworkInterface: a NIC in the groups' VPC with the given addresses. The simulator
     /// cannot allocate addresses, so `PrimaryIpAddress` is required.
-    CreateNic {
-        /// `VSwitchId` (kept, not checked: VSwitches are not in the model).
-        vswitch_id: String,
-        /// `SecurityGroupId` and `SecurityGroupIds.N`, in order.
-        group_ids: Vec<String>,
-        /// `PrimaryIpAddress`.
-        primary_ip: String,
-        /// `PrivateIpAddress.N`.
-        secondary_ips: Vec<String>,
-        /// `Ipv6Address.N`.
-        ipv6_addresses: Vec<String>,
-        /// `NetworkInterfaceName`.
-        name: String,
-        /// `Description`.
-        description: String,
-    },
+    CreateNic(NicRequest),
     /// DeleteNetworkInterface.
     DeleteNic {
         /// `NetworkInterfaceId`.
@@ -223,10 +208,29 @@ impl Request {
             Request::CreateGroup { .. } => "CreateSecurityGroup",
             Request::DeleteGroup { .. } => "DeleteSecurityGroup",
             Request::ModifyNic { .. } => "ModifyNetworkInterfaceAttribute",
-            Request::CreateNic { .. } => "CreateNetworkInterface",
+            Request::CreateNic(_) => "CreateNetworkInterface",
             Request::DeleteNic { .. } => "DeleteNetworkInterface",
         }
     }
+}
+
+/// The parameters of a CreateNetworkInterface call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NicRequest {
+    /// `VSwitchId` (kept, not checked: VSwitches are not in the model).
+    pub vswitch_id: String,
+    /// `SecurityGroupId` and `SecurityGroupIds.N`, in order.
+    pub group_ids: Vec<String>,
+    /// `PrimaryIpAddress`.
+    pub primary_ip: String,
+    /// `PrivateIpAddress.N`.
+    pub secondary_ips: Vec<String>,
+    /// `Ipv6Address.N`.
+    pub ipv6_addresses: Vec<String>,
+    /// `NetworkInterfaceName`.
+    pub name: String,
+    /// `Description`.
+    pub description: String,
 }
 
 /// One API call: the request plus the parameters every call carries.
@@ -367,27 +371,23 @@ impl ApiCall {
                     out.push((format!("SecurityGroupId.{}", i + 1), id.clone()));
                 }
             }
-            Request::CreateNic {
-                vswitch_id,
-                group_ids,
-                primary_ip,
-                secondary_ips,
-                ipv6_addresses,
-                name,
-                description,
-            } => {
-                out.push(("VSwitchId".into(), vswitch_id.clone()));
-                out.push(("PrimaryIpAddress".into(), primary_ip.clone()));
+            Request::CreateNic(nic) => {
+                out.push(("VSwitchId".into(), nic.vswitch_id.clone()));
+                out.push(("PrimaryIpAddress".into(), nic.primary_ip.clone()));
                 for (list, items) in [
-                    ("SecurityGroupIds", group_ids),
-                    ("PrivateIpAddress", secondary_ips),
-                    ("Ipv6Address", ipv6_addresses),
+                    ("SecurityGroupIds", &nic.group_ids),
+                    ("PrivateIpAddress", &nic.secondary_ips),
+                    ("Ipv6Address", &nic.ipv6_addresses),
                 ] {
                     for (i, item) in items.iter().enumerate() {
                         out.push((format!("{list}.{}", i + 1), item.clone()));
                     }
                 }
-                for (k, v) in [("NetworkInterfaceName", name), ("Description", description)] {
+                let named = [
+                    ("NetworkInterfaceName", &nic.name),
+                    ("Description", &nic.description),
+                ];
+                for (k, v) in named {
                     if !v.is_empty() {
                         out.push((k.into(), v.clone()));
                     }
@@ -513,7 +513,7 @@ impl ApiCall {
                 if group_ids.is_empty() {
                     return Err(ErrorCode::MissingParameter.with("SecurityGroupId"));
                 }
-                Request::CreateNic {
+                Request::CreateNic(NicRequest {
                     vswitch_id,
                     group_ids,
                     primary_ip: params.required("PrimaryIpAddress")?,
@@ -523,7 +523,7 @@ impl ApiCall {
                         .take_scalar("NetworkInterfaceName")
                         .unwrap_or_default(),
                     description: params.take_scalar("Description").unwrap_or_default(),
-                }
+                })
             }
             "DeleteNetworkInterface" => Request::DeleteNic {
                 nic_id: params.required("NetworkInterfaceId")?,
