@@ -34,7 +34,7 @@
 //!
 //! ## Semantics
 //!
-//! Every verdict follows the numbered clauses of `shared/spec/semantics.md`: protocols and ports
+//! Every verdict follows the numbered clauses of `docs/semantics.md`: protocols and ports
 //! (S1–S3), rule matching and address families (S4–S8), pooled candidates with the lowest
 //! priority winning and drop winning ties (S9–S10), inner access (S11), the defaults of basic and
 //! enterprise groups (S12), the platform's TCP 25 block (S13, see

@@ -1,7 +1,7 @@
 //! Validated plain types. Everything here was checked by [`crate::input::ecs`] on the way in, so
 //! nothing past this point can fail on bad data.
 //!
-//! Spec clauses are cited as S1..S20 (`shared/spec/semantics.md`).
+//! Spec clauses are cited as S1..S20 (`docs/semantics.md`).
 
 mod flow;
 pub mod rule_check;

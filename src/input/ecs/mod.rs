@@ -1,7 +1,8 @@
-//! The only way in: the ECS API's JSON shapes (`raw`) and their validation into
-//! [`crate::model`] types. Every error names the JSON path, the value and what would be valid.
+//! The ECS API's JSON, in and out: its shapes (`raw`) and their validation into
+//! [`crate::model`] types, and ([`write`], [`preserve`]) the snapshot written back in the same
+//! shapes. Every error names the JSON path, the value and what would be valid.
 //!
-//! Accepted top-level shapes (see `shared/spec/interface.md`):
+//! Accepted top-level shapes (see `docs/json.md`):
 //! - a snapshot object with any of `SecurityGroups`, `NetworkInterfaces`, `PrefixLists`,
 //!   `PortRangeLists`;
 //! - a bare DescribeSecurityGroupAttribute response (an object with `SecurityGroupId` or
