@@ -1,6 +1,6 @@
 //! The ECS API's JSON, in and out: its shapes (`raw`) and their validation into
-//! [`crate::model`] types, and ([`write`], [`preserve`]) the snapshot written back in the same
-//! shapes. Every error names the JSON path, the value and what would be valid.
+//! [`crate::model`] types, and ([`write`](mod@write), [`preserve`]) the snapshot written back
+//! in the same shapes. Every error names the JSON path, the value and what would be valid.
 //!
 //! Accepted top-level shapes (see `docs/json.md`):
 //! - a snapshot object with any of `SecurityGroups`, `NetworkInterfaces`, `PrefixLists`,
