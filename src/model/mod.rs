@@ -4,7 +4,7 @@
 //! Spec clauses are cited as S1..S20 (`docs/semantics.md`).
 
 mod flow;
-pub mod rule_check;
+pub(crate) mod rule_check;
 pub mod semantics;
 mod snapshot;
 
