@@ -23,9 +23,10 @@
 
 use super::region::{FlowBox, Intervals, Region};
 use super::{
-    flow_of, own_addresses, preferred_for, targets, Decider, DecisionList, DirectionLists,
-    FamilyKey, Piece, RegionText, Witness,
+    flow_of, own_addresses, preferred_for, targets, DecisionList, DirectionLists, FamilyKey, Piece,
+    RegionText, Witness,
 };
+use crate::model::Reason;
 use crate::model::{
     proto, Action, DestPorts, Direction, EvalOptions, RemoteObject, RuleRef, Snapshot, Target,
 };
@@ -346,9 +347,9 @@ pub struct Limit {
 enum FamilyFinding {
     /// The rule is not in this family's list (it cannot match the family).
     Absent,
-    Shadowed(Vec<Decider>),
+    Shadowed(Vec<Reason>),
     Redundant {
-        same_as: Vec<Decider>,
+        same_as: Vec<Reason>,
         default_agrees: bool,
         witness: WitnessPoint,
     },
@@ -361,7 +362,7 @@ enum FamilyFinding {
 struct WitnessPoint {
     flow: crate::model::Flow,
     action: Action,
-    decider: Decider,
+    decider: Reason,
 }
 
 /// Audits every target of the snapshot.
@@ -637,8 +638,8 @@ pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> 
             if findings.iter().any(|f| matches!(f, FamilyFinding::Needed)) {
                 continue;
             }
-            let mut covers: Vec<Decider> = Vec::new();
-            let mut same_as: Vec<Decider> = Vec::new();
+            let mut covers: Vec<Reason> = Vec::new();
+            let mut same_as: Vec<Reason> = Vec::new();
             let mut default_agrees = false;
             let mut witness = None;
             let mut redundant = false;
@@ -658,7 +659,7 @@ pub fn audit_target(engine: &Engine, target: Target, options: &AuditOptions) -> 
                     FamilyFinding::Absent | FamilyFinding::Needed => {}
                 }
             }
-            let names = |deciders: &mut Vec<Decider>| -> Vec<String> {
+            let names = |deciders: &mut Vec<Reason>| -> Vec<String> {
                 deciders.sort();
                 deciders.dedup();
                 deciders.iter().map(|d| d.name(snapshot)).collect()
@@ -739,7 +740,7 @@ fn rule_findings<A: FamilyKey>(
 ) -> BTreeMap<RuleRef, FamilyFinding> {
     let mut out = BTreeMap::new();
     for (index, entry) in list.entries.iter().enumerate() {
-        let Decider::Rule(rule_ref) = entry.decider else {
+        let Reason::Rule(rule_ref) = entry.decider else {
             continue;
         };
         // What it decides: its flows minus every earlier entry's.
@@ -813,7 +814,7 @@ pub struct RawExposure<A: FamilyKey> {
     /// The accepted public flows.
     pub flows: Region<A>,
     /// The parts of `flows` and what accepts each, in rank order.
-    pub accepted_by: Vec<(Decider, Region<A>)>,
+    pub accepted_by: Vec<(Reason, Region<A>)>,
 }
 
 /// The public sources of one family as an address set (see [`NON_PUBLIC_V4`]).

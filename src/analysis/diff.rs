@@ -9,9 +9,8 @@
 //! actions differ are the answer — exact, and fast when few rules change.
 
 use super::region::{FlowBox, Region};
-use super::{
-    flow_of, preferred_for, Decider, DecisionList, DirectionLists, FamilyKey, RegionText, Witness,
-};
+use super::{flow_of, preferred_for, DecisionList, DirectionLists, FamilyKey, RegionText, Witness};
+use crate::model::Reason;
 use crate::model::{Action, Direction, Flow, Snapshot, Target, TargetError, Verdict};
 use crate::Engine;
 use serde::Serialize;
@@ -69,9 +68,9 @@ pub struct Change {
 #[derive(Clone, Debug)]
 pub struct RawChange<A: FamilyKey> {
     /// What decides the flows in the old list.
-    pub before: Decider,
+    pub before: Reason,
     /// What decides them in the new list.
-    pub after: Decider,
+    pub after: Reason,
     /// The old verdict.
     pub from: Action,
     /// The new verdict.
@@ -240,7 +239,7 @@ pub fn diff_lists<A: FamilyKey>(old: &DecisionList<A>, new: &DecisionList<A>) ->
     let before = old.decide(focus.clone());
     let after = new.decide(focus);
     let mut grouped: Vec<RawChange<A>> = Vec::new();
-    let mut index: HashMap<(Decider, Decider), usize> = HashMap::new();
+    let mut index: HashMap<(Reason, Reason), usize> = HashMap::new();
     for b in &before {
         for a in after.iter().filter(|a| a.action != b.action) {
             let flows = b.flows.intersect(&a.flows);
@@ -403,7 +402,7 @@ pub fn flipped_flows(old: &Engine, new: &Engine, flows: &[(u64, String, Flow)]) 
 
 fn decider_name(snapshot: &Snapshot, verdict: &Verdict) -> String {
     match verdict.deciding_rule() {
-        Some(rule) => Decider::Rule(rule).name(snapshot),
+        Some(rule) => Reason::Rule(rule).name(snapshot),
         None => verdict.reason.as_str().to_string(),
     }
 }

@@ -8,7 +8,8 @@
 //! action (group order on the NIC, then position in the group).
 
 use super::region::FlowPoint;
-use super::{Decider, DecisionList, DirectionLists, FamilyKey};
+use super::{DecisionList, DirectionLists, FamilyKey};
+use crate::model::Reason;
 use crate::model::{Action, Direction, Flow, GroupKind, Precedence, RuleRef, Snapshot, Target};
 use crate::Engine;
 use serde::Serialize;
@@ -32,8 +33,8 @@ pub struct Explanation {
     /// Every candidate rule that matches the flow, in S10 order.
     pub rules: Vec<MatchingRule>,
     #[serde(skip)]
-    /// What decides, as a [`Decider`] (not serialized).
-    pub decider: Decider,
+    /// What decides, as a [`Reason`] (not serialized).
+    pub decider: Reason,
 }
 
 /// The schema of [`Explanation`]'s JSON.
@@ -91,7 +92,7 @@ pub fn explain(engine: &Engine, target: Target, flow: &Flow) -> Explanation {
     let (matched, default) = hits;
     let (decider, verdict) = matched
         .first()
-        .map_or((Decider::Default, default), |&(d, a)| (d, a));
+        .map_or((Reason::Default, default), |&(d, a)| (d, a));
 
     let position = |rule_ref: RuleRef| {
         snapshot
@@ -107,21 +108,21 @@ pub fn explain(engine: &Engine, target: Target, flow: &Flow) -> Explanation {
     let rules: Vec<MatchingRule> = matched
         .iter()
         .filter_map(|&(d, _)| match d {
-            Decider::Rule(r) => Some(r),
+            Reason::Rule(r) => Some(r),
             _ => None,
         })
         .map(|rule_ref| {
             let group = snapshot.group(rule_ref.group);
             let rule = &group.rules[rule_ref.rule as usize];
-            let decides = decider == Decider::Rule(rule_ref);
+            let decides = decider == Reason::Rule(rule_ref);
             let lost_because = match decider {
                 _ if decides => String::new(),
-                Decider::Platform => {
+                Reason::Platform => {
                     "not reached: the platform's TCP 25 block decides first (S13)".to_string()
                 }
-                Decider::InnerAccess => "not reached: inner access decides first (S11)".to_string(),
-                Decider::Rule(winner) => lost_to(precedence(rule_ref), precedence(winner)),
-                Decider::Default => unreachable!("a matching rule decides before the default"),
+                Reason::InnerAccess => "not reached: inner access decides first (S11)".to_string(),
+                Reason::Rule(winner) => lost_to(precedence(rule_ref), precedence(winner)),
+                Reason::Default => unreachable!("a matching rule decides before the default"),
             };
             MatchingRule {
                 security_group_id: group.id.clone(),
@@ -138,24 +139,24 @@ pub fn explain(engine: &Engine, target: Target, flow: &Flow) -> Explanation {
         })
         .collect();
 
-    let applies = |d: Decider| matched.iter().any(|&(m, _)| m == d);
+    let applies = |d: Reason| matched.iter().any(|&(m, _)| m == d);
     let steps = vec![
         Step {
             step: "platform",
-            applies: applies(Decider::Platform),
-            decides: decider == Decider::Platform,
-            note: platform_note(engine, flow, applies(Decider::Platform)),
+            applies: applies(Reason::Platform),
+            decides: decider == Reason::Platform,
+            note: platform_note(engine, flow, applies(Reason::Platform)),
         },
         Step {
             step: "inner_access",
-            applies: applies(Decider::InnerAccess),
-            decides: decider == Decider::InnerAccess,
-            note: inner_access_note(snapshot, target, flow, applies(Decider::InnerAccess)),
+            applies: applies(Reason::InnerAccess),
+            decides: decider == Reason::InnerAccess,
+            note: inner_access_note(snapshot, target, flow, applies(Reason::InnerAccess)),
         },
         Step {
             step: "rules",
             applies: !rules.is_empty(),
-            decides: matches!(decider, Decider::Rule(_)),
+            decides: matches!(decider, Reason::Rule(_)),
             note: match rules.len() {
                 0 => "no rule of the target's groups matches".to_string(),
                 1 => "1 rule matches".to_string(),
@@ -164,8 +165,8 @@ pub fn explain(engine: &Engine, target: Target, flow: &Flow) -> Explanation {
         },
         Step {
             step: "default",
-            applies: decider == Decider::Default,
-            decides: decider == Decider::Default,
+            applies: decider == Reason::Default,
+            decides: decider == Reason::Default,
             note: default_note(snapshot, target, flow.direction, default),
         },
     ];
@@ -187,7 +188,7 @@ fn hits<A: FamilyKey>(
     flow: &Flow,
     remote: A,
     local: A,
-) -> (Vec<(Decider, Action)>, Action) {
+) -> (Vec<(Reason, Action)>, Action) {
     let point = FlowPoint {
         protocol: flow.protocol,
         dest_port: flow.dst_port,

@@ -60,8 +60,7 @@ pub mod services;
 use crate::compile::{inner_peers, resolved_rules, v4_interval, v6_interval, ResolvedRules};
 use crate::input::flows::TupleFields;
 use crate::model::{
-    proto, Action, Direction, EvalOptions, Family, Flow, NicIndex, Reason, RuleRef, Snapshot,
-    Target, Verdict,
+    proto, Action, Direction, EvalOptions, Family, Flow, NicIndex, Reason, Snapshot, Target,
 };
 use crate::Engine;
 use ipnet::IpNet;
@@ -69,60 +68,11 @@ use region::{AddrKey, FlowBox, FlowPoint, Intervals, Preferred, Region};
 use serde::Serialize;
 use std::net::IpAddr;
 
-/// What decides a part of the header space, in S14 order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Decider {
-    /// S13: the platform's block of egress TCP 25 to public IPv4 addresses.
-    Platform,
-    /// S11: the remote address is another NIC's that shares a basic group with
-    /// `InnerAccessPolicy` `Accept`.
-    InnerAccess,
-    /// A custom rule of a security group.
-    Rule(RuleRef),
-    /// S12: the group type's default, when nothing before it decides.
-    Default,
-}
-
-impl Decider {
-    /// The [`Reason`] of a verdict this decider decides (`Rule` for any rule).
-    pub fn reason(self) -> Reason {
-        match self {
-            Decider::Platform => Reason::Platform,
-            Decider::InnerAccess => Reason::InnerAccess,
-            Decider::Rule(rule) => Reason::Rule(rule),
-            Decider::Default => Reason::Default,
-        }
-    }
-
-    /// What decided a verdict.
-    pub fn of_verdict(verdict: &Verdict) -> Decider {
-        match verdict.reason {
-            Reason::Platform => Decider::Platform,
-            Reason::InnerAccess => Decider::InnerAccess,
-            Reason::Rule(rule) => Decider::Rule(rule),
-            _ => Decider::Default,
-        }
-    }
-
-    /// `sg-web/sgr-ssh`, or the step's name.
-    pub fn name(self, snapshot: &Snapshot) -> String {
-        match self {
-            Decider::Platform => "platform".to_string(),
-            Decider::InnerAccess => "inner_access".to_string(),
-            Decider::Default => "default".to_string(),
-            Decider::Rule(rule) => {
-                let group = snapshot.group(rule.group);
-                format!("{}/{}", group.id, group.rules[rule.rule as usize].id)
-            }
-        }
-    }
-}
-
 /// One box of a [`DecisionList`] and what it does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<A: AddrKey> {
     /// What this box stands for.
-    pub decider: Decider,
+    pub decider: Reason,
     /// What it does to the flows it holds.
     pub action: Action,
     /// The flows it holds.
@@ -145,7 +95,7 @@ pub struct DecisionList<A: AddrKey> {
 #[derive(Clone, Debug)]
 pub struct Piece<A: AddrKey> {
     /// What decides these flows.
-    pub decider: Decider,
+    pub decider: Reason,
     /// The verdict it gives them.
     pub action: Action,
     /// The part of the queried region it decides.
@@ -196,7 +146,7 @@ impl<A: FamilyKey> DecisionList<A> {
         if platform {
             // S13 comes first; it is IPv4 only, and `platform` is only set for that family.
             entries.push(Entry {
-                decider: Decider::Platform,
+                decider: Reason::Platform,
                 action: Action::Drop,
                 flows: FlowBox {
                     protocol: Intervals::single(proto::TCP, proto::TCP),
@@ -208,7 +158,7 @@ impl<A: FamilyKey> DecisionList<A> {
         }
         if !inner_peers.is_empty() {
             entries.push(Entry {
-                decider: Decider::InnerAccess,
+                decider: Reason::InnerAccess,
                 action: Action::Accept,
                 flows: FlowBox {
                     remote: Intervals::from_unsorted(inner_peers.iter().map(|&a| (a, a)).collect()),
@@ -226,7 +176,7 @@ impl<A: FamilyKey> DecisionList<A> {
                 local: Intervals::from_unsorted(sets.local[rank].clone()),
             };
             entries.push(Entry {
-                decider: Decider::Rule(rule),
+                decider: Reason::Rule(rule),
                 action,
                 flows,
             });
@@ -259,7 +209,7 @@ impl<A: FamilyKey> DecisionList<A> {
         }
         if !remaining.is_empty() {
             pieces.push(Piece {
-                decider: Decider::Default,
+                decider: Reason::Default,
                 action: self.default,
                 flows: remaining,
             });
@@ -268,11 +218,11 @@ impl<A: FamilyKey> DecisionList<A> {
     }
 
     /// The decider of one point, by scanning the list (for tests and witnesses).
-    pub fn decide_point(&self, point: &FlowPoint<A>) -> (Decider, Action) {
+    pub fn decide_point(&self, point: &FlowPoint<A>) -> (Reason, Action) {
         self.entries
             .iter()
             .find(|e| e.flows.contains(point))
-            .map_or((Decider::Default, self.default), |e| (e.decider, e.action))
+            .map_or((Reason::Default, self.default), |e| (e.decider, e.action))
     }
 }
 
@@ -442,10 +392,10 @@ impl Witness {
         target: Target,
         flow: Flow,
         expected: Action,
-        expected_by: Decider,
+        expected_by: Reason,
     ) -> Witness {
         let verdict = engine.check(target, &flow);
-        let engine_by = Decider::of_verdict(&verdict);
+        let engine_by = verdict.reason;
         let snapshot = engine.snapshot();
         Witness {
             flow: flow.to_string(),

@@ -23,7 +23,8 @@
 use super::audit::{NON_PUBLIC_V4, NON_PUBLIC_V6};
 use super::region::{FlowBox, Intervals, Region};
 use super::services::{ServiceBox, ServiceItem, Services};
-use super::{Decider, DecisionList, DirectionLists, FamilyKey, ListFamily};
+use super::{DecisionList, DirectionLists, FamilyKey, ListFamily};
+use crate::model::Reason;
 use crate::model::{Action, Direction, Family, NicIndex, Snapshot, Target};
 use crate::Engine;
 use rayon::prelude::*;
@@ -180,7 +181,7 @@ fn accepted_pieces<A: FamilyKey>(
     list: &DecisionList<A>,
     own: A,
     remote: Intervals<A>,
-) -> Vec<(Decider, Services)> {
+) -> Vec<(Reason, Services)> {
     let query = FlowBox {
         remote,
         local: Intervals::single(own, own),
@@ -672,7 +673,7 @@ fn deciding_rules_in<A: ListFamily>(
         let Some((list, own)) = built.as_ref() else {
             return Vec::new();
         };
-        let mut deciders: Vec<Decider> = accepted_pieces(list, *own, remote)
+        let mut deciders: Vec<Reason> = accepted_pieces(list, *own, remote)
             .into_iter()
             .filter(|(_, piece)| piece.boxes().iter().any(|b| services.intersects_box(b)))
             .map(|(decider, _)| decider)

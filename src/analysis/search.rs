@@ -10,9 +10,10 @@
 
 use super::region::{FlowBox, FlowPoint, Intervals, Preferred, Region};
 use super::{
-    flow_of, own_addresses, preferred_for, Decider, DirectionLists, FamilyKey, ListFamily, Piece,
+    flow_of, own_addresses, preferred_for, DirectionLists, FamilyKey, ListFamily, Piece,
     RegionText, Witness,
 };
+use crate::model::Reason;
 use crate::model::{Action, Direction, Family, Flow, NicIndex, Target};
 use crate::Engine;
 use ipnet::IpNet;
@@ -348,7 +349,7 @@ fn search_family<A: SearchFamily>(
                         Witness::check(engine, Target::Nic(from), egress_flow, e.action, e.decider),
                         Witness::check(engine, Target::Nic(to), flow, i.action, i.decider),
                     ];
-                    let side = |nic: NicIndex, direction, action, decider: Decider| SideDecision {
+                    let side = |nic: NicIndex, direction, action, decider: Reason| SideDecision {
                         target: snapshot.nic(nic).id.clone(),
                         direction,
                         action,

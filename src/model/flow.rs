@@ -41,6 +41,7 @@ impl Flow {
     }
 
     /// The flow from `src` to `dst` (address and port each) in `direction`.
+    #[inline]
     pub fn new(direction: Direction, protocol: u8, src: (IpAddr, u16), dst: (IpAddr, u16)) -> Flow {
         Flow {
             direction,

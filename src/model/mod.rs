@@ -464,20 +464,32 @@ impl Family {
     }
 }
 
-/// Why a verdict came out the way it did (S14 lists the steps in order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// What decided a verdict (or, in the analyses, decides a part of the header space): the
+/// steps of S14, declared and ordered in S14's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
-    /// A custom rule decided (S10): this one.
-    Rule(RuleRef),
-    /// Inner access between NICs sharing a basic group (S11).
-    InnerAccess,
-    /// No rule matched (S12).
-    Default,
     /// The platform's TCP 25 block (S13).
     Platform,
+    /// Inner access between NICs sharing a basic group (S11).
+    InnerAccess,
+    /// A custom rule decided (S10): this one.
+    Rule(RuleRef),
+    /// No rule matched (S12).
+    Default,
 }
 
 impl Reason {
+    /// `sg-web/sgr-ssh` for a rule, else the step's name ([`Reason::as_str`]).
+    pub fn name(self, snapshot: &Snapshot) -> String {
+        match self {
+            Reason::Rule(rule) => {
+                let group = snapshot.group(rule.group);
+                format!("{}/{}", group.id, group.rules[rule.rule as usize].id)
+            }
+            other => other.as_str().to_string(),
+        }
+    }
+
     /// The reason as the CSV and JSON outputs spell it: `rule`, `inner_access`, `default`,
     /// `platform`.
     pub fn as_str(self) -> &'static str {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use sgsim::analysis::audit::{audit, audit_account, exposed_regions, AuditOptions, AuditReport};
 use sgsim::analysis::diff::{diff, diff_lists};
 use sgsim::analysis::region::FlowPoint;
-use sgsim::analysis::{flow_of, Decider, DirectionLists};
+use sgsim::analysis::{flow_of, DirectionLists};
 use sgsim::bench::testkit::{self, Pools, Source};
 use sgsim::eval::reference;
 use sgsim::model::{Direction, EvalOptions, Flow, NicType, Target};
@@ -316,12 +316,8 @@ fn diff_matches_brute_force() {
                         }
                         _ => unreachable!(),
                     };
-                    let actual = (b.action != a.action).then_some((
-                        b.action,
-                        a.action,
-                        Decider::of_verdict(&b),
-                        Decider::of_verdict(&a),
-                    ));
+                    let actual =
+                        (b.action != a.action).then_some((b.action, a.action, b.reason, a.reason));
                     assert_eq!(claimed, actual, "case {case} eni-{nic} {flow}");
                     changed_flows += actual.is_some() as usize;
                 }
@@ -733,18 +729,12 @@ fn search_matches_brute_force() {
                         };
                         (
                             both == verdict,
-                            vec![
-                                Decider::of_verdict(&e).name(&snapshot),
-                                Decider::of_verdict(&i).name(&snapshot),
-                            ],
+                            vec![e.reason.name(&snapshot), i.reason.name(&snapshot)],
                         )
                     }
                     SearchAt::Target(target, d) => {
                         let v = reference::evaluate(&snapshot, target, &flow_at(d), &options);
-                        (
-                            v.action == verdict,
-                            vec![Decider::of_verdict(&v).name(&snapshot)],
-                        )
+                        (v.action == verdict, vec![v.reason.name(&snapshot)])
                     }
                 };
                 let holding: Vec<_> = report
@@ -826,7 +816,7 @@ fn explain_matches_brute_force() {
                     assert_eq!(got, expected, "case {case} eni-{nic} {flow}\n{json:#}");
                     let v = reference::evaluate(&snapshot, target, &flow, &options);
                     assert_eq!(e.verdict, v.action, "case {case} {flow}");
-                    assert_eq!(e.decider, Decider::of_verdict(&v), "case {case} {flow}");
+                    assert_eq!(e.decider, v.reason, "case {case} {flow}");
                     let deciding = e.rules.iter().filter(|r| r.decides).count();
                     assert_eq!(deciding, usize::from(v.deciding_rule().is_some()));
                     assert!(e

@@ -9,20 +9,10 @@ use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use sgsim::eval::bulk::parse_fields;
+use sgsim::input::flows::INPUT_COLUMNS;
 use sgsim::model::{Action, Reason, Verdict};
 use sgsim::{Engine, Query};
 use std::sync::Arc;
-
-/// The input columns, in the order of the CSV contract's header.
-pub const INPUT_COLUMNS: [&str; 7] = [
-    "nic_id",
-    "direction",
-    "protocol",
-    "src_ip",
-    "src_port",
-    "dst_ip",
-    "dst_port",
-];
 
 /// Rows per task: big enough that a task's set-up is noise, small enough that every thread
 /// gets several tasks of a large batch.

@@ -900,7 +900,7 @@ fn _sgsim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyConnectionVerdict>()?;
     m.add_function(wrap_pyfunction!(diff, m)?)?;
     m.add_function(wrap_pyfunction!(apply, m)?)?;
-    m.add("INPUT_COLUMNS", arrow_eval::INPUT_COLUMNS.to_vec())?;
+    m.add("INPUT_COLUMNS", sgsim::input::flows::INPUT_COLUMNS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
