@@ -1,6 +1,6 @@
 use super::{parse_protocol_number, protocol_name, Direction, Family};
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The first packet of a connection, seen from one NIC in one direction (S16).
 ///
@@ -208,45 +208,108 @@ impl std::error::Error for FlowError {}
 /// inputs are made of) take a short path, and everything else — IPv6, and any text the short
 /// path does not accept, valid or not — goes to the standard parser, which has the last word.
 pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
-    match parse_plain_ipv4(text.as_bytes()) {
-        Some(v4) => Some(IpAddr::V4(v4)),
-        None => text.parse().ok(),
+    if let Some(v4) = parse_plain_ipv4(text.as_bytes()) {
+        return Some(IpAddr::V4(v4));
     }
+    if let Some(v6) = plain_ipv6(text.as_bytes()) {
+        return Some(IpAddr::V6(v6));
+    }
+    text.parse().ok()
 }
 
-/// Four decimal octets of 1–3 digits without leading zeros, each at most 255, read in one
-/// pass over the bytes (`None` for anything else, which the standard parser then judges).
+/// A string that is a plain dotted quad and nothing else.
 fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    let (v4, end) = dotted_quad(text, 0)?;
+    (end == text.len()).then_some(v4)
+}
+
+/// A plain dotted quad at `bytes[at..]` — four octets of 1–3 digits without leading zeros, each
+/// at most 255, exactly what the standard parser accepts of digits and dots — and where it ends
+/// (the caller checks what follows); `None` for anything else, which the standard parser then
+/// judges.
+///
+/// PERF: one octet at a time, its up to three digits unrolled: a byte-at-a-time state machine
+/// took ~20 instructions a byte (callgrind), a fifth of the run. Reading all three digit
+/// positions and selecting the value without branches was slower again (10M rows, 1 thread,
+/// alternating: 1.71–1.75 s user against 1.47–1.51 s).
+#[inline(always)]
+pub(crate) fn dotted_quad(bytes: &[u8], mut at: usize) -> Option<(Ipv4Addr, usize)> {
+    let digit = |at: usize| -> Option<u32> {
+        let d = bytes.get(at)?.wrapping_sub(b'0');
+        (d < 10).then_some(u32::from(d))
+    };
     let mut octets = [0u8; 4];
-    let mut octet = 0;
-    let mut value = 0u32;
-    let mut digits = 0;
-    for &byte in text {
-        match byte {
-            b'0'..=b'9' => {
-                if digits == 1 && value == 0 {
-                    return None; // a leading zero
+    for (i, octet) in octets.iter_mut().enumerate() {
+        let mut value = digit(at)?;
+        at += 1;
+        // A leading zero is an octet of its own ("01" is refused by the standard parser).
+        if value != 0 {
+            if let Some(d) = digit(at) {
+                value = value * 10 + d;
+                at += 1;
+                if let Some(d) = digit(at) {
+                    value = value * 10 + d;
+                    at += 1;
+                    if value > 255 {
+                        return None;
+                    }
                 }
-                value = value * 10 + u32::from(byte - b'0');
-                if value > 255 {
-                    return None;
-                }
-                digits += 1;
             }
-            b'.' if digits > 0 && octet < 3 => {
-                octets[octet] = value as u8;
-                octet += 1;
-                value = 0;
-                digits = 0;
+        }
+        *octet = value as u8;
+        if i < 3 {
+            if bytes.get(at) != Some(&b'.') {
+                return None;
             }
-            _ => return None,
+            at += 1;
         }
     }
-    if octet != 3 || digits == 0 {
-        return None;
+    Some((Ipv4Addr::from(octets), at))
+}
+
+/// An IPv6 address of hex groups (1–4 digits) with at most one `::` and no embedded IPv4
+/// part, as the standard parser reads it; `None` for anything else (which the standard parser
+/// then judges).
+///
+/// PERF: the standard parser tries an embedded IPv4 address before every group and took
+/// ~1 400 instructions an address, ten times a dotted quad's.
+fn plain_ipv6(text: &[u8]) -> Option<Ipv6Addr> {
+    /// Hex groups separated by single colons ("" is none); `None` for an empty or long group.
+    fn groups(text: &[u8], out: &mut [u16; 8], from: usize) -> Option<usize> {
+        if text.is_empty() {
+            return Some(0);
+        }
+        let mut count = 0;
+        for group in text.split(|&b| b == b':') {
+            if group.is_empty() || group.len() > 4 || from + count >= 8 {
+                return None;
+            }
+            let mut value = 0u16;
+            for &b in group {
+                value = value << 4 | u16::from(char::from(b).to_digit(16)? as u8);
+            }
+            out[from + count] = value;
+            count += 1;
+        }
+        Some(count)
     }
-    octets[3] = value as u8;
-    Some(Ipv4Addr::from(octets))
+    let mut words = [0u16; 8];
+    // PERF: not `memmem::find`, whose searcher is built anew on every call.
+    match text.windows(2).position(|pair| pair == b"::") {
+        None => (groups(text, &mut words, 0)? == 8).then_some(())?,
+        Some(at) => {
+            let (head, tail) = (&text[..at], &text[at + 2..]);
+            let head_len = groups(head, &mut words, 0)?;
+            let mut back = [0u16; 8];
+            let tail_len = groups(tail, &mut back, 0)?;
+            // `::` stands for at least one group of zeros.
+            if head_len + tail_len > 7 {
+                return None;
+            }
+            words[8 - tail_len..].copy_from_slice(&back[..tail_len]);
+        }
+    }
+    Some(Ipv6Addr::from(words))
 }
 
 #[cfg(test)]
@@ -310,5 +373,95 @@ mod tests {
             let text = address.to_string();
             assert_eq!(parse_plain_ipv4(text.as_bytes()), Some(address), "{text:?}");
         }
+    }
+
+    #[test]
+    fn dotted_quads_are_read_as_the_standard_parser_reads_them() {
+        let mut rng = crate::rng::Rng::new(4);
+        let alphabet = b"0123456789..";
+        let mut read = 0;
+        for _ in 0..200_000 {
+            let len = rng.below(18) as usize;
+            let text: String = (0..len).map(|_| char::from(*rng.pick(alphabet))).collect();
+            let ours = parse_plain_ipv4(text.as_bytes());
+            assert_eq!(ours, text.parse().ok(), "{text:?}");
+            read += usize::from(ours.is_some());
+        }
+        for a in [
+            0u32, 1, 9, 10, 99, 100, 199, 200, 249, 250, 255, 256, 999, 1000,
+        ] {
+            let text = format!("{a}.{a}.0.{a}");
+            let ours = parse_plain_ipv4(text.as_bytes());
+            assert_eq!(ours, text.parse().ok(), "{text:?}");
+        }
+        assert!(read > 100, "{read}");
+    }
+
+    #[test]
+    fn plain_ipv6_addresses_are_read_as_the_standard_parser_reads_them() {
+        let cases = [
+            "::",
+            "::1",
+            "1::",
+            "2001:db8::1",
+            "2408:4000:1:100::10",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7",
+            ":::",
+            "1:::2",
+            "::1::",
+            "12345::",
+            "0000:0::",
+            "FFFF::abcd",
+            "::ffff:1.2.3.4",
+            "fe80::1%eth0",
+            "g::",
+            "1:",
+            ":1",
+            "",
+            "1::2::3",
+        ];
+        for text in cases {
+            let ours = plain_ipv6(text.as_bytes());
+            let std = text.parse::<Ipv6Addr>().ok();
+            assert!(
+                ours.is_none() || ours == std,
+                "{text:?}: {ours:?} vs {std:?}"
+            );
+        }
+        let mut rng = crate::rng::Rng::new(6);
+        let alphabet = b"0123456789abcdefABCDEF::::::g.";
+        let mut read = 0;
+        for _ in 0..300_000 {
+            let len = rng.below(24) as usize;
+            let text: String = (0..len).map(|_| char::from(*rng.pick(alphabet))).collect();
+            let ours = plain_ipv6(text.as_bytes());
+            let std = text.parse::<Ipv6Addr>().ok();
+            assert!(
+                ours.is_none() || ours == std,
+                "{text:?}: {ours:?} vs {std:?}"
+            );
+            // Every address without an IPv4 part takes the short path.
+            if std.is_some() && !text.contains('.') {
+                assert_eq!(ours, std, "{text:?}");
+                read += 1;
+            }
+        }
+        for _ in 0..100_000 {
+            let address = Ipv6Addr::from(
+                u128::from(rng.next_u64()) << rng.below(64)
+                    | u128::from(rng.next_u64() >> rng.below(64)),
+            );
+            let text = address.to_string();
+            if !text.contains('.') {
+                assert_eq!(plain_ipv6(text.as_bytes()), Some(address), "{text:?}");
+                read += 1;
+            }
+        }
+        assert!(read > 50_000, "{read}");
     }
 }

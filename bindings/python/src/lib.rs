@@ -1,6 +1,6 @@
 //! The `sgsim` Python package's native module (`sgsim._sgsim`): a thin layer over the sgsim
 //! library. Every answer comes from the library's own functions — `Engine::check`, the CSV
-//! contract's row parsing (`sgsim::eval::bulk::parse_fields`), audit, diff and the API simulator — so
+//! contract's row parsing (`sgsim::eval::bulk::FieldReader`), audit, diff and the API simulator — so
 //! Python gets exactly what the `sgsim` command prints.
 
 mod arrow_eval;
