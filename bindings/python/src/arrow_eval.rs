@@ -5,7 +5,7 @@
 //! through `Engine::check_batch` a chunk at a time. No Python object is made per row.
 
 use arrow_array::builder::StringBuilder;
-use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use sgsim::eval::bulk::FieldReader;
@@ -52,6 +52,7 @@ pub fn evaluate(
         .iter()
         .map(FlowColumns::of)
         .collect::<Result<Vec<_>, _>>()?;
+    let widths = IdWidths::of(engine);
     let run = || {
         let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let chunk_rows =
@@ -66,7 +67,7 @@ pub fn evaluate(
             .collect();
         tasks
             .into_par_iter()
-            .map(|(columns, start, rows)| evaluate_chunk(engine, columns, start, rows))
+            .map(|(columns, start, rows)| evaluate_chunk(engine, columns, start, rows, widths))
             .collect()
     };
     match threads {
@@ -200,8 +201,9 @@ fn evaluate_chunk(
     columns: &FlowColumns,
     start: usize,
     rows: usize,
+    widths: IdWidths,
 ) -> RecordBatch {
-    let mut output = OutputColumns::with_capacity(rows);
+    let mut output = OutputColumns::with_capacity(rows, widths);
     let mut reader = FieldReader::new(engine);
     let mut queries = Vec::with_capacity(BATCH_ROWS.min(rows));
     // Per row: the index of its query, or the message `sgsim eval` reports for it.
@@ -210,7 +212,6 @@ fn evaluate_chunk(
     let end = start + rows;
     for batch_start in (start..end).step_by(BATCH_ROWS) {
         queries.clear();
-        parsed.clear();
         for row in batch_start..end.min(batch_start + BATCH_ROWS) {
             let index = queries.len();
             parsed.push(
@@ -228,14 +229,37 @@ fn evaluate_chunk(
             },
         );
         engine.check_batch(&queries, &mut verdicts);
-        for row in &parsed {
+        for row in parsed.drain(..) {
             match row {
-                Ok(index) => output.push_verdict(engine, &verdicts[*index]),
+                Ok(index) => output.push_verdict(engine, &verdicts[index]),
                 Err(message) => output.push_error(message),
             }
         }
     }
     output.finish()
+}
+
+/// The longest group and rule ids of the snapshot: room for the output's id columns, so that
+/// they never grow (and copy) while they are filled. Pages never written cost nothing.
+#[derive(Clone, Copy)]
+struct IdWidths {
+    group: usize,
+    rule: usize,
+}
+
+impl IdWidths {
+    fn of(engine: &Engine) -> IdWidths {
+        let groups = engine.snapshot().groups();
+        IdWidths {
+            group: groups.iter().map(|group| group.id.len()).max().unwrap_or(0),
+            rule: groups
+                .iter()
+                .flat_map(|group| &group.rules)
+                .map(|rule| rule.id.len())
+                .max()
+                .unwrap_or(0),
+        }
+    }
 }
 
 /// The output columns of one task, filled row by row.
@@ -244,17 +268,21 @@ struct OutputColumns {
     reason: StringBuilder,
     group: StringBuilder,
     rule: StringBuilder,
-    error: StringBuilder,
+    /// Each bad row's index in the task and message: the column is built at the end, all
+    /// null without a bad row (PERF: one null per row was a builder call per row).
+    errors: Vec<(usize, String)>,
+    rows: usize,
 }
 
 impl OutputColumns {
-    fn with_capacity(rows: usize) -> OutputColumns {
+    fn with_capacity(rows: usize, widths: IdWidths) -> OutputColumns {
         OutputColumns {
             verdict: StringBuilder::with_capacity(rows, rows * 6),
             reason: StringBuilder::with_capacity(rows, rows * 7),
-            group: StringBuilder::with_capacity(rows, rows * 12),
-            rule: StringBuilder::with_capacity(rows, rows * 16),
-            error: StringBuilder::new(),
+            group: StringBuilder::with_capacity(rows, rows * widths.group),
+            rule: StringBuilder::with_capacity(rows, rows * widths.rule),
+            errors: Vec::new(),
+            rows: 0,
         }
     }
 
@@ -273,15 +301,31 @@ impl OutputColumns {
                 self.rule.append_null();
             }
         }
-        self.error.append_null();
+        self.rows += 1;
     }
 
-    fn push_error(&mut self, message: &str) {
+    fn push_error(&mut self, message: String) {
         self.verdict.append_value("error");
         self.reason.append_null();
         self.group.append_null();
         self.rule.append_null();
-        self.error.append_value(message);
+        self.errors.push((self.rows, message));
+        self.rows += 1;
+    }
+
+    fn error_column(&self) -> ArrayRef {
+        if self.errors.is_empty() {
+            return new_null_array(&DataType::Utf8, self.rows);
+        }
+        let mut column = StringBuilder::new();
+        let mut next = 0;
+        for (row, message) in &self.errors {
+            column.append_nulls(row - next);
+            column.append_value(message);
+            next = row + 1;
+        }
+        column.append_nulls(self.rows - next);
+        Arc::new(column.finish())
     }
 
     fn finish(mut self) -> RecordBatch {
@@ -290,7 +334,7 @@ impl OutputColumns {
             Arc::new(self.reason.finish()),
             Arc::new(self.group.finish()),
             Arc::new(self.rule.finish()),
-            Arc::new(self.error.finish()),
+            self.error_column(),
         ];
         RecordBatch::try_new(output_schema(), arrays)
             .unwrap_or_else(|err| unreachable!("the columns match the schema: {err}"))
