@@ -900,6 +900,50 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
+    // Field values for the random row tests: the usual spelling first, then spellings the
+    // general parser accepts or refuses.
+    const DIRECTIONS: [&str; 6] = ["ingress", "egress", "INGRESS", "Egress", "in", ""];
+    const PROTOCOLS: [&str; 13] = [
+        "tcp", "udp", "icmp", "TCP", "Udp", "6", "17", "006", "256", "gre", "icmpv6", "all", "",
+    ];
+    const IPS: [&str; 15] = [
+        "10.0.0.1",
+        "1.2.3.4",
+        "255.255.255.255",
+        "0.0.0.0",
+        "01.2.3.4",
+        "256.0.0.1",
+        "::1",
+        "2001:db8::1",
+        "::ffff:1.2.3.4",
+        "1.2.3",
+        "",
+        " 1.2.3.4",
+        "1.2.3.4.5",
+        "1.2.3.4,",
+        "fe80::1%eth0",
+    ];
+    const PORTS: [&str; 12] = [
+        "80", "0", "", "65535", "65536", "+80", "0080", "99999999", "-1", "8 0", "00000", "1",
+    ];
+
+    /// Half the time a field's usual spelling (the first of its list), so that many rows are
+    /// whole usual rows and the fast paths' answers are checked, not only their refusals.
+    fn pick(rng: &mut Rng, items: &[&'static str]) -> &'static str {
+        if rng.chance(0.5) {
+            items[0]
+        } else {
+            items[rng.below(items.len() as u64) as usize]
+        }
+    }
+
+    /// A row's seven fields drawn with [`pick`], the NIC id from `nics`.
+    fn random_fields(rng: &mut Rng, nics: &[&'static str]) -> [&'static str; 7] {
+        let lists: [&[&'static str]; 7] =
+            [nics, &DIRECTIONS, &PROTOCOLS, &IPS, &PORTS, &IPS, &PORTS];
+        lists.map(|items| pick(rng, items))
+    }
+
     /// Checks `fast_row` on `record` (with its line end) against the general parser; true when
     /// the fast path took it.
     fn agrees(record: &[u8]) -> bool {
@@ -974,50 +1018,11 @@ mod tests {
     #[test]
     fn the_fast_path_agrees_with_the_general_parser_on_random_rows() {
         const NICS: [&str; 5] = ["eni-1", "", "eni-é", "e\"x", "a b"];
-        const DIRECTIONS: [&str; 6] = ["ingress", "egress", "INGRESS", "Egress", "in", ""];
-        const PROTOCOLS: [&str; 13] = [
-            "tcp", "udp", "icmp", "TCP", "Udp", "6", "17", "006", "256", "gre", "icmpv6", "all", "",
-        ];
-        const IPS: [&str; 13] = [
-            "10.0.0.1",
-            "1.2.3.4",
-            "255.255.255.255",
-            "0.0.0.0",
-            "01.2.3.4",
-            "256.0.0.1",
-            "::1",
-            "2001:db8::1",
-            "::ffff:1.2.3.4",
-            "1.2.3",
-            "",
-            " 1.2.3.4",
-            "1.2.3.4.5",
-        ];
-        const PORTS: [&str; 12] = [
-            "80", "0", "", "65535", "65536", "+80", "0080", "99999999", "-1", "8 0", "00000", "1",
-        ];
         const ENDS: [&str; 5] = ["\n", "\r\n", "", "\r", "\n\n"];
         let mut rng = Rng::new(21);
-        // Half the time a field's usual spelling (the first of its list), so that many rows
-        // are whole usual rows and the fast path's answers are checked, not only its refusals.
-        let pick = |rng: &mut Rng, items: &[&'static str]| {
-            if rng.chance(0.5) {
-                items[0]
-            } else {
-                *rng.pick(items)
-            }
-        };
         let mut taken = 0;
         for _ in 0..200_000 {
-            let mut fields = vec![
-                pick(&mut rng, &NICS),
-                pick(&mut rng, &DIRECTIONS),
-                pick(&mut rng, &PROTOCOLS),
-                pick(&mut rng, &IPS),
-                pick(&mut rng, &PORTS),
-                pick(&mut rng, &IPS),
-                pick(&mut rng, &PORTS),
-            ];
+            let mut fields = random_fields(&mut rng, &NICS).to_vec();
             let (shape, end) = (rng.below(20), *rng.pick(&ENDS));
             match shape {
                 0 => {
@@ -1063,50 +1068,12 @@ mod tests {
                 {"NetworkInterfaceId": "eni-é", "PrivateIpAddress": "10.0.0.2", "SecurityGroupIds": {"SecurityGroupId": ["sg-a"]}}]}"#;
         let engine = Engine::new(crate::Snapshot::from_json_str(text).unwrap());
         const NICS: [&str; 6] = ["eni-1", "eni-é", "sg-a", "", "eni-2", "ENI-1"];
-        const DIRECTIONS: [&str; 6] = ["ingress", "egress", "INGRESS", "Egress", "in", ""];
-        const PROTOCOLS: [&str; 13] = [
-            "tcp", "udp", "icmp", "TCP", "Udp", "6", "17", "006", "256", "gre", "icmpv6", "all", "",
-        ];
-        const IPS: [&str; 14] = [
-            "10.0.0.1",
-            "2001:db8::1",
-            "255.255.255.255",
-            "0.0.0.0",
-            "01.2.3.4",
-            "256.0.0.1",
-            "::1",
-            "::ffff:1.2.3.4",
-            "1.2.3",
-            "",
-            " 1.2.3.4",
-            "1.2.3.4.5",
-            "1.2.3.4,",
-            "fe80::1%eth0",
-        ];
-        const PORTS: [&str; 12] = [
-            "80", "0", "", "65535", "65536", "+80", "0080", "99999999", "-1", "8 0", "00000", "1",
-        ];
         let mut rng = Rng::new(18);
-        let pick = |rng: &mut Rng, items: &[&'static str]| {
-            if rng.chance(0.5) {
-                items[0]
-            } else {
-                *rng.pick(items)
-            }
-        };
         let mut reader = FieldReader::new(&engine);
         let mut last_target = None;
         let (mut read, mut refused) = (0, 0);
         for _ in 0..200_000 {
-            let fields = [
-                pick(&mut rng, &NICS),
-                pick(&mut rng, &DIRECTIONS),
-                pick(&mut rng, &PROTOCOLS),
-                pick(&mut rng, &IPS),
-                pick(&mut rng, &PORTS),
-                pick(&mut rng, &IPS),
-                pick(&mut rng, &PORTS),
-            ];
+            let fields = random_fields(&mut rng, &NICS);
             let ours = reader.read(fields);
             assert_eq!(
                 ours,
