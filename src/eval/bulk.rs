@@ -583,7 +583,14 @@ impl PartialEq for IdBytes<'_> {
         };
         // Whole words from the start, then the last eight bytes (which may overlap).
         let last = a.len() - 8;
-        (0..last).step_by(8).all(|at| word(a, at) == word(b, at)) && word(a, last) == word(b, last)
+        let mut at = 0;
+        while at < last {
+            if word(a, at) != word(b, at) {
+                return false;
+            }
+            at += 8;
+        }
+        word(a, last) == word(b, last)
     }
 }
 
