@@ -12,7 +12,7 @@
 //! [`PAIRING_HORIZON_SECS`] past it, so it stays flat however many records are read.
 
 use crate::input::flowlog::{
-    interpret, Block, LogDirection, LoggedAction, Record, RecordError, TrafficRecord,
+    Block, LogDirection, LoggedAction, Record, RecordError, TrafficRecord,
 };
 use crate::model::{proto, Action, Direction, Flow, NicIndex, Reason, RuleRef, Target, Verdict};
 use crate::{Engine, Query};
@@ -660,9 +660,9 @@ impl<'e> Replay<'e> {
         file: u32,
     ) {
         let mut initiators: Vec<(NicIndex, TrafficRecord, u64)> = Vec::with_capacity(range.len());
-        block.records(range, &mut |line, raw| {
+        block.interpreted(range, &mut |line, record| {
             task.counts.read += 1;
-            let record = match raw.and_then(|raw| interpret(&raw)) {
+            let record = match record {
                 Ok(record) => record,
                 Err(error) => {
                     task.counts.skipped.malformed += 1;

@@ -37,6 +37,9 @@ pub(crate) enum Value<'a> {
     Absent,
     Text(&'a str),
     Int(i64),
+    /// An address already parsed from the text it stands for (Parquet parses each dictionary
+    /// entry once, not once per record).
+    Ip(IpAddr),
 }
 
 impl<'a> Value<'a> {
@@ -53,6 +56,7 @@ impl<'a> Value<'a> {
             Value::Absent => "-".to_string(),
             Value::Text(text) => text.to_string(),
             Value::Int(n) => n.to_string(),
+            Value::Ip(addr) => addr.to_string(),
         }
     }
 }
@@ -280,6 +284,19 @@ pub trait Block: Send + Sync {
         range: Range<usize>,
         each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
     );
+
+    /// Calls `each` with the location and the [`interpret`]ed record of every record in
+    /// `range`, in order: the same as [`Block::records`] then [`interpret`], which a format
+    /// overrides when it can interpret a value once for many records (Parquet dictionaries).
+    fn interpreted(
+        &self,
+        range: Range<usize>,
+        each: &mut dyn FnMut(u64, Result<Record<'_>, RecordError>),
+    ) {
+        self.records(range, &mut |line, raw| {
+            each(line, raw.and_then(|raw| interpret(&raw)))
+        });
+    }
 }
 
 /// Interprets a record's fields (see `docs/flowlogs.md` for the rules).
@@ -390,6 +407,9 @@ pub fn interpret<'a>(raw: &RawRecord<'a>) -> Result<Record<'a>, RecordError> {
 }
 
 fn address(value: Value<'_>, field: &str) -> Result<IpAddr, RecordError> {
+    if let Value::Ip(addr) = value {
+        return Ok(addr);
+    }
     if let Value::Text(text) = value {
         if let Some(addr) = crate::model::parse_ip(text) {
             return Ok(addr);
@@ -430,6 +450,7 @@ fn optional_number(value: Value<'_>, field: &str, max: u64) -> Result<Option<u64
         Value::Absent => Ok(None),
         Value::Int(n) if n >= 0 && (n as u64) <= max => Ok(Some(n as u64)),
         Value::Int(n) => Err(RecordError::new(field, n.to_string(), expected())),
+        Value::Ip(addr) => Err(RecordError::new(field, addr.to_string(), expected())),
         Value::Text(text) => match parse_decimal(text.as_bytes()) {
             Some(n) if n <= max => Ok(Some(n)),
             _ => Err(RecordError::new(field, text, expected())),
@@ -438,7 +459,7 @@ fn optional_number(value: Value<'_>, field: &str, max: u64) -> Result<Option<u64
 }
 
 /// ASCII digits only (1–20 of them), no sign: what Alibaba writes for counts, ports and times.
-fn parse_decimal(text: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }
