@@ -368,7 +368,7 @@ impl<'a> Column<'a> {
     }
 
     /// The row's value as an [`Entry`] (integer columns: `Num`, or `Bad` below zero).
-    #[inline]
+    #[inline(always)]
     fn entry(&self, row: usize) -> Entry {
         let int = |n: i64| u64::try_from(n).map_or(Entry::Bad, Entry::Num);
         match self {
@@ -387,7 +387,7 @@ impl<'a> Column<'a> {
     }
 
     /// The row's text, if the column's entry for it is [`Entry::Text`].
-    #[inline]
+    #[inline(always)]
     fn text(&self, row: usize) -> Option<&'a str> {
         match self {
             Column::Dictionary {
@@ -407,13 +407,9 @@ impl<'a> Column<'a> {
 /// field needs (then [`super::interpret`] reads the row, and says what is wrong). When it gives
 /// a record, it is the one [`super::interpret`] gives (`interpreted_rows_equal_interpret`).
 #[inline]
-fn fast_record<'a>(columns: &[Option<Column<'a>>; 14], row: usize) -> Option<Record<'a>> {
-    let entry = |field: Field| {
-        columns[field as usize]
-            .as_ref()
-            .map_or(Entry::Absent, |column| column.entry(row))
-    };
-    let eni = columns[Field::EniId as usize].as_ref()?.text(row)?;
+fn fast_record<'a>(columns: &[Column<'a>; 14], row: usize) -> Option<Record<'a>> {
+    let entry = |field: Field| columns[field as usize].entry(row);
+    let eni = columns[Field::EniId as usize].text(row)?;
     match entry(Field::LogStatus) {
         Entry::Absent | Entry::Word(OK) => {}
         Entry::Word(NODATA) => return Some(Record::NoData { eni }),
@@ -479,25 +475,22 @@ fn fast_record<'a>(columns: &[Option<Column<'a>>; 14], row: usize) -> Option<Rec
 }
 
 impl BatchBlock {
-    /// The columns, downcast, at their field's position.
-    fn columns(&self) -> [Option<Column<'_>>; 14] {
-        let mut columns = [const { None }; 14];
+    /// The columns, downcast, at their field's position ([`Column::Null`] for a field the
+    /// file lacks).
+    fn columns(&self) -> [Column<'_>; 14] {
+        let mut columns = [const { Column::Null }; 14];
         for (field, index, entries) in &self.columns {
-            columns[*field as usize] = Some(Column::of(
-                self.batch.column(*index).as_ref(),
-                entries.as_deref(),
-            ));
+            columns[*field as usize] =
+                Column::of(self.batch.column(*index).as_ref(), entries.as_deref());
         }
         columns
     }
 }
 
-fn raw_record<'a>(columns: &[Option<Column<'a>>; 14], row: usize) -> RawRecord<'a> {
+fn raw_record<'a>(columns: &[Column<'a>; 14], row: usize) -> RawRecord<'a> {
     let mut record = RawRecord::default();
     for (value, column) in record.values.iter_mut().zip(columns) {
-        if let Some(column) = column {
-            *value = column.value(row);
-        }
+        *value = column.value(row);
     }
     record
 }
