@@ -676,6 +676,10 @@ pub struct Replay<'e> {
     held_records: usize,
     /// Records held to the end because they came too late (see [`Held::to_end`]).
     late: u64,
+    /// At most the least `latest` of the held pairs not held to the end (`u64::MAX` when none
+    /// was added since the last sweep that found none): a sweep is skipped while no ENI has
+    /// moved past it, as it would settle nothing.
+    held_latest_bound: u64,
 }
 
 impl<'e> Replay<'e> {
@@ -701,6 +705,7 @@ impl<'e> Replay<'e> {
             held: FxHashMap::default(),
             held_records: 0,
             late: 0,
+            held_latest_bound: u64::MAX,
         }
     }
 
@@ -922,6 +927,9 @@ impl<'e> Replay<'e> {
             let held = self.held.entry(key).or_default();
             held.latest = held.latest.max(pending.traffic.start.unwrap_or(0));
             held.to_end |= late;
+            if !held.to_end {
+                self.held_latest_bound = self.held_latest_bound.min(held.latest);
+            }
             held.records.push((forward, pending));
             self.held_records += 1;
         }
@@ -930,16 +938,25 @@ impl<'e> Replay<'e> {
     /// Settles the held pairs whose ENI has moved [`PAIRING_HORIZON_SECS`] past them.
     fn sweep(&mut self) {
         let newest = &self.total.newest;
+        // PERF: a pass over all held pairs per block was most of the main thread's work.
+        let moved_on = newest.values().copied().max().unwrap_or(0);
+        if moved_on <= self.held_latest_bound.saturating_add(PAIRING_HORIZON_SECS) {
+            return;
+        }
         let mut due = Vec::new();
+        let mut bound = u64::MAX;
         self.held.retain(|key, held| {
             let settle = !held.to_end
                 && held.latest.saturating_add(PAIRING_HORIZON_SECS)
                     < newest.get(&key.0).copied().unwrap_or(0);
             if settle {
                 due.push(std::mem::take(&mut held.records));
+            } else if !held.to_end {
+                bound = bound.min(held.latest);
             }
             !settle
         });
+        self.held_latest_bound = bound;
         if due.is_empty() {
             return;
         }
