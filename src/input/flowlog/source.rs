@@ -343,12 +343,13 @@ impl Block for LinesBlock {
         range: Range<usize>,
         each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
     ) {
+        let mut keys = json::KeyLayout::default();
         for &(number, start, end) in &self.lines[range] {
             let line = &self.data[start..end];
             match &self.kind {
                 LineKind::Json => {
                     let mut scratch = None;
-                    each(number, json::parse_line(line, &mut scratch));
+                    each(number, json::parse_line(line, &mut keys, &mut scratch));
                 }
                 LineKind::Csv(layout) => {
                     let mut owned = Vec::new();
