@@ -153,7 +153,7 @@ fn plain_string_end(bytes: &[u8], start: usize) -> Option<usize> {
 /// Whether `bytes` holds `key` at `at`. PERF: eight bytes at a time, inline: `starts_with`'s
 /// call to `memcmp` took ~10 % of the time on keys this short.
 #[inline(always)]
-fn same_bytes(bytes: &[u8], at: usize, key: &[u8]) -> bool {
+pub(crate) fn same_bytes(bytes: &[u8], at: usize, key: &[u8]) -> bool {
     let Some(here) = bytes.get(at..at + key.len()) else {
         return false;
     };
