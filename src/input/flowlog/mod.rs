@@ -45,8 +45,9 @@ pub(crate) enum Value<'a> {
 impl<'a> Value<'a> {
     /// Text, with `-`, `null` and the empty string meaning absent.
     pub fn text(text: &'a str) -> Value<'a> {
-        match text {
-            "" | "-" | "null" => Value::Absent,
+        // PERF: byte patterns compile to inline compares (string patterns call memcmp).
+        match text.as_bytes() {
+            b"" | b"-" | b"null" => Value::Absent,
             _ => Value::Text(text),
         }
     }
