@@ -326,6 +326,23 @@ impl Tallies {
     }
 }
 
+/// Adds tallies to a merged map.
+fn merge_tallies(merged: &mut FxHashMap<Slot, Tally>, entries: Vec<(Slot, Tally)>) {
+    for (slot, tally) in entries {
+        match merged.entry(slot) {
+            std::collections::hash_map::Entry::Occupied(mut seen) => seen.get_mut().merge(tally),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(tally);
+            }
+        }
+    }
+}
+
+/// The threads' tallies are merged every this many blocks: each thread's distinct-flow sets
+/// then hold what a few blocks brought, not what the whole run brought (memory would grow
+/// with the threads' count times the rules' sets), and merging stays rare.
+const MERGE_TALLIES_EVERY: u64 = 8;
+
 /// Numbers the slots of a snapshot densely: its rules group by group, then six decision
 /// slots per NIC.
 struct SlotNumbers {
@@ -672,6 +689,9 @@ pub struct Replay<'e> {
     slots: SlotNumbers,
     /// Per rayon thread (and one more for the caller's), its tallies: see [`Tallies`].
     tallies: Vec<std::sync::Mutex<Tallies>>,
+    /// The threads' tallies merged so far (see [`MERGE_TALLIES_EVERY`]).
+    merged: FxHashMap<Slot, Tally>,
+    blocks: u64,
     held: FxHashMap<PairKey, Held>,
     /// Records in `held`.
     held_records: usize,
@@ -703,6 +723,8 @@ impl<'e> Replay<'e> {
             tallies: (0..=rayon::current_num_threads())
                 .map(|_| Default::default())
                 .collect(),
+            merged: FxHashMap::default(),
+            blocks: 0,
             held: FxHashMap::default(),
             held_records: 0,
             late: 0,
@@ -747,6 +769,17 @@ impl<'e> Replay<'e> {
         // A pass over the held pairs per block: a few thousand blocks in a run of millions of
         // records, each pass far shorter than the block's own work.
         self.sweep();
+        self.blocks += 1;
+        if self.blocks.is_multiple_of(MERGE_TALLIES_EVERY) {
+            for table in &self.tallies {
+                let mut table = table
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let entries = std::mem::take(&mut table.entries);
+                table.index.fill(0);
+                merge_tallies(&mut self.merged, entries);
+            }
+        }
         observer.progress(self.total.counts.read);
     }
 
@@ -1032,21 +1065,12 @@ impl<'e> Replay<'e> {
     fn report(self) -> ReplayReport {
         let snapshot = self.engine.snapshot();
         let total = self.total;
-        let mut tallies: FxHashMap<Slot, Tally> = FxHashMap::default();
+        let mut tallies = self.merged;
         for table in self.tallies {
             let table = table
                 .into_inner()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (slot, tally) in table.entries {
-                match tallies.entry(slot) {
-                    std::collections::hash_map::Entry::Occupied(mut seen) => {
-                        seen.get_mut().merge(tally)
-                    }
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        slot.insert(tally);
-                    }
-                }
-            }
+            merge_tallies(&mut tallies, table.entries);
         }
         let mut nics: Vec<NicIndex> = total.nics.iter().copied().collect();
         nics.sort_unstable();
