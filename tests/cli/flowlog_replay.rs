@@ -339,8 +339,45 @@ fn generated_logs_give_the_reference_hits_in_every_format() {
 
         let parquet = dir.path().join(format!("log-{seed}.parquet"));
         generate::write_parquet(records.clone(), std::fs::File::create(&parquet).unwrap()).unwrap();
-        let (report, _) = replay(&engine, &[&parquet], None);
+        let (report, malformed) = replay(&engine, &[&parquet], None);
         check(&report, &from_line_1, records.len(), "parquet");
+        assert_eq!(malformed.0.len() as u64, from_line_1.malformed);
+
+        // Strings read as dictionaries whether the file encodes them so or not, and numbers
+        // as strings: the same report, and the same malformed records with the same messages.
+        for (int_numbers, dictionary) in [(true, false), (false, true), (false, false)] {
+            let layout = generate::ParquetLayout {
+                int_numbers,
+                dictionary,
+            };
+            let path = dir
+                .path()
+                .join(format!("log-{seed}-{int_numbers}-{dictionary}.parquet"));
+            generate::write_parquet_as(
+                records.clone(),
+                std::fs::File::create(&path).unwrap(),
+                layout,
+            )
+            .unwrap();
+            let (other, other_malformed) = replay(&engine, &[&path], None);
+            let what = format!("parquet {layout:?}");
+            check(&other, &from_line_1, records.len(), &what);
+            let strip = |report: &ReplayReport| {
+                let mut json = serde_json::to_value(report).unwrap();
+                json["files"] = serde_json::Value::Null;
+                for m in json["mismatches"].as_array_mut().unwrap() {
+                    m["file"] = serde_json::Value::Null;
+                }
+                json
+            };
+            assert_eq!(strip(&other), strip(&report), "{what}");
+            let messages = |m: &Collect| -> Vec<(u64, String)> {
+                m.0.iter()
+                    .map(|(_, line, e)| (*line, e.to_string()))
+                    .collect()
+            };
+            assert_eq!(messages(&other_malformed), messages(&malformed), "{what}");
+        }
     }
 }
 
