@@ -693,8 +693,13 @@ fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
         for file in files {
             let data = std::fs::read(&file).unwrap();
             if format == Format::Json {
+                // The lines one after another with the keys of the line before, as a block
+                // reads them, answer as each alone does.
+                let mut keys = flowlog::json::KeyLayout::default();
                 for line in data.split(|&b| b == b'\n') {
-                    if let Some(fast) = flowlog::json::scan_line(line) {
+                    let alone = flowlog::json::scan_line(line);
+                    assert_eq!(flowlog::json::scan_line_with(line, &mut keys), alone);
+                    if let Some(fast) = alone {
                         let mut scratch = None;
                         assert_eq!(
                             Ok(fast),

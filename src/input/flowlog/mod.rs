@@ -464,6 +464,18 @@ pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 20 {
         return None;
     }
+    // PERF: 19 digits cannot overflow (u64::MAX has 20), so no checked arithmetic per digit.
+    if text.len() <= 19 {
+        let mut n: u64 = 0;
+        for &byte in text {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit);
+        }
+        return Some(n);
+    }
     let mut n: u64 = 0;
     for &byte in text {
         let digit = byte.wrapping_sub(b'0');
@@ -478,6 +490,25 @@ pub(crate) fn parse_decimal(text: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_up_to_u64_max() {
+        for (text, n) in [
+            ("0", Some(0)),
+            ("007", Some(7)),
+            ("9999999999999999999", Some(9_999_999_999_999_999_999)),
+            ("18446744073709551615", Some(u64::MAX)),
+            ("18446744073709551616", None),
+            ("99999999999999999999", None),
+            ("000000000000000000001", None),
+            ("", None),
+            ("1a", None),
+            ("-1", None),
+            ("+1", None),
+        ] {
+            assert_eq!(parse_decimal(text.as_bytes()), n, "{text}");
+        }
+    }
 
     fn raw<'a>(pairs: &[(Field, &'a str)]) -> RawRecord<'a> {
         let mut raw = RawRecord::default();
