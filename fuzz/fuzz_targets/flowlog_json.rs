@@ -1,13 +1,19 @@
 //! Arbitrary bytes as an SLS JSON flow log: every record is read or reported, never a panic;
-//! and on every line the fast scanner, when it answers, agrees with serde_json.
+//! and on every line the fast scanner, when it answers, agrees with serde_json (and answers the
+//! same with the keys of the line before).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use sgsim::input::flowlog::{self, interpret, json, Format};
 
 fuzz_target!(|data: &[u8]| {
+    // With the keys of the line before (as a block reads lines), the scanner answers as on
+    // the line alone.
+    let mut keys = json::KeyLayout::default();
     for line in data.split(|&b| b == b'\n') {
-        if let Some(fast) = json::scan_line(line) {
+        let alone = json::scan_line(line);
+        assert_eq!(json::scan_line_with(line, &mut keys), alone);
+        if let Some(fast) = alone {
             let mut scratch = None;
             let slow = json::parse_line_serde(line, &mut scratch);
             assert_eq!(Ok(fast), slow, "{:?}", String::from_utf8_lossy(line));

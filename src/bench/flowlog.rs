@@ -452,7 +452,37 @@ pub fn write_parquet(
     records: impl IntoIterator<Item = GeneratedRecord>,
     out: impl Write + Send,
 ) -> Result<(), String> {
-    let mut writer = ParquetLogWriter::new(out)?;
+    write_parquet_as(records, out, ParquetLayout::default())
+}
+
+/// How [`ParquetLogWriter`] lays the columns out.
+#[cfg(feature = "parquet")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParquetLayout {
+    /// Numbers as INT64 columns (else strings, as the JSON has them).
+    pub int_numbers: bool,
+    /// Strings dictionary-encoded (Parquet's default; else plain pages).
+    pub dictionary: bool,
+}
+
+#[cfg(feature = "parquet")]
+impl Default for ParquetLayout {
+    fn default() -> Self {
+        ParquetLayout {
+            int_numbers: true,
+            dictionary: true,
+        }
+    }
+}
+
+/// [`write_parquet`] with another column layout.
+#[cfg(feature = "parquet")]
+pub fn write_parquet_as(
+    records: impl IntoIterator<Item = GeneratedRecord>,
+    out: impl Write + Send,
+    layout: ParquetLayout,
+) -> Result<(), String> {
+    let mut writer = ParquetLogWriter::with_layout(out, layout)?;
     for record in records {
         writer.push(&record)?;
     }
@@ -480,12 +510,18 @@ pub struct ParquetLogWriter<W: Write + Send> {
     strings: Vec<arrow_array::builder::StringBuilder>,
     numbers: Vec<arrow_array::builder::Int64Builder>,
     rows: usize,
+    layout: ParquetLayout,
 }
 
 #[cfg(feature = "parquet")]
 impl<W: Write + Send> ParquetLogWriter<W> {
     /// A writer of one Parquet file with the columns OSS shipping writes.
     pub fn new(out: W) -> Result<Self, String> {
+        Self::with_layout(out, ParquetLayout::default())
+    }
+
+    /// A writer of one Parquet file with another column layout.
+    pub fn with_layout(out: W, layout: ParquetLayout) -> Result<Self, String> {
         use arrow_schema::{DataType, Field as Column, Schema};
         use parquet::basic::Compression;
         use parquet::file::properties::WriterProperties;
@@ -493,7 +529,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
             FIELDS
                 .iter()
                 .map(|name| {
-                    let data_type = if NUMERIC.contains(name) {
+                    let data_type = if layout.int_numbers && NUMERIC.contains(name) {
                         DataType::Int64
                     } else {
                         DataType::Utf8
@@ -504,6 +540,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
         ));
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(layout.dictionary)
             .build();
         let writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(properties))
             .map_err(|e| e.to_string())?;
@@ -513,6 +550,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
             strings: Vec::new(),
             numbers: Vec::new(),
             rows: 0,
+            layout,
         };
         new.reset();
         Ok(new)
@@ -521,14 +559,19 @@ impl<W: Write + Send> ParquetLogWriter<W> {
     fn reset(&mut self) {
         self.strings = FIELDS
             .iter()
-            .filter(|name| !NUMERIC.contains(name))
+            .filter(|name| !self.numeric(name))
             .map(|_| arrow_array::builder::StringBuilder::new())
             .collect();
-        self.numbers = NUMERIC
+        self.numbers = FIELDS
             .iter()
+            .filter(|name| self.numeric(name))
             .map(|_| arrow_array::builder::Int64Builder::new())
             .collect();
         self.rows = 0;
+    }
+
+    fn numeric(&self, name: &str) -> bool {
+        self.layout.int_numbers && NUMERIC.contains(&name)
     }
 
     /// Adds a record (written out in row groups as they fill).
@@ -536,7 +579,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
         let (mut s, mut n) = (0, 0);
         for (name, value) in FIELDS.iter().zip(record.values()) {
             let absent = value == "-";
-            if NUMERIC.contains(name) {
+            if self.numeric(name) {
                 self.numbers[n]
                     .append_option((!absent).then(|| value.parse::<i64>().unwrap_or(-1)));
                 n += 1;
@@ -563,7 +606,7 @@ impl<W: Write + Send> ParquetLogWriter<W> {
         let columns: Vec<ArrayRef> = FIELDS
             .iter()
             .map(|name| -> ArrayRef {
-                if NUMERIC.contains(name) {
+                if self.numeric(name) {
                     Arc::new(numbers.next().expect("one builder per column").finish())
                 } else {
                     Arc::new(strings.next().expect("one builder per column").finish())

@@ -339,8 +339,45 @@ fn generated_logs_give_the_reference_hits_in_every_format() {
 
         let parquet = dir.path().join(format!("log-{seed}.parquet"));
         generate::write_parquet(records.clone(), std::fs::File::create(&parquet).unwrap()).unwrap();
-        let (report, _) = replay(&engine, &[&parquet], None);
+        let (report, malformed) = replay(&engine, &[&parquet], None);
         check(&report, &from_line_1, records.len(), "parquet");
+        assert_eq!(malformed.0.len() as u64, from_line_1.malformed);
+
+        // Strings read as dictionaries whether the file encodes them so or not, and numbers
+        // as strings: the same report, and the same malformed records with the same messages.
+        for (int_numbers, dictionary) in [(true, false), (false, true), (false, false)] {
+            let layout = generate::ParquetLayout {
+                int_numbers,
+                dictionary,
+            };
+            let path = dir
+                .path()
+                .join(format!("log-{seed}-{int_numbers}-{dictionary}.parquet"));
+            generate::write_parquet_as(
+                records.clone(),
+                std::fs::File::create(&path).unwrap(),
+                layout,
+            )
+            .unwrap();
+            let (other, other_malformed) = replay(&engine, &[&path], None);
+            let what = format!("parquet {layout:?}");
+            check(&other, &from_line_1, records.len(), &what);
+            let strip = |report: &ReplayReport| {
+                let mut json = serde_json::to_value(report).unwrap();
+                json["files"] = serde_json::Value::Null;
+                for m in json["mismatches"].as_array_mut().unwrap() {
+                    m["file"] = serde_json::Value::Null;
+                }
+                json
+            };
+            assert_eq!(strip(&other), strip(&report), "{what}");
+            let messages = |m: &Collect| -> Vec<(u64, String)> {
+                m.0.iter()
+                    .map(|(_, line, e)| (*line, e.to_string()))
+                    .collect()
+            };
+            assert_eq!(messages(&other_malformed), messages(&malformed), "{what}");
+        }
     }
 }
 
@@ -656,8 +693,13 @@ fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
         for file in files {
             let data = std::fs::read(&file).unwrap();
             if format == Format::Json {
+                // The lines one after another with the keys of the line before, as a block
+                // reads them, answer as each alone does.
+                let mut keys = flowlog::json::KeyLayout::default();
                 for line in data.split(|&b| b == b'\n') {
-                    if let Some(fast) = flowlog::json::scan_line(line) {
+                    let alone = flowlog::json::scan_line(line);
+                    assert_eq!(flowlog::json::scan_line_with(line, &mut keys), alone);
+                    if let Some(fast) = alone {
                         let mut scratch = None;
                         assert_eq!(
                             Ok(fast),

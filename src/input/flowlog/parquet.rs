@@ -1,17 +1,30 @@
 //! Parquet records as OSS shipping writes them: one column per chosen field, named like the
 //! JSON keys, typed STRING or an integer type (a failed conversion is null, read as absent).
+//!
+//! PERF: string columns are read as Arrow dictionaries (the reader keeps a column chunk's
+//! dictionary encoding, and encodes plain pages into one), so each distinct value is classified
+//! once per dictionary, not once per record: an address is parsed once per distinct address.
+//! Materialising every row's string and parsing it was a quarter of `sgsim replay`'s time.
 
-use super::{Block, Field, RawRecord, RecordError, Value};
+use super::{
+    Block, Field, LogDirection, LoggedAction, RawRecord, Record, RecordError, TrafficRecord, Value,
+};
+use crate::model::proto;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
-use arrow_array::{Array, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Schema};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use std::fs::File;
+use std::net::IpAddr;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Rows per block.
 const BATCH_ROWS: usize = 65536;
@@ -21,25 +34,27 @@ pub struct ParquetBlocks {
     reader: ParquetRecordBatchReader,
     /// Per field sgsim reads: its column, if the file has one.
     columns: Vec<(Field, usize)>,
+    /// Per column of `columns`: the last dictionary seen and its entries, reused while the
+    /// batches of one column chunk share it.
+    cache: Vec<Option<(ArrayRef, Entries)>>,
     next_row: u64,
 }
 
 impl ParquetBlocks {
     pub fn from_file(file: File) -> Result<ParquetBlocks, String> {
-        Self::build(ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?)
+        Self::build(file)
     }
 
     pub fn from_bytes(bytes: Vec<u8>) -> Result<ParquetBlocks, String> {
-        Self::build(
-            ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-                .map_err(|e| e.to_string())?,
-        )
+        Self::build(bytes::Bytes::from(bytes))
     }
 
     fn build<R: parquet::file::reader::ChunkReader + 'static>(
-        builder: ParquetRecordBatchReaderBuilder<R>,
+        input: R,
     ) -> Result<ParquetBlocks, String> {
-        let schema = builder.schema().clone();
+        let metadata = ArrowReaderMetadata::load(&input, ArrowReaderOptions::new())
+            .map_err(|e| e.to_string())?;
+        let schema = metadata.schema().clone();
         let mut read = Vec::new();
         for (index, column) in schema.fields().iter().enumerate() {
             let Some(field) = Field::of_key(column.name().as_bytes()) else {
@@ -68,6 +83,27 @@ impl ParquetBlocks {
                 ));
             }
         }
+        // The string columns read come back as dictionaries (see the module's PERF note).
+        let hinted: Vec<arrow_schema::FieldRef> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(index, column)| {
+                let read_here = read.iter().any(|&(_, i)| i == index);
+                if read_here && is_string(column.data_type()) {
+                    Arc::new(column.as_ref().clone().with_data_type(dictionary_type()))
+                } else {
+                    column.clone()
+                }
+            })
+            .collect();
+        let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new_with_metadata(
+            hinted,
+            schema.metadata().clone(),
+        )));
+        let metadata = ArrowReaderMetadata::try_new(metadata.metadata().clone(), options)
+            .map_err(|e| e.to_string())?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(input, metadata);
         // PERF: decode only the columns read (a shipped file may hold 20 or more).
         let mask = ProjectionMask::roots(
             builder.parquet_schema(),
@@ -90,65 +126,214 @@ impl ParquetBlocks {
             .map_err(|e| e.to_string())?;
         Ok(ParquetBlocks {
             reader,
+            cache: vec![None; read.len()],
             columns,
             next_row: 1,
         })
     }
 
     pub fn next_block(&mut self) -> Result<Option<Box<dyn Block>>, String> {
+        Ok(self
+            .next_batch()?
+            .map(|batch| Box::new(batch) as Box<dyn Block>))
+    }
+
+    fn next_batch(&mut self) -> Result<Option<BatchBlock>, String> {
         match self.reader.next() {
             None => Ok(None),
             Some(Err(err)) => Err(format!("row {}: {err}", self.next_row)),
             Some(Ok(batch)) => {
                 let first_row = self.next_row;
                 self.next_row += batch.num_rows() as u64;
-                Ok(Some(Box::new(BatchBlock {
+                let mut columns = Vec::with_capacity(self.columns.len());
+                for (&(field, index), cached) in self.columns.iter().zip(&mut self.cache) {
+                    let entries = match batch.column(index).as_dictionary_opt::<Int32Type>() {
+                        Some(dictionary) => {
+                            let values = dictionary.values();
+                            match cached {
+                                Some((seen, entries)) if Arc::ptr_eq(seen, values) => {
+                                    Some(entries.clone())
+                                }
+                                _ => {
+                                    let entries: Entries = classify(field, values.as_ref())
+                                        .map_err(|e| format!("row {first_row}: {e}"))?
+                                        .into();
+                                    *cached = Some((values.clone(), entries.clone()));
+                                    Some(entries)
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    columns.push((field, index, entries));
+                }
+                Ok(Some(BatchBlock {
                     batch,
-                    columns: self.columns.clone(),
+                    columns,
                     first_row,
-                })))
+                }))
             }
         }
     }
 }
 
+/// What string columns are read as.
+fn dictionary_type() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+fn is_string(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => is_string(values),
+        _ => false,
+    }
+}
+
 fn readable(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8
-            | DataType::LargeUtf8
-            | DataType::Utf8View
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Null
-    )
+    is_string(data_type)
+        || matches!(
+            data_type,
+            DataType::Int8
+                | DataType::Int16
+                | DataType::Int32
+                | DataType::Int64
+                | DataType::UInt8
+                | DataType::UInt16
+                | DataType::UInt32
+                | DataType::UInt64
+                | DataType::Null
+        )
+}
+
+/// A dictionary entry, interpreted once for all the records that use it, as the field it is
+/// a column of (what [`super::interpret`] would make of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    /// Null, empty, `-` or `null`.
+    Absent,
+    /// Text the field takes as it is (the ENI id).
+    Text,
+    /// An address.
+    Ip(IpAddr),
+    /// One of the field's words: `OK`/`NODATA`/`SKIPDATA`, `in`/`out`, `ACCEPT`/`REJECT`.
+    Word(u8),
+    /// A number (protocol, port, count, time, flags), range not checked yet.
+    Num(u64),
+    /// Not valid for the field: records with it take [`super::interpret`]'s path, which says
+    /// why.
+    Bad,
+}
+
+const OK: u8 = 0;
+const NODATA: u8 = 1;
+const SKIPDATA: u8 = 2;
+const IN: u8 = 0;
+const OUT: u8 = 1;
+const ACCEPT: u8 = 0;
+const REJECT: u8 = 1;
+
+/// A string column's dictionary, interpreted entry by entry.
+type Entries = Arc<[Entry]>;
+
+/// The entries of a string dictionary.
+fn classify(field: Field, values: &dyn Array) -> Result<Vec<Entry>, String> {
+    let Some(values) = values.as_string_opt::<i32>() else {
+        return Err(format!(
+            "column {:?}: dictionary of {}: expected strings",
+            field.key(),
+            values.data_type()
+        ));
+    };
+    let word = |text: &str, words: &[&[&str]]| {
+        words
+            .iter()
+            .position(|names| names.iter().any(|name| text.eq_ignore_ascii_case(name)))
+            .map_or(Entry::Bad, |n| Entry::Word(n as u8))
+    };
+    Ok((0..values.len())
+        .map(|index| {
+            if values.is_null(index) {
+                return Entry::Absent;
+            }
+            let Value::Text(text) = Value::text(values.value(index)) else {
+                return Entry::Absent;
+            };
+            match field {
+                Field::EniId => Entry::Text,
+                Field::SrcAddr | Field::DstAddr => {
+                    crate::model::parse_ip(text).map_or(Entry::Bad, Entry::Ip)
+                }
+                Field::LogStatus => word(text, &[&["OK"], &["NODATA"], &["SKIPDATA"]]),
+                Field::Direction => word(text, &[&["in", "ingress"], &["out", "egress"]]),
+                Field::Action => word(text, &[&["ACCEPT"], &["REJECT"]]),
+                Field::Protocol => crate::model::parse_protocol_number(text)
+                    .map_or(Entry::Bad, |n| Entry::Num(n.into())),
+                Field::SrcPort
+                | Field::DstPort
+                | Field::Packets
+                | Field::Bytes
+                | Field::Start
+                | Field::End
+                | Field::TcpFlags => {
+                    super::parse_decimal(text.as_bytes()).map_or(Entry::Bad, Entry::Num)
+                }
+            }
+        })
+        .collect())
 }
 
 struct BatchBlock {
     batch: RecordBatch,
-    columns: Vec<(Field, usize)>,
+    /// Per field read: its column, and for string columns their dictionary's entries.
+    columns: Vec<(Field, usize, Option<Entries>)>,
     first_row: u64,
 }
 
 /// A column, downcast once per block.
+///
+/// PERF: the common columns hold their slices and validity bits, read inline (Arrow's
+/// `is_null` was not inlined here).
 enum Column<'a> {
-    Utf8(&'a arrow_array::StringArray),
-    LargeUtf8(&'a arrow_array::LargeStringArray),
-    Utf8View(&'a arrow_array::StringViewArray),
-    Int64(&'a arrow_array::Int64Array),
-    Int32(&'a arrow_array::Int32Array),
+    Dictionary {
+        keys: &'a [i32],
+        valid: Validity<'a>,
+        values: &'a arrow_array::StringArray,
+        entries: &'a [Entry],
+    },
+    Int64(&'a [i64], Validity<'a>),
+    Int32(&'a [i32], Validity<'a>),
     Int(&'a dyn Array, fn(&dyn Array, usize) -> i64),
     Null,
 }
 
+/// A column's validity bitmap and its offset in bits, `None` when no value is null.
+#[derive(Clone, Copy)]
+struct Validity<'a>(Option<(&'a [u8], usize)>);
+
+impl<'a> Validity<'a> {
+    fn of(array: &'a dyn Array) -> Validity<'a> {
+        Validity(
+            array
+                .nulls()
+                .map(|nulls| (nulls.validity(), nulls.offset())),
+        )
+    }
+
+    #[inline(always)]
+    fn valid(self, row: usize) -> bool {
+        match self.0 {
+            None => true,
+            Some((bits, offset)) => {
+                let bit = row + offset;
+                bits[bit / 8] & (1 << (bit % 8)) != 0
+            }
+        }
+    }
+}
+
 impl<'a> Column<'a> {
-    fn of(array: &'a dyn Array) -> Column<'a> {
+    fn of(array: &'a dyn Array, entries: Option<&'a [Entry]>) -> Column<'a> {
         fn int<T>(array: &dyn Array, row: usize) -> i64
         where
             T: arrow_array::ArrowPrimitiveType,
@@ -162,14 +347,28 @@ impl<'a> Column<'a> {
                 .try_into()
                 .unwrap_or(i64::MAX)
         }
+        if let (Some(dictionary), Some(entries)) = (array.as_dictionary_opt::<Int32Type>(), entries)
+        {
+            if let Some(values) = dictionary.values().as_string_opt::<i32>() {
+                return Column::Dictionary {
+                    keys: dictionary.keys().values(),
+                    valid: Validity::of(dictionary.keys()),
+                    values,
+                    entries,
+                };
+            }
+        }
         match array.data_type() {
-            DataType::Utf8 => Column::Utf8(array.as_string::<i32>()),
-            DataType::LargeUtf8 => Column::LargeUtf8(array.as_string::<i64>()),
-            DataType::Utf8View => Column::Utf8View(array.as_string_view()),
             DataType::Int8 => Column::Int(array, int::<Int8Type>),
             DataType::Int16 => Column::Int(array, int::<Int16Type>),
-            DataType::Int32 => Column::Int32(array.as_primitive::<Int32Type>()),
-            DataType::Int64 => Column::Int64(array.as_primitive::<Int64Type>()),
+            DataType::Int32 => Column::Int32(
+                array.as_primitive::<Int32Type>().values(),
+                Validity::of(array),
+            ),
+            DataType::Int64 => Column::Int64(
+                array.as_primitive::<Int64Type>().values(),
+                Validity::of(array),
+            ),
             DataType::UInt8 => Column::Int(array, int::<UInt8Type>),
             DataType::UInt16 => Column::Int(array, int::<UInt16Type>),
             DataType::UInt32 => Column::Int(array, int::<UInt32Type>),
@@ -178,17 +377,165 @@ impl<'a> Column<'a> {
         }
     }
 
+    #[inline]
     fn value(&self, row: usize) -> Value<'a> {
         match self {
-            Column::Utf8(array) if array.is_valid(row) => Value::text(array.value(row)),
-            Column::LargeUtf8(array) if array.is_valid(row) => Value::text(array.value(row)),
-            Column::Utf8View(array) if array.is_valid(row) => Value::text(array.value(row)),
-            Column::Int64(array) if array.is_valid(row) => Value::Int(array.value(row)),
-            Column::Int32(array) if array.is_valid(row) => Value::Int(array.value(row).into()),
+            Column::Dictionary {
+                keys,
+                valid,
+                values,
+                entries,
+            } => {
+                if !valid.valid(row) {
+                    return Value::Absent;
+                }
+                // The reader checks keys against the dictionary: a key beyond it cannot come.
+                let key = keys[row] as usize;
+                match entries[key] {
+                    Entry::Absent => Value::Absent,
+                    Entry::Ip(addr) => Value::Ip(addr),
+                    _ => Value::Text(values.value(key)),
+                }
+            }
+            Column::Int64(values, valid) if valid.valid(row) => Value::Int(values[row]),
+            Column::Int32(values, valid) if valid.valid(row) => Value::Int(values[row].into()),
             Column::Int(array, value) if array.is_valid(row) => Value::Int(value(*array, row)),
             _ => Value::Absent,
         }
     }
+
+    /// The row's value as an [`Entry`] (integer columns: `Num`, or `Bad` below zero).
+    #[inline(always)]
+    fn entry(&self, row: usize) -> Entry {
+        let int = |n: i64| u64::try_from(n).map_or(Entry::Bad, Entry::Num);
+        match self {
+            Column::Dictionary {
+                keys,
+                valid,
+                entries,
+                ..
+            } => {
+                if valid.valid(row) {
+                    entries[keys[row] as usize]
+                } else {
+                    Entry::Absent
+                }
+            }
+            Column::Int64(values, valid) if valid.valid(row) => int(values[row]),
+            Column::Int32(values, valid) if valid.valid(row) => int(values[row].into()),
+            Column::Int(array, value) if array.is_valid(row) => int(value(*array, row)),
+            _ => Entry::Absent,
+        }
+    }
+
+    /// The row's text, if the column's entry for it is [`Entry::Text`].
+    #[inline(always)]
+    fn text(&self, row: usize) -> Option<&'a str> {
+        match self {
+            Column::Dictionary {
+                keys,
+                valid,
+                values,
+                entries,
+            } if valid.valid(row) => {
+                let key = keys[row] as usize;
+                (entries[key] == Entry::Text).then(|| values.value(key))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The record of a row from its columns' entries, or `None` when any value is not what the
+/// field needs (then [`super::interpret`] reads the row, and says what is wrong). When it gives
+/// a record, it is the one [`super::interpret`] gives (`interpreted_rows_equal_interpret`).
+#[inline]
+fn fast_record<'a>(columns: &[Column<'a>; 14], row: usize) -> Option<Record<'a>> {
+    let entry = |field: Field| columns[field as usize].entry(row);
+    let eni = columns[Field::EniId as usize].text(row)?;
+    match entry(Field::LogStatus) {
+        Entry::Absent | Entry::Word(OK) => {}
+        Entry::Word(NODATA) => return Some(Record::NoData { eni }),
+        Entry::Word(SKIPDATA) => return Some(Record::SkipData { eni }),
+        _ => return None,
+    }
+    let direction = match entry(Field::Direction) {
+        Entry::Word(IN) => LogDirection::In,
+        Entry::Word(OUT) => LogDirection::Out,
+        _ => return None,
+    };
+    let protocol = match entry(Field::Protocol) {
+        Entry::Num(n) if n <= 255 => n as u8,
+        _ => return None,
+    };
+    let (Entry::Ip(src), Entry::Ip(dst)) = (entry(Field::SrcAddr), entry(Field::DstAddr)) else {
+        return None;
+    };
+    if src.is_ipv4() != dst.is_ipv4() {
+        return None;
+    }
+    let port = |field| match entry(field) {
+        Entry::Num(n) if n <= u64::from(u16::MAX) => Some(n as u16),
+        _ => None,
+    };
+    let (src_port, dst_port) = if matches!(protocol, proto::TCP | proto::UDP) {
+        (port(Field::SrcPort)?, port(Field::DstPort)?)
+    } else {
+        (0, 0)
+    };
+    let action = match entry(Field::Action) {
+        Entry::Absent => None,
+        Entry::Word(ACCEPT) => Some(LoggedAction::Accept),
+        Entry::Word(REJECT) => Some(LoggedAction::Reject),
+        _ => return None,
+    };
+    let optional = |field| match entry(field) {
+        Entry::Absent => Some(None),
+        Entry::Num(n) => Some(Some(n)),
+        _ => None,
+    };
+    let tcp_flags = match optional(Field::TcpFlags)? {
+        Some(n) if n > u64::from(u16::MAX) => return None,
+        flags => flags.map(|n| n as u16),
+    };
+    Some(Record::Traffic {
+        eni,
+        traffic: TrafficRecord {
+            direction,
+            protocol,
+            src,
+            src_port,
+            dst,
+            dst_port,
+            packets: optional(Field::Packets)?.unwrap_or(0),
+            bytes: optional(Field::Bytes)?.unwrap_or(0),
+            start: optional(Field::Start)?,
+            end: optional(Field::End)?,
+            tcp_flags,
+            action,
+        },
+    })
+}
+
+impl BatchBlock {
+    /// The columns, downcast, at their field's position ([`Column::Null`] for a field the
+    /// file lacks).
+    fn columns(&self) -> [Column<'_>; 14] {
+        let mut columns = [const { Column::Null }; 14];
+        for (field, index, entries) in &self.columns {
+            columns[*field as usize] =
+                Column::of(self.batch.column(*index).as_ref(), entries.as_deref());
+        }
+        columns
+    }
+}
+
+fn raw_record<'a>(columns: &[Column<'a>; 14], row: usize) -> RawRecord<'a> {
+    let mut record = RawRecord::default();
+    for (value, column) in record.values.iter_mut().zip(columns) {
+        *value = column.value(row);
+    }
+    record
 }
 
 impl Block for BatchBlock {
@@ -201,17 +548,225 @@ impl Block for BatchBlock {
         range: Range<usize>,
         each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
     ) {
-        let columns: Vec<(Field, Column<'_>)> = self
-            .columns
-            .iter()
-            .map(|&(field, index)| (field, Column::of(self.batch.column(index).as_ref())))
-            .collect();
+        let columns = self.columns();
         for row in range {
-            let mut record = RawRecord::default();
-            for (field, column) in &columns {
-                record.set(*field, column.value(row));
+            each(self.first_row + row as u64, Ok(raw_record(&columns, row)));
+        }
+    }
+
+    fn interpreted(
+        &self,
+        range: Range<usize>,
+        each: &mut dyn FnMut(u64, Result<Record<'_>, RecordError>),
+    ) {
+        let columns = self.columns();
+        for row in range {
+            let record = match fast_record(&columns, row) {
+                Some(record) => Ok(record),
+                None => super::interpret(&raw_record(&columns, row)),
+            };
+            each(self.first_row + row as u64, record);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::builder::{Int64Builder, StringBuilder};
+    use arrow_schema::Field as Column;
+    use parquet::file::properties::WriterProperties;
+    use proptest::prelude::*;
+
+    const FIELDS: [Field; 14] = [
+        Field::EniId,
+        Field::Direction,
+        Field::Protocol,
+        Field::SrcAddr,
+        Field::SrcPort,
+        Field::DstAddr,
+        Field::DstPort,
+        Field::Action,
+        Field::Packets,
+        Field::Bytes,
+        Field::Start,
+        Field::End,
+        Field::TcpFlags,
+        Field::LogStatus,
+    ];
+
+    /// Values valid and not for some field, so that every field sees every kind.
+    const TEXTS: [&str; 30] = [
+        "",
+        "-",
+        "null",
+        "eni-1",
+        "OK",
+        "ok",
+        "NODATA",
+        "SkipData",
+        "bogus",
+        "in",
+        "Ingress",
+        "out",
+        "EGRESS",
+        "ACCEPT",
+        "reject",
+        "6",
+        "17",
+        "1",
+        "tcp",
+        "256",
+        "-1",
+        "10.0.0.1",
+        "::1",
+        "172.16.XX.XX",
+        "65535",
+        "65536",
+        "18446744073709551616",
+        "0",
+        "007",
+        "1720000000",
+    ];
+
+    /// A Parquet file of `rows` (per row, per field: `None` for null, else an index into
+    /// [`TEXTS`] or, for integer columns, a number), numbers as Int64 columns or not.
+    fn file(rows: &[Vec<Option<(usize, i64)>>], int_numbers: bool, dictionary: bool) -> Vec<u8> {
+        let numeric = |field: Field| {
+            int_numbers
+                && !matches!(
+                    field,
+                    Field::EniId
+                        | Field::Direction
+                        | Field::SrcAddr
+                        | Field::DstAddr
+                        | Field::Action
+                        | Field::LogStatus
+                )
+        };
+        let schema = Arc::new(Schema::new(
+            FIELDS
+                .iter()
+                .map(|&field| {
+                    let data_type = if numeric(field) {
+                        DataType::Int64
+                    } else {
+                        DataType::Utf8
+                    };
+                    Column::new(field.key(), data_type, true)
+                })
+                .collect::<Vec<_>>(),
+        ));
+        let columns: Vec<ArrayRef> = FIELDS
+            .iter()
+            .enumerate()
+            .map(|(i, &field)| -> ArrayRef {
+                if numeric(field) {
+                    let mut builder = Int64Builder::new();
+                    for row in rows {
+                        builder.append_option(row[i].map(|(_, n)| n));
+                    }
+                    Arc::new(builder.finish())
+                } else {
+                    let mut builder = StringBuilder::new();
+                    for row in rows {
+                        builder.append_option(row[i].map(|(t, _)| TEXTS[t]));
+                    }
+                    Arc::new(builder.finish())
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let properties = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .set_max_row_group_row_count(Some(7))
+            .build();
+        let mut out = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut out, schema, Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        out
+    }
+
+    /// Indices into [`TEXTS`] of values valid for each field of [`FIELDS`].
+    const VALID: [&[usize]; 14] = [
+        &[3],
+        &[9, 10, 11, 12],
+        &[15, 16, 17, 18],
+        &[21, 22],
+        &[24, 27, 29],
+        &[21, 22],
+        &[24, 27, 29],
+        &[1, 13, 14],
+        &[1, 27, 29],
+        &[1, 27, 29],
+        &[1, 27, 29],
+        &[1, 27, 29],
+        &[1, 15, 27],
+        &[1, 4, 5, 6, 7],
+    ];
+
+    /// A field's value: mostly valid for it (so that whole records are), else anything.
+    fn value(field: usize) -> impl Strategy<Value = Option<(usize, i64)>> {
+        let number = prop_oneof![0..70000i64, -2..2i64, Just(i64::MAX)];
+        prop_oneof![
+            1 => Just(None),
+            2 => (0..TEXTS.len(), number.clone()).prop_map(Some),
+            12 => (proptest::sample::select(VALID[field]), 0..300i64).prop_map(Some),
+        ]
+    }
+
+    fn row() -> impl Strategy<Value = Vec<Option<(usize, i64)>>> {
+        (0..14).map(value).collect::<Vec<_>>()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The per-dictionary-entry path gives what `records` then `interpret` give, row by
+        /// row, errors included, whether the file's strings are dictionary-encoded or not.
+        #[test]
+        fn interpreted_rows_equal_interpret(
+            rows in proptest::collection::vec(row(), 1..40),
+            int_numbers: bool,
+            dictionary: bool,
+        ) {
+            let mut blocks = ParquetBlocks::from_bytes(file(&rows, int_numbers, dictionary)).unwrap();
+            let mut seen = 0;
+            while let Some(block) = blocks.next_block().unwrap() {
+                let mut slow = Vec::new();
+                block.records(0..block.len(), &mut |line, raw| {
+                    slow.push(format!("{line}: {:?}", raw.and_then(|raw| super::super::interpret(&raw))));
+                });
+                let mut fast = Vec::new();
+                block.interpreted(0..block.len(), &mut |line, record| {
+                    fast.push(format!("{line}: {record:?}"))
+                });
+                prop_assert_eq!(fast, slow);
+                seen += block.len();
             }
-            each(self.first_row + row as u64, Ok(record));
+            prop_assert_eq!(seen, rows.len());
+        }
+    }
+
+    #[test]
+    fn valid_rows_take_the_dictionary_path() {
+        // eni-id, direction, protocol, srcaddr, srcport, dstaddr, dstport, action, …
+        let row: Vec<Option<(usize, i64)>> = [3, 9, 15, 21, 27, 21, 24, 13, 27, 27, 29, 29, 27, 4]
+            .iter()
+            .map(|&t| Some((t, 6)))
+            .collect();
+        for int_numbers in [false, true] {
+            let mut blocks =
+                ParquetBlocks::from_bytes(file(std::slice::from_ref(&row), int_numbers, true))
+                    .unwrap();
+            let block = blocks.next_batch().unwrap().unwrap();
+            let columns = block.columns();
+            assert!(
+                fast_record(&columns, 0).is_some(),
+                "int numbers: {int_numbers}"
+            );
         }
     }
 }

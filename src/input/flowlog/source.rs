@@ -306,18 +306,13 @@ fn fill_block(
     block: &mut Vec<u8>,
     block_bytes: usize,
 ) -> io::Result<bool> {
-    while block.len() < block_bytes {
-        let available = match input.fill_buf() {
-            Ok(buf) => buf,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(err),
-        };
-        if available.is_empty() {
-            return Ok(true);
-        }
-        let take = available.len().min(block_bytes - block.len());
-        block.extend_from_slice(&available[..take]);
-        input.consume(take);
+    // PERF: `read_to_end` reads into the block's spare room directly (BufReader passes reads
+    // as large as its buffer through), where copying out of the BufReader's buffer was ~7 % of
+    // the time on JSON lines.
+    let want = block_bytes.saturating_sub(block.len());
+    let got = (&mut *input).take(want as u64).read_to_end(block)?;
+    if got < want {
+        return Ok(true);
     }
     if block.last() != Some(&b'\n') && input.read_until(b'\n', block)? == 0 {
         return Ok(true);
@@ -343,12 +338,13 @@ impl Block for LinesBlock {
         range: Range<usize>,
         each: &mut dyn FnMut(u64, Result<RawRecord<'_>, RecordError>),
     ) {
+        let mut keys = json::KeyLayout::default();
         for &(number, start, end) in &self.lines[range] {
             let line = &self.data[start..end];
             match &self.kind {
                 LineKind::Json => {
                     let mut scratch = None;
-                    each(number, json::parse_line(line, &mut scratch));
+                    each(number, json::parse_line(line, &mut keys, &mut scratch));
                 }
                 LineKind::Csv(layout) => {
                     let mut owned = Vec::new();
