@@ -758,8 +758,8 @@ fn parse_row(
 /// Reads rows that come already split into their seven fields (the Python package's Arrow
 /// columns) as `sgsim eval` reads a CSV row: the same targets and flows, and for a row it
 /// cannot evaluate the same message. The usual spellings are read in one pass over each field,
-/// as [`fast_row`] reads them, and NIC ids are resolved once per reader; anything else goes to
-/// the general parser.
+/// with the short paths of the CSV reader, and NIC ids are resolved once per reader; anything
+/// else goes to the general parser.
 pub struct FieldReader<'e, 'b> {
     engine: &'e Engine,
     /// Keyed by the fields' bytes, which outlive the reader: no `String` per row.
