@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use crate::common;
 
-use common::{example, sgsim};
+use common::{example, sgsim, sgsim_error};
 
 /// `sgsim check examples/vpc-web.json ARGS…`, which must succeed; its stdout.
 fn check(args: &[&str]) -> String {
@@ -458,51 +458,48 @@ fn check_group_asks_a_bare_group() {
 
 #[test]
 fn check_names_a_missing_snapshot_file() {
-    let output = sgsim(&[
-        "check",
-        "/nonexistent/snapshot.json",
-        "--nic",
-        "eni-1",
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "192.0.2.1",
-        "--dst",
-        "10.0.0.5",
-        "--dport",
-        "22",
-    ]);
-    assert_eq!(output.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&output.stderr),
+        sgsim_error(&[
+            "check",
+            "/nonexistent/snapshot.json",
+            "--nic",
+            "eni-1",
+            "--direction",
+            "ingress",
+            "--protocol",
+            "tcp",
+            "--src",
+            "192.0.2.1",
+            "--dst",
+            "10.0.0.5",
+            "--dport",
+            "22",
+        ]),
         "error: /nonexistent/snapshot.json: No such file or directory (os error 2)\n"
     );
 }
 
 #[test]
 fn check_names_the_bad_option_and_an_unknown_nic() {
-    let bad_port = sgsim(&[
-        "check",
-        example("vpc-web.json").to_str().unwrap(),
-        "--nic",
-        "eni-web1",
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "192.0.2.1",
-        "--dport",
-        "http",
-    ]);
-    assert_eq!(bad_port.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&bad_port.stderr),
+        sgsim_error(&[
+            "check",
+            example("vpc-web.json").to_str().unwrap(),
+            "--nic",
+            "eni-web1",
+            "--direction",
+            "ingress",
+            "--protocol",
+            "tcp",
+            "--src",
+            "192.0.2.1",
+            "--dport",
+            "http",
+        ]),
         "error: --dport: dst_port \"http\": not a port number 0..65535\n"
     );
-    let unknown_nic = sgsim(&[
+    assert_eq!(
+        sgsim_error(&[
         "check",
         example("vpc-web.json").to_str().unwrap(),
         "--nic",
@@ -517,10 +514,7 @@ fn check_names_the_bad_option_and_an_unknown_nic() {
         "10.0.0.5",
         "--dport",
         "22",
-    ]);
-    assert_eq!(unknown_nic.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8_lossy(&unknown_nic.stderr),
+    ]),
         "error: no network interface \"eni-x\" in the snapshot (it has eni-web1, eni-web2, eni-db1, eni-db2, eni-vault)\n"
     );
 }

@@ -33,6 +33,13 @@ pub fn sgsim_ok(args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs the `sgsim` binary with `args`, which must fail with exit code 1; its stderr.
+pub fn sgsim_error(args: &[&str]) -> String {
+    let output = sgsim(args);
+    assert_eq!(output.status.code(), Some(1), "sgsim {args:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// An audit report's findings without what depends on the NIC audited (its id, its
 /// witnesses), to compare one NIC's report with its part of a shared one.
 pub fn findings_only(report: &sgsim::analysis::audit::TargetAudit) -> serde_json::Value {
