@@ -205,19 +205,15 @@ fn evaluate_chunk(
     let mut output = OutputColumns::with_capacity(rows, widths);
     let mut reader = FieldReader::new(engine);
     let mut queries = Vec::with_capacity(BATCH_ROWS.min(rows));
-    // Per row: the index of its query, or the message `sgsim eval` reports for it.
-    let mut parsed: Vec<Result<usize, String>> = Vec::with_capacity(BATCH_ROWS.min(rows));
+    // Per row: whether it became a query (queries keep the rows' order), or the message
+    // `sgsim eval` reports for it.
+    let mut parsed: Vec<Result<(), String>> = Vec::with_capacity(BATCH_ROWS.min(rows));
     let mut verdicts = Vec::with_capacity(BATCH_ROWS.min(rows));
     let end = start + rows;
     for batch_start in (start..end).step_by(BATCH_ROWS) {
         queries.clear();
         for row in batch_start..end.min(batch_start + BATCH_ROWS) {
-            let index = queries.len();
-            parsed.push(
-                reader
-                    .read_into(columns.row(row), &mut queries)
-                    .map(|()| index),
-            );
+            parsed.push(reader.read_into(columns.row(row), &mut queries));
         }
         verdicts.clear();
         verdicts.resize(
@@ -228,9 +224,13 @@ fn evaluate_chunk(
             },
         );
         engine.check_batch(&queries, &mut verdicts);
+        let mut decided = verdicts.iter();
         for row in parsed.drain(..) {
             match row {
-                Ok(index) => output.push_verdict(engine, &verdicts[index]),
+                Ok(()) => {
+                    let verdict = decided.next().expect("one verdict per query");
+                    output.push_verdict(engine, verdict);
+                }
                 Err(message) => output.push_error(message),
             }
         }
