@@ -16,14 +16,14 @@ use crate::input::flows::{
 };
 pub use crate::input::flows::{FlowsError as BulkError, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
 use crate::model::{
-    dotted_quad, parse_ip, parse_protocol_number, proto, Action, Direction, Flow, Reason, Target,
-    Verdict,
+    dotted_quad, parse_ip, parse_plain_ipv4, parse_protocol_number, proto, Action, Direction, Flow,
+    Reason, Target, Verdict,
 };
 use crate::{Engine, Query};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, BufRead, Read, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 /// Bytes of input evaluated per block. Large enough to keep both cores busy, small enough that
 /// memory stays at a few MiB.
@@ -824,8 +824,11 @@ impl<'e, 'b> FieldReader<'e, 'b> {
             b"icmp" => proto::ICMP,
             _ => parse_protocol_number(protocol)?,
         };
-        let src = plain_ipv4(src_ip)?;
-        let dst = plain_ipv4(dst_ip)?;
+        // PERF: other addresses (IPv6, or text the standard parser must judge) go to the
+        // general path: an `IpAddr` from either of two parsers came back through memory and
+        // stalled the loads that followed.
+        let src = parse_plain_ipv4(src_ip.as_bytes())?;
+        let dst = parse_plain_ipv4(dst_ip.as_bytes())?;
         let src_port = port_text(src_port)?;
         if dst_port.is_empty() && matches!(protocol, proto::TCP | proto::UDP) {
             return None;
@@ -841,19 +844,6 @@ impl<'e, 'b> FieldReader<'e, 'b> {
                 (IpAddr::V4(dst), dst_port),
             ),
         ))
-    }
-}
-
-/// A field that is a plain dotted quad and nothing else.
-///
-/// PERF: other addresses (IPv6, or text the standard parser must judge) go to the general
-/// path; an `IpAddr` from either of two parsers came back through memory and stalled the
-/// loads that followed.
-#[inline(always)]
-fn plain_ipv4(text: &str) -> Option<Ipv4Addr> {
-    match dotted_quad(text.as_bytes(), 0) {
-        Some((v4, end)) if end == text.len() => Some(v4),
-        _ => None,
     }
 }
 

@@ -218,7 +218,8 @@ pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
 }
 
 /// A string that is a plain dotted quad and nothing else.
-fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+#[inline(always)]
+pub(crate) fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     let (v4, end) = dotted_quad(text, 0)?;
     (end == text.len()).then_some(v4)
 }
