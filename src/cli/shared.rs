@@ -269,11 +269,33 @@ impl ProgressLine {
 /// directory, so the rename is atomic), which is then renamed over `path`. On any error the
 /// temporary file is removed and `path` is untouched. `fsync` flushes the data to disk before
 /// the rename.
+///
+/// A symbolic link is followed: the file it points to is replaced and the link stays. Where
+/// `path` is not an ordinary file (`/dev/null`, `/dev/stdout`, a FIFO), `write` writes to it in
+/// place: renaming over a device would put an ordinary file in its place for every other
+/// process (a `/dev/null` that keeps what is written to it and gives it back when read).
 pub fn write_atomically<T>(
     path: &Path,
     fsync: bool,
     write: impl FnOnce(&mut File) -> Result<T, String>,
 ) -> Result<T, String> {
+    let resolved;
+    let path = match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => return Err(format!("{}: is a directory", path.display())),
+        Ok(meta) if !meta.is_file() => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+            return write(&mut file);
+        }
+        Ok(_) if path.is_symlink() => {
+            resolved =
+                std::fs::canonicalize(path).map_err(|err| format!("{}: {err}", path.display()))?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -350,5 +372,55 @@ mod tests {
             std::fs::metadata(&probe).unwrap().permissions().mode() & 0o777
         };
         assert_eq!(mode, ordinary);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_stays_and_its_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("snapshot.json");
+        let link = dir.path().join("link.json");
+        std::fs::write(&target, "old").unwrap();
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomically(&link, false, |file| {
+            file.write_all(b"new").map_err(|e| e.to_string())
+        })
+        .unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// A FIFO stands for devices such as `/dev/null`, which a test must not risk replacing.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|status| status.success()) {
+            panic!("mkfifo could not make {}", fifo.display());
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_atomically(&fifo, true, |file| {
+            file.write_all(b"rows\n").map_err(|e| e.to_string())
+        })
+        .unwrap();
+        // Checked before joining: a reader left without a writer would wait forever.
+        let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(kind.is_fifo(), "{kind:?}");
+        assert_eq!(reader.join().unwrap(), "rows\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomically(dir.path(), false, |_| Ok(())).unwrap_err();
+        assert!(err.ends_with(": is a directory"), "{err}");
     }
 }
