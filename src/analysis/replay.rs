@@ -32,7 +32,7 @@ pub const EPHEMERAL_PORTS_FROM: u16 = 32768;
 /// 4 KiB, so memory stays flat with 1000s of rules however many flows each sees.
 pub const EXACT_DISTINCT_LIMIT: usize = 1024;
 /// Records per parallel task inside a block.
-const RECORDS_PER_TASK: usize = 2048;
+const RECORDS_PER_TASK: usize = 1024;
 
 #[derive(Clone, Debug)]
 /// How much a [`Replay`] lists one by one.
@@ -680,15 +680,36 @@ fn note_newest(newest: &mut FxHashMap<NicIndex, u64>, nic: NicIndex, start: u64)
 }
 
 /// A replay in progress: feed it blocks with [`Replay::add_block`], then [`Replay::finish`].
+///
+/// PERF: a block's result is merged into the totals (held pairs, swept pairs, tallies) while
+/// the next block is read and evaluated: done in between blocks, that merging kept the
+/// pool's threads waiting for ~10–15 % of the time.
 pub struct Replay<'e> {
+    work: Work<'e>,
+    state: State,
+    /// The last block's result, merged during the next [`Replay::add_block`] or in
+    /// [`Replay::finish`].
+    unmerged: Option<TaskResult>,
+    /// Records read so far (progress).
+    read: u64,
+}
+
+/// What evaluating a block reads, shared by its tasks: the engine, the ENIs' NICs and the
+/// per-thread tallies.
+struct Work<'e> {
     engine: &'e Engine,
     options: ReplayOptions,
     enis: FxHashMap<Box<str>, NicIndex>,
     files: Vec<String>,
-    total: TaskResult,
     slots: SlotNumbers,
     /// Per rayon thread (and one more for the caller's), its tallies: see [`Tallies`].
     tallies: Vec<std::sync::Mutex<Tallies>>,
+}
+
+/// What the blocks' results are merged into.
+#[derive(Default)]
+struct State {
+    total: TaskResult,
     /// The threads' tallies merged so far (see [`MERGE_TALLIES_EVERY`]).
     merged: FxHashMap<Slot, Tally>,
     blocks: u64,
@@ -714,42 +735,92 @@ impl<'e> Replay<'e> {
             .map(|(index, nic)| (nic.id.clone().into_boxed_str(), index as NicIndex))
             .collect();
         Replay {
-            engine,
-            options,
-            enis,
-            files: Vec::new(),
-            total: TaskResult::default(),
-            slots: SlotNumbers::new(engine.snapshot()),
-            tallies: (0..=rayon::current_num_threads())
-                .map(|_| Default::default())
-                .collect(),
-            merged: FxHashMap::default(),
-            blocks: 0,
-            held: FxHashMap::default(),
-            held_records: 0,
-            late: 0,
-            held_latest_bound: u64::MAX,
+            work: Work {
+                engine,
+                options,
+                enis,
+                files: Vec::new(),
+                slots: SlotNumbers::new(engine.snapshot()),
+                tallies: (0..=rayon::current_num_threads())
+                    .map(|_| Default::default())
+                    .collect(),
+            },
+            state: State {
+                held_latest_bound: u64::MAX,
+                ..State::default()
+            },
+            unmerged: None,
+            read: 0,
         }
     }
 
     /// Names the next file; its blocks follow.
     pub fn start_file(&mut self, name: &str) {
-        self.files.push(name.to_string());
+        self.work.files.push(name.to_string());
     }
 
     /// How many records are held waiting for their opposite record (what memory grows with).
     pub fn held_records(&self) -> usize {
-        self.held_records
+        self.state.held_records + self.unmerged.as_ref().map_or(0, |r| r.pending.len())
     }
 
-    /// Reads, classifies and evaluates one block of the current file across all threads.
+    /// Reads, classifies and evaluates one block of the current file across all threads,
+    /// while the block before is merged.
     pub fn add_block(&mut self, block: &dyn Block, observer: &mut dyn ReplayObserver) {
-        let file = self.files.len().saturating_sub(1) as u32;
+        let file = self.work.files.len().saturating_sub(1) as u32;
+        let previous = self.unmerged.take();
+        let (work, state) = (&self.work, &mut self.state);
+        let (mut result, ()) = rayon::join(
+            || work.evaluate_block(block, file),
+            || {
+                if let Some(previous) = previous {
+                    state.merge_block(work, previous);
+                }
+            },
+        );
+        let name = self.work.files.get(file as usize).map_or("", String::as_str);
+        for (line, error) in result.malformed.drain(..) {
+            observer.malformed(name, line, &error);
+        }
+        self.read += result.counts.read;
+        self.unmerged = Some(result);
+        observer.progress(self.read);
+    }
+
+    /// Settles the records still held, then builds the report.
+    pub fn finish(mut self) -> ReplayReport {
+        if let Some(last) = self.unmerged.take() {
+            self.state.merge_block(&self.work, last);
+        }
+        let state = &mut self.state;
+        let pairs: Vec<Vec<(bool, Pending)>> = std::mem::take(&mut state.held)
+            .into_values()
+            .map(|held| held.records)
+            .collect();
+        state.held_records = 0;
+        let mut task = TaskResult::default();
+        self.work.settle(pairs, &mut task);
+        state
+            .total
+            .absorb(task, self.work.options.max_listed_mismatches);
+        // Pairs settled along the way interleave with the rest: list in input order.
+        let files = &self.work.files;
+        state
+            .total
+            .mismatches
+            .sort_by_key(|m| (files.iter().position(|name| *name == m.file), m.line));
+        report(self.work, std::mem::take(&mut self.state))
+    }
+}
+
+impl Work<'_> {
+    /// Reads, classifies and evaluates a block on all threads.
+    fn evaluate_block(&self, block: &dyn Block, file: u32) -> TaskResult {
         let tasks = block.len().div_ceil(RECORDS_PER_TASK);
         let max_listed = self.options.max_listed_mismatches;
         // PERF: one result per thread's run of tasks (rayon's fold), merged in input order,
         // rather than one per task: merging the per-rule tallies was ~5–7 % of the time.
-        let result = (0..tasks)
+        (0..tasks)
             .into_par_iter()
             .fold(TaskResult::default, |mut result, task| {
                 let start = task * RECORDS_PER_TASK;
@@ -760,27 +831,7 @@ impl<'e> Replay<'e> {
             .reduce(TaskResult::default, |mut earlier, later| {
                 earlier.absorb(later, max_listed);
                 earlier
-            });
-        let name = self.files.get(file as usize).cloned().unwrap_or_default();
-        for (line, error) in &result.malformed {
-            observer.malformed(&name, *line, error);
-        }
-        self.merge(result);
-        // A pass over the held pairs per block: a few thousand blocks in a run of millions of
-        // records, each pass far shorter than the block's own work.
-        self.sweep();
-        self.blocks += 1;
-        if self.blocks.is_multiple_of(MERGE_TALLIES_EVERY) {
-            for table in &self.tallies {
-                let mut table = table
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let entries = std::mem::take(&mut table.entries);
-                table.index.fill(0);
-                merge_tallies(&mut self.merged, entries);
-            }
-        }
-        observer.progress(self.total.counts.read);
+            })
     }
 
     fn run_task(
@@ -948,64 +999,6 @@ impl<'e> Replay<'e> {
         }
     }
 
-    /// Adds a block's result to the total and holds its undecided records.
-    fn merge(&mut self, mut result: TaskResult) {
-        let pending = std::mem::take(&mut result.pending);
-        result.malformed.clear();
-        self.total
-            .absorb(result, self.options.max_listed_mismatches);
-        for pending in pending {
-            let newest = self.total.newest.get(&pending.nic).copied().unwrap_or(0);
-            let late = match pending.traffic.start {
-                Some(start) => start.saturating_add(PAIRING_HORIZON_SECS) < newest,
-                None => true,
-            };
-            if late && pending.traffic.start.is_some() {
-                self.late += 1;
-            }
-            let (key, forward) = pair_key_of(pending.nic, &flow_of(&pending.traffic));
-            let held = self.held.entry(key).or_default();
-            held.latest = held.latest.max(pending.traffic.start.unwrap_or(0));
-            held.to_end |= late;
-            if !held.to_end {
-                self.held_latest_bound = self.held_latest_bound.min(held.latest);
-            }
-            held.records.push((forward, pending));
-            self.held_records += 1;
-        }
-    }
-
-    /// Settles the held pairs whose ENI has moved [`PAIRING_HORIZON_SECS`] past them.
-    fn sweep(&mut self) {
-        let newest = &self.total.newest;
-        // PERF: a pass over all held pairs per block was most of the main thread's work.
-        let moved_on = newest.values().copied().max().unwrap_or(0);
-        if moved_on <= self.held_latest_bound.saturating_add(PAIRING_HORIZON_SECS) {
-            return;
-        }
-        let mut due = Vec::new();
-        let mut bound = u64::MAX;
-        self.held.retain(|key, held| {
-            let settle = !held.to_end
-                && held.latest.saturating_add(PAIRING_HORIZON_SECS)
-                    < newest.get(&key.0).copied().unwrap_or(0);
-            if settle {
-                due.push(std::mem::take(&mut held.records));
-            } else if !held.to_end {
-                bound = bound.min(held.latest);
-            }
-            !settle
-        });
-        self.held_latest_bound = bound;
-        if due.is_empty() {
-            return;
-        }
-        self.held_records -= due.iter().map(Vec::len).sum::<usize>();
-        let mut task = TaskResult::default();
-        self.settle(due, &mut task);
-        self.total.absorb(task, self.options.max_listed_mismatches);
-    }
-
     /// Tells the initiator side of each pair (the side whose earliest `start` is earlier; a
     /// side alone is the initiator; equal starts are ambiguous) and evaluates its records.
     fn settle(&self, mut pairs: Vec<Vec<(bool, Pending)>>, task: &mut TaskResult) {
@@ -1043,189 +1036,251 @@ impl<'e> Replay<'e> {
             self.evaluate(task, &initiators, file);
         }
     }
+}
 
-    /// Settles the records still held, then builds the report.
-    pub fn finish(mut self) -> ReplayReport {
-        let pairs: Vec<Vec<(bool, Pending)>> = std::mem::take(&mut self.held)
-            .into_values()
-            .map(|held| held.records)
-            .collect();
-        self.held_records = 0;
-        let mut task = TaskResult::default();
-        self.settle(pairs, &mut task);
-        self.total.absorb(task, self.options.max_listed_mismatches);
-        // Pairs settled along the way interleave with the rest: list in input order.
-        let files = &self.files;
-        self.total
-            .mismatches
-            .sort_by_key(|m| (files.iter().position(|name| *name == m.file), m.line));
-        self.report()
+impl State {
+    /// Adds a block's result, settles the pairs it moved past, and every
+    /// [`MERGE_TALLIES_EVERY`] blocks merges the threads' tallies.
+    fn merge_block(&mut self, work: &Work, result: TaskResult) {
+        self.merge(result, work.options.max_listed_mismatches);
+        // A pass over the held pairs per block: a few thousand blocks in a run of millions of
+        // records, each pass far shorter than the block's own work.
+        self.sweep(work);
+        self.blocks += 1;
+        if self.blocks.is_multiple_of(MERGE_TALLIES_EVERY) {
+            for table in &work.tallies {
+                let mut table = table
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let entries = std::mem::take(&mut table.entries);
+                table.index.fill(0);
+                merge_tallies(&mut self.merged, entries);
+            }
+        }
     }
 
-    fn report(self) -> ReplayReport {
-        let snapshot = self.engine.snapshot();
-        let total = self.total;
-        let mut tallies = self.merged;
-        for table in self.tallies {
-            let table = table
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            merge_tallies(&mut tallies, table.entries);
-        }
-        let mut nics: Vec<NicIndex> = total.nics.iter().copied().collect();
-        nics.sort_unstable();
-        let mut groups: Vec<u32> = nics
-            .iter()
-            .flat_map(|&nic| snapshot.nic(nic).groups.iter().copied())
-            .collect();
-        groups.sort_unstable();
-        groups.dedup();
-        let row = |slot: Slot, security_group_id, rule_id, nic_id, direction, summary| {
-            let tally = tallies.get(&slot);
-            let (distinct_flows, distinct_flows_exact) =
-                tally.map_or((0, true), |t| t.distinct.count());
-            RuleHits {
-                security_group_id,
-                rule_id,
-                nic_id,
-                direction,
-                summary,
-                hits: tally.map_or(0, |t| t.hits),
-                distinct_flows,
-                distinct_flows_exact,
-                packets: tally.map_or(0, |t| t.packets),
-                bytes: tally.map_or(0, |t| t.bytes),
-                first_seen: tally.and_then(|t| t.first_seen),
-                last_seen: tally.and_then(|t| t.last_seen),
+    /// Adds a block's result to the total and holds its undecided records.
+    fn merge(&mut self, mut result: TaskResult, max_listed: usize) {
+        let pending = std::mem::take(&mut result.pending);
+        result.malformed.clear();
+        self.total.absorb(result, max_listed);
+        for pending in pending {
+            let newest = self.total.newest.get(&pending.nic).copied().unwrap_or(0);
+            let late = match pending.traffic.start {
+                Some(start) => start.saturating_add(PAIRING_HORIZON_SECS) < newest,
+                None => true,
+            };
+            if late && pending.traffic.start.is_some() {
+                self.late += 1;
             }
-        };
-        let mut rules = Vec::new();
-        let mut unused_rules = Vec::new();
-        for &group_index in &groups {
-            let group = snapshot.group(group_index);
-            for (position, rule) in group.rules.iter().enumerate() {
-                let slot = Slot::Rule(RuleRef {
-                    group: group_index,
-                    rule: position as u32,
+            let (key, forward) = pair_key_of(pending.nic, &flow_of(&pending.traffic));
+            let held = self.held.entry(key).or_default();
+            held.latest = held.latest.max(pending.traffic.start.unwrap_or(0));
+            held.to_end |= late;
+            if !held.to_end {
+                self.held_latest_bound = self.held_latest_bound.min(held.latest);
+            }
+            held.records.push((forward, pending));
+            self.held_records += 1;
+        }
+    }
+
+    /// Settles the held pairs whose ENI has moved [`PAIRING_HORIZON_SECS`] past them.
+    fn sweep(&mut self, work: &Work) {
+        let newest = &self.total.newest;
+        // PERF: a pass over all held pairs per block was most of the main thread's work.
+        let moved_on = newest.values().copied().max().unwrap_or(0);
+        if moved_on <= self.held_latest_bound.saturating_add(PAIRING_HORIZON_SECS) {
+            return;
+        }
+        let mut due = Vec::new();
+        let mut bound = u64::MAX;
+        self.held.retain(|key, held| {
+            let settle = !held.to_end
+                && held.latest.saturating_add(PAIRING_HORIZON_SECS)
+                    < newest.get(&key.0).copied().unwrap_or(0);
+            if settle {
+                due.push(std::mem::take(&mut held.records));
+            } else if !held.to_end {
+                bound = bound.min(held.latest);
+            }
+            !settle
+        });
+        self.held_latest_bound = bound;
+        if due.is_empty() {
+            return;
+        }
+        self.held_records -= due.iter().map(Vec::len).sum::<usize>();
+        let mut task = TaskResult::default();
+        work.settle(due, &mut task);
+        self.total.absorb(task, work.options.max_listed_mismatches);
+    }
+}
+
+/// The report of a finished replay.
+fn report(work: Work<'_>, state: State) -> ReplayReport {
+    let snapshot = work.engine.snapshot();
+    let total = state.total;
+    let mut tallies = state.merged;
+    for table in work.tallies {
+        let table = table
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        merge_tallies(&mut tallies, table.entries);
+    }
+    let mut nics: Vec<NicIndex> = total.nics.iter().copied().collect();
+    nics.sort_unstable();
+    let mut groups: Vec<u32> = nics
+        .iter()
+        .flat_map(|&nic| snapshot.nic(nic).groups.iter().copied())
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let row = |slot: Slot, security_group_id, rule_id, nic_id, direction, summary| {
+        let tally = tallies.get(&slot);
+        let (distinct_flows, distinct_flows_exact) =
+            tally.map_or((0, true), |t| t.distinct.count());
+        RuleHits {
+            security_group_id,
+            rule_id,
+            nic_id,
+            direction,
+            summary,
+            hits: tally.map_or(0, |t| t.hits),
+            distinct_flows,
+            distinct_flows_exact,
+            packets: tally.map_or(0, |t| t.packets),
+            bytes: tally.map_or(0, |t| t.bytes),
+            first_seen: tally.and_then(|t| t.first_seen),
+            last_seen: tally.and_then(|t| t.last_seen),
+        }
+    };
+    let mut rules = Vec::new();
+    let mut unused_rules = Vec::new();
+    for &group_index in &groups {
+        let group = snapshot.group(group_index);
+        for (position, rule) in group.rules.iter().enumerate() {
+            let slot = Slot::Rule(RuleRef {
+                group: group_index,
+                rule: position as u32,
+            });
+            let hits = row(
+                slot,
+                Some(group.id.clone()),
+                rule.id.clone(),
+                None,
+                rule.direction,
+                Some(rule.summary()),
+            );
+            if hits.hits == 0 {
+                unused_rules.push(UnusedRule {
+                    security_group_id: group.id.clone(),
+                    rule_id: rule.id.clone(),
+                    direction: rule.direction,
+                    summary: rule.summary(),
                 });
-                let hits = row(
-                    slot,
-                    Some(group.id.clone()),
-                    rule.id.clone(),
-                    None,
-                    rule.direction,
-                    Some(rule.summary()),
-                );
-                if hits.hits == 0 {
-                    unused_rules.push(UnusedRule {
-                        security_group_id: group.id.clone(),
-                        rule_id: rule.id.clone(),
-                        direction: rule.direction,
-                        summary: rule.summary(),
-                    });
-                }
-                rules.push(hits);
             }
+            rules.push(hits);
         }
-        for &nic in &nics {
-            let decisions: [(Direction, DecisionKind); 5] = [
-                (Direction::Ingress, DecisionKind::Default),
-                (Direction::Ingress, DecisionKind::InnerAccess),
-                (Direction::Egress, DecisionKind::Default),
-                (Direction::Egress, DecisionKind::InnerAccess),
-                (Direction::Egress, DecisionKind::Platform),
-            ];
-            for (direction, kind) in decisions {
-                rules.push(row(
-                    Slot::Decision(nic, direction, kind),
-                    None,
-                    kind.as_str().to_string(),
-                    Some(snapshot.nic(nic).id.clone()),
-                    direction,
-                    None,
-                ));
-            }
-        }
-
-        let mut caveats = vec![
-            "flow logs may be filtered (TrafficType Allow or Drop, TrafficPath, IpVersion) or \
-             cover only some ENIs: a rule unused here may be used by traffic they left out"
-                .to_string(),
+    }
+    for &nic in &nics {
+        let decisions: [(Direction, DecisionKind); 5] = [
+            (Direction::Ingress, DecisionKind::Default),
+            (Direction::Ingress, DecisionKind::InnerAccess),
+            (Direction::Egress, DecisionKind::Default),
+            (Direction::Egress, DecisionKind::InnerAccess),
+            (Direction::Egress, DecisionKind::Platform),
         ];
-        let sorted = |map: FxHashMap<String, u64>| {
-            let mut list: Vec<EniCount> = map
-                .into_iter()
-                .map(|(eni_id, records)| EniCount { eni_id, records })
-                .collect();
-            list.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
-            list
-        };
-        let skipdata_enis = sorted(total.skipdata);
-        if !skipdata_enis.is_empty() {
-            let names: Vec<&str> = skipdata_enis.iter().map(|e| e.eni_id.as_str()).collect();
-            caveats.push(format!(
-                "SKIPDATA on {}: records were dropped there, so its counts are lower bounds",
-                names.join(", ")
+        for (direction, kind) in decisions {
+            rules.push(row(
+                Slot::Decision(nic, direction, kind),
+                None,
+                kind.as_str().to_string(),
+                Some(snapshot.nic(nic).id.clone()),
+                direction,
+                None,
             ));
         }
-        if total.counts.skipped.ambiguous > 0 {
-            caveats.push(format!(
-                "{} records could not be told initiator from reply and were not evaluated",
-                total.counts.skipped.ambiguous
-            ));
-        }
-        if self.late > 0 {
-            caveats.push(format!(
-                "{} records whose role only their opposite record tells came more than {} s \
-                 behind newer records of their ENI (logs not in time order): they were paired \
-                 only with the records still held then",
-                self.late, PAIRING_HORIZON_SECS
-            ));
-        }
-        if total.counts.skipped.malformed > 0 {
-            caveats.push(format!(
-                "{} malformed records were not evaluated",
-                total.counts.skipped.malformed
-            ));
-        }
-        // A group's rules are judged only on the NICs that appear in the logs.
-        let silent: Vec<&str> = snapshot
-            .nics()
-            .iter()
-            .enumerate()
-            .filter(|(index, nic)| {
-                !total.nics.contains(&(*index as NicIndex))
-                    && nic.groups.iter().any(|g| groups.binary_search(g).is_ok())
-            })
-            .map(|(_, nic)| nic.id.as_str())
-            .collect();
-        if !silent.is_empty() {
-            caveats.push(format!(
-                "these NICs carry the same groups but have no records: {}",
-                silent.join(", ")
-            ));
-        }
+    }
 
-        let mismatch_counts = MismatchCounts {
-            listed: total.mismatches.len() as u64,
-            ..total.mismatch_counts
-        };
-        ReplayReport {
-            schema_version: SCHEMA_VERSION,
-            files: self.files,
-            records: total.counts,
-            rules,
-            unused: Unused {
-                from: total.first,
-                to: total.last,
-                caveats,
-                rules: unused_rules,
-            },
-            mismatches: total.mismatches,
-            mismatch_counts,
-            unmapped_enis: sorted(total.unmapped),
-            skipdata_enis,
-        }
+    let mut caveats = vec![
+        "flow logs may be filtered (TrafficType Allow or Drop, TrafficPath, IpVersion) or \
+         cover only some ENIs: a rule unused here may be used by traffic they left out"
+            .to_string(),
+    ];
+    let sorted = |map: FxHashMap<String, u64>| {
+        let mut list: Vec<EniCount> = map
+            .into_iter()
+            .map(|(eni_id, records)| EniCount { eni_id, records })
+            .collect();
+        list.sort_by(|a, b| a.eni_id.cmp(&b.eni_id));
+        list
+    };
+    let skipdata_enis = sorted(total.skipdata);
+    if !skipdata_enis.is_empty() {
+        let names: Vec<&str> = skipdata_enis.iter().map(|e| e.eni_id.as_str()).collect();
+        caveats.push(format!(
+            "SKIPDATA on {}: records were dropped there, so its counts are lower bounds",
+            names.join(", ")
+        ));
+    }
+    if total.counts.skipped.ambiguous > 0 {
+        caveats.push(format!(
+            "{} records could not be told initiator from reply and were not evaluated",
+            total.counts.skipped.ambiguous
+        ));
+    }
+    if state.late > 0 {
+        caveats.push(format!(
+            "{} records whose role only their opposite record tells came more than {} s \
+             behind newer records of their ENI (logs not in time order): they were paired \
+             only with the records still held then",
+            state.late, PAIRING_HORIZON_SECS
+        ));
+    }
+    if total.counts.skipped.malformed > 0 {
+        caveats.push(format!(
+            "{} malformed records were not evaluated",
+            total.counts.skipped.malformed
+        ));
+    }
+    // A group's rules are judged only on the NICs that appear in the logs.
+    let silent: Vec<&str> = snapshot
+        .nics()
+        .iter()
+        .enumerate()
+        .filter(|(index, nic)| {
+            !total.nics.contains(&(*index as NicIndex))
+                && nic.groups.iter().any(|g| groups.binary_search(g).is_ok())
+        })
+        .map(|(_, nic)| nic.id.as_str())
+        .collect();
+    if !silent.is_empty() {
+        caveats.push(format!(
+            "these NICs carry the same groups but have no records: {}",
+            silent.join(", ")
+        ));
+    }
+
+    let mismatch_counts = MismatchCounts {
+        listed: total.mismatches.len() as u64,
+        ..total.mismatch_counts
+    };
+    ReplayReport {
+        schema_version: SCHEMA_VERSION,
+        files: work.files,
+        records: total.counts,
+        rules,
+        unused: Unused {
+            from: total.first,
+            to: total.last,
+            caveats,
+            rules: unused_rules,
+        },
+        mismatches: total.mismatches,
+        mismatch_counts,
+        unmapped_enis: sorted(total.unmapped),
+        skipdata_enis,
     }
 }
 
