@@ -778,7 +778,11 @@ impl<'e> Replay<'e> {
                 }
             },
         );
-        let name = self.work.files.get(file as usize).map_or("", String::as_str);
+        let name = self
+            .work
+            .files
+            .get(file as usize)
+            .map_or("", String::as_str);
         for (line, error) in result.malformed.drain(..) {
             observer.malformed(name, line, &error);
         }

@@ -19,6 +19,10 @@ pub struct EvalArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// fsync the --output file before renaming it into place (durable across power loss; on
+    /// 10 M rows it took longer than evaluating them).
+    #[arg(long, requires = "output")]
+    fsync: bool,
     #[command(flatten)]
     switches: EvalSwitches,
 }
@@ -84,7 +88,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
                 result => result.map_err(|err| format!("{flows_name}: {err}"))?,
             }
         }
-        Some(path) => write_atomically(path, true, |file| {
+        Some(path) => write_atomically(path, args.fsync, |file| {
             eval_csv(&engine, input, &*file, &mut reporter)
                 .map_err(|err| format!("{flows_name}: {err}"))
         })?,

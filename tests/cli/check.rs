@@ -621,31 +621,35 @@ fn eval_reads_flows_from_stdin() {
 fn eval_output_file_holds_what_stdout_mode_prints() {
     let dir = tempfile::tempdir().unwrap();
     let out_path = dir.path().join("verdicts.csv");
-    std::fs::write(&out_path, "stale content to be replaced\n").unwrap();
     let snapshot = example("vpc-web.json");
     let flows = example("flows.csv");
     let to_stdout = sgsim(&["eval", snapshot.to_str().unwrap(), flows.to_str().unwrap()]);
-    let to_file = sgsim(&[
-        "eval",
-        snapshot.to_str().unwrap(),
-        flows.to_str().unwrap(),
-        "--output",
-        out_path.to_str().unwrap(),
-    ]);
+    for fsync in [&[][..], &["--fsync"][..]] {
+        std::fs::write(&out_path, "stale content to be replaced\n").unwrap();
+        let mut args = vec![
+            "eval",
+            snapshot.to_str().unwrap(),
+            flows.to_str().unwrap(),
+            "--output",
+            out_path.to_str().unwrap(),
+        ];
+        args.extend(fsync);
+        let to_file = sgsim(&args);
 
-    assert_eq!(to_file.status.code(), to_stdout.status.code());
-    assert!(
-        to_file.stdout.is_empty(),
-        "with --output nothing goes to stdout"
-    );
-    assert_eq!(std::fs::read(&out_path).unwrap(), to_stdout.stdout);
-    assert_eq!(to_file.stderr, to_stdout.stderr);
-    // The atomic replacement leaves no temporary file behind.
-    let names: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["verdicts.csv"]);
+        assert_eq!(to_file.status.code(), to_stdout.status.code(), "{fsync:?}");
+        assert!(
+            to_file.stdout.is_empty(),
+            "with --output nothing goes to stdout"
+        );
+        assert_eq!(std::fs::read(&out_path).unwrap(), to_stdout.stdout);
+        assert_eq!(to_file.stderr, to_stdout.stderr);
+        // The atomic replacement leaves no temporary file behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["verdicts.csv"]);
+    }
 }
 
 #[test]
