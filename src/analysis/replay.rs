@@ -3,8 +3,9 @@
 //! logged `action` disagrees with the simulated verdict. The rules are in `docs/flowlogs.md`.
 //!
 //! Records stream through in blocks (see [`crate::input::flowlog`]); each block is split across
-//! rayon's threads, which read, classify and evaluate their part with the engine's batch path,
-//! and the per-thread tallies are merged in input order. Memory holds the tallies (per rule: a
+//! rayon's threads, which read, classify and evaluate their part with the engine's batch path
+//! into per-thread tallies, and the block's other results are merged in input order while the
+//! next block is evaluated. Memory holds the tallies (per rule: a
 //! few counters and a distinct-flow counter that turns into a fixed-size sketch past
 //! [`EXACT_DISTINCT_LIMIT`] flows), the listed mismatches (at most
 //! [`ReplayOptions::max_listed_mismatches`]) and the records whose role only their opposite
