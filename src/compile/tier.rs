@@ -45,7 +45,8 @@ pub enum Tier {
     /// [`CROSS_PRODUCT_MIN_RULES`] up to [`FLAT_MAX_RULES`] rules also try RFC cross-product
     /// tables where they fit `crossproduct::Budget` — on the 1K ClassBench sets about three
     /// times the bit vector's throughput, for 5–100 ms of build instead of 1–2 ms — or else
-    /// the tables' first phases with bit vectors and with lists, and keep the fastest.
+    /// the tables' first phases with bit vectors and with lists, and from [`TRIAL_MIN_RULES`]
+    /// trees with leaves of 32 and of 8 rules; the fastest is kept.
     Bulk,
     /// RFC cross-product tables where they fit the default budget (IPv4), else the bit vector.
     CrossProduct,
@@ -98,6 +99,7 @@ pub(super) fn build<A: Key>(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A
             candidates.extend(cross_fastest());
             if sets.len() >= TRIAL_MIN_RULES {
                 candidates.push(default_tree());
+                candidates.push(tree(partitioned::SMALL_LEAF_MAX_RULES));
             }
             trial::fastest(sets, candidates)
         }
