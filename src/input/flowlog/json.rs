@@ -118,11 +118,52 @@ pub fn scan_line(line: &[u8]) -> Option<RawRecord<'_>> {
 pub fn scan_line_with<'a>(line: &'a [u8], layout: &mut KeyLayout) -> Option<RawRecord<'a>> {
     let mut room = [0; structural::MAX_LINE / 64];
     if let Some(plain) = structural::PlainLine::new(line, &mut room) {
+        if let Some(record) = scan_known(&plain, &layout.keys) {
+            return Some(record);
+        }
         if let Some(record) = scan_plain(&plain, layout) {
             return Some(record);
         }
     }
     scan_bytewise(line, layout)
+}
+
+/// [`scan_plain`] for the common line: compact (`"key":"value",` without spaces), its keys
+/// those of the line before in the same order, its values strings. `None` for any other line,
+/// which [`scan_plain`] then reads (and learns its keys).
+///
+/// PERF: the keys are a slice here, not the layout that [`scan_plain`] may change, so the loop
+/// keeps them in registers; ~40 % fewer instructions a field than [`scan_plain`] (callgrind).
+#[inline(always)]
+fn scan_known<'a>(plain: &structural::PlainLine<'a, '_>, keys: &[Key]) -> Option<RawRecord<'a>> {
+    let line = plain.text.as_bytes();
+    let mut record = RawRecord::default();
+    if line.first() != Some(&b'{') {
+        return None;
+    }
+    let mut at = 1;
+    let mut seen = 0;
+    for key in keys {
+        if !key.is_at(line, at) {
+            return None;
+        }
+        let close = at + key.quoted.len() - 1;
+        if line.get(close + 1..close + 3) != Some(b":\"") {
+            return None;
+        }
+        let start = close + 3;
+        let end = plain.next_quote(start)?;
+        if let Some(field) = key.field {
+            seen = first_time(seen, field)?;
+            record.set(field, Value::text(plain.slice(start, end)?));
+        }
+        if line.get(end + 1..end + 3) == Some(b",\"") {
+            at = end + 2;
+            continue;
+        }
+        return (end + 2 == line.len() && line[end + 1] == b'}').then_some(record);
+    }
+    None
 }
 
 /// A line that [`structural::PlainLine`] accepted: every quote opens or closes a string, so a
@@ -505,6 +546,32 @@ mod tests {
         }
     }
 
+    /// serde_json keeps one value per key and is read in key order, so of `log-status` and
+    /// `log_status` the latter wins wherever it stands; the scanner leaves such lines to it.
+    #[test]
+    fn a_field_given_twice_goes_to_serde_json() {
+        for line in [
+            r#"{"log_status":"","log-status":"."}"#,
+            r#"{"log-status":".","log_status":""}"#,
+            r#"{"eni_id":"a","eni-id":"b"}"#,
+            r#"{"eni-id":"a","eni-id":"b"}"#,
+        ] {
+            assert_eq!(scan_line(line.as_bytes()), None, "{line}");
+            assert_eq!(
+                scan_bytewise(line.as_bytes(), &mut KeyLayout::default()),
+                None
+            );
+        }
+        let mut scratch = None;
+        let record = parse_line(
+            br#"{"log_status":"","log-status":"."}"#,
+            &mut KeyLayout::default(),
+            &mut scratch,
+        )
+        .unwrap();
+        assert_eq!(record.get(Field::LogStatus), Value::Absent);
+    }
+
     #[test]
     fn invalid_utf8_anywhere_goes_to_serde_json() {
         for line in [
@@ -542,6 +609,38 @@ mod tests {
             let record = scan_plain(&plain, &mut layout);
             assert_eq!(record, scan_line(SAMPLE.as_bytes()));
             assert!(record.is_some());
+        }
+    }
+
+    #[test]
+    fn the_known_keys_path_reads_the_sample_and_leaves_the_rest() {
+        let mut layout = KeyLayout::default();
+        let mut room = [0; structural::MAX_LINE / 64];
+        let plain = structural::PlainLine::new(SAMPLE.as_bytes(), &mut room).unwrap();
+        assert_eq!(scan_known(&plain, &layout.keys), None, "no keys learnt yet");
+        scan_line_with(SAMPLE.as_bytes(), &mut layout).unwrap();
+        let record = scan_known(&plain, &layout.keys);
+        assert_eq!(record, scan_line(SAMPLE.as_bytes()));
+        assert!(record.is_some());
+        let fewer = r#"{"account-id":"1210123456******","action":"REJECT"}"#;
+        let mut room = [0; structural::MAX_LINE / 64];
+        let plain = structural::PlainLine::new(fewer.as_bytes(), &mut room).unwrap();
+        assert_eq!(
+            scan_known(&plain, &layout.keys),
+            scan_line(fewer.as_bytes())
+        );
+        for other in [
+            r#"{"account-id":"1","action":"REJECT"} "#,
+            r#" {"account-id":"1","action":"REJECT"}"#,
+            r#"{"account-id":"1","action": "REJECT"}"#,
+            r#"{"account-id":"1","action":1}"#,
+            r#"{"account-id":"1","actio":"REJECT"}"#,
+            r#"{"account-id":"1","action":"REJECT"}}"#,
+            r#"{"account-id":"1","action":"REJECT","#,
+        ] {
+            let mut room = [0; structural::MAX_LINE / 64];
+            let plain = structural::PlainLine::new(other.as_bytes(), &mut room).unwrap();
+            assert_eq!(scan_known(&plain, &layout.keys), None, "{other}");
         }
     }
 
@@ -645,8 +744,48 @@ mod tests {
         )
     }
 
+    /// Compact records of a prefix of one key order, as an export writes them (so that a line
+    /// often has the keys of the line before), with values from the same alphabet.
+    fn compact_line() -> impl Strategy<Value = Vec<u8>> {
+        const ORDER: [&str; 9] = [
+            "version",
+            "eni-id",
+            "srcaddr",
+            "srcport",
+            "dstaddr",
+            "protocol",
+            "end",
+            "log-status",
+            "tcp-flags",
+        ];
+        let value = prop_oneof![
+            6 => "[a-z0-9.:*-]{0,20}".prop_map(|s| format!("\"{s}\"")),
+            1 => "[ -~\u{e9}\\\\]{0,6}".prop_map(|s| format!("\"{s}\"")),
+            1 => (-1000i64..1_000_000).prop_map(|n| n.to_string()),
+        ];
+        (proptest::collection::vec(value, 0..=ORDER.len()), 0..3usize).prop_map(|(values, end)| {
+            let pairs: Vec<String> = ORDER
+                .iter()
+                .zip(&values)
+                .map(|(key, value)| format!("\"{key}\":{value}"))
+                .collect();
+            let end = ["}", "} ", "},"][end];
+            format!("{{{}{end}", pairs.join(",")).into_bytes()
+        })
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Compact lines of one key order, one after another: the scanner's known-keys path
+        /// answers as the byte-wise scanner and serde_json do.
+        #[test]
+        fn compact_lines_agree(lines in proptest::collection::vec(compact_line(), 1..12)) {
+            let mut layout = KeyLayout::default();
+            for line in &lines {
+                agree(line, &mut layout);
+            }
+        }
 
         /// Generated lines, read one after another (as a block reads them): the scanner, the
         /// byte-wise scanner and serde_json agree.
