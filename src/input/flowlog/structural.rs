@@ -40,7 +40,7 @@ impl<'a, 'q> PlainLine<'a, 'q> {
         if line.len() > MAX_LINE {
             return None;
         }
-        let mut bad = 0u64;
+        let mut bad = false;
         let mut used = 0;
         let mut chunks = line.chunks_exact(64);
         for (word, chunk) in room.iter_mut().zip(&mut chunks) {
@@ -59,7 +59,7 @@ impl<'a, 'q> PlainLine<'a, 'q> {
             bad |= refused;
             used += 1;
         }
-        if bad != 0 {
+        if bad {
             return None;
         }
         // SAFETY: every byte of the line was checked above to be below 0x80 (a signed compare
@@ -93,60 +93,54 @@ impl<'a, 'q> PlainLine<'a, 'q> {
     }
 }
 
-/// [`masks`] of 64 bytes, as 64-bit masks.
-#[inline(always)]
-fn masks64(block: &[u8; 64]) -> (u64, u64) {
-    let mut quotes = 0u64;
-    let mut bad = 0u64;
-    for (i, chunk) in block.chunks_exact(16).enumerate() {
-        let (q, b) = masks(chunk.try_into().expect("16 bytes"));
-        quotes |= u64::from(q) << (16 * i);
-        bad |= u64::from(b) << (16 * i);
-    }
-    (quotes, bad)
-}
-
-/// Bit `i` of the first mask: byte `i` is a quote; of the second: byte `i` is a backslash, a
-/// control byte (below 0x20) or not ASCII (0x80 and above).
+/// Bit `i` of the mask: byte `i` is a quote; and whether any byte is a backslash, a control
+/// byte (below 0x20) or not ASCII (0x80 and above).
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn masks(chunk: &[u8; 16]) -> (u16, u16) {
+fn masks64(block: &[u8; 64]) -> (u64, bool) {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
+        _mm_set1_epi8, _mm_setzero_si128,
     };
     // SAFETY: SSE2 is part of the x86_64 baseline, so these intrinsics exist on every x86_64
-    // target; the unaligned load reads exactly the 16 bytes of `chunk`.
-    let (quotes, bad) = unsafe {
-        let v = _mm_loadu_si128(chunk.as_ptr().cast());
-        let quotes = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        // A signed compare: below 0x20 are the control bytes and, as negative numbers, every
-        // byte from 0x80 up (not ASCII).
-        let bad = _mm_or_si128(
-            _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
-            _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
-        );
-        (_mm_movemask_epi8(quotes), _mm_movemask_epi8(bad))
-    };
-    (quotes as u16, bad as u16)
+    // target; each unaligned load reads 16 of the 64 bytes of `block` (16 * i + 16 <= 64).
+    unsafe {
+        let mut quotes = 0u64;
+        let mut refused = _mm_setzero_si128();
+        for i in 0..4 {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast());
+            let q = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)));
+            quotes |= u64::from(q as u16) << (16 * i);
+            // A signed compare: below 0x20 are the control bytes and, as negative numbers,
+            // every byte from 0x80 up (not ASCII).
+            refused = _mm_or_si128(
+                refused,
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                ),
+            );
+        }
+        (quotes, _mm_movemask_epi8(refused) != 0)
+    }
 }
 
 /// The portable masks: what the SSE2 version computes, a byte at a time.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn masks(chunk: &[u8; 16]) -> (u16, u16) {
-    portable_masks(chunk)
+fn masks64(block: &[u8; 64]) -> (u64, bool) {
+    portable_masks64(block)
 }
 
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
-fn portable_masks(chunk: &[u8; 16]) -> (u16, u16) {
-    let mut quotes = 0u16;
-    let mut bad = 0u16;
-    for (i, &byte) in chunk.iter().enumerate() {
-        quotes |= u16::from(byte == b'"') << i;
-        bad |= u16::from(byte == b'\\' || !(0x20..0x80).contains(&byte)) << i;
+fn portable_masks64(block: &[u8; 64]) -> (u64, bool) {
+    let mut quotes = 0u64;
+    let mut refused = false;
+    for (i, &byte) in block.iter().enumerate() {
+        quotes |= u64::from(byte == b'"') << i;
+        refused |= byte == b'\\' || !(0x20..0x80).contains(&byte);
     }
-    (quotes, bad)
+    (quotes, refused)
 }
 
 #[cfg(test)]
@@ -214,16 +208,23 @@ mod tests {
 
     #[test]
     fn the_portable_masks_are_the_sse2_masks() {
-        let mut chunk = [0u8; 16];
+        let mut block = [0u8; 64];
         for round in 0..256u32 {
-            for (i, byte) in chunk.iter_mut().enumerate() {
+            for (i, byte) in block.iter_mut().enumerate() {
                 *byte = (i as u32 * 37 + round * 101) as u8 ^ (round as u8);
             }
-            assert_eq!(masks(&chunk), portable_masks(&chunk));
+            assert_eq!(masks64(&block), portable_masks64(&block));
         }
         for byte in 0..=255u8 {
-            let chunk = [byte; 16];
-            assert_eq!(masks(&chunk), portable_masks(&chunk), "{byte:#x}");
+            for at in [0, 15, 16, 47, 63] {
+                let mut block = [b'a'; 64];
+                block[at] = byte;
+                assert_eq!(
+                    masks64(&block),
+                    portable_masks64(&block),
+                    "{byte:#x} at {at}"
+                );
+            }
         }
     }
 }
