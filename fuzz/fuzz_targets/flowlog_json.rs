@@ -1,6 +1,7 @@
 //! Arbitrary bytes as an SLS JSON flow log: every record is read or reported, never a panic;
 //! and on every line the fast scanner, when it answers, agrees with serde_json (and answers the
-//! same with the keys of the line before).
+//! same with the keys of the line before), and it answers as the byte-wise scanner alone does
+//! (so its quote-position path, taken by plain ASCII lines, is held to that one too).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,6 +14,8 @@ fuzz_target!(|data: &[u8]| {
     for line in data.split(|&b| b == b'\n') {
         let alone = json::scan_line(line);
         assert_eq!(json::scan_line_with(line, &mut keys), alone);
+        let mut fresh = json::KeyLayout::default();
+        assert_eq!(json::scan_bytewise(line, &mut fresh), alone);
         if let Some(fast) = alone {
             let mut scratch = None;
             let slow = json::parse_line_serde(line, &mut scratch);

@@ -699,6 +699,8 @@ fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
                 for line in data.split(|&b| b == b'\n') {
                     let alone = flowlog::json::scan_line(line);
                     assert_eq!(flowlog::json::scan_line_with(line, &mut keys), alone);
+                    let mut fresh = flowlog::json::KeyLayout::default();
+                    assert_eq!(flowlog::json::scan_bytewise(line, &mut fresh), alone);
                     if let Some(fast) = alone {
                         let mut scratch = None;
                         assert_eq!(
