@@ -450,12 +450,22 @@ mod tests {
 
     /// Every record of a text log as (location, eni-id or the error).
     fn read(text: &[u8], format: Option<Format>) -> Result<Vec<(u64, String)>, String> {
+        read_in_blocks(text, format, BLOCK_BYTES)
+    }
+
+    /// [`read`] in blocks of about `block_bytes`.
+    fn read_in_blocks(
+        text: &[u8],
+        format: Option<Format>,
+        block_bytes: usize,
+    ) -> Result<Vec<(u64, String)>, String> {
         let mut reader = open_reader(
             "log".into(),
             Box::new(io::Cursor::new(text.to_vec())),
             format,
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_block_bytes(block_bytes);
         let mut out = Vec::new();
         while let Some(block) = reader.next_block().map_err(|e| e.to_string())? {
             block.records(0..block.len(), &mut |line, raw| {
@@ -495,6 +505,21 @@ mod tests {
         let pretty = b"{\n  \"eni-id\": \"eni-1\"\n}\n{\n  \"eni-id\": \"eni-2\"\n}\n";
         let records = read(pretty, None).unwrap();
         assert_eq!(records, vec![(1, "eni-1".into()), (4, "eni-2".into())]);
+    }
+
+    #[test]
+    fn blocks_of_any_size_give_the_same_records() {
+        let json = b"{\"eni-id\":\"eni-1\"}\n\n{\"eni-id\":\"eni-22\"}\r\nnot json\n{\"eni-id\":\"eni-333\"}";
+        let csv = b"eni-id,direction,protocol,srcaddr,dstaddr\neni-1,in,6,10.0.0.1,10.0.0.2\r\n\neni-22,out,17,10.0.0.3,10.0.0.4\n";
+        for (text, format) in [(&json[..], Format::Json), (&csv[..], Format::Csv)] {
+            let whole = read(text, Some(format)).unwrap();
+            assert_eq!(whole.len(), if format == Format::Json { 4 } else { 2 });
+            // Blocks shorter than a line, a line and a half, exactly a line, and the whole.
+            for block_bytes in 1..=text.len() + 1 {
+                let blocks = read_in_blocks(text, Some(format), block_bytes).unwrap();
+                assert_eq!(blocks, whole, "{format:?} in blocks of {block_bytes} bytes");
+            }
+        }
     }
 
     #[test]
