@@ -112,7 +112,7 @@ pub fn scan_line(line: &[u8]) -> Option<RawRecord<'_>> {
 /// [`scan_line`], with the keys of the lines before.
 ///
 /// PERF: the common line (all ASCII, no backslash, no control byte) is read with the bitmap of
-/// its quotes ([`structural::PlainLine`]); any other line, and any line that path refuses, is
+/// its quotes (`structural::PlainLine`); any other line, and any line that path refuses, is
 /// read a byte at a time by [`scan_bytewise`]; both give the same answers (unit tests, fuzz
 /// target).
 pub fn scan_line_with<'a>(line: &'a [u8], layout: &mut KeyLayout) -> Option<RawRecord<'a>> {
