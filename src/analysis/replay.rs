@@ -691,8 +691,6 @@ pub struct Replay<'e> {
     /// The last block's result, merged during the next [`Replay::add_block`] or in
     /// [`Replay::finish`].
     unmerged: Option<TaskResult>,
-    /// Records read so far (progress).
-    read: u64,
 }
 
 /// What evaluating a block reads, shared by its tasks: the engine, the ENIs' NICs and the
@@ -751,7 +749,6 @@ impl<'e> Replay<'e> {
                 ..State::default()
             },
             unmerged: None,
-            read: 0,
         }
     }
 
@@ -787,9 +784,10 @@ impl<'e> Replay<'e> {
         for (line, error) in result.malformed.drain(..) {
             observer.malformed(name, line, &error);
         }
-        self.read += result.counts.read;
+        // The blocks before this one are merged by now.
+        let read = self.state.total.counts.read + result.counts.read;
         self.unmerged = Some(result);
-        observer.progress(self.read);
+        observer.progress(read);
     }
 
     /// Settles the records still held, then builds the report.
@@ -942,14 +940,8 @@ impl Work<'_> {
                 flow: flow_of(traffic),
             })
             .collect();
-        let mut verdicts = vec![
-            Verdict {
-                action: Action::Drop,
-                reason: Reason::Default,
-            };
-            queries.len()
-        ];
-        self.engine.check_batch(&queries, &mut verdicts);
+        let mut verdicts = Vec::new();
+        self.engine.check_batch_into(&queries, &mut verdicts);
         // A thread's own table: the lock is only ever contended if another pool than the
         // one the replay was made in runs it.
         let thread = rayon::current_thread_index().unwrap_or(usize::MAX);

@@ -16,8 +16,8 @@ use crate::input::flows::{
 };
 pub use crate::input::flows::{FlowsError as BulkError, RowError, INPUT_HEADER, OUTPUT_COLUMNS};
 use crate::model::{
-    dotted_quad, parse_ip, parse_plain_ipv4, parse_protocol_number, proto, Action, Direction, Flow,
-    Reason, Target, Verdict,
+    dotted_quad, parse_ip, parse_plain_ipv4, parse_protocol_number, proto, Direction, Flow, Target,
+    Verdict,
 };
 use crate::{Engine, Query};
 use rayon::prelude::*;
@@ -417,15 +417,7 @@ fn evaluate_span(
         });
         at += end + 1;
     }
-    verdicts.clear();
-    verdicts.resize(
-        queries.len(),
-        Verdict {
-            action: Action::Drop,
-            reason: Reason::Default,
-        },
-    );
-    engine.check_batch(queries, verdicts);
+    engine.check_batch_into(queries, verdicts);
 
     let mut decided = verdicts.iter();
     let mut last_target: Option<(Vec<u8>, Target)> = None;

@@ -11,8 +11,8 @@ use crate::compile::{
 };
 use crate::model::Query;
 use crate::model::{
-    Action, Direction, EvalOptions, Flow, NicIndex, Rule, RuleRef, SecurityGroup, Snapshot, Target,
-    TargetError, Verdict,
+    Action, Direction, EvalOptions, Flow, NicIndex, Reason, Rule, RuleRef, SecurityGroup, Snapshot,
+    Target, TargetError, Verdict,
 };
 use rayon::prelude::*;
 
@@ -221,6 +221,20 @@ impl Engine {
             queries,
             out,
         });
+    }
+
+    /// [`Engine::check_batch`] into `out`, which is cleared and then holds one verdict per
+    /// query: a caller that decides batch after batch keeps one allocation.
+    pub fn check_batch_into(&self, queries: &[Query], out: &mut Vec<Verdict>) {
+        out.clear();
+        out.resize(
+            queries.len(),
+            Verdict {
+                action: Action::Drop,
+                reason: Reason::Default,
+            },
+        );
+        self.check_batch(queries, out);
     }
 
     /// [`Engine::check_batch`] across all rayon threads.

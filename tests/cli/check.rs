@@ -498,24 +498,26 @@ fn check_names_the_bad_option_and_an_unknown_nic() {
         ]),
         "error: --dport: dst_port \"http\": not a port number 0..65535\n"
     );
+    let unknown_nic = "error: no network interface \"eni-x\" in the snapshot \
+        (it has eni-web1, eni-web2, eni-db1, eni-db2, eni-vault)\n";
     assert_eq!(
         sgsim_error(&[
-        "check",
-        example("vpc-web.json").to_str().unwrap(),
-        "--nic",
-        "eni-x",
-        "--direction",
-        "ingress",
-        "--protocol",
-        "tcp",
-        "--src",
-        "192.0.2.1",
-        "--dst",
-        "10.0.0.5",
-        "--dport",
-        "22",
-    ]),
-        "error: no network interface \"eni-x\" in the snapshot (it has eni-web1, eni-web2, eni-db1, eni-db2, eni-vault)\n"
+            "check",
+            example("vpc-web.json").to_str().unwrap(),
+            "--nic",
+            "eni-x",
+            "--direction",
+            "ingress",
+            "--protocol",
+            "tcp",
+            "--src",
+            "192.0.2.1",
+            "--dst",
+            "10.0.0.5",
+            "--dport",
+            "22",
+        ]),
+        unknown_nic
     );
 }
 

@@ -10,7 +10,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 use sgsim::eval::bulk::FieldReader;
 use sgsim::input::flows::INPUT_COLUMNS;
-use sgsim::model::{Action, Reason, Verdict};
+use sgsim::model::{Reason, Verdict};
 use sgsim::Engine;
 use std::sync::Arc;
 
@@ -215,15 +215,7 @@ fn evaluate_chunk(
         for row in batch_start..end.min(batch_start + BATCH_ROWS) {
             parsed.push(reader.read_into(columns.row(row), &mut queries));
         }
-        verdicts.clear();
-        verdicts.resize(
-            queries.len(),
-            Verdict {
-                action: Action::Drop,
-                reason: Reason::Default,
-            },
-        );
-        engine.check_batch(&queries, &mut verdicts);
+        engine.check_batch_into(&queries, &mut verdicts);
         let mut decided = verdicts.iter();
         for row in parsed.drain(..) {
             match row {
