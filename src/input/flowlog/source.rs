@@ -3,7 +3,7 @@
 
 use super::csv::CsvLayout;
 use super::json;
-use super::{Block, RawRecord, RecordError};
+use super::{interpret, Block, RawRecord, Record, RecordError};
 use serde_json::Map;
 use std::fmt;
 use std::fs::File;
@@ -66,10 +66,9 @@ pub struct LogReader {
 
 enum Inner {
     Lines {
-        input: Box<dyn BufRead + Send>,
+        input: LineInput,
         kind: LineKind,
         next_line: u64,
-        done: bool,
     },
     /// A JSON array or concatenated (pretty-printed) objects, parsed whole.
     Document(Option<DocumentBlock>),
@@ -135,16 +134,16 @@ pub fn open_reader(
         name: name.clone(),
         message: err.to_string(),
     };
-    let mut input: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, reader));
+    let mut input: BufReader<Box<dyn Read + Send>> = BufReader::with_capacity(1 << 20, reader);
     if input
         .fill_buf()
         .map_err(io_error)?
         .starts_with(&[0x1f, 0x8b])
     {
-        input = Box::new(BufReader::with_capacity(
+        input = BufReader::with_capacity(
             1 << 20,
-            flate2::bufread::MultiGzDecoder::new(input),
-        ));
+            Box::new(flate2::bufread::MultiGzDecoder::new(input)),
+        );
     }
     let head = input.fill_buf().map_err(io_error)?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
@@ -185,10 +184,9 @@ pub fn open_reader(
                     name,
                     format,
                     inner: Inner::Lines {
-                        input,
+                        input: LineInput::after(input),
                         kind: LineKind::Json,
                         next_line: 1,
-                        done: false,
                     },
                     block_bytes: BLOCK_BYTES,
                 });
@@ -212,10 +210,9 @@ pub fn open_reader(
                 name,
                 format,
                 inner: Inner::Lines {
-                    input,
+                    input: LineInput::after(input),
                     kind: LineKind::Csv(Arc::new(layout)),
                     next_line: 2,
-                    done: false,
                 },
                 block_bytes: BLOCK_BYTES,
             })
@@ -250,13 +247,8 @@ impl LogReader {
                 input,
                 kind,
                 next_line,
-                done,
             } => {
-                if *done {
-                    return Ok(None);
-                }
-                let mut data = Vec::with_capacity(block_bytes + 4096);
-                *done = fill_block(input, &mut data, block_bytes).map_err(|err| SourceError {
+                let data = input.next_block(block_bytes).map_err(|err| SourceError {
                     name: name.clone(),
                     message: format!("line {next_line}: {err}"),
                 })?;
@@ -299,25 +291,68 @@ impl LogReader {
     }
 }
 
-/// Reads whole lines until the block holds at least `block_bytes` or the input ends; true at
-/// the end.
-fn fill_block(
-    input: &mut dyn BufRead,
-    block: &mut Vec<u8>,
-    block_bytes: usize,
-) -> io::Result<bool> {
-    // PERF: `read_to_end` reads into the block's spare room directly (BufReader passes reads
-    // as large as its buffer through), where copying out of the BufReader's buffer was ~7 % of
-    // the time on JSON lines.
-    let want = block_bytes.saturating_sub(block.len());
-    let got = (&mut *input).take(want as u64).read_to_end(block)?;
-    if got < want {
-        return Ok(true);
+/// Text read into blocks of whole lines.
+///
+/// PERF: the bytes go from the reader straight into the block (`read_to_end` fills its spare
+/// room), not through a `BufReader`, whose copy was ~3 % of the time on JSON lines; the
+/// unfinished line at a block's end is carried to the next block instead.
+struct LineInput {
+    reader: Box<dyn Read + Send>,
+    /// Bytes read but in no block yet: what format detection looked ahead at, then the start
+    /// of the line a block ended in.
+    carry: Vec<u8>,
+    at_end: bool,
+}
+
+impl LineInput {
+    /// The rest of `input`, its buffered bytes first.
+    fn after(input: BufReader<Box<dyn Read + Send>>) -> LineInput {
+        LineInput {
+            carry: input.buffer().to_vec(),
+            reader: input.into_inner(),
+            at_end: false,
+        }
     }
-    if block.last() != Some(&b'\n') && input.read_until(b'\n', block)? == 0 {
-        return Ok(true);
+
+    /// Whole lines, at least `block_bytes` of them unless the input ends (where the last line
+    /// may lack its line end); empty at the end.
+    fn next_block(&mut self, block_bytes: usize) -> io::Result<Vec<u8>> {
+        let mut block = Vec::with_capacity(block_bytes.max(self.carry.len()) + (64 << 10));
+        // The look-ahead can hold more than a (small) block: its lines go out a block at a time.
+        if let Some(line_end) = self
+            .carry
+            .get(block_bytes..)
+            .and_then(|after| memchr::memchr(b'\n', after))
+        {
+            let end = block_bytes + line_end + 1;
+            block.extend_from_slice(&self.carry[..end]);
+            self.carry.drain(..end);
+            return Ok(block);
+        }
+        block.append(&mut self.carry);
+        let mut wanted = block_bytes;
+        loop {
+            if !self.at_end && block.len() < wanted {
+                let want = wanted - block.len();
+                let got = (&mut self.reader)
+                    .take(want as u64)
+                    .read_to_end(&mut block)?;
+                self.at_end = got < want;
+            }
+            if self.at_end {
+                return Ok(block);
+            }
+            match memchr::memrchr(b'\n', &block) {
+                Some(last_end) => {
+                    self.carry.extend_from_slice(&block[last_end + 1..]);
+                    block.truncate(last_end + 1);
+                    return Ok(block);
+                }
+                // One line longer than a block: read on until it ends.
+                None => wanted = block.len() + block_bytes,
+            }
+        }
     }
-    Ok(false)
 }
 
 /// Whole lines of JSON or CSV text.
@@ -350,6 +385,32 @@ impl Block for LinesBlock {
                     let mut owned = Vec::new();
                     each(number, layout.parse_line(line, &mut owned));
                 }
+            }
+        }
+    }
+
+    /// [`Block::records`] then [`interpret`], with one record reused from line to line on the
+    /// JSON fast path (see `json::scan_line_into`).
+    fn interpreted(
+        &self,
+        range: Range<usize>,
+        each: &mut dyn FnMut(u64, Result<Record<'_>, RecordError>),
+    ) {
+        if !matches!(self.kind, LineKind::Json) {
+            return self.records(range, &mut |number, raw| {
+                each(number, raw.and_then(|raw| interpret(&raw)))
+            });
+        }
+        let mut keys = json::KeyLayout::default();
+        let mut record = RawRecord::default();
+        for &(number, start, end) in &self.lines[range] {
+            let line = &self.data[start..end];
+            if json::scan_line_into(line, &mut keys, &mut record) {
+                each(number, interpret(&record));
+            } else {
+                let mut scratch = None;
+                let raw = json::parse_line_serde(line, &mut scratch);
+                each(number, raw.and_then(|raw| interpret(&raw)));
             }
         }
     }
