@@ -1057,23 +1057,29 @@ impl Work<'_> {
 }
 
 impl State {
-    /// Adds a block's result, settles the pairs it moved past, and every
-    /// [`MERGE_TALLIES_EVERY`] blocks merges the threads' tallies.
+    /// Adds a block's result, settles the pairs it moved past, and merges a thread's tallies
+    /// (each thread's every [`MERGE_TALLIES_EVERY`] blocks).
     fn merge_block(&mut self, work: &Work, result: TaskResult) {
         self.merge(result, work.options.max_listed_mismatches);
         // A pass over the held pairs per block: a few thousand blocks in a run of millions of
         // records, each pass far shorter than the block's own work.
         self.sweep(work);
         self.blocks += 1;
-        if self.blocks.is_multiple_of(MERGE_TALLIES_EVERY) {
-            for table in &work.tallies {
+        // PERF: one thread's table per block, in turn, each every MERGE_TALLIES_EVERY blocks,
+        // and merged once its lock is released: merging all of them in one block, under their
+        // locks, kept the evaluating threads waiting for the merge.
+        let turn = self.blocks % MERGE_TALLIES_EVERY;
+        for (_, table) in (work.tallies.iter().enumerate())
+            .filter(|(thread, _)| *thread as u64 % MERGE_TALLIES_EVERY == turn)
+        {
+            let entries = {
                 let mut table = table
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let entries = std::mem::take(&mut table.entries);
                 table.index.fill(0);
-                merge_tallies(&mut self.merged, entries);
-            }
+                std::mem::take(&mut table.entries)
+            };
+            merge_tallies(&mut self.merged, entries);
         }
     }
 
