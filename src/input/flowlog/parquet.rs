@@ -686,11 +686,16 @@ impl Block for BatchBlock {
             for (i, row) in rows.enumerate() {
                 let eni = columns[Field::EniId as usize].text(row);
                 let entry = |field| entries[field as usize * CHUNK_STRIDE + i];
-                let record = match fast_record(eni, entry, addresses) {
-                    Some(record) => Ok(record),
-                    None => super::interpret(&raw_record(&columns, row)),
-                };
-                each(self.first_row + row as u64, record);
+                let line = self.first_row + row as u64;
+                // PERF: `each` called on each path, so that the fast path's record is built
+                // where the call takes it: moved from one temporary for both paths, it was
+                // copied with 16-byte loads of fields just stored 8 bytes at a time, which the
+                // CPU cannot forward from its store buffer (a fifth of this loop's time; the
+                // caller's copy still pays some of it: ~2 % less CPU in all).
+                match fast_record(eni, entry, addresses) {
+                    Some(record) => each(line, Ok(record)),
+                    None => each(line, super::interpret(&raw_record(&columns, row))),
+                }
             }
         }
     }
