@@ -123,8 +123,122 @@ pub(crate) fn flow_of(traffic: &TrafficRecord) -> Flow {
 /// small counts too (the tests need them exact) or bring their own hashing.
 #[derive(Clone, Debug)]
 enum Distinct {
-    Exact(FxHashSet<u64>),
+    Exact(HashSet),
     Sketch(Box<[u8; SKETCH_REGISTERS]>),
+}
+
+/// A set of 64-bit flow hashes: one flat table, linear probing, at most half full.
+///
+/// PERF: hand-written rather than a `HashSet<u64>`, whose probe reads a control byte and then
+/// the key, two cache misses in different places, in sets that are mostly out of cache (a
+/// rule's set is hit once in a while): here a probe reads one line, which
+/// [`HashSet::prefetch`] can ask for ahead of time. The hashes are already mixed
+/// ([`flow_hash`]), so their low bits index the table as they are.
+#[derive(Clone, Debug, Default)]
+struct HashSet {
+    /// Hashes, 0 for an empty slot; the length is 0 or a power of two.
+    slots: Vec<u64>,
+    /// Nonzero hashes in `slots`.
+    nonzero: usize,
+    /// Whether the hash 0 (which marks an empty slot) is in the set.
+    zero: bool,
+}
+
+impl HashSet {
+    /// An empty set that holds `count` hashes without growing.
+    fn with_room(count: usize) -> HashSet {
+        HashSet {
+            slots: if count == 0 {
+                Vec::new()
+            } else {
+                vec![0; (2 * count).next_power_of_two().max(16)]
+            },
+            ..HashSet::default()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.nonzero + usize::from(self.zero)
+    }
+
+    /// Where `hash`'s probe starts (`slots` not empty).
+    fn home(&self, hash: u64) -> usize {
+        hash as usize & (self.slots.len() - 1)
+    }
+
+    fn contains(&self, hash: u64) -> bool {
+        if hash == 0 {
+            return self.zero;
+        }
+        if self.slots.is_empty() {
+            return false;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            match self.slots[at] {
+                0 => return false,
+                seen if seen == hash => return true,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    #[inline]
+    fn insert(&mut self, hash: u64) {
+        if hash == 0 {
+            self.zero = true;
+            return;
+        }
+        if 2 * (self.nonzero + 1) > self.slots.len() {
+            self.grow();
+        }
+        self.place(hash);
+    }
+
+    /// Adds a nonzero hash, with room for it.
+    #[inline]
+    fn place(&mut self, hash: u64) {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        loop {
+            match self.slots[at] {
+                0 => {
+                    self.slots[at] = hash;
+                    self.nonzero += 1;
+                    return;
+                }
+                seen if seen == hash => return,
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let size = (2 * self.slots.len()).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![0; size]);
+        self.nonzero = 0;
+        for hash in old.into_iter().filter(|&hash| hash != 0) {
+            self.place(hash);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let zero = self.zero.then_some(0);
+        self.slots
+            .iter()
+            .copied()
+            .filter(|&hash| hash != 0)
+            .chain(zero)
+    }
+
+    /// Asks for the cache line `insert(hash)` will read first.
+    fn prefetch(&self, hash: u64) {
+        if !self.slots.is_empty() {
+            crate::compile::kernel::prefetch(&self.slots[self.home(hash)]);
+        }
+    }
 }
 
 const SKETCH_BITS: u32 = 12;
@@ -132,7 +246,7 @@ const SKETCH_REGISTERS: usize = 1 << SKETCH_BITS;
 
 impl Default for Distinct {
     fn default() -> Self {
-        Distinct::Exact(FxHashSet::default())
+        Distinct::Exact(HashSet::default())
     }
 }
 
@@ -140,9 +254,12 @@ impl Distinct {
     fn insert(&mut self, hash: u64) {
         match self {
             Distinct::Exact(set) => {
-                set.insert(hash);
-                if set.len() > EXACT_DISTINCT_LIMIT {
+                // Past the limit, the sketch takes it (never growing the table for it).
+                if set.len() < EXACT_DISTINCT_LIMIT || set.contains(hash) {
+                    set.insert(hash);
+                } else {
                     self.become_sketch();
+                    self.insert(hash);
                 }
             }
             Distinct::Sketch(registers) => sketch_insert(registers, hash),
@@ -152,7 +269,7 @@ impl Distinct {
     fn become_sketch(&mut self) {
         if let Distinct::Exact(set) = self {
             let mut registers = Box::new([0u8; SKETCH_REGISTERS]);
-            for &hash in set.iter() {
+            for hash in set.iter() {
                 sketch_insert(&mut registers, hash);
             }
             *self = Distinct::Sketch(registers);
@@ -162,7 +279,7 @@ impl Distinct {
     fn merge(&mut self, other: Distinct) {
         match other {
             Distinct::Exact(set) => {
-                for hash in set {
+                for hash in set.iter() {
                     self.insert(hash);
                 }
             }
@@ -212,6 +329,7 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
+#[inline]
 fn flow_hash(flow: &Flow) -> u64 {
     let bits = |addr: IpAddr| match addr {
         IpAddr::V4(v4) => u128::from(u32::from(v4)),
@@ -307,23 +425,34 @@ struct Tallies {
     /// Per slot number: 1 + its position in `entries`, 0 until the slot is hit.
     index: Vec<u32>,
     entries: Vec<(Slot, Tally)>,
+    /// Per slot number: how many distinct flows its tally held when it was last merged, so
+    /// that its next set starts that large.
+    ///
+    /// PERF: the sets started empty after each merge, and growing them again was ~2 % of the
+    /// time.
+    sizes: Vec<u16>,
 }
 
 impl Tallies {
-    fn get(&mut self, slots: &SlotNumbers, slot: Slot) -> &mut Tally {
+    /// The position of `slot`'s tally in `entries`, added if new.
+    fn position(&mut self, slots: &SlotNumbers, slot: Slot) -> usize {
         let number = slots.number(slot);
         if self.index.is_empty() {
             self.index = vec![0; slots.len()];
+            self.sizes = vec![0; slots.len()];
         }
-        let position = match self.index[number] {
+        match self.index[number] {
             0 => {
-                self.entries.push((slot, Tally::default()));
+                let tally = Tally {
+                    distinct: Distinct::Exact(HashSet::with_room(self.sizes[number].into())),
+                    ..Tally::default()
+                };
+                self.entries.push((slot, tally));
                 self.index[number] = self.entries.len() as u32;
                 self.entries.len() - 1
             }
             n => n as usize - 1,
-        };
-        &mut self.entries[position].1
+        }
     }
 }
 
@@ -693,6 +822,26 @@ pub struct Replay<'e> {
     unmerged: Option<TaskResult>,
 }
 
+/// A thread's buffers for the tasks it runs, kept from task to task.
+#[derive(Default)]
+struct Scratch {
+    initiators: Vec<(NicIndex, TrafficRecord, u64)>,
+    buffers: Buffers,
+}
+
+/// The engine's input and output for a batch of initiator records.
+#[derive(Default)]
+struct Buffers {
+    queries: Vec<Query>,
+    verdicts: Vec<Verdict>,
+    /// Per query: its tally's position in [`Tallies::entries`] and its flow's hash.
+    positions: Vec<(usize, u64)>,
+}
+
+/// How many records ahead [`Work::evaluate`] asks for a record's distinct-flow set's line (and
+/// twice as many for its tally).
+const TALLY_AHEAD: usize = 8;
+
 /// What evaluating a block reads, shared by its tasks: the engine, the ENIs' NICs and the
 /// per-thread tallies.
 struct Work<'e> {
@@ -823,14 +972,20 @@ impl Work<'_> {
         let max_listed = self.options.max_listed_mismatches;
         // PERF: one result per thread's run of tasks (rayon's fold), merged in input order,
         // rather than one per task: merging the per-rule tallies was ~5–7 % of the time.
+        // PERF: a thread's run of tasks reuses one set of buffers (allocating them per task
+        // was ~3 % of the time, in malloc).
         (0..tasks)
             .into_par_iter()
-            .fold(TaskResult::default, |mut result, task| {
-                let start = task * RECORDS_PER_TASK;
-                let range = start..(start + RECORDS_PER_TASK).min(block.len());
-                self.run_task(&mut result, block, range, file);
-                result
-            })
+            .fold(
+                || (TaskResult::default(), Scratch::default()),
+                |(mut result, mut scratch), task| {
+                    let start = task * RECORDS_PER_TASK;
+                    let range = start..(start + RECORDS_PER_TASK).min(block.len());
+                    self.run_task(&mut result, &mut scratch, block, range, file);
+                    (result, scratch)
+                },
+            )
+            .map(|(result, _)| result)
             .reduce(TaskResult::default, |mut earlier, later| {
                 earlier.absorb(later, max_listed);
                 earlier
@@ -840,11 +995,13 @@ impl Work<'_> {
     fn run_task(
         &self,
         task: &mut TaskResult,
+        scratch: &mut Scratch,
         block: &dyn Block,
         range: std::ops::Range<usize>,
         file: u32,
     ) {
-        let mut initiators: Vec<(NicIndex, TrafficRecord, u64)> = Vec::with_capacity(range.len());
+        let initiators = &mut scratch.initiators;
+        initiators.clear();
         // PERF: runs of records of one ENI are the rule (a log is one ENI's, or a few): the
         // last ENI's NIC and newest start are kept here rather than looked up in hash maps
         // per record.
@@ -923,7 +1080,7 @@ impl Work<'_> {
         if let Some((nic, latest)) = newest {
             note_newest(&mut task.newest, nic, latest);
         }
-        self.evaluate(task, &initiators, file);
+        self.evaluate(task, initiators, file, &mut scratch.buffers);
     }
 
     /// Evaluates initiator records with the engine's batch path and tallies them.
@@ -932,30 +1089,52 @@ impl Work<'_> {
         task: &mut TaskResult,
         initiators: &[(NicIndex, TrafficRecord, u64)],
         file: u32,
+        buffers: &mut Buffers,
     ) {
-        let queries: Vec<Query> = initiators
-            .iter()
-            .map(|(nic, traffic, _)| Query {
-                target: Target::Nic(*nic),
-                flow: flow_of(traffic),
-            })
-            .collect();
-        let mut verdicts = Vec::new();
-        self.engine.check_batch_into(&queries, &mut verdicts);
+        let Buffers {
+            queries,
+            verdicts,
+            positions,
+        } = buffers;
+        queries.clear();
+        queries.extend(initiators.iter().map(|(nic, traffic, _)| Query {
+            target: Target::Nic(*nic),
+            flow: flow_of(traffic),
+        }));
+        self.engine.check_batch_into(queries, verdicts);
         // A thread's own table: the lock is only ever contended if another pool than the
         // one the replay was made in runs it.
         let thread = rayon::current_thread_index().unwrap_or(usize::MAX);
         let mut tallies = self.tallies[thread.min(self.tallies.len() - 1)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for ((query, verdict), (nic, traffic, line)) in
-            queries.iter().zip(&verdicts).zip(initiators)
+        // PERF: each record's tally and the line of its distinct-flow set that it will probe
+        // are asked for some records ahead (a rule's tally is mostly out of cache): first
+        // where each record's tally is, then the tallies in order.
+        positions.clear();
+        positions.extend((queries.iter().zip(verdicts.iter()).zip(initiators)).map(
+            |((query, verdict), i)| {
+                let slot = slot_of(i.0, query.flow.direction, verdict);
+                (tallies.position(&self.slots, slot), flow_hash(&query.flow))
+            },
+        ));
+        for (index, ((query, verdict), (nic, traffic, line))) in queries
+            .iter()
+            .zip(verdicts.iter())
+            .zip(initiators)
+            .enumerate()
         {
+            if let Some(&(position, _)) = positions.get(index + 2 * TALLY_AHEAD) {
+                crate::compile::kernel::prefetch(&tallies.entries[position].1);
+            }
+            if let Some(&(position, hash)) = positions.get(index + TALLY_AHEAD) {
+                if let Distinct::Exact(set) = &tallies.entries[position].1.distinct {
+                    set.prefetch(hash);
+                }
+            }
             task.counts.evaluated += 1;
-            let slot = slot_of(*nic, query.flow.direction, verdict);
-            tallies
-                .get(&self.slots, slot)
-                .add(traffic, flow_hash(&query.flow));
+            let (position, hash) = positions[index];
+            tallies.entries[position].1.add(traffic, hash);
             widen(&mut task.first, &mut task.last, traffic);
             let kind = match (traffic.action, verdict.action) {
                 (Some(LoggedAction::Reject), Action::Accept) => {
@@ -1030,29 +1209,42 @@ impl Work<'_> {
         }
         for (file, mut initiators) in by_file {
             initiators.sort_by_key(|(_, _, line)| *line);
-            self.evaluate(task, &initiators, file);
+            self.evaluate(task, &initiators, file, &mut Buffers::default());
         }
     }
 }
 
 impl State {
-    /// Adds a block's result, settles the pairs it moved past, and every
-    /// [`MERGE_TALLIES_EVERY`] blocks merges the threads' tallies.
+    /// Adds a block's result, settles the pairs it moved past, and merges a thread's tallies
+    /// (each thread's every [`MERGE_TALLIES_EVERY`] blocks).
     fn merge_block(&mut self, work: &Work, result: TaskResult) {
         self.merge(result, work.options.max_listed_mismatches);
         // A pass over the held pairs per block: a few thousand blocks in a run of millions of
         // records, each pass far shorter than the block's own work.
         self.sweep(work);
         self.blocks += 1;
-        if self.blocks.is_multiple_of(MERGE_TALLIES_EVERY) {
-            for table in &work.tallies {
+        // PERF: one thread's table per block, in turn, each every MERGE_TALLIES_EVERY blocks,
+        // and merged once its lock is released: merging all of them in one block, under their
+        // locks, kept the evaluating threads waiting for the merge.
+        let turn = self.blocks % MERGE_TALLIES_EVERY;
+        for (_, table) in (work.tallies.iter().enumerate())
+            .filter(|(thread, _)| *thread as u64 % MERGE_TALLIES_EVERY == turn)
+        {
+            let entries = {
                 let mut table = table
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let entries = std::mem::take(&mut table.entries);
                 table.index.fill(0);
-                merge_tallies(&mut self.merged, entries);
-            }
+                let Tallies { entries, sizes, .. } = &mut *table;
+                for (slot, tally) in entries.iter() {
+                    sizes[work.slots.number(*slot)] = match &tally.distinct {
+                        Distinct::Exact(set) => set.len() as u16,
+                        Distinct::Sketch(_) => EXACT_DISTINCT_LIMIT as u16,
+                    };
+                }
+                std::mem::take(entries)
+            };
+            merge_tallies(&mut self.merged, entries);
         }
     }
 
@@ -1313,6 +1505,70 @@ mod tests {
         assert_eq!(role(&traffic(17, 5000, 53, None)), Role::Initiator);
         assert_eq!(role(&traffic(17, 5000, 6000, None)), Role::Undecided);
         assert_eq!(role(&traffic(1, 0, 0, None)), Role::Undecided);
+    }
+
+    /// The flat set holds what a standard set holds, with 0 (its empty mark) and hashes whose
+    /// low bits collide (long probe runs across the table's end) among them.
+    #[test]
+    fn hash_sets_hold_what_std_sets_hold() {
+        let mut ours = HashSet::default();
+        let mut roomy = HashSet::with_room(100);
+        let mut std = std::collections::HashSet::new();
+        for n in 0..3000u64 {
+            let hash = match n % 4 {
+                0 => mix(n),
+                1 => (n % 97) << 40 | 0xffff,
+                2 => n % 5,
+                _ => u64::MAX - n % 300,
+            };
+            assert_eq!(ours.contains(hash), std.contains(&hash), "{hash:#x}");
+            ours.insert(hash);
+            roomy.insert(hash);
+            std.insert(hash);
+            assert_eq!(ours.len(), std.len());
+            assert_eq!(roomy.len(), std.len());
+            assert!(ours.slots.len() >= 2 * ours.nonzero);
+        }
+        let mut listed: Vec<u64> = ours.iter().collect();
+        listed.sort_unstable();
+        let mut expected: Vec<u64> = std.into_iter().collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
+    }
+
+    /// A count stays exact up to the limit and turns into the sketch of every hash past it,
+    /// whichever way the hashes came (inserted, or merged in from sets or sketches).
+    #[test]
+    fn distinct_counts_turn_into_the_sketch_of_all_hashes() {
+        let sketch_of = |hashes: &[u64]| {
+            let mut registers = Box::new([0u8; SKETCH_REGISTERS]);
+            for &hash in hashes {
+                sketch_insert(&mut registers, hash);
+            }
+            registers
+        };
+        let hashes: Vec<u64> = (0..EXACT_DISTINCT_LIMIT as u64 + 1).map(mix).collect();
+        let mut one = Distinct::default();
+        for &hash in &hashes[..EXACT_DISTINCT_LIMIT] {
+            one.insert(hash);
+            one.insert(hash);
+        }
+        assert_eq!(one.count(), (EXACT_DISTINCT_LIMIT as u64, true));
+        one.insert(hashes[EXACT_DISTINCT_LIMIT]);
+        let Distinct::Sketch(registers) = &one else {
+            panic!("past the limit: {:?}", one.count());
+        };
+        assert_eq!(registers, &sketch_of(&hashes));
+        for split in [1, 500, EXACT_DISTINCT_LIMIT] {
+            let (mut a, mut b) = (Distinct::default(), Distinct::default());
+            hashes[..split].iter().for_each(|&h| a.insert(h));
+            hashes[split - 1..].iter().for_each(|&h| b.insert(h));
+            a.merge(b);
+            let Distinct::Sketch(registers) = &a else {
+                panic!("merged past the limit at {split}: {:?}", a.count());
+            };
+            assert_eq!(registers, &sketch_of(&hashes), "split {split}");
+        }
     }
 
     #[test]
