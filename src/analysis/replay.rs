@@ -123,19 +123,19 @@ pub(crate) fn flow_of(traffic: &TrafficRecord) -> Flow {
 /// small counts too (the tests need them exact) or bring their own hashing.
 #[derive(Clone, Debug)]
 enum Distinct {
-    Exact(HashSet),
+    Exact(FlowHashes),
     Sketch(Box<[u8; SKETCH_REGISTERS]>),
 }
 
 /// A set of 64-bit flow hashes: one flat table, linear probing, at most half full.
 ///
-/// PERF: hand-written rather than a `HashSet<u64>`, whose probe reads a control byte and then
-/// the key, two cache misses in different places, in sets that are mostly out of cache (a
-/// rule's set is hit once in a while): here a probe reads one line, which
-/// [`HashSet::prefetch`] can ask for ahead of time. The hashes are already mixed
+/// PERF: hand-written rather than a `std::collections::HashSet<u64>`, whose probe reads a
+/// control byte and then the key, two cache misses in different places, in sets that are mostly
+/// out of cache (a rule's set is hit once in a while): here a probe reads one line, which
+/// [`FlowHashes::prefetch`] can ask for ahead of time. The hashes are already mixed
 /// ([`flow_hash`]), so their low bits index the table as they are.
 #[derive(Clone, Debug, Default)]
-struct HashSet {
+struct FlowHashes {
     /// Hashes, 0 for an empty slot; the length is 0 or a power of two.
     slots: Vec<u64>,
     /// Nonzero hashes in `slots`.
@@ -144,16 +144,16 @@ struct HashSet {
     zero: bool,
 }
 
-impl HashSet {
+impl FlowHashes {
     /// An empty set that holds `count` hashes without growing.
-    fn with_room(count: usize) -> HashSet {
-        HashSet {
+    fn with_room(count: usize) -> FlowHashes {
+        FlowHashes {
             slots: if count == 0 {
                 Vec::new()
             } else {
                 vec![0; (2 * count).next_power_of_two().max(16)]
             },
-            ..HashSet::default()
+            ..FlowHashes::default()
         }
     }
 
@@ -246,7 +246,7 @@ const SKETCH_REGISTERS: usize = 1 << SKETCH_BITS;
 
 impl Default for Distinct {
     fn default() -> Self {
-        Distinct::Exact(HashSet::default())
+        Distinct::Exact(FlowHashes::default())
     }
 }
 
@@ -444,7 +444,7 @@ impl Tallies {
         match self.index[number] {
             0 => {
                 let tally = Tally {
-                    distinct: Distinct::Exact(HashSet::with_room(self.sizes[number].into())),
+                    distinct: Distinct::Exact(FlowHashes::with_room(self.sizes[number].into())),
                     ..Tally::default()
                 };
                 self.entries.push((slot, tally));
@@ -1511,8 +1511,8 @@ mod tests {
     /// low bits collide (long probe runs across the table's end) among them.
     #[test]
     fn hash_sets_hold_what_std_sets_hold() {
-        let mut ours = HashSet::default();
-        let mut roomy = HashSet::with_room(100);
+        let mut ours = FlowHashes::default();
+        let mut roomy = FlowHashes::with_room(100);
         let mut std = std::collections::HashSet::new();
         for n in 0..3000u64 {
             let hash = match n % 4 {
