@@ -166,22 +166,23 @@ impl FlowHashes {
         hash as usize & (self.slots.len() - 1)
     }
 
+    /// The slot holding `hash` (nonzero), else the empty slot its probe ends at (`slots` not
+    /// empty, and never full).
+    #[inline]
+    fn slot_of(&self, hash: u64) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut at = self.home(hash);
+        while self.slots[at] != 0 && self.slots[at] != hash {
+            at = (at + 1) & mask;
+        }
+        at
+    }
+
     fn contains(&self, hash: u64) -> bool {
         if hash == 0 {
             return self.zero;
         }
-        if self.slots.is_empty() {
-            return false;
-        }
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(hash);
-        loop {
-            match self.slots[at] {
-                0 => return false,
-                seen if seen == hash => return true,
-                _ => at = (at + 1) & mask,
-            }
-        }
+        !self.slots.is_empty() && self.slots[self.slot_of(hash)] == hash
     }
 
     #[inline]
@@ -199,18 +200,10 @@ impl FlowHashes {
     /// Adds a nonzero hash, with room for it.
     #[inline]
     fn place(&mut self, hash: u64) {
-        let mask = self.slots.len() - 1;
-        let mut at = self.home(hash);
-        loop {
-            match self.slots[at] {
-                0 => {
-                    self.slots[at] = hash;
-                    self.nonzero += 1;
-                    return;
-                }
-                seen if seen == hash => return,
-                _ => at = (at + 1) & mask,
-            }
+        let at = self.slot_of(hash);
+        if self.slots[at] == 0 {
+            self.slots[at] = hash;
+            self.nonzero += 1;
         }
     }
 
@@ -1226,9 +1219,12 @@ impl State {
         // PERF: one thread's table per block, in turn, each every MERGE_TALLIES_EVERY blocks,
         // and merged once its lock is released: merging all of them in one block, under their
         // locks, kept the evaluating threads waiting for the merge.
-        let turn = self.blocks % MERGE_TALLIES_EVERY;
-        for (_, table) in (work.tallies.iter().enumerate())
-            .filter(|(thread, _)| *thread as u64 % MERGE_TALLIES_EVERY == turn)
+        let turn = (self.blocks % MERGE_TALLIES_EVERY) as usize;
+        for table in work
+            .tallies
+            .iter()
+            .skip(turn)
+            .step_by(MERGE_TALLIES_EVERY as usize)
         {
             let entries = {
                 let mut table = table

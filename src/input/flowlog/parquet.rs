@@ -242,6 +242,18 @@ enum Entry {
     Bad,
 }
 
+impl Entry {
+    /// The address an address entry holds (`addresses`: its dictionary's IPv6 addresses).
+    #[inline(always)]
+    fn address(self, addresses: &[IpAddr]) -> Option<IpAddr> {
+        match self {
+            Entry::V4(address) => Some(IpAddr::V4(address.into())),
+            Entry::Ip(index) => Some(addresses[index as usize]),
+            _ => None,
+        }
+    }
+}
+
 // The PERF note of `Entry::Ip`.
 const _: () = assert!(std::mem::size_of::<Entry>() == 16);
 
@@ -430,11 +442,11 @@ impl<'a> Column<'a> {
                 }
                 // The reader checks keys against the dictionary: a key beyond it cannot come.
                 let key = keys[row] as usize;
-                match entries[key] {
-                    Entry::Absent => Value::Absent,
-                    Entry::V4(address) => Value::Ip(IpAddr::V4(address.into())),
-                    Entry::Ip(index) => Value::Ip(addresses[index as usize]),
-                    _ => Value::Text(values.value(key)),
+                let entry = entries[key];
+                match entry.address(addresses) {
+                    Some(address) => Value::Ip(address),
+                    None if entry == Entry::Absent => Value::Absent,
+                    None => Value::Text(values.value(key)),
                 }
             }
             Column::Int64(values, valid) if valid.valid(row) => Value::Int(values[row]),
@@ -576,13 +588,8 @@ fn fast_record<'a>(
         Entry::Num(n) if n <= 255 => n as u8,
         _ => return None,
     };
-    let address = |entry, addresses: &[IpAddr]| match entry {
-        Entry::V4(address) => Some(IpAddr::V4(address.into())),
-        Entry::Ip(index) => Some(addresses[index as usize]),
-        _ => None,
-    };
-    let src = address(entry(Field::SrcAddr), addresses[0])?;
-    let dst = address(entry(Field::DstAddr), addresses[1])?;
+    let src = entry(Field::SrcAddr).address(addresses[0])?;
+    let dst = entry(Field::DstAddr).address(addresses[1])?;
     if src.is_ipv4() != dst.is_ipv4() {
         return None;
     }
