@@ -589,15 +589,36 @@ impl<A: Key> BitVectorClassifier<A> {
     #[inline(always)]
     fn classes(&self, key: &FlowKey<A>) -> [u32; 5] {
         // An unconstrained field's class is never read (see `RuleVectors::stand_in`).
+        // PERF: not `[Option<u32>; 5].map(..)`, which LLVM left as a call to `try_map` inside
+        // the batch loop.
         let active = |field: usize| self.vectors.is_active(field);
         [
-            active(0).then(|| self.protocol.class_of(key.protocol)),
-            active(1).then(|| self.dest_port.class_of(key.dest_port)),
-            active(2).then(|| self.source_port.class_of(key.source_port)),
-            active(3).then(|| self.remote.class_of(key.remote)),
-            active(4).then(|| self.local.class_of(key.local)),
+            if active(0) {
+                self.protocol.class_of(key.protocol)
+            } else {
+                0
+            },
+            if active(1) {
+                self.dest_port.class_of(key.dest_port)
+            } else {
+                0
+            },
+            if active(2) {
+                self.source_port.class_of(key.source_port)
+            } else {
+                0
+            },
+            if active(3) {
+                self.remote.class_of(key.remote)
+            } else {
+                0
+            },
+            if active(4) {
+                self.local.class_of(key.local)
+            } else {
+                0
+            },
         ]
-        .map(|class| class.unwrap_or(0))
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -631,7 +652,7 @@ impl RuleVectors {
         }
         let fields: [usize; 5] = self.stand_in;
         let classes: [usize; 5] = std::array::from_fn(|f| classes[fields[f]] as usize);
-        let vectors: [&ClassVectors; 5] = fields.map(|f| &self.fields[f]);
+        let vectors: [&ClassVectors; 5] = std::array::from_fn(|f| &self.fields[fields[f]]);
         let (blocks, summary_words) = (self.blocks, self.summary_words);
         let block_of = |field: usize, block: usize| -> &Block {
             &vectors[field].blocks[classes[field] * blocks + block]

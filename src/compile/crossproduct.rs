@@ -1030,19 +1030,23 @@ mod tests {
     }
 
     /// `classifier` finds the first rule of `sets` that a linear scan finds, for every key,
-    /// with the portable kernel and with AVX-512 where the CPU has it.
+    /// with the portable kernel and with AVX-512 and AVX2 where the CPU has them.
     fn assert_equals_linear_scan(
         classifier: &impl FrontLookup<u32>,
         sets: &RuleFieldSets<u32>,
         keys: &[FlowKey<u32>],
     ) {
         let rules = sets.len();
-        let best = super::super::kernel::Avx512::detect();
+        let avx512 = super::super::kernel::Avx512::detect();
+        let avx2 = super::super::kernel::Avx2::detect();
         for (key, want) in keys.iter().zip(linear_scan(sets, keys)) {
             let portable = classifier.first_match(super::super::kernel::Portable, key);
             assert_eq!(portable, want, "{rules} rules, {key:?}");
-            if let Some(avx512) = best {
+            if let Some(avx512) = avx512 {
                 assert_eq!(classifier.first_match(avx512, key), want, "{rules} rules");
+            }
+            if let Some(avx2) = avx2 {
+                assert_eq!(classifier.first_match(avx2, key), want, "{rules} rules");
             }
         }
     }

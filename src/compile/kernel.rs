@@ -1,11 +1,12 @@
 //! The innermost step of a bit-vector lookup — AND five 512-bit blocks and find the first set
-//! bit — in a portable form and an AVX-512 form, and the dispatch that runs a whole batch with
-//! the best one this CPU has.
+//! bit — in a portable form, an AVX2 form and an AVX-512 form, and the dispatch that runs a
+//! whole batch with the best one this CPU has.
 //!
-//! This is the crate's only `unsafe` code. It is confined here because the AVX-512 form needs
-//! `core::arch` intrinsics and a `#[target_feature]` entry point, and both are only sound on a
-//! CPU that has the feature: [`Avx512`] can only be obtained from [`Avx512::detect`], which
-//! checks the CPU at run time, so safe code cannot reach the intrinsics on a CPU without them.
+//! This is the crate's only `unsafe` code. It is confined here because the vector forms need
+//! `core::arch` intrinsics and `#[target_feature]` entry points, and both are only sound on a
+//! CPU that has the features: [`Avx512`] and [`Avx2`] can only be obtained from their
+//! `detect`, which checks the CPU at run time, so safe code cannot reach the intrinsics on a
+//! CPU without them.
 //!
 //! PERF: LLVM did not vectorize the portable AND even when built for AVX2 (`docs/engine.md`);
 //! with the explicit form a 1024-rule lookup's AND is a handful of instructions.
@@ -105,6 +106,82 @@ impl Kernel for Avx512 {
     }
 }
 
+/// AVX2: two registers per block, for the many x86-64 CPUs without AVX-512 (AMD before Zen 4,
+/// Intel client parts). Only [`Avx2::detect`] makes one, and only on a CPU with AVX2, BMI1 and
+/// POPCNT.
+///
+/// PERF: besides the AND, the batch entry point compiled for AVX2 lets LLVM use it (and BMI1's
+/// `tzcnt`) in the whole inlined lookup; on this project's AVX2-only AMD EPYC VM the portable
+/// kernel had been the only one (`docs/engine.md`).
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2 {
+    _proof_of_support: (),
+}
+
+impl Avx2 {
+    /// The kernel, when this CPU supports it.
+    pub fn detect() -> Option<Avx2> {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("bmi1")
+            && std::arch::is_x86_feature_detected!("popcnt")
+        {
+            return Some(Avx2 {
+                _proof_of_support: (),
+            });
+        }
+        None
+    }
+}
+
+impl Kernel for Avx2 {
+    #[inline(always)]
+    fn first_common_bit(self, [a, b, c, d, e]: [&Block; 5]) -> Option<u32> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::*;
+            // SAFETY: `self` exists only if `detect` found AVX2 on this CPU. Each load reads 32
+            // bytes at offset 0 or 32 of a `&Block`, which is 64 bytes long and 64-byte aligned.
+            unsafe {
+                let and_half = |half: usize| {
+                    let load =
+                        |block: &Block| _mm256_load_si256(block.0.as_ptr().add(half * 4).cast());
+                    _mm256_and_si256(
+                        _mm256_and_si256(_mm256_and_si256(load(a), load(b)), load(c)),
+                        _mm256_and_si256(load(d), load(e)),
+                    )
+                };
+                let (low, high) = (and_half(0), and_half(1));
+                let zero_words = |half: __m256i| {
+                    let zero = _mm256_cmpeq_epi64(half, _mm256_setzero_si256());
+                    _mm256_movemask_pd(_mm256_castsi256_pd(zero)) as u32
+                };
+                let nonzero_words = !(zero_words(low) | zero_words(high) << 4) & 0xff;
+                if nonzero_words == 0 {
+                    return None;
+                }
+                // As in the AVX-512 kernel, the word is moved to lane 0 rather than stored and
+                // loaded back.
+                let word = nonzero_words.trailing_zeros();
+                let half = if word < 4 { low } else { high };
+                let lane = (word & 3) as i32 * 2;
+                let pick = _mm256_add_epi32(
+                    _mm256_set1_epi32(lane),
+                    _mm256_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1),
+                );
+                let first = _mm256_permutevar8x32_epi32(half, pick);
+                let bits = _mm_cvtsi128_si64(_mm256_castsi256_si128(first)) as u64;
+                Some(word * 64 + bits.trailing_zeros())
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            Portable.first_common_bit([a, b, c, d, e])
+        }
+    }
+}
+
 /// Asks the CPU to start loading the cache line holding `value` into L1, so that a later read
 /// does not wait for memory. A hint only: it never faults and changes no result.
 #[inline(always)]
@@ -127,17 +204,29 @@ pub trait KernelTask {
     fn run<K: Kernel>(self, kernel: K) -> Self::Output;
 }
 
-/// Runs `task` with AVX-512 when the CPU has it, else portably.
+/// Runs `task` with AVX-512 when the CPU has it, else with AVX2, else portably.
 ///
-/// The AVX-512 path enters through a `#[target_feature]` function, so the task's code (marked
-/// `#[inline]`) is compiled for AVX-512 as a whole and the kernel's intrinsics inline into it.
+/// The vector paths enter through `#[target_feature]` functions, so the task's code (marked
+/// `#[inline]`) is compiled for that instruction set as a whole and the kernel's intrinsics
+/// inline into it.
 pub fn run_with_best_kernel<T: KernelTask>(task: T) -> T::Output {
     #[cfg(target_arch = "x86_64")]
     if let Some(kernel) = Avx512::detect() {
         // SAFETY: `detect` found every feature `run_avx512` enables.
         return unsafe { run_avx512(task, kernel) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kernel) = Avx2::detect() {
+        // SAFETY: `detect` found every feature `run_avx2` enables.
+        return unsafe { run_avx2(task, kernel) };
+    }
     task.run(Portable)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,bmi1,popcnt")]
+unsafe fn run_avx2<T: KernelTask>(task: T, kernel: Avx2) -> T::Output {
+    task.run(kernel)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -174,6 +263,33 @@ mod tests {
             assert_eq!(Portable.first_common_bit(blocks), expected);
             if let Some(avx) = Avx512::detect() {
                 assert_eq!(avx.first_common_bit(blocks), expected);
+            }
+            if let Some(avx) = Avx2::detect() {
+                assert_eq!(avx.first_common_bit(blocks), expected);
+            }
+        }
+    }
+
+    /// Every position of the first common bit, in every word and lane of both halves, with a
+    /// later common bit and bits set in only some blocks.
+    #[test]
+    fn kernels_find_the_first_common_bit_anywhere() {
+        for first in 0..512u32 {
+            let later: Vec<u32> = [first, (first * 7 + 5) % 512]
+                .into_iter()
+                .filter(|&bit| bit >= first)
+                .collect();
+            let common = block_with(&later);
+            let mut partial = later.clone();
+            partial.extend((0..first).step_by(3));
+            let partial = block_with(&partial);
+            let blocks = [&common, &partial, &common, &partial, &common];
+            assert_eq!(Portable.first_common_bit(blocks), Some(first));
+            if let Some(avx) = Avx512::detect() {
+                assert_eq!(avx.first_common_bit(blocks), Some(first));
+            }
+            if let Some(avx) = Avx2::detect() {
+                assert_eq!(avx.first_common_bit(blocks), Some(first));
             }
         }
     }
