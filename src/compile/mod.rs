@@ -206,13 +206,31 @@ struct TargetRun<'a> {
     members: &'a [AddressSet],
 }
 
+/// The whole route of S14, for the flows of a [`TargetRun`] that its lean loop leaves.
+///
+/// PERF: a method inlined where it is used, not a closure: closures are compiled without the
+/// kernel entry point's target features, so the vector kernels' intrinsics stayed calls there.
+struct FullRoute<'a, K> {
+    kernel: K,
+    compiled: &'a CompiledSnapshot,
+    snapshot: &'a Snapshot,
+}
+
+impl<K: Kernel> FullRoute<'_, K> {
+    #[inline(always)]
+    fn check(&self, query: &Query) -> Verdict {
+        self.compiled
+            .check(self.kernel, self.snapshot, query.target, &query.flow)
+    }
+}
+
 impl TargetRun<'_> {
-    /// Decides `queries` into `out`; `check` decides the flows that need the whole route.
+    /// Decides `queries` into `out`; `full` decides the flows that need the whole route.
     #[inline(always)]
     fn decide<K: Kernel>(
         &self,
         kernel: K,
-        check: impl Fn(&Query) -> Verdict,
+        full: &FullRoute<'_, K>,
         queries: &[Query],
         out: &mut [Verdict],
     ) {
@@ -223,21 +241,21 @@ impl TargetRun<'_> {
             Classifier::CrossProduct(tables) => self.in_two_steps(
                 queries,
                 out,
-                &check,
+                full,
                 |key| tables.last_index(key),
                 |place| outcomes.entry(tables.last_entry(place)),
             ),
             Classifier::CrossVector(front) => {
-                self.front_in_two_steps(kernel, &**front, queries, out, &check)
+                self.front_in_two_steps(kernel, &**front, queries, out, full)
             }
             Classifier::CrossList(front) => {
-                self.front_in_two_steps(kernel, &**front, queries, out, &check)
+                self.front_in_two_steps(kernel, &**front, queries, out, full)
             }
             classifier => {
                 for (query, out) in queries.iter().zip(out) {
                     *out = match self.key(&query.flow) {
                         Some(key) => outcomes.verdict(classifier.first_match(kernel, &key)),
-                        None => check(query),
+                        None => full.check(query),
                     };
                 }
             }
@@ -255,13 +273,13 @@ impl TargetRun<'_> {
         front: &impl FrontLookup<u32>,
         queries: &[Query],
         out: &mut [Verdict],
-        check: &impl Fn(&Query) -> Verdict,
+        full: &FullRoute<'_, K>,
     ) {
         let outcomes = &self.ranked.outcomes;
         self.in_two_steps(
             queries,
             out,
-            check,
+            full,
             |key| front.classes(key),
             |classes| outcomes.verdict(front.first_match_of(kernel, classes)),
         );
@@ -269,13 +287,13 @@ impl TargetRun<'_> {
 
     /// Decides `queries` into `out` a group of [`LOCKSTEP_FLOWS`] at a time: `first` for every
     /// flow of the group, then `finish` for every flow, so that the finishing loads of the
-    /// group are in flight together; `check` decides the flows that need the whole route.
+    /// group are in flight together; `full` decides the flows that need the whole route.
     #[inline(always)]
-    fn in_two_steps<T: Copy>(
+    fn in_two_steps<T: Copy, K: Kernel>(
         &self,
         queries: &[Query],
         out: &mut [Verdict],
-        check: &impl Fn(&Query) -> Verdict,
+        full: &FullRoute<'_, K>,
         first: impl Fn(&FlowKey<u32>) -> T,
         finish: impl Fn(T) -> Verdict,
     ) {
@@ -290,7 +308,7 @@ impl TargetRun<'_> {
             for ((query, &halfway), out) in queries.iter().zip(&halfway).zip(out) {
                 *out = match halfway {
                     Some(halfway) => finish(halfway),
-                    None => check(query),
+                    None => full.check(query),
                 };
             }
         }
@@ -510,9 +528,14 @@ impl CompiledSnapshot {
                     &queries[mixed_from..start],
                     &mut out[mixed_from..start],
                 );
+                let full = FullRoute {
+                    kernel,
+                    compiled: self,
+                    snapshot,
+                };
                 run.decide(
                     kernel,
-                    |query| self.check(kernel, snapshot, query.target, &query.flow),
+                    &full,
                     &queries[start..end],
                     &mut out[start..end],
                 );

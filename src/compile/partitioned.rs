@@ -605,7 +605,9 @@ impl<A: Key> PartitionedClassifier<A> {
     }
 
     /// [`PartitionedClassifier::first_match`] for many flows, walked [`LOCKSTEP_FLOWS`] at a
-    /// time as a batch does.
+    /// time as a batch does. Inlined into the caller's kernel entry point, as a batch's walk is
+    /// (out of line it is compiled without the kernel's target features).
+    #[inline(always)]
     pub fn first_matches<K: Kernel>(
         &self,
         kernel: K,
