@@ -533,12 +533,7 @@ impl CompiledSnapshot {
                     compiled: self,
                     snapshot,
                 };
-                run.decide(
-                    kernel,
-                    &full,
-                    &queries[start..end],
-                    &mut out[start..end],
-                );
+                run.decide(kernel, &full, &queries[start..end], &mut out[start..end]);
                 mixed_from = end;
             }
             start = end;

@@ -233,12 +233,31 @@ pub(crate) fn parse_plain_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
 /// took ~20 instructions a byte (callgrind), a fifth of the run. Reading all three digit
 /// positions and selecting the value without branches was slower again (10M rows, 1 thread,
 /// alternating: 1.71–1.75 s user against 1.47–1.51 s).
+///
+/// PERF: where 16 bytes follow `at` (a quad is at most 15), the reads index a fixed window
+/// without bounds checks (`sgsim eval`: ~10 % fewer instructions per address, callgrind).
 #[inline(always)]
-pub(crate) fn dotted_quad(bytes: &[u8], mut at: usize) -> Option<(Ipv4Addr, usize)> {
+pub(crate) fn dotted_quad(bytes: &[u8], at: usize) -> Option<(Ipv4Addr, usize)> {
+    let (v4, len) = match bytes.get(at..at + 16) {
+        Some(window) => {
+            let window: &[u8; 16] = window.try_into().expect("16 bytes");
+            quad_at_start(|i| window[i & 15])
+        }
+        // Past the end, a byte that is neither a digit nor a dot.
+        None => quad_at_start(|i| bytes.get(at + i).copied().unwrap_or(b' ')),
+    }?;
+    Some((v4, at + len))
+}
+
+/// [`dotted_quad`] at offset 0 of the bytes `byte` gives (it reads at most 15 of them), and
+/// its length.
+#[inline(always)]
+fn quad_at_start(byte: impl Fn(usize) -> u8) -> Option<(Ipv4Addr, usize)> {
     let digit = |at: usize| -> Option<u32> {
-        let d = bytes.get(at)?.wrapping_sub(b'0');
+        let d = byte(at).wrapping_sub(b'0');
         (d < 10).then_some(u32::from(d))
     };
+    let mut at = 0;
     let mut octets = [0u8; 4];
     for (i, octet) in octets.iter_mut().enumerate() {
         let mut value = digit(at)?;
@@ -259,7 +278,7 @@ pub(crate) fn dotted_quad(bytes: &[u8], mut at: usize) -> Option<(Ipv4Addr, usiz
         }
         *octet = value as u8;
         if i < 3 {
-            if bytes.get(at) != Some(&b'.') {
+            if byte(at) != b'.' {
                 return None;
             }
             at += 1;
@@ -394,6 +413,34 @@ mod tests {
             let text = format!("{a}.{a}.0.{a}");
             let ours = parse_plain_ipv4(text.as_bytes());
             assert_eq!(ours, text.parse().ok(), "{text:?}");
+        }
+        assert!(read > 100, "{read}");
+    }
+
+    /// Inside a longer row (the 16-byte window) as in a copy cut 15 bytes after the start (the
+    /// checked reads): a quad is at most 15 bytes, so the cut changes nothing.
+    #[test]
+    fn dotted_quads_are_read_the_same_inside_longer_rows() {
+        let mut rng = crate::rng::Rng::new(5);
+        let alphabet = b"0123456789...,x";
+        let mut read = 0;
+        for _ in 0..200_000 {
+            let len = rng.below(24) as usize;
+            let row: Vec<u8> = (0..len).map(|_| *rng.pick(alphabet)).collect();
+            let start = rng.below(len as u64 + 1) as usize;
+            let cut = &row[..start + (len - start).min(15)];
+            let in_row = dotted_quad(&row, start);
+            assert_eq!(
+                dotted_quad(cut, start),
+                in_row,
+                "{:?} at {start}",
+                String::from_utf8_lossy(&row)
+            );
+            if let Some((v4, end)) = in_row {
+                let text = std::str::from_utf8(&row[start..end]).expect("ASCII");
+                assert_eq!(text.parse::<Ipv4Addr>().ok(), Some(v4), "{text:?}");
+                read += 1;
+            }
         }
         assert!(read > 100, "{read}");
     }
