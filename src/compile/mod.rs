@@ -47,7 +47,7 @@ use bitvector::RuleFieldSets;
 use classifier::Classifier;
 use crossproduct::FrontLookup;
 use ipnet::IpNet;
-use kernel::Kernel;
+use kernel::{Kernel, Portable};
 use key::{FlowKey, Key};
 use linear::{AddressSet, LinearRules};
 use partitioned::{walk_lockstep, Walker, LOCKSTEP_FLOWS};
@@ -206,21 +206,22 @@ struct TargetRun<'a> {
     members: &'a [AddressSet],
 }
 
-/// The whole route of S14, for the flows of a [`TargetRun`] that its lean loop leaves.
+/// The whole route of S14, for the flows of a [`TargetRun`] that its lean loop leaves (IPv6,
+/// and those S13 or S11 may decide).
 ///
-/// PERF: a method inlined where it is used, not a closure: closures are compiled without the
-/// kernel entry point's target features, so the vector kernels' intrinsics stayed calls there.
-struct FullRoute<'a, K> {
-    kernel: K,
+/// PERF: out of line, with the portable kernel. Inlined into every lean loop, the route made
+/// them slower (acl1_1k 84 -> 74 M flows/s, AMD EPYC); as a closure, it had been compiled
+/// without the entry point's target features, so a vector kernel's intrinsics stayed calls.
+struct FullRoute<'a> {
     compiled: &'a CompiledSnapshot,
     snapshot: &'a Snapshot,
 }
 
-impl<K: Kernel> FullRoute<'_, K> {
-    #[inline(always)]
+impl FullRoute<'_> {
+    #[inline(never)]
     fn check(&self, query: &Query) -> Verdict {
         self.compiled
-            .check(self.kernel, self.snapshot, query.target, &query.flow)
+            .check(Portable, self.snapshot, query.target, &query.flow)
     }
 }
 
@@ -230,7 +231,7 @@ impl TargetRun<'_> {
     fn decide<K: Kernel>(
         &self,
         kernel: K,
-        full: &FullRoute<'_, K>,
+        full: &FullRoute<'_>,
         queries: &[Query],
         out: &mut [Verdict],
     ) {
@@ -273,7 +274,7 @@ impl TargetRun<'_> {
         front: &impl FrontLookup<u32>,
         queries: &[Query],
         out: &mut [Verdict],
-        full: &FullRoute<'_, K>,
+        full: &FullRoute<'_>,
     ) {
         let outcomes = &self.ranked.outcomes;
         self.in_two_steps(
@@ -289,11 +290,11 @@ impl TargetRun<'_> {
     /// flow of the group, then `finish` for every flow, so that the finishing loads of the
     /// group are in flight together; `full` decides the flows that need the whole route.
     #[inline(always)]
-    fn in_two_steps<T: Copy, K: Kernel>(
+    fn in_two_steps<T: Copy>(
         &self,
         queries: &[Query],
         out: &mut [Verdict],
-        full: &FullRoute<'_, K>,
+        full: &FullRoute<'_>,
         first: impl Fn(&FlowKey<u32>) -> T,
         finish: impl Fn(T) -> Verdict,
     ) {
@@ -529,7 +530,6 @@ impl CompiledSnapshot {
                     &mut out[mixed_from..start],
                 );
                 let full = FullRoute {
-                    kernel,
                     compiled: self,
                     snapshot,
                 };
