@@ -1173,7 +1173,9 @@ impl Work<'_> {
     fn settle(&self, mut pairs: Vec<Vec<(bool, Pending)>>, task: &mut TaskResult) {
         let mut by_file: BTreeMap<u32, Vec<(NicIndex, TrafficRecord, u64)>> = BTreeMap::new();
         // Input order, so listed mismatches come out in order whatever the hash map's order.
-        pairs.sort_by_key(|records| records.iter().map(|(_, p)| (p.file, p.line)).min());
+        // PERF: each pair's first record found once, not per comparison (the sort was ~2 % of
+        // a Parquet replay).
+        pairs.sort_by_cached_key(|records| records.iter().map(|(_, p)| (p.file, p.line)).min());
         for records in pairs {
             let earliest = |forward: bool| {
                 records
@@ -1201,7 +1203,8 @@ impl Work<'_> {
             }
         }
         for (file, mut initiators) in by_file {
-            initiators.sort_by_key(|(_, _, line)| *line);
+            // A file's lines are distinct: the unstable sort gives the one order.
+            initiators.sort_unstable_by_key(|(_, _, line)| *line);
             self.evaluate(task, &initiators, file, &mut Buffers::default());
         }
     }

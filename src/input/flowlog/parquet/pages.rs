@@ -69,6 +69,12 @@ impl Table {
         &self.texts[start..self.ends[index] as usize]
     }
 
+    /// The values (integer columns): as many as the entries but the trailing `Absent` of a
+    /// dictionary.
+    pub(super) fn ints(&self) -> &[i64] {
+        &self.ints
+    }
+
     /// The `index`th value (integer columns).
     pub(super) fn int(&self, index: usize) -> i64 {
         self.ints[index]
@@ -79,6 +85,15 @@ impl Table {
     fn push_text(&mut self, field: Field, text: &str, tag: u32) {
         let entry = classify_text(field, text, &mut self.addresses, tag);
         self.entries.push(entry);
+        self.texts.push_str(text);
+        self.ends.push(self.texts.len() as u32);
+    }
+
+    /// Appends an IPv6 address already parsed from `text` (a block's own table).
+    fn push_address(&mut self, address: IpAddr, text: &str) {
+        self.addresses.push(address);
+        self.entries
+            .push(Entry::Ip((self.addresses.len() as u32 - 1) | LOCAL));
         self.texts.push_str(text);
         self.ends.push(self.texts.len() as u32);
     }
@@ -177,7 +192,9 @@ impl PageBlocks {
                     dictionary: Arc::new(Table::empty_dictionary()),
                     has_dictionary: false,
                     page: None,
+                    ipv6: Default::default(),
                     levels: Vec::new(),
+                    values: Vec::new(),
                 })
                 .collect(),
             next_row: 1,
@@ -204,6 +221,7 @@ impl PageBlocks {
                 })?);
                 column.dictionary = Arc::new(Table::empty_dictionary());
                 column.has_dictionary = false;
+                column.ipv6.clear();
                 column.page = None;
             }
         }
@@ -235,8 +253,11 @@ struct ColumnReader {
     has_dictionary: bool,
     /// The data page being read.
     page: Option<DataPage>,
-    /// Scratch: a run of rows' definition levels.
+    /// The IPv6 addresses of the chunk's PLAIN pages, by their text.
+    ipv6: rustc_hash::FxHashMap<Box<[u8]>, IpAddr>,
+    /// Scratch: a run of rows' definition levels, and the values of those with one.
     levels: Vec<u32>,
+    values: Vec<u32>,
 }
 
 /// A data page being read.
@@ -280,12 +301,21 @@ impl ColumnReader {
                     self.levels.iter().filter(|&&level| level == max).count()
                 }
             };
-            let start = keys.len();
+            // The values go straight to the keys when every row has one, else first to
+            // `values`, then spread over the rows.
+            let mut values = std::mem::take(&mut self.values);
+            values.clear();
+            let out = if present == run {
+                &mut keys
+            } else {
+                &mut values
+            };
+            let start = out.len();
             match &mut page.values {
                 Values::Dictionary(indices) => {
-                    indices.read(present, &mut keys)?;
+                    indices.read(present, out)?;
                     // PERF: the greatest index, not the first bad one: a loop that vectorizes.
-                    let greatest = keys[start..].iter().fold(0, |max, &key| max.max(key));
+                    let greatest = out[start..].iter().fold(0, |max, &key| max.max(key));
                     if present > 0 && greatest >= null_key {
                         return Err(format!(
                             "dictionary index {greatest} past the dictionary's {null_key} values"
@@ -304,30 +334,41 @@ impl ColumnReader {
                                         String::from_utf8_lossy(value)
                                     )
                                 })?;
-                                local.push_text(self.field, text, LOCAL);
+                                match self.ipv6.get(value) {
+                                    // PERF: an IPv6 address of a PLAIN page parsed once per
+                                    // column chunk (parsing it was ~2000 instructions).
+                                    Some(&address) => local.push_address(address, text),
+                                    None => {
+                                        local.push_text(self.field, text, LOCAL);
+                                        if let Some(&Entry::Ip(index)) = local.entries.last() {
+                                            let address =
+                                                local.addresses[(index & !LOCAL) as usize];
+                                            self.ipv6.insert(value.into(), address);
+                                        }
+                                    }
+                                }
                             }
                             Kind::Int64 => local.push_int(i64::from_le_bytes(plain(buffer, at)?)),
                             Kind::Int32 => {
                                 local.push_int(i32::from_le_bytes(plain(buffer, at)?).into())
                             }
                         }
-                        keys.push(key);
+                        out.push(key);
                     }
                 }
             }
             if present < run {
-                // Spread the values over the rows with one, from the last row back.
                 // PERF: without a branch per row (nulls fall anywhere: it mispredicted).
-                keys.resize(start + run, null_key);
+                values.push(null_key);
                 let max = self.max_def as u32;
-                let mut value = start + present;
-                for row in (0..run).rev() {
-                    let has = usize::from(self.levels[row] == max);
-                    value -= has;
-                    let key = keys[value];
-                    keys[start + row] = if has == 1 { key } else { null_key };
+                let mut value = 0;
+                for &level in &self.levels {
+                    let has = usize::from(level == max);
+                    keys.push(if has == 1 { values[value] } else { null_key });
+                    value += has;
                 }
             }
+            self.values = values;
         }
         Ok(KeyColumn {
             keys,
