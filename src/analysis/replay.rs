@@ -294,7 +294,7 @@ impl Distinct {
             Distinct::Sketch(registers) => {
                 let m = SKETCH_REGISTERS as f64;
                 let alpha = 0.7213 / (1.0 + 1.079 / m);
-                let sum: f64 = registers.iter().map(|&r| 2f64.powi(-i32::from(r))).sum();
+                let sum: f64 = registers.iter().map(|&r| inverse_power_of_two(r)).sum();
                 let estimate = alpha * m * m / sum;
                 let zeros = registers.iter().filter(|&&r| r == 0).count() as f64;
                 let estimate = if estimate <= 2.5 * m && zeros > 0.0 {
@@ -306,6 +306,15 @@ impl Distinct {
             }
         }
     }
+}
+
+/// 2^-r, exactly what `2f64.powi(-r)` gives (a power of two is exact in an f64), from its bits.
+///
+/// PERF: `powi` per register of every sketch was ~1 % of a 10 M-record replay, on the thread
+/// that writes the report after all others are done.
+fn inverse_power_of_two(r: u8) -> f64 {
+    // Registers hold a rank of at most 65 (`sketch_insert`): far from the subnormals.
+    f64::from_bits((1023 - u64::from(r)) << 52)
 }
 
 fn sketch_insert(registers: &mut [u8; SKETCH_REGISTERS], hash: u64) {
@@ -1491,6 +1500,17 @@ mod tests {
             end: Some(160),
             tcp_flags: flags,
             action: Some(LoggedAction::Accept),
+        }
+    }
+
+    #[test]
+    fn inverse_powers_of_two_are_powi() {
+        for r in 0..=u8::MAX {
+            assert_eq!(
+                inverse_power_of_two(r).to_bits(),
+                2f64.powi(-i32::from(r)).to_bits(),
+                "{r}"
+            );
         }
     }
 
