@@ -1115,8 +1115,8 @@ impl Work<'_> {
         // where each record's tally is, then the tallies in order.
         positions.clear();
         positions.extend((queries.iter().zip(verdicts.iter()).zip(initiators)).map(
-            |((query, verdict), i)| {
-                let slot = slot_of(i.0, query.flow.direction, verdict);
+            |((query, verdict), &(nic, _, _))| {
+                let slot = slot_of(nic, query.flow.direction, verdict);
                 (tallies.position(&self.slots, slot), flow_hash(&query.flow))
             },
         ));

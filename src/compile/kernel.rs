@@ -2,7 +2,8 @@
 //! bit — in a portable form, an AVX2 form and an AVX-512 form, and the dispatch that runs a
 //! whole batch with the best one this CPU has.
 //!
-//! This is the crate's only `unsafe` code. It is confined here because the vector forms need
+//! This is the engine's only `unsafe` code (the other is the flow-log JSON scanner's SSE2 pass,
+//! `input::flowlog::structural`). It is confined here because the vector forms need
 //! `core::arch` intrinsics and `#[target_feature]` entry points, and both are only sound on a
 //! CPU that has the features: [`Avx512`] and [`Avx2`] can only be obtained from their
 //! `detect`, which checks the CPU at run time, so safe code cannot reach the intrinsics on a
@@ -58,11 +59,7 @@ impl Avx512 {
     /// The kernel, when this CPU supports it.
     pub fn detect() -> Option<Avx512> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("bmi1")
-            && std::arch::is_x86_feature_detected!("popcnt")
-        {
+        if std::arch::is_x86_feature_detected!("avx512f") && has_avx2_bmi1_popcnt() {
             return Some(Avx512 {
                 _proof_of_support: (),
             });
@@ -127,10 +124,7 @@ impl Avx2 {
     /// The kernel, when this CPU supports it.
     pub fn detect() -> Option<Avx2> {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("bmi1")
-            && std::arch::is_x86_feature_detected!("popcnt")
-        {
+        if has_avx2_bmi1_popcnt() {
             return Some(Avx2 {
                 _proof_of_support: (),
             });
@@ -197,6 +191,14 @@ impl Kernel for Avx2 {
             Portable.first_common_bit([a, b, c, d, e])
         }
     }
+}
+
+/// What both vector kernels need besides their vector width.
+#[cfg(target_arch = "x86_64")]
+fn has_avx2_bmi1_popcnt() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// Asks the CPU to start loading the cache line holding `value` into L1, so that a later read

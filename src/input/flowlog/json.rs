@@ -19,7 +19,7 @@ pub(crate) fn parse_line<'a>(
     scratch: &'a mut Option<Map<String, serde_json::Value>>,
 ) -> Result<RawRecord<'a>, RecordError> {
     let mut record = RawRecord::default();
-    let mut room = [0; structural::MAX_LINE / 64];
+    let mut room = structural::EMPTY_BITMAP;
     if scan_line_into(line, keys, &mut room, &mut record) {
         return Ok(record);
     }
@@ -119,7 +119,7 @@ pub fn scan_line(line: &[u8]) -> Option<RawRecord<'_>> {
 /// target).
 pub fn scan_line_with<'a>(line: &'a [u8], layout: &mut KeyLayout) -> Option<RawRecord<'a>> {
     let mut record = RawRecord::default();
-    let mut room = [0; structural::MAX_LINE / 64];
+    let mut room = structural::EMPTY_BITMAP;
     scan_line_into(line, layout, &mut room, &mut record).then_some(record)
 }
 
@@ -650,7 +650,7 @@ mod tests {
 
     #[test]
     fn the_plain_path_reads_the_sample() {
-        let mut room = [0; structural::MAX_LINE / 64];
+        let mut room = structural::EMPTY_BITMAP;
         let plain = structural::PlainLine::new(SAMPLE.as_bytes(), &mut room).unwrap();
         let mut layout = KeyLayout::default();
         for _ in 0..2 {
@@ -663,7 +663,7 @@ mod tests {
     #[test]
     fn the_known_keys_path_reads_the_sample_and_leaves_the_rest() {
         let mut layout = KeyLayout::default();
-        let mut room = [0; structural::MAX_LINE / 64];
+        let mut room = structural::EMPTY_BITMAP;
         let plain = structural::PlainLine::new(SAMPLE.as_bytes(), &mut room).unwrap();
         assert_eq!(known_of(&plain, &layout.keys), None, "no keys learnt yet");
         scan_line_with(SAMPLE.as_bytes(), &mut layout).unwrap();
@@ -671,7 +671,7 @@ mod tests {
         assert_eq!(record, scan_line(SAMPLE.as_bytes()));
         assert!(record.is_some());
         let fewer = r#"{"account-id":"1210123456******","action":"REJECT"}"#;
-        let mut room = [0; structural::MAX_LINE / 64];
+        let mut room = structural::EMPTY_BITMAP;
         let plain = structural::PlainLine::new(fewer.as_bytes(), &mut room).unwrap();
         assert_eq!(known_of(&plain, &layout.keys), scan_line(fewer.as_bytes()));
         for other in [
@@ -683,7 +683,7 @@ mod tests {
             r#"{"account-id":"1","action":"REJECT"}}"#,
             r#"{"account-id":"1","action":"REJECT","#,
         ] {
-            let mut room = [0; structural::MAX_LINE / 64];
+            let mut room = structural::EMPTY_BITMAP;
             let plain = structural::PlainLine::new(other.as_bytes(), &mut room).unwrap();
             assert_eq!(known_of(&plain, &layout.keys), None, "{other}");
         }

@@ -403,7 +403,7 @@ impl Block for LinesBlock {
         }
         let mut keys = json::KeyLayout::default();
         let mut record = RawRecord::default();
-        let mut quotes = [0; super::structural::MAX_LINE / 64];
+        let mut quotes = super::structural::EMPTY_BITMAP;
         for &(number, start, end) in &self.lines[range] {
             let line = &self.data[start..end];
             if json::scan_line_into(line, &mut keys, &mut quotes, &mut record) {

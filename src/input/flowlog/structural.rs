@@ -23,6 +23,9 @@ const WORDS: usize = 32;
 /// Room for the quote bitmap of one line, kept from line to line.
 pub(crate) type Bitmap = [u64; WORDS];
 
+/// A bitmap to start from.
+pub(crate) const EMPTY_BITMAP: Bitmap = [0; WORDS];
+
 /// A line that is all ASCII, with no backslash and no control byte, and where its quotes are.
 pub(crate) struct PlainLine<'a, 'q> {
     /// The line.
