@@ -441,11 +441,7 @@ fn front_vectors(
                     return members.to_vec();
                 }
                 let mut set = vec![0u64; ranks.len().div_ceil(64)];
-                for (index, &rule) in ranks.iter().enumerate() {
-                    if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
-                        set[index / 64] |= 1 << (index % 64);
-                    }
-                }
+                restrict(members, ranks, &mut set);
                 set
             })
             .collect();
@@ -466,27 +462,31 @@ fn front_vectors(
 }
 
 /// Rules of one (target, direction) for IPv4: the cross-product tables' front (`Front`), then
-/// lists and bit vectors, for rule sets whose last tables would be too large.
+/// lists and small tables, for rule sets whose last tables would be too large.
 ///
-/// *Wide* rules — an address condition of at least [`WIDE_ADDRESSES`] addresses — are bit
-/// vectors of the front's four classes, over the wide rules alone. *Narrow* rules go by a
-/// join of the remote and the local class to the list, in rank order, of the narrow rules
-/// both addresses admit; a lookup walks it until a rule whose protocol and ports also match.
-/// Wide rules are what make that join large (they sit in almost every pair) and the
-/// vectors slow (they make every class dense, so the block summaries rule little out): apart,
-/// ipc1_10k's pair lists hold two narrow rules on average, and the vectors of its 1884 wide
-/// rules are four blocks.
+/// Rules are split by the width of their addresses (*wide*: a condition of at least
+/// [`WIDE_ADDRESSES`] addresses). Rules narrow in both go by a join of the remote and the local
+/// class to the list, in rank order, of the narrow rules both addresses admit; a lookup walks
+/// it until a rule whose protocol and ports also match. Rules wide in one address are listed
+/// by the class of the other ([`SideLists`]), and the few wide in both have cross-product
+/// tables of their own ([`WideTables`]). Wide rules are what make the pair join large (they
+/// sit in almost every pair) and bit vectors slow (they make every class dense, so the block
+/// summaries rule little out): ipc1_10k's pair lists hold two narrow rules on average, its
+/// side lists 1.4 and 0.6 rules per class, and its 35 rules wide in both need 5 KB of tables.
 // PERF: see `docs/engine.md` (ipc1_10k: the front with vectors over all rules ANDed 4.0 of
-// 11.3 candidate blocks per lookup, ~37 ns of a ~46 ns lookup).
+// 11.3 candidate blocks per lookup, ~37 ns of a ~46 ns lookup; with the wide rules as vectors
+// beside the lists, they were ~40 % of a lookup).
 #[derive(Clone, Debug)]
 pub struct CrossListClassifier<A: Key> {
     front: Front,
-    /// The wide rules' vectors; a match is an index into `wide_ranks`.
-    wide: RuleVectors,
-    /// The rank of each wide rule, ascending.
+    /// The tables of the rules wide in both addresses; a match is an index into `wide_ranks`.
+    wide: WideTables,
+    /// The rank of each rule wide in both addresses, ascending.
     wide_ranks: Vec<u32>,
-    /// Per rank, how many wide rules rank before it.
-    wide_before: Vec<u32>,
+    /// Rules wide in the remote address alone, listed by local class.
+    remote_wide: SideLists,
+    /// Rules wide in the local address alone, listed by remote class.
+    local_wide: SideLists,
     /// Remote × local class: the id of the list of narrow rules both admit.
     pairs: JoinTable,
     /// List `id` is `list_rules[list_starts[id]..list_starts[id + 1]]`: ranks, ascending.
@@ -505,9 +505,9 @@ pub struct CrossListClassifier<A: Key> {
 pub const WIDE_ADDRESSES: u64 = 1 << 24;
 
 impl<A: Key> CrossListClassifier<A> {
-    /// Builds the front, the wide rules' vectors and the narrow rules' lists, or `None` for
-    /// IPv6, for rule sets without narrow rules, and past `budget` (which counts the lists'
-    /// entries and the vectors' bytes as join entries).
+    /// Builds the front, the lists and the wide rules' tables, or `None` for IPv6, for rule
+    /// sets whose every rule is wide in both addresses, and past `budget` (which counts the
+    /// lists' entries and bytes as join entries).
     pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
         after_front(sets, budget, |front, classes, builder| {
             Self::finish(front, classes, sets, builder)
@@ -525,14 +525,16 @@ impl<A: Key> CrossListClassifier<A> {
             let value = |a: A| u64::from(a.block(32) as u32);
             set.iter().map(|&(lo, hi)| value(hi) - value(lo) + 1).sum()
         };
-        let (mut wide_ranks, mut narrow) = (Vec::new(), vec![0u64; builder.words]);
+        let wide = |set: &[(A, A)]| covered(set) >= WIDE_ADDRESSES;
+        let (mut wide_ranks, mut remote_wide, mut local_wide) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let mut narrow = vec![0u64; builder.words];
         for rule in 0..rules {
-            if covered(&sets.remote[rule]) >= WIDE_ADDRESSES
-                || covered(&sets.local[rule]) >= WIDE_ADDRESSES
-            {
-                wide_ranks.push(rule as u32);
-            } else {
-                narrow[rule / 64] |= 1 << (rule % 64);
+            match (wide(&sets.remote[rule]), wide(&sets.local[rule])) {
+                (true, true) => wide_ranks.push(rule as u32),
+                (true, false) => remote_wide.push(rule as u32),
+                (false, true) => local_wide.push(rule as u32),
+                (false, false) => narrow[rule / 64] |= 1 << (rule % 64),
             }
         }
         if wide_ranks.len() == rules {
@@ -559,15 +561,16 @@ impl<A: Key> CrossListClassifier<A> {
         }
         builder.reserve_memory(list_rules.len() + list_starts.len() * 2)?;
 
-        let wide = front_vectors(classes, &wide_ranks, builder)?;
-        let wide_before = (0..rules as u32)
-            .map(|rank| wide_ranks.partition_point(|&wide| wide < rank) as u32)
-            .collect();
+        let [_, _, remote, local] = classes;
+        let remote_wide = SideLists::build(local, remote, &remote_wide, builder)?;
+        let local_wide = SideLists::build(remote, local, &local_wide, builder)?;
+        let wide = WideTables::build(classes, &wide_ranks, builder)?;
         Some(CrossListClassifier {
             front,
             wide,
-            wide_before,
             wide_ranks,
+            remote_wide,
+            local_wide,
             pairs: JoinTable {
                 right_classes: local.len() as u32,
                 classes: pairs,
@@ -585,7 +588,9 @@ impl<A: Key> CrossListClassifier<A> {
         let words = self.protocol_dest_port.len() + self.source_port.len();
         self.front.memory_bytes()
             + self.wide.memory_bytes()
-            + (self.wide_ranks.len() + self.wide_before.len()) * 4
+            + self.wide_ranks.len() * 4
+            + self.remote_wide.memory_bytes()
+            + self.local_wide.memory_bytes()
             + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
             + self.list_starts.len() * 4
             + self.list_rules.len() * std::mem::size_of::<ClassId>()
@@ -613,7 +618,7 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
     /// The rest of a lookup: the first narrow rule of the remote and local classes' list that
     /// the ports admit, then the first wide rule in all of `classes` before it.
     #[inline(always)]
-    fn first_match_of<K: Kernel>(&self, kernel: K, classes: [u32; 4]) -> Option<u32> {
+    fn first_match_of<K: Kernel>(&self, _kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
         let list = self.pairs.class(remote, local) as usize;
         let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
@@ -628,18 +633,187 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
                     && (!self.front.source_port_matters
                         || has(&self.source_port, source_port, rule))
             });
-        // Only wide rules ranked before the narrow match can beat it: where that is early,
-        // the vectors' later blocks are never read.
-        let wide_limit = narrow.map_or(self.wide_ranks.len(), |rank| {
-            self.wide_before[rank as usize] as usize
-        });
-        let wide_classes = [protocol_dest_port, source_port, remote, local, 0];
+        let ports_match = |rule: u32| {
+            has(&self.protocol_dest_port, protocol_dest_port, rule)
+                && (!self.front.source_port_matters || has(&self.source_port, source_port, rule))
+        };
+        let limit = narrow.unwrap_or(u32::MAX);
+        let limit = self
+            .remote_wide
+            .first_match(local, remote, limit, ports_match);
+        let limit = self
+            .local_wide
+            .first_match(remote, local, limit, ports_match);
+        let narrow = (limit != u32::MAX).then_some(limit);
         let wide = self
             .wide
-            .first_match_in_blocks(kernel, wide_classes, wide_limit.div_ceil(64 * BLOCK_WORDS))
-            .filter(|&index| (index as usize) < wide_limit)
+            .first_index(classes)
             .map(|index| self.wide_ranks[index as usize]);
-        wide.or(narrow)
+        match (wide, narrow) {
+            (Some(wide), Some(narrow)) => Some(wide.min(narrow)),
+            (wide, narrow) => wide.or(narrow),
+        }
+    }
+}
+
+/// Rules of a [`CrossListClassifier`] wide in one address and narrow in the other, listed by
+/// the class of the narrow one (the *key*): a rule narrow in an address sits in the lists of
+/// few of its classes. A lookup walks the list of the flow's key class, in rank order, to the
+/// first rule that its other address (a bit per class and rule) and its ports admit.
+#[derive(Clone, Debug)]
+struct SideLists {
+    /// Key class `c` lists `entries[starts[c]..starts[c + 1]]`.
+    starts: Vec<u32>,
+    /// Per rule listed: its rank and, above, its index among these rules.
+    entries: Vec<u32>,
+    /// Per class of the other address: which of these rules it admits, `words` words each.
+    other: Vec<u64>,
+    words: usize,
+}
+
+impl SideLists {
+    /// Lists of the rules of `ranks` (ascending) by class of `key`, with their bits in each
+    /// class of `other`; `None` past the budget.
+    fn build(key: &Classes, other: &Classes, ranks: &[u32], builder: &mut Builder) -> Option<Self> {
+        let words = ranks.len().div_ceil(64).max(1);
+        let (mut starts, mut entries) = (vec![0u32], Vec::new());
+        for class in 0..key.len() {
+            let members = key.get(class);
+            for (index, &rule) in ranks.iter().enumerate() {
+                if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
+                    entries.push(rule | (index as u32) << 16);
+                }
+            }
+            starts.push(u32::try_from(entries.len()).ok()?);
+        }
+        let mut bits = vec![0u64; other.len() * words];
+        for (class, out) in bits.chunks_exact_mut(words).enumerate() {
+            restrict(other.get(class), ranks, out);
+        }
+        let lists = SideLists {
+            starts,
+            entries,
+            other: bits,
+            words,
+        };
+        builder.reserve_memory(lists.memory_bytes() / std::mem::size_of::<ClassId>())?;
+        Some(lists)
+    }
+
+    /// The rank of the first rule in the list of `key` that `other` and `ports_match` admit,
+    /// if it ranks before `limit`; else `limit`.
+    #[inline(always)]
+    fn first_match(
+        &self,
+        key: u32,
+        other: u32,
+        limit: u32,
+        ports_match: impl Fn(u32) -> bool,
+    ) -> u32 {
+        let (start, end) = (self.starts[key as usize], self.starts[key as usize + 1]);
+        let row = &self.other[other as usize * self.words..][..self.words];
+        for &entry in &self.entries[start as usize..end as usize] {
+            let (rank, index) = (entry & 0xffff, entry >> 16);
+            if rank >= limit {
+                break;
+            }
+            if row[index as usize / 64] >> (index % 64) & 1 != 0 && ports_match(rank) {
+                return rank;
+            }
+        }
+        limit
+    }
+
+    fn memory_bytes(&self) -> usize {
+        (self.starts.len() + self.entries.len()) * 4 + self.other.len() * 8
+    }
+}
+
+/// The last joins of the cross-product tables over the rules of a [`CrossListClassifier`]
+/// wide in both addresses alone: each of the front's classes is first mapped to the class of
+/// those rules it holds. Wide addresses have few boundaries, so these classes are few and the
+/// tables small where those over all rules overflow.
+// PERF: the tables of all of ipc1_10k's 1 884 rules wide in some address overflow 16-bit class
+// ids; those of the 35 wide in both take 5 KB.
+#[derive(Clone, Debug)]
+struct WideTables {
+    /// Per output of the front (see `Front::classes`): the wide class of each front class.
+    projections: [Vec<ClassId>; 4],
+    /// Whether some wide rule constrains the source port.
+    source_port_matters: bool,
+    joins: LastJoins,
+}
+
+impl WideTables {
+    /// The tables of the rules of `ranks` (ascending), or `None` past the budget.
+    fn build(classes: &FrontClasses, ranks: &[u32], builder: &mut Builder) -> Option<WideTables> {
+        let mut wide = Builder {
+            rules: ranks.len(),
+            words: ranks.len().div_ceil(64).max(1),
+            ..builder.clone()
+        };
+        let mut projected_classes: [Classes; 4] = std::array::from_fn(|_| Classes::new(wide.words));
+        let mut projections: [Vec<ClassId>; 4] = Default::default();
+        let mut set = vec![0u64; wide.words];
+        for ((front, projected), projection) in classes
+            .iter()
+            .zip(&mut projected_classes)
+            .zip(&mut projections)
+        {
+            for class in 0..front.len() {
+                restrict(front.get(class), ranks, &mut set);
+                projection.push(projected.intern(&set)?);
+            }
+        }
+        let joins = LastJoins::build(&projected_classes, &mut wide)?;
+        wide.reserve_memory(projections.iter().map(Vec::len).sum())?;
+        (builder.join_entries, builder.word_ops) = (wide.join_entries, wide.word_ops);
+        Some(WideTables {
+            projections,
+            source_port_matters: !projected_classes[1].is_only(ranks.len()),
+            joins,
+        })
+    }
+
+    /// The index (into the wide rules, in rank order) of the first wide rule in all of the
+    /// front's `classes`.
+    #[inline(always)]
+    fn first_index(&self, classes: [u32; 4]) -> Option<u32> {
+        let [protocol_dest_port, source_port, remote, local] = classes;
+        let project = |field: usize, class: u32| u32::from(self.projections[field][class as usize]);
+        let joins = &self.joins;
+        let protocol_dest_port = project(0, protocol_dest_port);
+        // Without a source port condition its join maps each class to itself (see
+        // `CrossProductClassifier::last_index`).
+        let ports = if self.source_port_matters {
+            joins
+                .ports
+                .class(protocol_dest_port, project(1, source_port))
+        } else {
+            protocol_dest_port
+        };
+        let (a, b, c) = joins
+            .order
+            .arrange(ports, project(2, remote), project(3, local));
+        joins.last.class(joins.pair.class(a, b), c).checked_sub(1)
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let joins = [&self.joins.ports, &self.joins.pair, &self.joins.last];
+        let entries: usize = self.projections.iter().map(Vec::len).sum::<usize>()
+            + joins.iter().map(|j| j.classes.len()).sum::<usize>();
+        entries * std::mem::size_of::<ClassId>()
+    }
+}
+
+/// `out`: the members of `members` (a set of all rules) among `ranks`, bit `i` for rule
+/// `ranks[i]`.
+fn restrict(members: &[u64], ranks: &[u32], out: &mut [u64]) {
+    out.fill(0);
+    for (index, &rule) in ranks.iter().enumerate() {
+        if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
+            out[index / 64] |= 1 << (index % 64);
+        }
     }
 }
 
@@ -647,7 +821,7 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
 pub enum Built<A: Key> {
     Product(CrossProductClassifier<A>),
     Vectors(CrossVectorClassifier<A>),
-    Lists(CrossListClassifier<A>),
+    Lists(Box<CrossListClassifier<A>>),
 }
 
 /// The cross-product tables where they fit `budget`, else the front with bit vectors and the
@@ -668,7 +842,7 @@ pub fn build_fastest<A: Key>(sets: &RuleFieldSets<A>, budget: Budget) -> Vec<Bui
     // need ~170 M more.
     let lists =
         CrossListClassifier::finish(front.clone(), &classes, sets, &mut after_front.clone())
-            .map(Built::Lists);
+            .map(|lists| Built::Lists(Box::new(lists)));
     let vectors = CrossVectorClassifier::finish(front, &classes, &mut after_front.clone());
     vectors
         .map(Built::Vectors)
@@ -1081,25 +1255,31 @@ mod tests {
             let covered = |set: &[(u32, u32)]| -> u64 {
                 set.iter().map(|&(lo, hi)| u64::from(hi - lo) + 1).sum()
             };
-            let narrow = (0..rules).filter(|&r| {
-                covered(&sets.remote[r]) < WIDE_ADDRESSES
-                    && covered(&sets.local[r]) < WIDE_ADDRESSES
-            });
-            let wide = rules - narrow.clone().count();
+            let wide = |set: &[(u32, u32)]| covered(set) >= WIDE_ADDRESSES;
+            let kinds: Vec<(bool, bool)> = (0..rules)
+                .map(|r| (wide(&sets.remote[r]), wide(&sets.local[r])))
+                .collect();
+            let count = |kind: (bool, bool)| kinds.iter().filter(|&&k| k == kind).count();
             let Some(classifier) = CrossListClassifier::build(&sets, Budget::default()) else {
-                assert_eq!(wide, rules, "built unless every rule is wide");
+                assert_eq!(
+                    count((true, true)),
+                    rules,
+                    "built unless every rule is wide"
+                );
                 continue;
             };
-            assert_eq!(classifier.wide_ranks.len(), wide);
-            if rules == 5000 {
-                assert!(
-                    wide > 2048,
-                    "the vectors' summaries are used ({wide} wide rules)"
-                );
+            assert_eq!(classifier.wide_ranks.len(), count((true, true)));
+            let listed = |lists: &SideLists| lists.entries.len();
+            if rules >= 700 {
+                // Every kind of rule is there, and each side's lists hold some.
+                assert!(count((false, false)) > 0 && count((true, true)) > 0);
+                assert!(listed(&classifier.remote_wide) >= count((true, false)));
+                assert!(listed(&classifier.local_wide) >= count((false, true)));
+                assert!(count((true, false)) > 0 && count((false, true)) > 0);
             }
             let mut keys = keys_near_rules(&mut rng, &sets);
-            // And flows inside each narrow rule's addresses and first port, any source port.
-            for rule in narrow.clone() {
+            // And flows inside each rule's addresses and first port, any source port.
+            for rule in 0..rules {
                 let (Some(&(protocol, _)), Some(&(dest_port, _))) =
                     (sets.protocol[rule].first(), sets.dest_port[rule].first())
                 else {

@@ -53,9 +53,9 @@ pub enum Tier {
     /// The cross-product tables' first phases and the bit vectors of their classes
     /// (`CrossVectorClassifier`) where they fit the default budget (IPv4), else the bit vector.
     CrossVector,
-    /// The cross-product tables' first phases, bit vectors for the rules with wide address
-    /// conditions and lists for the others (`CrossListClassifier`) where they fit the default
-    /// budget (IPv4) and some rule is narrow, else the bit vector.
+    /// The cross-product tables' first phases, then lists by address classes and small tables
+    /// for the rules wide in both addresses (`CrossListClassifier`) where they fit the default
+    /// budget (IPv4) and some rule is narrow in an address, else the bit vector.
     CrossList,
 }
 
@@ -88,7 +88,7 @@ pub(super) fn build<A: Key>(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A
             .map(|built| match built {
                 crossproduct::Built::Product(tables) => Classifier::CrossProduct(Box::new(tables)),
                 crossproduct::Built::Vectors(both) => Classifier::CrossVector(Box::new(both)),
-                crossproduct::Built::Lists(both) => Classifier::CrossList(Box::new(both)),
+                crossproduct::Built::Lists(both) => Classifier::CrossList(both),
             })
     };
     let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
