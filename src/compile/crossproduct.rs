@@ -479,10 +479,10 @@ fn front_vectors(
 #[derive(Clone, Debug)]
 pub struct CrossListClassifier<A: Key> {
     front: Front,
-    /// The tables of the rules wide in both addresses; a match is an index into `wide_ranks`.
+    /// The tables of the rules wide in both addresses.
     wide: WideTables,
-    /// The rank of each rule wide in both addresses, ascending.
-    wide_ranks: Vec<u32>,
+    /// Per entry of `wide`'s last table: the rank of the rule it names ([`NO_MATCH`] for 0).
+    wide_rank: Vec<u32>,
     /// Rules wide in the remote address alone, listed by local class.
     remote_wide: SideLists,
     /// Rules wide in the local address alone, listed by remote class.
@@ -565,10 +565,11 @@ impl<A: Key> CrossListClassifier<A> {
         let remote_wide = SideLists::build(local, remote, &remote_wide, builder)?;
         let local_wide = SideLists::build(remote, local, &local_wide, builder)?;
         let wide = WideTables::build(classes, &wide_ranks, builder)?;
+        let wide_rank = std::iter::once(NO_MATCH).chain(wide_ranks).collect();
         Some(CrossListClassifier {
             front,
             wide,
-            wide_ranks,
+            wide_rank,
             remote_wide,
             local_wide,
             pairs: JoinTable {
@@ -588,7 +589,7 @@ impl<A: Key> CrossListClassifier<A> {
         let words = self.protocol_dest_port.len() + self.source_port.len();
         self.front.memory_bytes()
             + self.wide.memory_bytes()
-            + self.wide_ranks.len() * 4
+            + self.wide_rank.len() * 4
             + self.remote_wide.memory_bytes()
             + self.local_wide.memory_bytes()
             + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
@@ -620,41 +621,39 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
     #[inline(always)]
     fn first_match_of<K: Kernel>(&self, _kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
-        let list = self.pairs.class(remote, local) as usize;
-        let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
         let has = |sets: &[u64], class: u32, rule: u32| {
             sets[class as usize * self.words + rule as usize / 64] >> (rule % 64) & 1 != 0
         };
-        let narrow = self.list_rules[start as usize..end as usize]
-            .iter()
-            .map(|&rule| u32::from(rule))
-            .find(|&rule| {
-                has(&self.protocol_dest_port, protocol_dest_port, rule)
-                    && (!self.front.source_port_matters
-                        || has(&self.source_port, source_port, rule))
-            });
         let ports_match = |rule: u32| {
             has(&self.protocol_dest_port, protocol_dest_port, rule)
                 && (!self.front.source_port_matters || has(&self.source_port, source_port, rule))
         };
-        let limit = narrow.unwrap_or(u32::MAX);
+        // The tables first: they take no branch, and their answer cuts the lists' walks short.
+        let mut limit = self.wide_rank[self.wide.entry(classes) as usize];
+        let list = self.pairs.class(remote, local) as usize;
+        let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
+        for &rule in &self.list_rules[start as usize..end as usize] {
+            let rule = u32::from(rule);
+            if rule >= limit {
+                break;
+            }
+            if ports_match(rule) {
+                limit = rule;
+                break;
+            }
+        }
         let limit = self
             .remote_wide
             .first_match(local, remote, limit, ports_match);
         let limit = self
             .local_wide
             .first_match(remote, local, limit, ports_match);
-        let narrow = (limit != u32::MAX).then_some(limit);
-        let wide = self
-            .wide
-            .first_index(classes)
-            .map(|index| self.wide_ranks[index as usize]);
-        match (wide, narrow) {
-            (Some(wide), Some(narrow)) => Some(wide.min(narrow)),
-            (wide, narrow) => wide.or(narrow),
-        }
+        (limit != NO_MATCH).then_some(limit)
     }
 }
+
+/// A rank past every rule's.
+const NO_MATCH: u32 = u32::MAX;
 
 /// Rules of a [`CrossListClassifier`] wide in one address and narrow in the other, listed by
 /// the class of the narrow one (the *key*): a rule narrow in an address sits in the lists of
@@ -775,10 +774,10 @@ impl WideTables {
         })
     }
 
-    /// The index (into the wide rules, in rank order) of the first wide rule in all of the
-    /// front's `classes`.
+    /// The entry of the last table for the front's `classes`: 1 + the index (among the rules of
+    /// these tables, in rank order) of the first rule in all of them, 0 if none.
     #[inline(always)]
-    fn first_index(&self, classes: [u32; 4]) -> Option<u32> {
+    fn entry(&self, classes: [u32; 4]) -> u32 {
         let [protocol_dest_port, source_port, remote, local] = classes;
         let project = |field: usize, class: u32| u32::from(self.projections[field][class as usize]);
         let joins = &self.joins;
@@ -795,7 +794,7 @@ impl WideTables {
         let (a, b, c) = joins
             .order
             .arrange(ports, project(2, remote), project(3, local));
-        joins.last.class(joins.pair.class(a, b), c).checked_sub(1)
+        joins.last.class(joins.pair.class(a, b), c)
     }
 
     fn memory_bytes(&self) -> usize {
@@ -1268,7 +1267,7 @@ mod tests {
                 );
                 continue;
             };
-            assert_eq!(classifier.wide_ranks.len(), count((true, true)));
+            assert_eq!(classifier.wide_rank.len(), 1 + count((true, true)));
             let listed = |lists: &SideLists| lists.entries.len();
             if rules >= 700 {
                 // Every kind of rule is there, and each side's lists hold some.
