@@ -6,11 +6,13 @@
 //! lets go of its pages when it is dropped (`MADV_DONTNEED`), so the resident memory stays that
 //! of the blocks in flight, as with reading: a mapping's touched pages count in the RSS.
 //!
-//! This is the crate's third use of `unsafe` (with the JSON scanner's SSE2 pass and the
-//! engine's AVX2 kernel), through the `memmap2` crate: see the SAFETY notes below.
+//! This is the crate's third place of `unsafe` (with the JSON scanner's SSE2 pass and the
+//! engine's vector kernels), through the `memmap2` crate: see the SAFETY notes below.
 #![allow(unsafe_code)]
 
-use memmap2::{Advice, Mmap, UncheckedAdvice};
+use memmap2::Mmap;
+#[cfg(unix)]
+use memmap2::{Advice, UncheckedAdvice};
 use std::fs::File;
 use std::ops::{Deref, Range};
 use std::sync::Arc;
@@ -22,6 +24,11 @@ impl MappedFile {
     /// Maps `file` if it is a regular, non-empty file (pipes, devices and empty files are read
     /// as streams).
     pub(super) fn map(file: &File) -> Option<Arc<MappedFile>> {
+        // Without `madvise` a block could not let its pages go, and memory would grow with the
+        // file: elsewhere than on Unix text logs stream.
+        if cfg!(not(unix)) {
+            return None;
+        }
         let metadata = file.metadata().ok()?;
         if !metadata.is_file() || metadata.len() == 0 {
             return None;
@@ -33,6 +40,7 @@ impl MappedFile {
         // trade every tool that maps its input makes (ripgrep, for one).
         let map = unsafe { Mmap::map(file) }.ok()?;
         // Only a hint for read-ahead: a failure changes nothing but speed.
+        #[cfg(unix)]
         let _ = map.advise(Advice::Sequential);
         Some(Arc::new(MappedFile(map)))
     }
@@ -66,6 +74,7 @@ impl Deref for MappedLines {
     }
 }
 
+#[cfg(unix)]
 impl Drop for MappedLines {
     fn drop(&mut self) {
         if self.range.is_empty() {

@@ -693,18 +693,31 @@ mod tests {
         }
     }
 
+    /// Records as (location, eni-id or the error).
+    type Records = Vec<(u64, String)>;
+
+    /// A file's text, the format asked for, the format read, its records, whether it is mapped.
+    type Case<'a> = (&'a [u8], Option<Format>, Format, usize, bool);
+
     /// Every record of a log file opened by path (mapped when it is plain text), in blocks of
     /// about `block_bytes`, and its format.
     fn read_file(
         text: &[u8],
         format: Option<Format>,
         block_bytes: usize,
-    ) -> Result<(Format, Vec<(u64, String)>), String> {
+    ) -> Result<(Format, bool, Records), String> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, text).unwrap();
         let mut reader = open(file.path(), format)
             .map_err(|e| e.to_string())?
             .with_block_bytes(block_bytes);
+        let mapped = matches!(
+            reader.inner,
+            Inner::Lines {
+                input: LineInput::Mapped { .. },
+                ..
+            }
+        );
         let mut out = Vec::new();
         while let Some(block) = reader.next_block().map_err(|e| e.to_string())? {
             block.records(0..block.len(), &mut |line, raw| {
@@ -717,7 +730,7 @@ mod tests {
                 ));
             });
         }
-        Ok((reader.format(), out))
+        Ok((reader.format(), mapped, out))
     }
 
     #[test]
@@ -728,15 +741,15 @@ mod tests {
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gzip, json).unwrap();
         let gzip = gzip.finish().unwrap();
-        let cases: [(&[u8], Option<Format>, Format, usize); 6] = [
-            (json, None, Format::Json, 4),
-            (csv, None, Format::Csv, 2),
-            (csv, Some(Format::Csv), Format::Csv, 2),
-            (document, None, Format::Json, 2),
-            (&gzip, None, Format::Json, 4),
-            (b" \n\n", Some(Format::Json), Format::Json, 0),
+        let cases: [Case; 6] = [
+            (json, None, Format::Json, 4, true),
+            (csv, None, Format::Csv, 2, true),
+            (csv, Some(Format::Csv), Format::Csv, 2, true),
+            (document, None, Format::Json, 2, false),
+            (&gzip, None, Format::Json, 4, false),
+            (b" \n\n", Some(Format::Json), Format::Json, 0, true),
         ];
-        for (text, format, expected, count) in cases {
+        for (text, format, expected, count, mapped) in cases {
             let stream = |block_bytes| {
                 let mut reader = open_reader(
                     "log".into(),
@@ -762,10 +775,11 @@ mod tests {
             let whole = stream(BLOCK_BYTES);
             assert_eq!(whole.len(), count, "{whole:?}");
             for block_bytes in 1..=text.len() + 1 {
-                let (detected, mapped) = read_file(text, format, block_bytes).unwrap();
+                let (detected, was_mapped, records) = read_file(text, format, block_bytes).unwrap();
                 assert_eq!(detected, expected);
+                assert_eq!(was_mapped, mapped && cfg!(unix), "{expected:?}");
                 assert_eq!(
-                    mapped, whole,
+                    records, whole,
                     "{expected:?} in blocks of {block_bytes} bytes"
                 );
                 assert_eq!(stream(block_bytes), whole);
