@@ -18,7 +18,6 @@
 
 pub(crate) mod csv;
 pub mod json;
-mod mapped;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
 mod source;

@@ -3,7 +3,6 @@
 
 use super::csv::CsvLayout;
 use super::json;
-use super::mapped::{MappedFile, MappedLines};
 use super::{interpret, Block, RawRecord, Record, RecordError};
 use serde_json::Map;
 use std::fmt;
@@ -115,74 +114,10 @@ pub fn open(path: &Path, format: Option<Format>) -> Result<LogReader, SourceErro
             name: name.clone(),
             message: err.to_string(),
         })?;
-        open_file(name, file, format)
+        open_reader(name, Box::new(file), format)
     }
     #[cfg(not(feature = "parquet"))]
-    open_file(name, file, format)
-}
-
-/// Opens a plain text file mapped into memory (see [`super::mapped`]); anything else (gzip, a
-/// JSON document, Parquet asked for, a pipe) streams through [`open_reader`].
-fn open_file(name: String, file: File, format: Option<Format>) -> Result<LogReader, SourceError> {
-    let Some(map) = MappedFile::map(&file) else {
-        return open_reader(name, Box::new(file), format);
-    };
-    let bytes = map.bytes();
-    // The same look-ahead as the stream's buffer, so both detect alike.
-    let head = &bytes[..bytes.len().min(LOOK_AHEAD)];
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return open_reader(name, Box::new(file), format);
-    }
-    let lines = |kind, at, next_line| LogReader {
-        name: name.clone(),
-        format: format.unwrap_or_else(|| detect(head)),
-        inner: Inner::Lines {
-            input: LineInput::Mapped {
-                file: map.clone(),
-                at,
-            },
-            kind,
-            next_line,
-        },
-        block_bytes: BLOCK_BYTES,
-    };
-    match format.unwrap_or_else(|| detect(head)) {
-        Format::Json if json_lines(head) => Ok(lines(LineKind::Json, 0, 1)),
-        Format::Csv => {
-            let header_end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |end| end + 1);
-            let header = String::from_utf8_lossy(&bytes[..header_end]);
-            let layout = CsvLayout::from_header(&header).map_err(|e| SourceError {
-                name: name.clone(),
-                message: format!("line 1: {e}"),
-            })?;
-            Ok(lines(LineKind::Csv(Arc::new(layout)), header_end, 2))
-        }
-        _ => open_reader(name, Box::new(file), format),
-    }
-}
-
-/// Bytes looked at to detect a stream's format (and gzip).
-const LOOK_AHEAD: usize = 1 << 20;
-
-/// The format a log's first bytes show.
-fn detect(head: &[u8]) -> Format {
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    if head.starts_with(b"PAR1") {
-        Format::Parquet
-    } else if matches!(first, Some(b'{' | b'[')) {
-        Format::Json
-    } else {
-        Format::Csv
-    }
-}
-
-/// Whether JSON text starting with `head` is one object per line (or nothing), not a document.
-fn json_lines(head: &[u8]) -> bool {
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
-    let first_line = head[..first_line_end].trim_ascii();
-    let one_per_line = first == Some(b'{') && first_line.ends_with(b"}");
-    one_per_line || first.is_none()
+    open_reader(name, Box::new(file), format)
 }
 
 /// Opens a log from any reader (gzip or not).
@@ -199,19 +134,27 @@ pub fn open_reader(
         name: name.clone(),
         message: err.to_string(),
     };
-    let mut input: BufReader<Box<dyn Read + Send>> = BufReader::with_capacity(LOOK_AHEAD, reader);
+    let mut input: BufReader<Box<dyn Read + Send>> = BufReader::with_capacity(1 << 20, reader);
     if input
         .fill_buf()
         .map_err(io_error)?
         .starts_with(&[0x1f, 0x8b])
     {
         input = BufReader::with_capacity(
-            LOOK_AHEAD,
+            1 << 20,
             Box::new(flate2::bufread::MultiGzDecoder::new(input)),
         );
     }
     let head = input.fill_buf().map_err(io_error)?;
-    let format = format.unwrap_or_else(|| detect(head));
+    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let detected = if head.starts_with(b"PAR1") {
+        Format::Parquet
+    } else if matches!(first, Some(b'{' | b'[')) {
+        Format::Json
+    } else {
+        Format::Csv
+    };
+    let format = format.unwrap_or(detected);
     match format {
         Format::Parquet => {
             #[cfg(feature = "parquet")]
@@ -233,7 +176,10 @@ pub fn open_reader(
             ))
         }
         Format::Json => {
-            if json_lines(head) {
+            let first_line_end = memchr::memchr(b'\n', head).unwrap_or(head.len());
+            let first_line = head[..first_line_end].trim_ascii();
+            let one_per_line = first == Some(b'{') && first_line.ends_with(b"}");
+            if one_per_line || first.is_none() {
                 return Ok(LogReader {
                     name,
                     format,
@@ -345,76 +291,12 @@ impl LogReader {
     }
 }
 
-/// Text split into blocks of whole lines: read from a stream, or ranges of a mapped file.
-enum LineInput {
-    Stream(StreamInput),
-    Mapped {
-        file: Arc<MappedFile>,
-        /// Where the next block starts.
-        at: usize,
-    },
-}
-
-impl LineInput {
-    /// The rest of `input`, its buffered bytes first.
-    fn after(input: BufReader<Box<dyn Read + Send>>) -> LineInput {
-        LineInput::Stream(StreamInput {
-            carry: input.buffer().to_vec(),
-            reader: input.into_inner(),
-            at_end: false,
-        })
-    }
-
-    /// Whole lines, at least `block_bytes` of them unless the input ends (where the last line
-    /// may lack its line end); empty at the end.
-    fn next_block(&mut self, block_bytes: usize) -> io::Result<LineBytes> {
-        match self {
-            LineInput::Stream(stream) => stream.next_block(block_bytes).map(LineBytes::Read),
-            LineInput::Mapped { file, at } => {
-                let bytes = &file.bytes()[*at..];
-                // The same lines per block as a stream's (up to the last line end within
-                // `block_bytes`, or past them for a longer line).
-                let mut wanted = block_bytes;
-                let length = loop {
-                    if wanted >= bytes.len() {
-                        break bytes.len();
-                    }
-                    if let Some(last_end) = memchr::memrchr(b'\n', &bytes[..wanted]) {
-                        break last_end + 1;
-                    }
-                    wanted += block_bytes;
-                };
-                let range = *at..*at + length;
-                *at += length;
-                Ok(LineBytes::Mapped(MappedLines::new(file.clone(), range)))
-            }
-        }
-    }
-}
-
-/// A block's text.
-enum LineBytes {
-    Read(Vec<u8>),
-    Mapped(MappedLines),
-}
-
-impl std::ops::Deref for LineBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            LineBytes::Read(bytes) => bytes,
-            LineBytes::Mapped(lines) => lines,
-        }
-    }
-}
-
-/// Text read from a stream into blocks of whole lines.
+/// Text read into blocks of whole lines.
 ///
 /// PERF: the bytes go from the reader straight into the block (`read_to_end` fills its spare
 /// room), not through a `BufReader`, whose copy was ~3 % of the time on JSON lines; the
 /// unfinished line at a block's end is carried to the next block instead.
-struct StreamInput {
+struct LineInput {
     reader: Box<dyn Read + Send>,
     /// Bytes read but in no block yet: what format detection looked ahead at, then the start
     /// of the line a block ended in.
@@ -422,7 +304,16 @@ struct StreamInput {
     at_end: bool,
 }
 
-impl StreamInput {
+impl LineInput {
+    /// The rest of `input`, its buffered bytes first.
+    fn after(input: BufReader<Box<dyn Read + Send>>) -> LineInput {
+        LineInput {
+            carry: input.buffer().to_vec(),
+            reader: input.into_inner(),
+            at_end: false,
+        }
+    }
+
     /// Whole lines, at least `block_bytes` of them unless the input ends (where the last line
     /// may lack its line end); empty at the end.
     fn next_block(&mut self, block_bytes: usize) -> io::Result<Vec<u8>> {
@@ -466,7 +357,7 @@ impl StreamInput {
 
 /// Whole lines of JSON or CSV text.
 struct LinesBlock {
-    data: LineBytes,
+    data: Vec<u8>,
     /// Per non-blank line: its number and byte range.
     lines: Vec<(u64, usize, usize)>,
     kind: LineKind,
@@ -691,103 +582,6 @@ mod tests {
                 assert_eq!(blocks, whole, "{format:?} in blocks of {block_bytes} bytes");
             }
         }
-    }
-
-    /// Records as (location, eni-id or the error).
-    type Records = Vec<(u64, String)>;
-
-    /// A file's text, the format asked for, the format read, its records, whether it is mapped.
-    type Case<'a> = (&'a [u8], Option<Format>, Format, usize, bool);
-
-    /// Every record of a log file opened by path (mapped when it is plain text), in blocks of
-    /// about `block_bytes`, and its format.
-    fn read_file(
-        text: &[u8],
-        format: Option<Format>,
-        block_bytes: usize,
-    ) -> Result<(Format, bool, Records), String> {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        std::io::Write::write_all(&mut file, text).unwrap();
-        let mut reader = open(file.path(), format)
-            .map_err(|e| e.to_string())?
-            .with_block_bytes(block_bytes);
-        let mapped = matches!(
-            reader.inner,
-            Inner::Lines {
-                input: LineInput::Mapped { .. },
-                ..
-            }
-        );
-        let mut out = Vec::new();
-        while let Some(block) = reader.next_block().map_err(|e| e.to_string())? {
-            block.records(0..block.len(), &mut |line, raw| {
-                out.push((
-                    line,
-                    match raw {
-                        Ok(raw) => format!("{:?}", raw.get(Field::EniId)),
-                        Err(err) => format!("error: {err}"),
-                    },
-                ));
-            });
-        }
-        Ok((reader.format(), mapped, out))
-    }
-
-    #[test]
-    fn a_mapped_file_reads_as_its_stream_in_blocks_of_any_size() {
-        let json = b"{\"eni-id\":\"eni-1\"}\n\n{\"eni-id\":\"eni-22\"}\r\nnot json\n{\"eni-id\":\"eni-333\"}";
-        let csv = b"eni-id,direction,protocol,srcaddr,dstaddr\neni-1,in,6,10.0.0.1,10.0.0.2\r\n\neni-22,out,17,10.0.0.3,10.0.0.4\n";
-        let document = b"[{\"eni-id\":\"eni-1\"}, {\"eni-id\":\"eni-2\"}]";
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gzip, json).unwrap();
-        let gzip = gzip.finish().unwrap();
-        let cases: [Case; 6] = [
-            (json, None, Format::Json, 4, true),
-            (csv, None, Format::Csv, 2, true),
-            (csv, Some(Format::Csv), Format::Csv, 2, true),
-            (document, None, Format::Json, 2, false),
-            (&gzip, None, Format::Json, 4, false),
-            (b" \n\n", Some(Format::Json), Format::Json, 0, true),
-        ];
-        for (text, format, expected, count, mapped) in cases {
-            let stream = |block_bytes| {
-                let mut reader = open_reader(
-                    "log".into(),
-                    Box::new(io::Cursor::new(text.to_vec())),
-                    format,
-                )
-                .unwrap()
-                .with_block_bytes(block_bytes);
-                let mut out = Vec::new();
-                while let Some(block) = reader.next_block().unwrap() {
-                    block.records(0..block.len(), &mut |line, raw| {
-                        out.push((
-                            line,
-                            match raw {
-                                Ok(raw) => format!("{:?}", raw.get(Field::EniId)),
-                                Err(err) => format!("error: {err}"),
-                            },
-                        ));
-                    });
-                }
-                out
-            };
-            let whole = stream(BLOCK_BYTES);
-            assert_eq!(whole.len(), count, "{whole:?}");
-            for block_bytes in 1..=text.len() + 1 {
-                let (detected, was_mapped, records) = read_file(text, format, block_bytes).unwrap();
-                assert_eq!(detected, expected);
-                assert_eq!(was_mapped, mapped && cfg!(unix), "{expected:?}");
-                assert_eq!(
-                    records, whole,
-                    "{expected:?} in blocks of {block_bytes} bytes"
-                );
-                assert_eq!(stream(block_bytes), whole);
-            }
-        }
-        // A bad CSV header is refused as from a stream.
-        let err = read_file(b"a,b,c\n1,2,3\n", None, BLOCK_BYTES).unwrap_err();
-        assert!(err.contains("line 1: header \"a,b,c\""), "{err}");
     }
 
     #[test]
