@@ -635,18 +635,6 @@ impl RuleVectors {
     /// The rank of the first rule in all five classes, if any: the second half of a lookup.
     #[inline(always)]
     pub(super) fn first_match_in<K: Kernel>(&self, kernel: K, classes: [u32; 5]) -> Option<u32> {
-        self.first_match_in_blocks(kernel, classes, self.blocks)
-    }
-
-    /// [`Self::first_match_in`] among the rules of the first `first_blocks` blocks only (all of
-    /// them if there are fewer): a caller that has a match already needs no later block.
-    #[inline(always)]
-    pub(super) fn first_match_in_blocks<K: Kernel>(
-        &self,
-        kernel: K,
-        classes: [u32; 5],
-        first_blocks: usize,
-    ) -> Option<u32> {
         if self.rules == 0 {
             return None;
         }
@@ -660,7 +648,7 @@ impl RuleVectors {
         if blocks <= SUMMARY_MIN_BLOCKS {
             // Few blocks: AND them in order; consulting summaries first would only add a load
             // that the block loads must wait for.
-            for block in 0..first_blocks.min(blocks) {
+            for block in 0..blocks {
                 let bit =
                     kernel.first_common_bit(std::array::from_fn(|field| block_of(field, block)));
                 if let Some(bit) = bit {
@@ -673,11 +661,6 @@ impl RuleVectors {
             let mut candidates = !0u64;
             for (field, &class) in vectors.iter().zip(&classes) {
                 candidates &= field.summaries[class * summary_words + s];
-            }
-            // Only blocks below `first_blocks`.
-            let first_in_word = first_blocks.saturating_sub(s * 64);
-            if first_in_word < 64 {
-                candidates &= (1u64 << first_in_word) - 1;
             }
             while candidates != 0 {
                 let block = s * 64 + candidates.trailing_zeros() as usize;

@@ -616,8 +616,8 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
         classes
     }
 
-    /// The rest of a lookup: the first narrow rule of the remote and local classes' list that
-    /// the ports admit, then the first wide rule in all of `classes` before it.
+    /// The rest of a lookup: the first rule wide in both addresses (the tables), then in each
+    /// list of `classes` the first rule before it that the ports and the other address admit.
     #[inline(always)]
     fn first_match_of<K: Kernel>(&self, _kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
