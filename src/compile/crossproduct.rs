@@ -622,26 +622,20 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
     fn first_match_of<K: Kernel>(&self, _kernel: K, classes: [u32; 4]) -> Option<u32> {
         let [protocol_dest_port, source_port, remote, local] = classes;
         let has = |sets: &[u64], class: u32, rule: u32| {
-            sets[class as usize * self.words + rule as usize / 64] >> (rule % 64) & 1 != 0
+            has_bit(&sets[class as usize * self.words..], rule as usize)
         };
         let ports_match = |rule: u32| {
             has(&self.protocol_dest_port, protocol_dest_port, rule)
                 && (!self.front.source_port_matters || has(&self.source_port, source_port, rule))
         };
         // The tables first: they take no branch, and their answer cuts the lists' walks short.
-        let mut limit = self.wide_rank[self.wide.entry(classes) as usize];
+        let limit = self.wide_rank[self.wide.entry(classes) as usize];
         let list = self.pairs.class(remote, local) as usize;
         let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
-        for &rule in &self.list_rules[start as usize..end as usize] {
-            let rule = u32::from(rule);
-            if rule >= limit {
-                break;
-            }
-            if ports_match(rule) {
-                limit = rule;
-                break;
-            }
-        }
+        let narrow = self.list_rules[start as usize..end as usize]
+            .iter()
+            .map(|&rule| u32::from(rule));
+        let limit = first_admitted(narrow, limit, ports_match);
         let limit = self
             .remote_wide
             .first_match(local, remote, limit, ports_match);
@@ -655,6 +649,30 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
 /// A rank past every rule's.
 const NO_MATCH: u32 = u32::MAX;
 
+/// The rank in an entry of a list walked by [`first_admitted`] (the bits above are the
+/// list's own).
+const RANK_BITS: u32 = 0xffff;
+
+/// The rank of the first of `entries` (ranks ascending, see [`RANK_BITS`]) that `admits`, if
+/// it is below `limit`; else `limit`.
+#[inline(always)]
+fn first_admitted(
+    entries: impl Iterator<Item = u32>,
+    limit: u32,
+    admits: impl Fn(u32) -> bool,
+) -> u32 {
+    entries
+        .take_while(|&entry| entry & RANK_BITS < limit)
+        .find(|&entry| admits(entry))
+        .map_or(limit, |entry| entry & RANK_BITS)
+}
+
+/// Whether bit `bit` of `words` is set.
+#[inline(always)]
+fn has_bit(words: &[u64], bit: usize) -> bool {
+    words[bit / 64] >> (bit % 64) & 1 != 0
+}
+
 /// Rules of a [`CrossListClassifier`] wide in one address and narrow in the other, listed by
 /// the class of the narrow one (the *key*): a rule narrow in an address sits in the lists of
 /// few of its classes. A lookup walks the list of the flow's key class, in rank order, to the
@@ -663,7 +681,7 @@ const NO_MATCH: u32 = u32::MAX;
 struct SideLists {
     /// Key class `c` lists `entries[starts[c]..starts[c + 1]]`.
     starts: Vec<u32>,
-    /// Per rule listed: its rank and, above, its index among these rules.
+    /// Per rule listed: its rank ([`RANK_BITS`]) and, above, its index among these rules.
     entries: Vec<u32>,
     /// Per class of the other address: which of these rules it admits, `words` words each.
     other: Vec<u64>,
@@ -676,13 +694,12 @@ impl SideLists {
     fn build(key: &Classes, other: &Classes, ranks: &[u32], builder: &mut Builder) -> Option<Self> {
         let words = ranks.len().div_ceil(64).max(1);
         let (mut starts, mut entries) = (vec![0u32], Vec::new());
+        let mut listed = vec![0u64; words];
         for class in 0..key.len() {
-            let members = key.get(class);
-            for (index, &rule) in ranks.iter().enumerate() {
-                if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
-                    entries.push(rule | (index as u32) << 16);
-                }
-            }
+            restrict(key.get(class), ranks, &mut listed);
+            for_each_bit(&listed, |index| {
+                entries.push(ranks[index] | (index as u32) << 16)
+            });
             starts.push(u32::try_from(entries.len()).ok()?);
         }
         let mut bits = vec![0u64; other.len() * words];
@@ -711,16 +728,10 @@ impl SideLists {
     ) -> u32 {
         let (start, end) = (self.starts[key as usize], self.starts[key as usize + 1]);
         let row = &self.other[other as usize * self.words..][..self.words];
-        for &entry in &self.entries[start as usize..end as usize] {
-            let (rank, index) = (entry & 0xffff, entry >> 16);
-            if rank >= limit {
-                break;
-            }
-            if row[index as usize / 64] >> (index % 64) & 1 != 0 && ports_match(rank) {
-                return rank;
-            }
-        }
-        limit
+        let entries = self.entries[start as usize..end as usize].iter().copied();
+        first_admitted(entries, limit, |entry| {
+            has_bit(row, (entry >> 16) as usize) && ports_match(entry & RANK_BITS)
+        })
     }
 
     fn memory_bytes(&self) -> usize {
@@ -810,7 +821,7 @@ impl WideTables {
 fn restrict(members: &[u64], ranks: &[u32], out: &mut [u64]) {
     out.fill(0);
     for (index, &rule) in ranks.iter().enumerate() {
-        if members[rule as usize / 64] >> (rule % 64) & 1 != 0 {
+        if has_bit(members, rule as usize) {
             out[index / 64] |= 1 << (index % 64);
         }
     }
