@@ -100,9 +100,12 @@ sets=("$@")
 
 {
   echo "# compare_rte_acl.sh $(date -u +%Y-%m-%dT%H:%MZ)"
-  # The processor as `sgsim bench` names it (/proc/cpuinfo "model name"), which every sgsim
-  # figure below also carries; margins over rte_acl depend on it (issue 21).
-  echo "# processor: $(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -1 | grep . || echo unknown), $(nproc) CPUs (lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
+  # The processor (/proc/cpuinfo "model name", family, model, stepping; `sgsim bench` names it
+  # the same way with every figure below) and its vector extensions: margins over rte_acl depend
+  # on them (issue 21), and a VM's model name alone can hide the generation.
+  cpu_field() { sed -n "s/^$1[[:space:]]*: *//p" /proc/cpuinfo 2>/dev/null | head -1; }
+  vector=$(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
+  echo "# processor: $(cpu_field 'model name' | grep . || echo unknown) (family $(cpu_field 'cpu family') model $(cpu_field model) stepping $(cpu_field stepping)), $(nproc) CPUs, vector: ${vector:-none}(lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
   echo "# sgsim: $("$SGSIM" --version) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "# rte_acl: $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), method $ALG, batch 64, median of 3 x ${SECS}s"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other processes on a shared machine skew absolute figures)"

@@ -855,14 +855,39 @@ pub fn sweep_size(
     })
 }
 
-/// The processor's model name as `/proc/cpuinfo` gives it (`model name`), or `unknown` where it
-/// gives none: printed with every figure `sgsim bench` reports, since the engine's margins
-/// depend on the processor (issue 21).
+/// The processor as `/proc/cpuinfo` names it — its `model name`, then its family, model and
+/// stepping where it gives them — and the vector kernel the engine runs on it, or `unknown`
+/// where it names none: printed with every figure `sgsim bench` reports, since the engine's
+/// margins depend on the processor (issue 21). A VM's model name alone can hide the
+/// generation (two different AMD EPYC generations, one with AVX-512, both said `AMD EPYC`).
 pub fn processor_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| model_name(&text))
-        .unwrap_or_else(|| "unknown".to_string())
+    let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = describe_processor(&text).unwrap_or_else(|| "unknown".to_string());
+    format!(
+        "{name}, {} kernel",
+        crate::compile::kernel::best_kernel_name()
+    )
+}
+
+/// The first processor of a `/proc/cpuinfo` text: its non-empty `model name`, followed by
+/// `(family F model M stepping S)` when the text gives them.
+pub fn describe_processor(cpuinfo: &str) -> Option<String> {
+    let name = model_name(cpuinfo)?;
+    let value = |wanted: &str| {
+        cpuinfo.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            let value = value.trim();
+            (key.trim() == wanted && !value.is_empty()).then_some(value)
+        })
+    };
+    Some(
+        match (value("cpu family"), value("model"), value("stepping")) {
+            (Some(family), Some(model), Some(stepping)) => {
+                format!("{name} (family {family} model {model} stepping {stepping})")
+            }
+            _ => name,
+        },
+    )
 }
 
 /// The first non-empty `model name` of a `/proc/cpuinfo` text.
@@ -1191,6 +1216,21 @@ mod processor_tests {
             None
         );
         assert_eq!(model_name("model name\t:   \n"), None);
-        assert!(!processor_model().is_empty());
+        let epyc = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\nstepping\t: 1\n";
+        assert_eq!(
+            describe_processor(epyc).as_deref(),
+            Some("AMD EPYC (family 25 model 17 stepping 1)")
+        );
+        assert_eq!(
+            describe_processor(intel).as_deref(),
+            Some("Intel(R) Xeon(R) Processor")
+        );
+        let here = processor_model();
+        assert!(
+            ["AVX-512 kernel", "AVX2 kernel", "portable kernel"]
+                .iter()
+                .any(|kernel| here.ends_with(kernel)),
+            "{here}"
+        );
     }
 }

@@ -242,6 +242,17 @@ pub fn run_with_best_kernel<T: KernelTask>(task: T) -> T::Output {
     task.run(Portable)
 }
 
+/// The kernel [`run_with_best_kernel`] runs on this CPU, as benchmarks name it.
+pub fn best_kernel_name() -> &'static str {
+    if Avx512::detect().is_some() {
+        "AVX-512"
+    } else if Avx2::detect().is_some() {
+        "AVX2"
+    } else {
+        "portable"
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,popcnt")]
 unsafe fn run_avx2<T: KernelTask>(task: T, kernel: Avx2) -> T::Output {
