@@ -104,8 +104,8 @@ sets=("$@")
   # the same way with every figure below) and its vector extensions: margins over rte_acl depend
   # on them (issue 21), and a VM's model name alone can hide the generation.
   cpu_field() { sed -n "s/^$1[[:space:]]*: *//p" /proc/cpuinfo 2>/dev/null | head -1; }
-  vector=$(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')
-  echo "# processor: $(cpu_field 'model name' | grep . || echo unknown) (family $(cpu_field 'cpu family') model $(cpu_field model) stepping $(cpu_field stepping)), $(nproc) CPUs, vector: ${vector:-none}(lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
+  vector=$(grep -m1 -o -w -E 'avx512f|avx2' /proc/cpuinfo | sort -u | paste -sd ' ' -)
+  echo "# processor: $(cpu_field 'model name' | grep . || echo unknown) (family $(cpu_field 'cpu family') model $(cpu_field model) stepping $(cpu_field stepping)), $(nproc) CPUs, vector: ${vector:-none} (lscpu: $(lscpu | sed -n 's/^Model name: *//p' | head -1))"
   echo "# sgsim: $("$SGSIM" --version) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
   echo "# rte_acl: $(pkg-config --modversion libdpdk 2>/dev/null || echo '?'), method $ALG, batch 64, median of 3 x ${SECS}s"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?') (other processes on a shared machine skew absolute figures)"

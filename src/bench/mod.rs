@@ -873,13 +873,7 @@ pub fn processor_model() -> String {
 /// `(family F model M stepping S)` when the text gives them.
 pub fn describe_processor(cpuinfo: &str) -> Option<String> {
     let name = model_name(cpuinfo)?;
-    let value = |wanted: &str| {
-        cpuinfo.lines().find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            let value = value.trim();
-            (key.trim() == wanted && !value.is_empty()).then_some(value)
-        })
-    };
+    let value = |key| cpuinfo_value(cpuinfo, key);
     Some(
         match (value("cpu family"), value("model"), value("stepping")) {
             (Some(family), Some(model), Some(stepping)) => {
@@ -892,10 +886,15 @@ pub fn describe_processor(cpuinfo: &str) -> Option<String> {
 
 /// The first non-empty `model name` of a `/proc/cpuinfo` text.
 pub fn model_name(cpuinfo: &str) -> Option<String> {
+    cpuinfo_value(cpuinfo, "model name").map(str::to_string)
+}
+
+/// The first non-empty value of `key` in a `/proc/cpuinfo` text.
+fn cpuinfo_value<'a>(cpuinfo: &'a str, key: &str) -> Option<&'a str> {
     cpuinfo.lines().find_map(|line| {
-        let (key, value) = line.split_once(':')?;
+        let (name, value) = line.split_once(':')?;
         let value = value.trim();
-        (key.trim() == "model name" && !value.is_empty()).then(|| value.to_string())
+        (name.trim() == key && !value.is_empty()).then_some(value)
     })
 }
 
