@@ -243,6 +243,7 @@ pub fn run_with_best_kernel<T: KernelTask>(task: T) -> T::Output {
 }
 
 /// The kernel [`run_with_best_kernel`] runs on this CPU, as benchmarks name it.
+#[cfg(feature = "bench")]
 pub fn best_kernel_name() -> &'static str {
     if Avx512::detect().is_some() {
         "AVX-512"
