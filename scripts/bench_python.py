@@ -20,6 +20,22 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def processor():
+    """The processor as `sgsim bench` names it: model name, family, model and stepping (a VM's
+    model name alone can hide the generation)."""
+    fields = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        return "unknown"
+    name = fields.get("model name") or "unknown"
+    if all(fields.get(k) for k in ("cpu family", "model", "stepping")):
+        name += f" (family {fields['cpu family']} model {fields['model']} stepping {fields['stepping']})"
+    return name
 sys.path.insert(0, str(REPO / "bindings" / "python" / "tests"))
 sys.path.insert(0, str(REPO / "examples" / "spark"))
 
@@ -81,6 +97,7 @@ def main() -> None:
             for threads in (1, 2):
                 times[("evaluate", threads)].append(time_evaluate(engine, table, threads))
                 times[("sgsim eval", threads)].append(time_cli(args.sgsim, args.snapshot, flows, threads))
+        print(f"processor: {processor()}")
         print(f"{args.rows} rows, {args.snapshot.name}, {args.repeat} turns each "
               f"(sgsim eval: process start, load and CSV in and out included)")
         print(f"{'':<12} {'threads':>7} {'median s':>9} {'min s':>7} {'M rows/s (median)':>18}")

@@ -19,7 +19,10 @@ BINARIES=("$SGSIM")
 [ -z "${BEFORE:-}" ] || BINARIES=("$BEFORE" "$SGSIM")
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1000000 10000000)
-lscpu | grep 'Model name' || true
+# The processor as `sgsim bench` names it: model name, family, model, stepping (a VM's model name
+# alone can hide the generation).
+cpu_field() { sed -n "s/^$1[[:space:]]*: *//p" /proc/cpuinfo 2>/dev/null | head -1; }
+echo "processor: $(cpu_field 'model name' | grep . || echo unknown) (family $(cpu_field 'cpu family') model $(cpu_field model) stepping $(cpu_field stepping))"
 nproc
 for n in "${SIZES[@]}"; do
   if [ ! -s "$DIR/$n/flowlogs.parquet" ]; then
