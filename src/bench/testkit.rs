@@ -34,9 +34,10 @@ use std::net::IpAddr;
 
 /// Every compiled tier, for tests that build each one eagerly and compare it with the
 /// reference evaluator; the partitioned tree split down to one-rule leaves.
-pub const TIERS: [Tier; 8] = [
+pub const TIERS: [Tier; 9] = [
     Tier::Auto,
     Tier::Bulk,
+    Tier::Small,
     Tier::Flat,
     Tier::FlatDense,
     Tier::CrossProduct,

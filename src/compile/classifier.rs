@@ -8,6 +8,7 @@ use super::crossproduct::{
 use super::kernel::Kernel;
 use super::key::{FlowKey, Key};
 use super::partitioned::PartitionedClassifier;
+use super::small::SmallClassifier;
 
 /// The small or the large tier.
 #[derive(Clone, Debug)]
@@ -16,6 +17,7 @@ pub(super) enum Classifier<A: Key> {
     CrossVector(Box<CrossVectorClassifier<A>>),
     CrossList(Box<CrossListClassifier<A>>),
     Flat(Box<BitVectorClassifier<A>>),
+    Small(Box<SmallClassifier<A>>),
     // Boxed like the others, so that the enum is a plain tag and a pointer: telling the kinds
     // apart took 7 instructions per flow with the tree inline (its fields held the niche).
     Partitioned(Box<PartitionedClassifier<A>>),
@@ -29,6 +31,7 @@ impl<A: Key> Classifier<A> {
             Classifier::CrossVector(classifier) => classifier.first_match(kernel, key),
             Classifier::CrossList(classifier) => classifier.first_match(kernel, key),
             Classifier::Flat(flat) => flat.first_match(kernel, key),
+            Classifier::Small(small) => small.first_match(key),
             Classifier::Partitioned(partitioned) => partitioned.first_match(kernel, key),
         }
     }
@@ -39,6 +42,7 @@ impl<A: Key> Classifier<A> {
             Classifier::CrossVector(classifier) => classifier.memory_bytes(),
             Classifier::CrossList(classifier) => classifier.memory_bytes(),
             Classifier::Flat(flat) => flat.memory_bytes(),
+            Classifier::Small(small) => small.memory_bytes(),
             Classifier::Partitioned(partitioned) => partitioned.memory_bytes(),
         }
     }

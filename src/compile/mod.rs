@@ -29,6 +29,7 @@ pub(crate) mod kernel;
 pub(crate) mod key;
 mod linear;
 pub(crate) mod partitioned;
+pub(crate) mod small;
 mod tier;
 mod trial;
 
@@ -616,7 +617,8 @@ impl CompiledSnapshot {
                         Classifier::CrossProduct(_)
                         | Classifier::CrossVector(_)
                         | Classifier::CrossList(_)
-                        | Classifier::Flat(_) => classifiers.v4.decide(kernel, &key),
+                        | Classifier::Flat(_)
+                        | Classifier::Small(_) => classifiers.v4.decide(kernel, &key),
                     },
                     Route::V6(classifiers, key) => classifiers.v6.decide(kernel, &key),
                     Route::Decided(verdict) => verdict,

@@ -9,6 +9,7 @@ use super::crossproduct::{
 };
 use super::key::Key;
 use super::partitioned::{self, PartitionedClassifier};
+use super::small::{SmallClassifier, SMALL_MAX_RULES};
 use super::trial;
 
 /// Rule sets larger than this are always partitioned.
@@ -27,10 +28,14 @@ pub const TRIAL_MIN_RULES: usize = 2048;
 /// benchmarks can pit every tier against the reference evaluator and each other.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Tier {
-    /// By size: the bit vector below [`TRIAL_MIN_RULES`], the tree above [`FLAT_MAX_RULES`],
-    /// the faster of the two in a timed trial in between.
+    /// By size: the small classifier up to [`SMALL_MAX_RULES`], the bit vector below
+    /// [`TRIAL_MIN_RULES`], the tree above [`FLAT_MAX_RULES`], the faster of the two in a timed
+    /// trial in between.
     #[default]
     Auto,
+    /// The small classifier (one 64-bit word of rules per field interval) where the rule set
+    /// has at most [`SMALL_MAX_RULES`] rules, else the bit vector.
+    Small,
     /// One bit vector whatever the size.
     Flat,
     /// One bit vector with dense field maps whatever the size (see
@@ -92,7 +97,11 @@ pub(super) fn build<A: Key>(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A
             })
     };
     let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
+    let small = || SmallClassifier::build(sets).map(|small| Classifier::Small(Box::new(small)));
     match tier {
+        Tier::Auto | Tier::Bulk | Tier::Small if sets.len() <= SMALL_MAX_RULES => {
+            small().unwrap_or_else(sized_flat)
+        }
         Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
         Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
             let mut candidates = vec![sized_flat()];
@@ -106,7 +115,7 @@ pub(super) fn build<A: Key>(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A
         Tier::Auto if sets.len() >= TRIAL_MIN_RULES => {
             trial::fastest(sets, vec![flat(true), default_tree()])
         }
-        Tier::Auto | Tier::Bulk | Tier::Flat => sized_flat(),
+        Tier::Auto | Tier::Bulk | Tier::Small | Tier::Flat => sized_flat(),
         Tier::FlatDense => flat(true),
         Tier::Partitioned { leaf_max_rules } => tree(leaf_max_rules),
         Tier::CrossProduct => cross_product().unwrap_or_else(sized_flat),

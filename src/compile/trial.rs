@@ -26,7 +26,7 @@ const PASSES: usize = 5;
 /// others' memory and build time.
 fn required_speedup<A: Key>(candidate: &Classifier<A>) -> f64 {
     match candidate {
-        Classifier::Flat(_) => 1.0,
+        Classifier::Flat(_) | Classifier::Small(_) => 1.0,
         // About the bit vector's memory (ipc1_10k: 4.4 against 4.3 MB), so kept on near-ties:
         // the sample understates it (ipc1_10k: 1.05-1.25× the bit vector's rate, 1.4× on its
         // trace, and the bit vector was kept in 1 of 6 side-by-side runs without this).
@@ -140,6 +140,7 @@ fn decide_all<A: Key, K: Kernel>(
 ) {
     match candidate {
         Classifier::Flat(_)
+        | Classifier::Small(_)
         | Classifier::CrossProduct(_)
         | Classifier::CrossVector(_)
         | Classifier::CrossList(_) => {
