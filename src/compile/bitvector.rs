@@ -52,11 +52,11 @@ const SCAN_MAX: usize = 8;
 /// How many of the [`SCAN_MAX`] values at `starts[first..]` are <= `value` (the starts end in
 /// [`SCAN_MAX`] pads of [`Key::MAX`], so a window always fits).
 ///
-/// PERF: a scan that stops at the first start above the value, with no check of where the
-/// starts end (the padding stops it): `examples/vpc-web.json`'s flows ran at 42-49 M/s against
-/// 21-35 with the check (1 thread, alternating). Counting all eight without branches took a
-/// third fewer instructions (callgrind) but ran at 28-32 M/s: where flows repeat, the scan's
-/// exits are predicted, and the count is one long dependency chain.
+/// PERF: a scan that stops at the first start above the value (the padding stops it, so it
+/// never checks where the starts end). Counting all eight without branches took a third fewer
+/// instructions (callgrind) but ran `examples/vpc-web.json`'s flows at 21-32 M/s against the
+/// scan's 32-46 (1 thread, alternating, `docs/perf/2026-12-07-s31/`): where flows repeat, the
+/// scan's exits are predicted, and the count is one long dependency chain.
 #[inline(always)]
 fn count_in_window<K: Key>(starts: &[K], first: usize, value: K) -> usize {
     let window: &[K; SCAN_MAX] = starts[first..first + SCAN_MAX]

@@ -5,10 +5,10 @@
 //! PERF: the general bit vector (`bitvector.rs`) spends much of a small lookup on what its size
 //! range needs — a class per interval and then the class's 512-bit blocks, a choice of lookup
 //! per field, unconstrained fields skipped by indirection, bounds checks on every step. Here
-//! every field is searched the same way: `examples/vpc-web.json`'s flows 474 -> 339
-//! instructions each (callgrind), 42-49 against 21-35 M flows/s (1 thread, alternating); a
-//! generated account (`sgsim bench --estate --nics 2000`) 2.6-2.9 against 2.0-2.2 M flows/s,
-//! in half the memory (29 against 58 MB).
+//! every field is searched the same way: a flow of `examples/vpc-web.json` 474 -> 339
+//! instructions (callgrind), 32-46 against 21-32 M flows/s; a generated 2 000-NIC account
+//! 2.8-3.3 against 1.8-2.6 M flows/s in half the memory (29 against 58 MB) (1 thread,
+//! alternating, `docs/perf/2026-12-07-s31/`).
 
 use super::bitvector::{field_classes, RuleFieldSets};
 use super::key::{FlowKey, Key};

@@ -691,8 +691,10 @@ fn text_field(rest: &[u8], at: usize) -> Option<(&str, usize)> {
 
 /// Where the first `,`, `"` or line feed at or after `at` is, if any.
 ///
-/// PERF: eight bytes at a time ([`bytes_equal_to`]); a byte at a time, finding the end of the
-/// NIC id took ~75 instructions a row of `sgsim eval` (callgrind).
+/// PERF: eight bytes at a time ([`bytes_equal_to`]). A byte at a time, the NIC id's end took
+/// ~75 instructions a row of `sgsim eval` and the two ports ~95 (see [`short_number`]); eight
+/// bytes at a time, the two together ~40 fewer (callgrind; not timed apart from the small
+/// classifier, `docs/perf/2026-12-07-s31/`).
 #[inline(always)]
 fn field_end(rest: &[u8], mut at: usize) -> Option<usize> {
     while let Some(chunk) = rest.get(at..at + 8) {
@@ -765,8 +767,7 @@ fn port_digits(rest: &[u8], mut at: usize) -> Option<(u16, usize, usize)> {
 /// The number the decimal digits at the start of `word` (eight bytes, the first in the low
 /// byte) spell, and how many digits there are, when there are at most five; `None` for more.
 ///
-/// PERF: eight bytes at once (SWAR, as in Lemire's "parse eight digits"); a digit at a time,
-/// the two ports took ~95 instructions a row of `sgsim eval` (callgrind).
+/// PERF: eight bytes at once (SWAR, as in Lemire's "parse eight digits"; see [`field_end`]).
 #[inline(always)]
 fn short_number(word: u64) -> Option<(u32, usize)> {
     const ONES: u64 = 0x0101_0101_0101_0101;
