@@ -10,7 +10,7 @@ use super::key::{FlowKey, Key};
 use super::partitioned::PartitionedClassifier;
 use super::small::SmallClassifier;
 
-/// The small or the large tier.
+/// One of the tiers (see `tier::build`).
 #[derive(Clone, Debug)]
 pub(super) enum Classifier<A: Key> {
     CrossProduct(Box<CrossProductClassifier<A>>),

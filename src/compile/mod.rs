@@ -9,7 +9,8 @@
 //! 3. **Resolve** (S5–S7): per address family, turn every rule into one set of intervals per
 //!    field: group references become their members' addresses, prefix lists their CIDRs, port
 //!    lists their ranges; rules that cannot match the family are left out.
-//! 4. **Classify** per direction and family: one `bitvector::BitVectorClassifier` below
+//! 4. **Classify** per direction and family: one `small::SmallClassifier` up to
+//!    `SMALL_MAX_RULES` (64) rules, one `bitvector::BitVectorClassifier` below
 //!    `TRIAL_MIN_RULES` rules, a `partitioned::PartitionedClassifier` above
 //!    [`FLAT_MAX_RULES`], and in between whichever of the two a trial finds faster (see
 //!    [`Tier`], `trial` and `docs/engine.md`). Bulk engines ([`Tier::Bulk`]) also try
