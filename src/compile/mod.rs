@@ -34,6 +34,7 @@ pub(crate) mod small;
 mod tier;
 mod trial;
 
+pub use small::SMALL_MAX_RULES;
 pub use tier::{Tier, CROSS_PRODUCT_MIN_RULES, FLAT_MAX_RULES, TRIAL_MIN_RULES};
 
 use crate::model::semantics::{

@@ -13,7 +13,8 @@
 use super::bitvector::{field_classes, RuleFieldSets};
 use super::key::{FlowKey, Key};
 
-/// The most rules a [`SmallClassifier`] holds: one bit each in a `u64`.
+/// The most rules a rule set may have to get the word-per-interval classifier (one bit each in
+/// a `u64`; `docs/engine.md`).
 pub const SMALL_MAX_RULES: usize = 64;
 
 /// Starts are compared this many at a time at the end of a search.
