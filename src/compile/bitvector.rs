@@ -47,7 +47,7 @@ enum Lookup {
 }
 
 /// Up to this many intervals a linear scan beats any index.
-const SCAN_MAX: usize = 8;
+pub(super) const SCAN_MAX: usize = 8;
 
 /// How many of the [`SCAN_MAX`] values at `starts[first..]` are <= `value` (the starts end in
 /// [`SCAN_MAX`] pads of [`Key::MAX`], so a window always fits).
@@ -58,7 +58,7 @@ const SCAN_MAX: usize = 8;
 /// scan's 32-46 (1 thread, alternating, `docs/perf/2026-12-07-s31/`): where flows repeat, the
 /// scan's exits are predicted, and the count is one long dependency chain.
 #[inline(always)]
-fn count_in_window<K: Key>(starts: &[K], first: usize, value: K) -> usize {
+pub(super) fn count_in_window<K: Key>(starts: &[K], first: usize, value: K) -> usize {
     let window: &[K; SCAN_MAX] = starts[first..first + SCAN_MAX]
         .try_into()
         .expect("the starts end in SCAN_MAX pads");

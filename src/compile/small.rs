@@ -10,15 +10,12 @@
 //! 2.8-3.3 against 1.8-2.6 M flows/s in half the memory (29 against 58 MB) (1 thread,
 //! alternating, `docs/perf/2026-12-07-s31/`).
 
-use super::bitvector::{field_classes, RuleFieldSets};
+use super::bitvector::{count_in_window, field_classes, RuleFieldSets, SCAN_MAX as WINDOW};
 use super::key::{FlowKey, Key};
 
 /// The most rules a rule set may have to get the word-per-interval classifier (one bit each in
 /// a `u64`; `docs/engine.md`).
 pub const SMALL_MAX_RULES: usize = 64;
-
-/// Starts are compared this many at a time at the end of a search.
-const WINDOW: usize = 8;
 
 /// One field: the interval starts and, per interval, the rules that accept its values.
 #[derive(Clone, Debug)]
@@ -63,12 +60,8 @@ impl<K: Key> SmallField<K> {
             len -= half;
         }
         // The starts in the window from `len` on lie above the value (or are the padding), so
-        // the scan stops inside it. PERF: a scan, not a count of all eight (see
-        // `bitvector::count_in_window`).
-        let window: &[K; WINDOW] = self.starts[base..base + WINDOW]
-            .try_into()
-            .expect("the starts end in a window of padding");
-        let at_or_below = window.iter().take_while(|&&start| start <= value).count();
+        // the window's scan stops inside it.
+        let at_or_below = count_in_window(&self.starts, base, value);
         // `starts[0]` is 0, so at least one start is <= value.
         self.rules[base + at_or_below - 1]
     }
@@ -89,15 +82,16 @@ pub struct SmallClassifier<A: Key> {
 }
 
 impl<A: Key> SmallClassifier<A> {
-    /// The classifier of `sets`, when it has at most [`SMALL_MAX_RULES`] rules.
-    pub fn build(sets: &RuleFieldSets<A>) -> Option<SmallClassifier<A>> {
-        (sets.len() <= SMALL_MAX_RULES).then(|| SmallClassifier {
+    /// The classifier of `sets`, which has at most [`SMALL_MAX_RULES`] rules.
+    pub fn build(sets: &RuleFieldSets<A>) -> SmallClassifier<A> {
+        assert!(sets.len() <= SMALL_MAX_RULES, "one bit per rule in a u64");
+        SmallClassifier {
             protocol: SmallField::build(&sets.protocol),
             dest_port: SmallField::build(&sets.dest_port),
             source_port: SmallField::build(&sets.source_port),
             remote: SmallField::build(&sets.remote),
             local: SmallField::build(&sets.local),
-        })
+        }
     }
 
     /// The rank of the first rule matching all five values, if any.

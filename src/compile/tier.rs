@@ -97,10 +97,9 @@ pub(super) fn build<A: Key>(sets: &RuleFieldSets<A>, tier: Tier) -> Classifier<A
             })
     };
     let default_tree = || tree(partitioned::DEFAULT_LEAF_MAX_RULES);
-    let small = || SmallClassifier::build(sets).map(|small| Classifier::Small(Box::new(small)));
     match tier {
         Tier::Auto | Tier::Bulk | Tier::Small if sets.len() <= SMALL_MAX_RULES => {
-            small().unwrap_or_else(sized_flat)
+            Classifier::Small(Box::new(SmallClassifier::build(sets)))
         }
         Tier::Auto | Tier::Bulk if sets.len() > FLAT_MAX_RULES => default_tree(),
         Tier::Bulk if sets.len() >= CROSS_PRODUCT_MIN_RULES => {
