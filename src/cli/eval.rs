@@ -1,8 +1,9 @@
 //! `sgsim eval`: the bulk CSV contract, streaming, with progress on a terminal.
 
+use super::mapped::MappedFile;
 use super::shared::{load_bulk_engine, use_threads, write_atomically, EvalSwitches, ProgressLine};
 use clap::Args;
-use sgsim::eval::bulk::{eval_csv, BulkError, EvalObserver, RowError};
+use sgsim::eval::bulk::{eval_csv, eval_csv_bytes, BulkError, EvalObserver, EvalSummary, RowError};
 use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,11 +65,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     use_threads(args.threads)?;
     let engine = load_bulk_engine(&args.snapshot, &args.switches)?;
     let flows_name = args.flows.display().to_string();
-    let input: Box<dyn io::BufRead + Send> = if args.flows.as_os_str() == "-" {
-        Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
+    let input = if args.flows.as_os_str() == "-" {
+        Input::Read(Box::new(BufReader::with_capacity(1 << 20, io::stdin())))
     } else {
         let file = super::shared::open_input(&args.flows, FLOWS_EXPECTED)?;
-        Box::new(BufReader::with_capacity(1 << 20, file))
+        match MappedFile::of(&file) {
+            Some(mapped) => Input::Mapped(mapped),
+            None => Input::Read(Box::new(BufReader::with_capacity(1 << 20, file))),
+        }
     };
     let mut reporter = Reporter {
         flows_name: flows_name.clone(),
@@ -80,7 +84,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
         None => {
             // Unbuffered: eval_csv writes whole tasks' output (~150 KB) at a time, and a
             // BufWriter would only copy them once more (PERF: ~5 % of the run's CPU time).
-            match eval_csv(&engine, input, io::stdout(), &mut reporter) {
+            match input.eval(&engine, io::stdout(), &mut reporter) {
                 // A closed pipe (`sgsim eval … | head`): the reader has what it wanted.
                 Err(BulkError::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
                     return Ok(ExitCode::SUCCESS)
@@ -89,7 +93,8 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
             }
         }
         Some(path) => write_atomically(path, args.fsync, |file| {
-            eval_csv(&engine, input, &*file, &mut reporter)
+            input
+                .eval(&engine, &*file, &mut reporter)
                 .map_err(|err| format!("{flows_name}: {err}"))
         })?,
     };
@@ -109,4 +114,31 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
     }
     let _ = io::stderr().flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flows to evaluate: a regular file mapped into memory, else a stream read in blocks.
+enum Input {
+    Mapped(MappedFile),
+    Read(Box<dyn io::BufRead + Send>),
+}
+
+impl Input {
+    fn eval(
+        self,
+        engine: &sgsim::Engine,
+        output: impl Write + Send,
+        observer: &mut dyn EvalObserver,
+    ) -> Result<EvalSummary, BulkError> {
+        match self {
+            Input::Read(input) => eval_csv(engine, input, output, observer),
+            Input::Mapped(file) => {
+                let mut released = 0;
+                let release = |before: usize| {
+                    file.release(released..before);
+                    released = released.max(before);
+                };
+                eval_csv_bytes(engine, file.bytes(), release, output, observer)
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod check;
 mod diff;
 mod eval;
 mod explain;
+mod mapped;
 mod reach;
 mod replay;
 mod search;
