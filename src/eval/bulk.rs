@@ -522,7 +522,7 @@ fn evaluate_span(
                 });
                 queries.push(Query {
                     target,
-                    flow: row.flow,
+                    flow: row.flow(),
                 });
                 at += row.next;
                 continue;
@@ -725,14 +725,52 @@ fn common_or_parsed<T: Copy>(
 
 /// A row [`fast_row`] read.
 #[derive(Debug, PartialEq, Eq)]
+///
+/// PERF: its addresses are plain numbers until [`FastRow::flow`] makes them `IpAddr`s where the
+/// flow is stored. An `IpAddr` made here was stored in parts (a tag, then 4 bytes of an IPv4
+/// address) and copied whole right after, a load the CPU cannot forward from its store buffer:
+/// ~8 % of `sgsim eval`'s time stalled on those copies (`perf annotate`).
 struct FastRow<'a> {
     /// The `nic_id` field's bytes.
     nic: &'a [u8],
-    flow: Flow,
+    direction: Direction,
+    protocol: u8,
+    src: (Address, u16),
+    dst: (Address, u16),
     /// The record's length without its line end.
     len: usize,
     /// Where the next record starts.
     next: usize,
+}
+
+/// An address as a number; both of a flow are of one family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Address {
+    bits: u128,
+    v4: bool,
+}
+
+impl Address {
+    #[inline(always)]
+    fn ip(self) -> IpAddr {
+        if self.v4 {
+            IpAddr::V4((self.bits as u32).into())
+        } else {
+            IpAddr::V6(self.bits.into())
+        }
+    }
+}
+
+impl FastRow<'_> {
+    #[inline(always)]
+    fn flow(&self) -> Flow {
+        Flow::new(
+            self.direction,
+            self.protocol,
+            (self.src.0.ip(), self.src.1),
+            (self.dst.0.ip(), self.dst.1),
+        )
+    }
 }
 
 /// Reads the record at the start of `rest` (part of a block without quotes) in one pass: the
@@ -776,7 +814,7 @@ fn fast_row(rest: &[u8]) -> Option<FastRow<'_>> {
         return None;
     }
     let (dst, next) = ip_field(rest, end + 1)?;
-    if src.is_ipv4() != dst.is_ipv4() {
+    if src.v4 != dst.v4 {
         return None;
     }
     let (dst_port, digits, end) = port_digits(rest, next)?;
@@ -791,7 +829,10 @@ fn fast_row(rest: &[u8]) -> Option<FastRow<'_>> {
     };
     Some(FastRow {
         nic: &rest[..nic_end],
-        flow: Flow::new(direction, protocol, (src, src_port), (dst, dst_port)),
+        direction,
+        protocol,
+        src: (src, src_port),
+        dst: (dst, dst_port),
         len: end,
         next,
     })
@@ -846,14 +887,13 @@ fn bytes_equal_to(word: u64, byte: u8) -> u64 {
 /// dotted quad is read in the same pass; anything else goes to [`parse_ip`], as in
 /// [`Flow::parse`].
 ///
-/// PERF: inlined, so that a dotted quad stays in registers. Called, it returned the address
-/// through memory, stored in parts and loaded whole, which the CPU cannot forward from its
-/// store buffer: the load after each call was ~7 % of `sgsim eval`'s time (`perf annotate`).
+/// PERF: inlined, so that a dotted quad stays in registers (see [`FastRow`]).
 #[inline(always)]
-fn ip_field(rest: &[u8], at: usize) -> Option<(IpAddr, usize)> {
+fn ip_field(rest: &[u8], at: usize) -> Option<(Address, usize)> {
     if let Some((v4, end)) = dotted_quad(rest, at) {
         if rest.get(end) == Some(&b',') {
-            return Some((IpAddr::V4(v4), end + 1));
+            let bits = u32::from(v4).into();
+            return Some((Address { bits, v4: true }, end + 1));
         }
     }
     parsed_ip_field(rest, at)
@@ -861,9 +901,19 @@ fn ip_field(rest: &[u8], at: usize) -> Option<(IpAddr, usize)> {
 
 /// [`ip_field`] for addresses other than a plain dotted quad.
 #[inline(never)]
-fn parsed_ip_field(rest: &[u8], at: usize) -> Option<(IpAddr, usize)> {
+fn parsed_ip_field(rest: &[u8], at: usize) -> Option<(Address, usize)> {
     let (text, next) = text_field(rest, at)?;
-    Some((parse_ip(text)?, next))
+    let address = match parse_ip(text)? {
+        IpAddr::V4(v4) => Address {
+            bits: u32::from(v4).into(),
+            v4: true,
+        },
+        IpAddr::V6(v6) => Address {
+            bits: v6.into(),
+            v4: false,
+        },
+    };
+    Some((address, next))
 }
 
 /// The decimal digits at `at` as a port: its value (0 for none), how many digits and where
@@ -1215,7 +1265,7 @@ mod tests {
                 String::from_utf8_lossy(record)
             )
         });
-        assert_eq!((nic.as_bytes(), flow), (row.nic, row.flow));
+        assert_eq!((nic.as_bytes(), flow), (row.nic, row.flow()));
         true
     }
 
