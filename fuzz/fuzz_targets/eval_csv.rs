@@ -1,7 +1,8 @@
 //! Arbitrary bytes as the flows CSV of `sgsim eval`, against the shipped example snapshot:
 //! every run ends in output or an error, never a panic, and writes one record per row. The
 //! flows reader (`sgsim::input::flows`) splits and unquotes records as the csv crate does, and its
-//! row-by-row reader sees the rows `eval` counts.
+//! row-by-row reader sees the rows `eval` counts; the input read and the input in memory (a
+//! mapped file) give the same output.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -60,8 +61,18 @@ fuzz_target!(|data: &[u8]| {
         Engine::new(Snapshot::from_json_str(example).expect("the shipped example loads"))
     });
     let mut output = Vec::new();
+    let read = sgsim::eval::bulk::eval_csv(engine, data, &mut output, &mut ());
+    // The input in memory (`sgsim eval` on a mapped file) gives the same output.
+    let mut in_memory = Vec::new();
+    let mapped = sgsim::eval::bulk::eval_csv_bytes(engine, data, |_| {}, &mut in_memory, &mut ());
+    assert_eq!(
+        format!("{read:?}"),
+        format!("{mapped:?}"),
+        "the read and in-memory paths agree"
+    );
+    assert_eq!(output, in_memory, "the read and in-memory paths agree");
     // A bad header is an error, not a panic.
-    let Ok(summary) = sgsim::eval::bulk::eval_csv(engine, data, &mut output, &mut ()) else {
+    let Ok(summary) = read else {
         return;
     };
     assert_eq!(
