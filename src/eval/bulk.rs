@@ -70,10 +70,7 @@ pub fn eval_csv(
 ) -> Result<EvalSummary, BulkError> {
     let mut header = Vec::new();
     let header_lines = read_record(&mut input, &mut header)?;
-    let source = ReadBlocks {
-        input,
-        spare: Vec::new(),
-    };
+    let source = ReadBlocks { input };
     eval_blocks(engine, (header, header_lines), source, output, observer)
 }
 
@@ -129,14 +126,13 @@ trait BlockSource<'m>: Send {
 /// Blocks read from a reader into two buffers in turn.
 struct ReadBlocks<R> {
     input: R,
-    spare: Vec<u8>,
 }
 
 impl<'m, R: BufRead + Send> BlockSource<'m> for ReadBlocks<R> {
     fn next_block(&mut self, done: Chunk<'m>) -> io::Result<NextBlock<'m>> {
         let mut block = match done {
             Chunk::Read(block) => block,
-            Chunk::Borrowed(_) => std::mem::take(&mut self.spare),
+            Chunk::Borrowed(_) => Vec::new(),
         };
         block.clear();
         block.reserve(BLOCK_BYTES + 4096);
@@ -160,7 +156,7 @@ impl<'m, F: FnMut(usize) + Send> BlockSource<'m> for SliceBlocks<'m, F> {
         (self.release)(self.handed_out);
         let rest = &self.input[self.at..];
         // Whole lines of at least BLOCK_BYTES, then more lines while a quoted field spans the
-        // last line end: the same blocks `fill_lines` reads.
+        // last line end: the same blocks `fill_block` reads.
         let line_end_after = |from: usize| {
             rest.get(from..)
                 .and_then(|tail| memchr::memchr(b'\n', tail))
