@@ -132,11 +132,7 @@ impl Input {
         match self {
             Input::Read(input) => eval_csv(engine, input, output, observer),
             Input::Mapped(file) => {
-                let mut released = 0;
-                let release = |before: usize| {
-                    file.release(released..before);
-                    released = released.max(before);
-                };
+                let release = |bytes| file.release(bytes);
                 eval_csv_bytes(engine, file.bytes(), release, output, observer)
             }
         }

@@ -44,9 +44,8 @@ impl MappedFile {
     /// so that its resident memory stays flat over a long file; the page `bytes` ends in stays.
     /// The bytes remain readable (read again from the page cache if they are).
     pub fn release(&self, bytes: Range<usize>) {
-        let page = page_size();
-        let start = bytes.start / page * page;
-        let end = bytes.end.min(self.map.len()) / page * page;
+        let start = bytes.start / PAGE * PAGE;
+        let end = bytes.end.min(self.map.len()) / PAGE * PAGE;
         if start < end {
             // SAFETY: MADV_DONTNEED on a read-only shared file mapping drops only this
             // process's page table entries: a later read of those bytes faults the same file
@@ -59,8 +58,6 @@ impl MappedFile {
     }
 }
 
-fn page_size() -> usize {
-    // The mapping's offsets only need a multiple of the page size: 64 KiB is one on every
-    // Linux configuration (4, 16 and 64 KiB pages).
-    64 << 10
-}
+/// A multiple of the page size on every Linux configuration (4, 16 and 64 KiB pages), which is
+/// all the offsets released need.
+const PAGE: usize = 64 << 10;

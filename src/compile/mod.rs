@@ -166,11 +166,6 @@ impl NicPlan {
             .iter()
             .any(|&g| members[g as usize].contains(remote))
     }
-
-    #[inline(always)]
-    fn gives_inner_access_v4(&self, members: &[AddressSet], remote: u32) -> bool {
-        self.gives_inner_access(members, IpAddr::V4(remote.into()))
-    }
 }
 
 /// Both directions of one group list.
@@ -327,9 +322,9 @@ impl TargetRun<'_> {
         let (src, dst) = (u32::from(src), u32::from(dst));
         let (remote, local) = if self.ingress { (src, dst) } else { (dst, src) };
         let decided_before_rules = (self.platform_rules && is_platform_blocked(flow))
-            || self
-                .inner_peers
-                .is_some_and(|plan| plan.gives_inner_access_v4(self.members, remote));
+            || self.inner_peers.is_some_and(|plan| {
+                plan.gives_inner_access(self.members, IpAddr::V4(remote.into()))
+            });
         (!decided_before_rules).then(|| FlowKey::of(flow, remote, local))
     }
 }

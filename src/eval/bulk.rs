@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::{self, BufRead, Read, Write};
 use std::net::IpAddr;
+use std::ops::Range;
 
 /// Bytes of input evaluated per block. Large enough to keep both cores busy, small enough that
 /// memory stays at a few MiB. Tests take small blocks, so that their inputs cross blocks.
@@ -75,13 +76,13 @@ pub fn eval_csv(
 }
 
 /// [`eval_csv`] on an input held in memory whole, such as a file mapped into memory: its blocks
-/// are evaluated where they lie, without the copy reading makes. `release(n)` says that the
-/// first `n` bytes of `input` will not be read again (a mapping can let their pages go, so
-/// that memory stays flat however long the input is).
+/// are evaluated where they lie, without the copy reading makes. `release(bytes)` says that
+/// the bytes of `input` in that range will not be read again, each range following the last
+/// (a mapping can let their pages go, so that memory stays flat however long the input is).
 pub fn eval_csv_bytes(
     engine: &Engine,
     input: &[u8],
-    release: impl FnMut(usize) + Send,
+    release: impl FnMut(Range<usize>) + Send,
     output: impl Write + Send,
     observer: &mut dyn EvalObserver,
 ) -> Result<EvalSummary, BulkError> {
@@ -92,6 +93,7 @@ pub fn eval_csv_bytes(
         input,
         at: input.len() - rest.len(),
         handed_out: 0,
+        released: 0,
         release,
     };
     eval_blocks(engine, (header, header_lines), source, output, observer)
@@ -148,12 +150,15 @@ struct SliceBlocks<'m, F> {
     at: usize,
     /// Where the last block handed out starts: everything before it is done with.
     handed_out: usize,
+    /// Where the bytes not yet released start.
+    released: usize,
     release: F,
 }
 
-impl<'m, F: FnMut(usize) + Send> BlockSource<'m> for SliceBlocks<'m, F> {
+impl<'m, F: FnMut(Range<usize>) + Send> BlockSource<'m> for SliceBlocks<'m, F> {
     fn next_block(&mut self, _done: Chunk<'m>) -> io::Result<NextBlock<'m>> {
-        (self.release)(self.handed_out);
+        (self.release)(self.released..self.handed_out);
+        self.released = self.handed_out;
         let rest = &self.input[self.at..];
         // Whole lines of at least BLOCK_BYTES, then more lines while a quoted field spans the
         // last line end: the same blocks `fill_block` reads.
@@ -1395,7 +1400,7 @@ mod tests {
             .unwrap();
             let (mut mapped_out, mut mapped_seen) = (Vec::new(), Seen::default());
             let mut released = Vec::new();
-            let release = |before| released.push(before);
+            let release = |bytes: Range<usize>| released.push(bytes.end);
             let mapped =
                 eval_csv_bytes(&engine, bytes, release, &mut mapped_out, &mut mapped_seen).unwrap();
             assert_eq!(read, mapped, "case {case}");
