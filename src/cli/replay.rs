@@ -86,20 +86,26 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         reported: 0,
         progress: ProgressLine::new(),
     };
-    // PERF: reading (I/O, gzip, splitting lines, Parquet decoding) runs on its own thread, a
-    // couple of blocks ahead, while the pool evaluates the block before.
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Feed, String>>(2);
-    let logs = &args.logs;
-    std::thread::scope(|scope| {
-        scope.spawn(move || read_logs(logs, format, &sender));
-        for feed in receiver {
-            match feed? {
-                Feed::File(name) => replay.start_file(&name),
-                Feed::Block(block) => replay.add_block(block.as_ref(), &mut reporter),
+    // PERF: the next block is read (I/O, gzip, splitting lines, Parquet decoding) on one of the
+    // pool's threads while the others start on this one, and take over its tasks once it is
+    // read, so the pool's threads are the only ones busy.
+    let mut feeds = Feeds::new(&args.logs, format);
+    let mut next = feeds.next();
+    while let Some(feed) = next {
+        next = match feed? {
+            Feed::File(name) => {
+                replay.start_file(&name);
+                feeds.next()
             }
-        }
-        Ok::<(), String>(())
-    })?;
+            Feed::Block(block) => {
+                let (following, ()) = rayon::join(
+                    || feeds.next(),
+                    || replay.add_block(block.as_ref(), &mut reporter),
+                );
+                following
+            }
+        };
+    }
     let report = replay.finish();
     reporter.progress.clear();
     if reporter.reported > MAX_REPORTED_RECORDS {
@@ -119,43 +125,57 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What the reading thread hands over: a file's name, then its blocks.
+/// What reading the logs gives: a file's name, then its blocks.
 enum Feed {
     File(String),
     Block(Box<dyn flowlog::Block>),
 }
 
-/// Reads every log in turn, block by block, until the end, an error, or the receiver is gone.
-fn read_logs(
-    logs: &[PathBuf],
+/// The logs' files in turn, each block by block, until the end or an error.
+struct Feeds<'a> {
+    logs: std::slice::Iter<'a, PathBuf>,
     format: Option<Format>,
-    sender: &std::sync::mpsc::SyncSender<Result<Feed, String>>,
-) {
-    for path in logs {
-        let mut reader = match flowlog::open(path, format) {
-            Ok(reader) => reader,
-            Err(err) => {
-                let _ = sender.send(Err(err.to_string()));
-                return;
+    reader: Option<flowlog::LogReader>,
+    failed: bool,
+}
+
+impl<'a> Feeds<'a> {
+    fn new(logs: &'a [PathBuf], format: Option<Format>) -> Feeds<'a> {
+        Feeds {
+            logs: logs.iter(),
+            format,
+            reader: None,
+            failed: false,
+        }
+    }
+}
+
+impl Iterator for Feeds<'_> {
+    type Item = Result<Feed, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let feed = match self.reader.as_mut().map(flowlog::LogReader::next_block) {
+            Some(Ok(Some(block))) => Ok(Feed::Block(block)),
+            Some(Err(err)) => Err(err.to_string()),
+            // The file ended (or none was open): the next one.
+            Some(Ok(None)) | None => {
+                self.reader = None;
+                let path = self.logs.next()?;
+                match flowlog::open(path, self.format) {
+                    Ok(reader) => {
+                        let name = reader.name().to_string();
+                        self.reader = Some(reader);
+                        Ok(Feed::File(name))
+                    }
+                    Err(err) => Err(err.to_string()),
+                }
             }
         };
-        if sender
-            .send(Ok(Feed::File(reader.name().to_string())))
-            .is_err()
-        {
-            return;
-        }
-        loop {
-            let feed = match reader.next_block() {
-                Ok(Some(block)) => Ok(Feed::Block(block)),
-                Ok(None) => break,
-                Err(err) => Err(err.to_string()),
-            };
-            let failed = feed.is_err();
-            if sender.send(feed).is_err() || failed {
-                return;
-            }
-        }
+        self.failed = feed.is_err();
+        Some(feed)
     }
 }
 

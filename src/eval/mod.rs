@@ -1,6 +1,7 @@
 //! Evaluation: one flow with its deciding rule, a connection between two NICs (S15), or a batch
 //! written into the caller's buffer.
 
+mod aligned;
 pub mod bulk;
 pub mod explain;
 pub mod reference;
