@@ -139,7 +139,11 @@ mod tests {
     fn every_byte_is_written_in_order_and_every_write_but_the_last_ends_a_piece() {
         let mut rng = Rng::new(21);
         for case in 0..200 {
-            let limit = if case % 2 == 0 { usize::MAX } else { 1 + rng.below(100) as usize };
+            let limit = if case % 2 == 0 {
+                usize::MAX
+            } else {
+                1 + rng.below(100) as usize
+            };
             let mut recorder = Recorder {
                 bytes: Vec::new(),
                 writes: Vec::new(),
@@ -166,7 +170,10 @@ mod tests {
             let piece = PIECE_BYTES as usize;
             for (i, &(offset, len)) in recorder.writes.iter().enumerate() {
                 let last = i + 1 == recorder.writes.len();
-                assert!(offset / piece == (offset + len - 1) / piece, "within one piece");
+                assert!(
+                    offset / piece == (offset + len - 1) / piece,
+                    "within one piece"
+                );
                 if limit == usize::MAX && !last {
                     assert_eq!((offset + len) % piece, 0, "write {i} ends a piece");
                 }

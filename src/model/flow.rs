@@ -208,13 +208,18 @@ impl std::error::Error for FlowError {}
 /// addresses without an IPv4 part (what bulk inputs are made of) take short paths, and
 /// everything else, valid or not, goes to the standard parser, which has the last word.
 pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
-    if let Some(v4) = parse_plain_ipv4(text.as_bytes()) {
+    parse_ip_bytes(text.as_bytes())
+}
+
+/// [`parse_ip`] on bytes, which need only be UTF-8 when they take the standard parser.
+pub(crate) fn parse_ip_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = parse_plain_ipv4(bytes) {
         return Some(IpAddr::V4(v4));
     }
-    if let Some(v6) = plain_ipv6(text.as_bytes()) {
+    if let Some(v6) = plain_ipv6(bytes) {
         return Some(IpAddr::V6(v6));
     }
-    text.parse().ok()
+    std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
 /// A string that is a plain dotted quad and nothing else.

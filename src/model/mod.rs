@@ -8,7 +8,7 @@ pub(crate) mod rule_check;
 pub mod semantics;
 mod snapshot;
 
-pub(crate) use flow::{dotted_quad, parse_ip, parse_plain_ipv4};
+pub(crate) use flow::{dotted_quad, parse_ip, parse_ip_bytes, parse_plain_ipv4};
 pub use flow::{Flow, FlowError};
 pub use snapshot::{
     ClientTokenRecord, Extra, GroupIndex, GroupKind, InnerAccessPolicy, Nic, NicIndex,
