@@ -20,6 +20,8 @@ pub(crate) mod csv;
 pub mod json;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
+#[cfg(all(feature = "parquet", unix))]
+mod positioned;
 mod source;
 mod structural;
 

@@ -54,6 +54,11 @@ pub struct ParquetBlocks {
 
 impl ParquetBlocks {
     pub fn from_file(file: File) -> Result<ParquetBlocks, String> {
+        #[cfg(unix)]
+        return Self::build(
+            super::positioned::PositionedFile::new(file).map_err(|e| e.to_string())?,
+        );
+        #[cfg(not(unix))]
         Self::build(file)
     }
 
