@@ -82,8 +82,9 @@ pub fn run(args: EvalArgs) -> Result<ExitCode, String> {
 
     let summary = match &args.output {
         None => {
-            // Unbuffered: eval_csv writes whole tasks' output (~150 KB) at a time, and a
-            // BufWriter would only copy them once more (PERF: ~5 % of the run's CPU time).
+            // Unbuffered: eval_csv writes the tasks' outputs in whole 128 KiB pieces, each one
+            // `writev` over their buffers, and a BufWriter would only copy them once more
+            // (PERF: ~5 % of the run's CPU time).
             match input.eval(&engine, io::stdout(), &mut reporter) {
                 // A closed pipe (`sgsim eval … | head`): the reader has what it wanted.
                 Err(BulkError::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => {
