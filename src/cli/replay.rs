@@ -87,8 +87,9 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         progress: ProgressLine::new(),
     };
     // PERF: the next block is read (I/O, gzip, splitting lines, Parquet decoding) on one of the
-    // pool's threads while the others start on this one, and take over its tasks once it is
-    // read, so the pool's threads are the only ones busy.
+    // pool's threads while the others evaluate this one, and that thread joins them once it
+    // has read: the pool's threads are the only busy ones (a reading thread of its own made
+    // three on two cores; docs/flowlogs.md).
     let mut feeds = Feeds::new(&args.logs, format);
     let mut next = feeds.next();
     while let Some(feed) = next {
