@@ -6,7 +6,7 @@
 //! system time in 156 158-byte writes (the size of one `sgsim eval` task's output), 0.17–0.21 s
 //! in 512 KiB or 1 MiB writes, and 1.0–1.9 s in 2 MiB or 4 MiB writes (large pages the kernel
 //! has to assemble first). In `sgsim eval` on 10 M rows, pieces of 1 MiB took more system time
-//! than task-sized writes (0.53–0.58 s against 0.32–0.35 s), pieces of 64 to 512 KiB less
+//! than task-sized writes (0.53–0.58 s against 0.29–0.35 s), pieces of 64 to 512 KiB less
 //! (0.22–0.37 s) and alike, hence 128 KiB (`docs/engine.md`).
 
 use std::collections::VecDeque;
