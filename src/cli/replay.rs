@@ -132,12 +132,11 @@ enum Feed {
     Block(Box<dyn flowlog::Block>),
 }
 
-/// The logs' files in turn, each block by block, until the end or an error.
+/// The logs' files in turn, each block by block (the caller stops at the first error).
 struct Feeds<'a> {
     logs: std::slice::Iter<'a, PathBuf>,
     format: Option<Format>,
     reader: Option<flowlog::LogReader>,
-    failed: bool,
 }
 
 impl<'a> Feeds<'a> {
@@ -146,7 +145,6 @@ impl<'a> Feeds<'a> {
             logs: logs.iter(),
             format,
             reader: None,
-            failed: false,
         }
     }
 }
@@ -155,28 +153,25 @@ impl Iterator for Feeds<'_> {
     type Item = Result<Feed, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let feed = match self.reader.as_mut().map(flowlog::LogReader::next_block) {
-            Some(Ok(Some(block))) => Ok(Feed::Block(block)),
-            Some(Err(err)) => Err(err.to_string()),
-            // The file ended (or none was open): the next one.
-            Some(Ok(None)) | None => {
-                self.reader = None;
-                let path = self.logs.next()?;
-                match flowlog::open(path, self.format) {
-                    Ok(reader) => {
-                        let name = reader.name().to_string();
-                        self.reader = Some(reader);
-                        Ok(Feed::File(name))
+        Some(
+            match self.reader.as_mut().map(flowlog::LogReader::next_block) {
+                Some(Ok(Some(block))) => Ok(Feed::Block(block)),
+                Some(Err(err)) => Err(err.to_string()),
+                // The file ended (or none was open): the next one.
+                Some(Ok(None)) | None => {
+                    self.reader = None;
+                    let path = self.logs.next()?;
+                    match flowlog::open(path, self.format) {
+                        Ok(reader) => {
+                            let name = reader.name().to_string();
+                            self.reader = Some(reader);
+                            Ok(Feed::File(name))
+                        }
+                        Err(err) => Err(err.to_string()),
                     }
-                    Err(err) => Err(err.to_string()),
                 }
-            }
-        };
-        self.failed = feed.is_err();
-        Some(feed)
+            },
+        )
     }
 }
 
