@@ -881,13 +881,7 @@ fn resolve_ranked<A: Key>(
     family: Family,
     to_interval: impl Fn(&IpNet) -> Option<(A, A)>,
 ) -> ResolvedRules<A> {
-    let mut sets = RuleFieldSets {
-        protocol: Vec::new(),
-        dest_port: Vec::new(),
-        source_port: Vec::new(),
-        remote: Vec::new(),
-        local: Vec::new(),
-    };
+    let mut sets = RuleFieldSets::default();
     let mut rules = Vec::new();
     let mut actions = Vec::new();
     for &(rule_ref, rule) in ranked {

@@ -161,7 +161,7 @@ const MAX_FIRST_DIRECT_BITS: u32 = 16;
 
 /// Nodes with at least this many rules may skip their field's first level (a 512 KiB table for
 /// at least 1 024 rules: at most 512 bytes a rule).
-// PERF: fw1_10k's trace 17.9–20.7 M flows/s against 13.9–14.4 (3.1 against 2.9 MB); the 100K
+// PERF: fw1_10k's trace 16.4–20.7 M flows/s against 11.1–14.4 (3.1 against 2.9 MB); the 100K
 // sets' traces 21.8 / 30.4 / 10.8 against 18.3 / 23.0 / 9.0 M flows/s (acl1 / fw1 / ipc1),
 // memory within 3 %; the sets that other tiers win unchanged (`docs/engine.md`). At 8 192 rules
 // only fw1_10k's root skipped, and its trace ran 16.3–17.1 M flows/s.
@@ -328,7 +328,7 @@ impl<A: Key> Builder<'_, A> {
             .max_by_key(|&(_, _, _, count)| count)?;
         // A field's first split may skip its first level (IPv4: /16 blocks at once, not /8
         // then /16) when that buckets nearly as many rules: one dependent load fewer on every
-        // path through it, for a direct table of 2^16 slots (see [`FIRST_SPLIT_SKIP_MIN_RULES`]).
+        // path through it, for a direct table of 2^16 slots (see FIRST_SPLIT_SKIP_MIN_RULES).
         let level = if start_level == 0
             && ranks.len() >= FIRST_SPLIT_SKIP_MIN_RULES
             && A::BLOCK_LEVELS.len() > 1
@@ -737,13 +737,7 @@ mod tests {
     /// /16 buckets hold nearly all of what /8 buckets would), some narrow in the remote address,
     /// some local /8–/15 blocks (left to the rest by a skipping split), some wide in both.
     fn rules(rng: &mut Rng, count: usize) -> RuleFieldSets<u32> {
-        let mut sets = RuleFieldSets {
-            protocol: Vec::new(),
-            dest_port: Vec::new(),
-            source_port: Vec::new(),
-            remote: Vec::new(),
-            local: Vec::new(),
-        };
+        let mut sets = RuleFieldSets::default();
         let address = |rng: &mut Rng| (rng.below(4) as u32) << 24 | rng.next_u64() as u32 >> 10;
         for _ in 0..count {
             let (remote, local) = match rng.below(20) {
