@@ -314,15 +314,18 @@ impl<A: Key> Builder<'_, A> {
         let fits = |set: &Vec<(A, A)>, bits: u32| {
             set.iter().all(|(lo, hi)| lo.block(bits) == hi.block(bits))
         };
-        let (field, start_level, sets, _) = candidates
+        // How many of the node's rules fit inside blocks of `bits` bits in `sets`' field.
+        let bucketed = |sets: &[Vec<(A, A)>], bits: u32| {
+            ranks
+                .iter()
+                .filter(|&&r| fits(&sets[r as usize], bits))
+                .count()
+        };
+        let (field, start_level, sets, coarse) = candidates
             .into_iter()
             .filter_map(|(field, level, sets)| {
                 let bits = *A::BLOCK_LEVELS.get(level)?;
-                let count = ranks
-                    .iter()
-                    .filter(|&&r| fits(&sets[r as usize], bits))
-                    .count();
-                Some((field, level, sets, count))
+                Some((field, level, sets, bucketed(sets, bits)))
             })
             .filter(|&(_, _, _, count)| count > 0)
             .max_by_key(|&(_, _, _, count)| count)?;
@@ -334,14 +337,7 @@ impl<A: Key> Builder<'_, A> {
             && A::BLOCK_LEVELS.len() > 1
             && A::BLOCK_LEVELS[1] <= MAX_FIRST_DIRECT_BITS
         {
-            let bucketed = |bits| {
-                ranks
-                    .iter()
-                    .filter(|&&r| fits(&sets[r as usize], bits))
-                    .count()
-            };
-            let (coarse, fine) = (bucketed(A::BLOCK_LEVELS[0]), bucketed(A::BLOCK_LEVELS[1]));
-            usize::from(10 * fine >= 9 * coarse)
+            usize::from(10 * bucketed(sets, A::BLOCK_LEVELS[1]) >= 9 * coarse)
         } else {
             start_level
         };
@@ -767,20 +763,9 @@ mod tests {
     }
 
     fn first_match_by_scan(sets: &RuleFieldSets<u32>, key: &FlowKey<u32>) -> Option<u32> {
-        let within =
-            |ranges: &[(u32, u32)], v: u32| ranges.iter().any(|&(lo, hi)| lo <= v && v <= hi);
-        let within16 =
-            |ranges: &[(u16, u16)], v: u16| ranges.iter().any(|&(lo, hi)| lo <= v && v <= hi);
-        (0..sets.len()).map(|r| r as u32).find(|&r| {
-            let r = r as usize;
-            sets.protocol[r]
-                .iter()
-                .any(|&(lo, hi)| lo <= key.protocol && key.protocol <= hi)
-                && within16(&sets.dest_port[r], key.dest_port)
-                && within16(&sets.source_port[r], key.source_port)
-                && within(&sets.remote[r], key.remote)
-                && within(&sets.local[r], key.local)
-        })
+        (0..sets.len())
+            .find(|&r| sets.admits(r, key))
+            .map(|r| r as u32)
     }
 
     /// A tree whose first split takes /16 blocks at once finds the first match a scan finds,
