@@ -332,15 +332,12 @@ impl<A: Key> Builder<'_, A> {
         // A field's first split may skip its first level (IPv4: /16 blocks at once, not /8
         // then /16) when that buckets nearly as many rules: one dependent load fewer on every
         // path through it, for a direct table of 2^16 slots (see FIRST_SPLIT_SKIP_MIN_RULES).
-        let level = if start_level == 0
+        let skips = start_level == 0
             && ranks.len() >= FIRST_SPLIT_SKIP_MIN_RULES
-            && A::BLOCK_LEVELS.len() > 1
-            && A::BLOCK_LEVELS[1] <= MAX_FIRST_DIRECT_BITS
-        {
-            usize::from(10 * bucketed(sets, A::BLOCK_LEVELS[1]) >= 9 * coarse)
-        } else {
-            start_level
-        };
+            && A::BLOCK_LEVELS.get(1).is_some_and(|&bits| {
+                bits <= MAX_FIRST_DIRECT_BITS && 10 * bucketed(sets, bits) >= 9 * coarse
+            });
+        let level = if skips { 1 } else { start_level };
         let bits = A::BLOCK_LEVELS[level];
 
         let mut members: HashMap<u128, Vec<u32>> = HashMap::new();
@@ -409,9 +406,8 @@ impl<A: Key> Builder<'_, A> {
         let tree = &mut self.tree;
         let first_slot = tree.slots.len();
         let stride = bits - above;
-        let direct =
-            stride <= MAX_DIRECT_STRIDE || (start_level == 0 && bits <= MAX_FIRST_DIRECT_BITS);
-        let index = if direct {
+        // A skipping split's table is direct too (2^16 slots at most, MAX_FIRST_DIRECT_BITS).
+        let index = if stride <= MAX_DIRECT_STRIDE || skips {
             let mask = (1u32 << stride) - 1;
             tree.slots
                 .resize(first_slot + (1 << stride), NodeRef::EMPTY);
