@@ -489,17 +489,20 @@ fn front_vectors(
 /// lists and small tables, for rule sets whose last tables would be too large.
 ///
 /// Rules are split by the width of their addresses (*wide*: a condition of at least
-/// [`WIDE_ADDRESSES`] addresses). Rules narrow in both go by a join of the remote and the local
-/// class to the list, in rank order, of the narrow rules both addresses admit; a lookup walks
-/// it until a rule whose protocol and ports also match. Rules wide in one address are listed
-/// by the class of the other ([`SideLists`]), and the few wide in both have cross-product
-/// tables of their own ([`WideTables`]). Wide rules are what make the pair join large (they
-/// sit in almost every pair) and bit vectors slow (they make every class dense, so the block
-/// summaries rule little out): ipc1_10k's pair lists hold two narrow rules on average, its
-/// side lists 1.4 and 0.6 rules per class, and its 35 rules wide in both need 5 KB of tables.
+/// [`WIDE_ADDRESSES`] addresses). The few wide in both have cross-product tables of their own
+/// ([`WideTables`]). The others go by a join of the remote and the local class to the list, in
+/// rank order, of those rules both addresses admit ([`PairLists`]); a lookup walks it until a
+/// rule whose protocol and ports also match. Wide rules are what make bit vectors slow (they
+/// make every class dense, so the block summaries rule little out) and the pair lists many
+/// (a rule wide in one address sits in the lists of every class of that address): where the
+/// lists of all rules not wide in both outgrow the budget, the pair lists hold the rules narrow
+/// in both alone, and the rules wide in one address are listed by the class of the other
+/// ([`SideLists`]), two more lists to walk. ipc1_10k: 122 460 lists of 5 rules on average,
+/// 10.0 MB in all; split, 4 678 lists of 2 narrow rules, and side lists of 1.4 and 0.6 rules
+/// per class, 6.2 MB; its 35 rules wide in both need 5 KB of tables.
 // PERF: see `docs/engine.md` (ipc1_10k: the front with vectors over all rules ANDed 4.0 of
 // 11.3 candidate blocks per lookup, ~37 ns of a ~46 ns lookup; with the wide rules as vectors
-// beside the lists, they were ~40 % of a lookup).
+// beside the lists, they were ~40 % of a lookup; the side lists, ~30 % of a lookup).
 #[derive(Clone, Debug)]
 pub struct CrossListClassifier<A: Key> {
     front: Front,
@@ -507,15 +510,12 @@ pub struct CrossListClassifier<A: Key> {
     wide: WideTables,
     /// Per entry of `wide`'s last table: the rank of the rule it names ([`NO_MATCH`] for 0).
     wide_rank: Vec<u32>,
-    /// Rules wide in the remote address alone, listed by local class.
+    /// Rules wide in the remote address alone, listed by local class, where the pair lists
+    /// leave them out (else empty).
     remote_wide: SideLists,
-    /// Rules wide in the local address alone, listed by remote class.
+    /// Rules wide in the local address alone, listed by remote class, likewise.
     local_wide: SideLists,
-    /// Remote × local class: the id of the list of narrow rules both admit.
-    pairs: JoinTable,
-    /// List `id` is `list_rules[list_starts[id]..list_starts[id + 1]]`: ranks, ascending.
-    list_starts: Vec<u32>,
-    list_rules: Vec<ClassId>,
+    pairs: PairLists,
     /// Rules (all ranks, `words` words per class) of each protocol and destination port class,
     /// and of each source port class.
     protocol_dest_port: Vec<u64>,
@@ -528,21 +528,38 @@ pub struct CrossListClassifier<A: Key> {
 /// [`CrossListClassifier`].
 pub const WIDE_ADDRESSES: u64 = 1 << 24;
 
+/// Where a [`CrossListClassifier`] lists its rules wide in one address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sides {
+    /// In the pair lists, where those fit the budget (else in side lists).
+    InPairLists,
+    /// In side lists: where the pair lists of all would outgrow the budget, and in tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    InSideLists,
+}
+
 impl<A: Key> CrossListClassifier<A> {
     /// Builds the front, the lists and the wide rules' tables, or `None` for IPv6, for rule
     /// sets whose every rule is wide in both addresses, and past `budget` (which counts the
     /// lists' entries and bytes as join entries).
     pub fn build(sets: &RuleFieldSets<A>, budget: Budget) -> Option<Self> {
+        Self::build_with(sets, budget, Sides::InPairLists)
+    }
+
+    fn build_with(sets: &RuleFieldSets<A>, budget: Budget, sides: Sides) -> Option<Self> {
         after_front(sets, budget, |front, classes, builder| {
-            Self::finish(front, classes, sets, builder)
+            Self::finish(front, classes, sets, builder, sides)
         })
     }
 
+    /// The classifier on the front's tables; `sides` says where the rules wide in one address
+    /// go first.
     fn finish(
         front: Front,
         classes: &FrontClasses,
         sets: &RuleFieldSets<A>,
         builder: &mut Builder,
+        sides: Sides,
     ) -> Option<Self> {
         let rules = builder.rules;
         let covered = |set: &[(A, A)]| -> u64 {
@@ -566,28 +583,28 @@ impl<A: Key> CrossListClassifier<A> {
         }
         let [protocol_dest_port, source_port, remote, local] = classes;
 
-        // The narrow rules of each remote × local pair, interned, then written out as lists.
-        let entries = builder.reserve(remote.len() * local.len(), builder.words)?;
-        let mut pairs = Vec::with_capacity(entries);
-        let mut pair_rules = Classes::new(builder.words);
-        let (mut remote_narrow, mut both) = (vec![0u64; builder.words], vec![0u64; builder.words]);
-        for r in 0..remote.len() {
-            intersect(&mut remote_narrow, remote.get(r), &narrow);
-            for l in 0..local.len() {
-                intersect(&mut both, &remote_narrow, local.get(l));
-                pairs.push(pair_rules.intern(&both)?);
+        // Every rule not wide in both in the pair lists, where they fit; each try starts from
+        // the same budget (so a set may take the work of both).
+        let mut not_wide_in_both = narrow.clone();
+        for &rule in remote_wide.iter().chain(&local_wide) {
+            not_wide_in_both[rule as usize / 64] |= 1 << (rule % 64);
+        }
+        let mut whole = builder.clone();
+        let all_in_pairs = match sides {
+            Sides::InPairLists => PairLists::build(remote, local, &not_wide_in_both, &mut whole),
+            Sides::InSideLists => None,
+        };
+        let (pairs, remote_wide, local_wide) = match all_in_pairs {
+            Some(pairs) => {
+                *builder = whole;
+                (pairs, SideLists::empty(), SideLists::empty())
             }
-        }
-        let (mut list_starts, mut list_rules) = (vec![0u32], Vec::new());
-        for id in 0..pair_rules.len() {
-            for_each_bit(pair_rules.get(id), |rule| list_rules.push(rule as ClassId));
-            list_starts.push(u32::try_from(list_rules.len()).ok()?);
-        }
-        builder.reserve_memory(list_rules.len() + list_starts.len() * 2)?;
-
-        let [_, _, remote, local] = classes;
-        let remote_wide = SideLists::build(local, remote, &remote_wide, builder)?;
-        let local_wide = SideLists::build(remote, local, &local_wide, builder)?;
+            None => (
+                PairLists::build(remote, local, &narrow, builder)?,
+                SideLists::build(local, remote, &remote_wide, builder)?,
+                SideLists::build(remote, local, &local_wide, builder)?,
+            ),
+        };
         let wide = WideTables::build(classes, &wide_ranks, builder)?;
         let wide_rank = std::iter::once(NO_MATCH).chain(wide_ranks).collect();
         Some(CrossListClassifier {
@@ -596,12 +613,7 @@ impl<A: Key> CrossListClassifier<A> {
             wide_rank,
             remote_wide,
             local_wide,
-            pairs: JoinTable {
-                right_classes: local.len() as u32,
-                classes: pairs,
-            },
-            list_starts,
-            list_rules,
+            pairs,
             protocol_dest_port: protocol_dest_port.bits.clone(),
             source_port: source_port.bits.clone(),
             words: builder.words,
@@ -616,9 +628,7 @@ impl<A: Key> CrossListClassifier<A> {
             + self.wide_rank.len() * 4
             + self.remote_wide.memory_bytes()
             + self.local_wide.memory_bytes()
-            + self.pairs.classes.len() * std::mem::size_of::<ClassId>()
-            + self.list_starts.len() * 4
-            + self.list_rules.len() * std::mem::size_of::<ClassId>()
+            + self.pairs.memory_bytes()
             + words * 8
     }
 }
@@ -630,13 +640,7 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
     fn classes(&self, key: &FlowKey<A>) -> [u32; 4] {
         let classes = self.front.classes(key);
         let [_, _, remote, local] = classes;
-        if let Some(entry) = self
-            .pairs
-            .classes
-            .get(self.pairs.index(remote, local) as usize)
-        {
-            prefetch(entry);
-        }
+        self.pairs.prefetch_id(remote, local);
         classes
     }
 
@@ -654,12 +658,12 @@ impl<A: Key> FrontLookup<A> for CrossListClassifier<A> {
         };
         // The tables first: they take no branch, and their answer cuts the lists' walks short.
         let limit = self.wide_rank[self.wide.entry(classes) as usize];
-        let list = self.pairs.class(remote, local) as usize;
-        let (start, end) = (self.list_starts[list], self.list_starts[list + 1]);
-        let narrow = self.list_rules[start as usize..end as usize]
+        let listed = self
+            .pairs
+            .list(remote, local)
             .iter()
-            .map(|&rule| u32::from(rule));
-        let limit = first_admitted(narrow, limit, ports_match);
+            .map(|&rule| rule.into());
+        let limit = first_admitted(listed, limit, ports_match);
         let limit = self
             .remote_wide
             .first_match(local, remote, limit, ports_match);
@@ -695,6 +699,113 @@ fn first_admitted(
 #[inline(always)]
 fn has_bit(words: &[u64], bit: usize) -> bool {
     words[bit / 64] >> (bit % 64) & 1 != 0
+}
+
+/// Per remote × local class pair, the list (ranks, ascending) of the rules of a set that both
+/// classes admit; pairs with the same rules share one list.
+#[derive(Clone, Debug)]
+struct PairLists {
+    local_classes: usize,
+    /// Remote × local class: the id of its list.
+    ids: PairIds,
+    /// List `id` is `rules[starts[id]..starts[id + 1]]`.
+    starts: Vec<u32>,
+    rules: Vec<ClassId>,
+}
+
+impl PairLists {
+    /// The lists of the rules of `listed` (a set of all rules) in each pair of a `remote` and
+    /// a `local` class; `None` past the budget.
+    fn build(
+        remote: &Classes,
+        local: &Classes,
+        listed: &[u64],
+        builder: &mut Builder,
+    ) -> Option<PairLists> {
+        let pairs = builder.reserve(remote.len() * local.len(), builder.words)?;
+        let mut ids = Vec::with_capacity(pairs);
+        let (mut starts, mut rules) = (vec![0u32], Vec::new());
+        let mut interned: FxHashMap<Box<[ClassId]>, u32> = FxHashMap::default();
+        let (mut remote_listed, mut both) = (vec![0u64; builder.words], vec![0u64; builder.words]);
+        let mut list = Vec::new();
+        for r in 0..remote.len() {
+            intersect(&mut remote_listed, remote.get(r), listed);
+            for l in 0..local.len() {
+                intersect(&mut both, &remote_listed, local.get(l));
+                list.clear();
+                // Ranks fit: the front takes fewer than `ClassId::MAX` rules.
+                for_each_bit(&both, |rule| list.push(rule as ClassId));
+                let id = match interned.get(list.as_slice()) {
+                    Some(&id) => id,
+                    None => {
+                        builder.reserve_memory(list.len() + 2)?;
+                        let id = u32::try_from(interned.len()).ok()?;
+                        rules.extend_from_slice(&list);
+                        starts.push(u32::try_from(rules.len()).ok()?);
+                        interned.insert(list.as_slice().into(), id);
+                        id
+                    }
+                };
+                ids.push(id);
+            }
+        }
+        let ids = match ids.iter().map(|&id| ClassId::try_from(id)).collect() {
+            Ok(narrow) => PairIds::Narrow(narrow),
+            Err(_) => {
+                // The second half of each id.
+                builder.reserve_memory(pairs)?;
+                PairIds::Wide(ids)
+            }
+        };
+        Some(PairLists {
+            local_classes: local.len(),
+            ids,
+            starts,
+            rules,
+        })
+    }
+
+    #[inline(always)]
+    fn index(&self, remote: u32, local: u32) -> usize {
+        remote as usize * self.local_classes + local as usize
+    }
+
+    /// Starts loading the list id of the pair of `remote` and `local`.
+    #[inline(always)]
+    fn prefetch_id(&self, remote: u32, local: u32) {
+        let index = self.index(remote, local);
+        match &self.ids {
+            PairIds::Narrow(ids) => ids.get(index).into_iter().for_each(prefetch),
+            PairIds::Wide(ids) => ids.get(index).into_iter().for_each(prefetch),
+        }
+    }
+
+    /// The list of the pair of `remote` and `local`.
+    #[inline(always)]
+    fn list(&self, remote: u32, local: u32) -> &[ClassId] {
+        let index = self.index(remote, local);
+        let id = match &self.ids {
+            PairIds::Narrow(ids) => usize::from(ids[index]),
+            PairIds::Wide(ids) => ids[index] as usize,
+        };
+        &self.rules[self.starts[id] as usize..self.starts[id + 1] as usize]
+    }
+
+    fn memory_bytes(&self) -> usize {
+        let id_bytes = match &self.ids {
+            PairIds::Narrow(ids) => ids.len() * std::mem::size_of::<ClassId>(),
+            PairIds::Wide(ids) => ids.len() * 4,
+        };
+        id_bytes + self.starts.len() * 4 + self.rules.len() * std::mem::size_of::<ClassId>()
+    }
+}
+
+/// The list ids of [`PairLists`]: 16-bit where the lists are few enough, as the table is a
+/// lookup's largest (ipc1_10k's rules not wide in both make 122 460 lists).
+#[derive(Clone, Debug)]
+enum PairIds {
+    Narrow(Vec<ClassId>),
+    Wide(Vec<u32>),
 }
 
 /// Rules of a [`CrossListClassifier`] wide in one address and narrow in the other, listed by
@@ -740,6 +851,16 @@ impl SideLists {
         Some(lists)
     }
 
+    /// No rules: the pair lists hold them.
+    fn empty() -> Self {
+        SideLists {
+            starts: Vec::new(),
+            entries: Vec::new(),
+            other: Vec::new(),
+            words: 0,
+        }
+    }
+
     /// The rank of the first rule in the list of `key` that `other` and `ports_match` admit,
     /// if it ranks before `limit`; else `limit`.
     #[inline(always)]
@@ -750,6 +871,9 @@ impl SideLists {
         limit: u32,
         ports_match: impl Fn(u32) -> bool,
     ) -> u32 {
+        if self.entries.is_empty() {
+            return limit;
+        }
         let (start, end) = (self.starts[key as usize], self.starts[key as usize + 1]);
         let row = &self.other[other as usize * self.words..][..self.words];
         let entries = self.entries[start as usize..end as usize].iter().copied();
@@ -865,9 +989,14 @@ pub fn build_fastest<A: Key>(sets: &RuleFieldSets<A>, budget: Budget) -> Vec<Bui
     // build may take the work of the front, of the joins that did not fit and of the lists.
     // PERF: ipc1_10k spends ~470 M of the 600 M words on joins that overflow, and its lists
     // need ~170 M more.
-    let lists =
-        CrossListClassifier::finish(front.clone(), &classes, sets, &mut after_front.clone())
-            .map(|lists| Built::Lists(Box::new(lists)));
+    let lists = CrossListClassifier::finish(
+        front.clone(),
+        &classes,
+        sets,
+        &mut after_front.clone(),
+        Sides::InPairLists,
+    )
+    .map(|lists| Built::Lists(Box::new(lists)));
     let vectors = CrossVectorClassifier::finish(front, &classes, &mut after_front.clone());
     vectors
         .map(Built::Vectors)
@@ -1264,13 +1393,16 @@ mod tests {
         }
     }
 
-    /// The front with the wide rules' vectors and the narrow rules' lists finds the first
-    /// matching rule, with both kernels: with few and many wide rules (over 2048: the vectors'
-    /// summaries, cut short by a narrow match), and with constrained source ports.
+    /// The front with the wide rules' tables and the other rules' lists finds the first
+    /// matching rule, with both kernels: with few and many wide rules, the rules wide in one
+    /// address in the pair lists or in side lists, and with constrained source ports.
     #[test]
     fn front_with_lists_equals_a_linear_scan() {
         let mut rng = Rng::new(97);
-        for rules in [1, 2, 40, 700, 5000] {
+        for (rules, sides) in [1, 2, 40, 700, 5000]
+            .into_iter()
+            .flat_map(|rules| [(rules, Sides::InPairLists), (rules, Sides::InSideLists)])
+        {
             let mut sets = random_sets(&mut rng, rules);
             if rules == 700 {
                 for source_port in sets.source_port.iter_mut().step_by(3) {
@@ -1285,22 +1417,31 @@ mod tests {
                 .map(|r| (wide(&sets.remote[r]), wide(&sets.local[r])))
                 .collect();
             let count = |kind: (bool, bool)| kinds.iter().filter(|&&k| k == kind).count();
-            let Some(classifier) = CrossListClassifier::build(&sets, Budget::default()) else {
+            let Some(classifier) = CrossListClassifier::build_with(&sets, Budget::default(), sides)
+            else {
                 assert_eq!(
                     count((true, true)),
                     rules,
-                    "built unless every rule is wide"
+                    "built unless every rule is wide ({sides:?})"
                 );
                 continue;
             };
             assert_eq!(classifier.wide_rank.len(), 1 + count((true, true)));
             let listed = |lists: &SideLists| lists.entries.len();
             if rules >= 700 {
-                // Every kind of rule is there, and each side's lists hold some.
+                // Every kind of rule is there, and each side's lists hold some, unless the
+                // pair lists hold them.
                 assert!(count((false, false)) > 0 && count((true, true)) > 0);
-                assert!(listed(&classifier.remote_wide) >= count((true, false)));
-                assert!(listed(&classifier.local_wide) >= count((false, true)));
                 assert!(count((true, false)) > 0 && count((false, true)) > 0);
+                if sides == Sides::InSideLists {
+                    assert!(listed(&classifier.remote_wide) >= count((true, false)));
+                    assert!(listed(&classifier.local_wide) >= count((false, true)));
+                }
+            }
+            if sides == Sides::InPairLists && rules <= 700 {
+                // These fit the budget with every rule in the pair lists.
+                assert_eq!(listed(&classifier.remote_wide), 0);
+                assert_eq!(listed(&classifier.local_wide), 0);
             }
             let mut keys = keys_near_rules(&mut rng, &sets);
             // And flows inside each rule's addresses and first port, any source port.
@@ -1326,6 +1467,37 @@ mod tests {
             }
             assert_equals_linear_scan(&classifier, &sets, &keys);
         }
+    }
+
+    /// As the budget shrinks, the rules wide in one address leave the pair lists for side lists,
+    /// then the build is refused; whatever is built finds the first matching rule.
+    #[test]
+    fn lists_leave_the_pairs_for_side_lists_as_the_budget_shrinks() {
+        let mut rng = Rng::new(96);
+        let sets = random_sets(&mut rng, 700);
+        let keys = keys_near_rules(&mut rng, &sets);
+        let mut seen = Vec::new();
+        let mut max_join_entries = Budget::default().max_join_entries;
+        loop {
+            let budget = Budget {
+                max_join_entries,
+                ..Budget::default()
+            };
+            let Some(classifier) = CrossListClassifier::build(&sets, budget) else {
+                break;
+            };
+            let in_side_lists = !classifier.remote_wide.entries.is_empty();
+            if seen.last() != Some(&in_side_lists) {
+                assert_equals_linear_scan(&classifier, &sets, &keys);
+                seen.push(in_side_lists);
+            }
+            max_join_entries = max_join_entries * 9 / 10;
+        }
+        assert_eq!(
+            seen,
+            [false, true],
+            "all in the pair lists, then side lists, then none"
+        );
     }
 
     /// Where the last tables do not fit the budget but the vectors do, the fastest build is
