@@ -569,13 +569,20 @@ impl<A: Key> CrossListClassifier<A> {
         let wide = |set: &[(A, A)]| covered(set) >= WIDE_ADDRESSES;
         let (mut wide_ranks, mut remote_wide, mut local_wide) =
             (Vec::new(), Vec::new(), Vec::new());
-        let mut narrow = vec![0u64; builder.words];
+        // Sets of all rules: those narrow in both, and those not wide in both.
+        let (mut narrow, mut not_wide_in_both) =
+            (vec![0u64; builder.words], vec![0u64; builder.words]);
+        let add = |set: &mut [u64], rule: usize| set[rule / 64] |= 1 << (rule % 64);
         for rule in 0..rules {
-            match (wide(&sets.remote[rule]), wide(&sets.local[rule])) {
+            let width = (wide(&sets.remote[rule]), wide(&sets.local[rule]));
+            if width != (true, true) {
+                add(&mut not_wide_in_both, rule);
+            }
+            match width {
                 (true, true) => wide_ranks.push(rule as u32),
                 (true, false) => remote_wide.push(rule as u32),
                 (false, true) => local_wide.push(rule as u32),
-                (false, false) => narrow[rule / 64] |= 1 << (rule % 64),
+                (false, false) => add(&mut narrow, rule),
             }
         }
         if wide_ranks.len() == rules {
@@ -585,10 +592,6 @@ impl<A: Key> CrossListClassifier<A> {
 
         // Every rule not wide in both in the pair lists, where they fit; each try starts from
         // the same budget (so a set may take the work of both).
-        let mut not_wide_in_both = narrow.clone();
-        for &rule in remote_wide.iter().chain(&local_wide) {
-            not_wide_in_both[rule as usize / 64] |= 1 << (rule % 64);
-        }
         let mut whole = builder.clone();
         let all_in_pairs = match sides {
             Sides::InPairLists => PairLists::build(remote, local, &not_wide_in_both, &mut whole),
@@ -749,13 +752,12 @@ impl PairLists {
                 ids.push(id);
             }
         }
-        let ids = match ids.iter().map(|&id| ClassId::try_from(id)).collect() {
-            Ok(narrow) => PairIds::Narrow(narrow),
-            Err(_) => {
-                // The second half of each id.
-                builder.reserve_memory(pairs)?;
-                PairIds::Wide(ids)
-            }
+        let ids = if interned.len() <= usize::from(ClassId::MAX) + 1 {
+            PairIds::Narrow(ids.into_iter().map(|id| id as ClassId).collect())
+        } else {
+            // The second half of each id.
+            builder.reserve_memory(pairs)?;
+            PairIds::Wide(ids)
         };
         Some(PairLists {
             local_classes: local.len(),
@@ -783,11 +785,7 @@ impl PairLists {
     /// The list of the pair of `remote` and `local`.
     #[inline(always)]
     fn list(&self, remote: u32, local: u32) -> &[ClassId] {
-        let index = self.index(remote, local);
-        let id = match &self.ids {
-            PairIds::Narrow(ids) => usize::from(ids[index]),
-            PairIds::Wide(ids) => ids[index] as usize,
-        };
+        let id = self.ids.id(self.index(remote, local));
         &self.rules[self.starts[id] as usize..self.starts[id + 1] as usize]
     }
 
@@ -806,6 +804,16 @@ impl PairLists {
 enum PairIds {
     Narrow(Vec<ClassId>),
     Wide(Vec<u32>),
+}
+
+impl PairIds {
+    #[inline(always)]
+    fn id(&self, index: usize) -> usize {
+        match self {
+            PairIds::Narrow(ids) => usize::from(ids[index]),
+            PairIds::Wide(ids) => ids[index] as usize,
+        }
+    }
 }
 
 /// Rules of a [`CrossListClassifier`] wide in one address and narrow in the other, listed by
