@@ -63,8 +63,9 @@
 //!   against the reference, timing, and the generators of rule sets, accounts and flow logs for
 //!   `sgsim bench`, the tests, the benches and the fuzz targets.
 
-// Only `compile::kernel` (the AVX-512 lookup step) and `input::flowlog::structural` (the SSE2
-// pass over JSON lines) may use `unsafe`; each says why there.
+// Only `compile::kernel` (the AVX-512 lookup step), `compile::table` (lookup tables in huge
+// pages) and `input::flowlog::structural` (the SSE2 pass over JSON lines) may use `unsafe`;
+// each says why there.
 #![deny(unsafe_code)]
 // Every public item says what it is; CI runs clippy with `-D warnings`, so this is enforced.
 #![warn(missing_docs)]

@@ -2,8 +2,9 @@
 //! bit — in a portable form, an AVX2 form and an AVX-512 form, and the dispatch that runs a
 //! whole batch with the best one this CPU has.
 //!
-//! This is the engine's only `unsafe` code (the other is the flow-log JSON scanner's SSE2 pass,
-//! `input::flowlog::structural`). It is confined here because the vector forms need
+//! This and `compile::table` (lookup tables in huge pages) are the engine's only `unsafe` code
+//! (the other is the flow-log JSON scanner's SSE2 pass, `input::flowlog::structural`). It is
+//! confined here because the vector forms need
 //! `core::arch` intrinsics and `#[target_feature]` entry points, and both are only sound on a
 //! CPU that has the features: [`Avx512`] and [`Avx2`] can only be obtained from their
 //! `detect`, which checks the CPU at run time, so safe code cannot reach the intrinsics on a

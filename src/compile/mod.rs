@@ -31,6 +31,7 @@ pub(crate) mod key;
 mod linear;
 pub(crate) mod partitioned;
 pub(crate) mod small;
+mod table;
 mod tier;
 mod trial;
 
