@@ -259,8 +259,8 @@ impl Front {
     /// Puts the chunk tables in huge pages if the classifier's tables (`classifier_bytes`)
     /// take at least one: every lookup reads seven entries of theirs at random, and on small
     /// pages they take 224 entries of the TLB.
-    // PERF: with the large tables in huge pages, ipc1_10k ran 1.03× faster without this, 1.14×
-    // with it (AMD EPYC, Zen 3; `docs/engine.md`).
+    // PERF: with only the large tables in huge pages ipc1_10k ran 1.03× faster than on small
+    // pages, with these too 1.06–1.08× (AMD EPYC, Zen 3; `docs/engine.md`).
     fn place(&mut self, classifier_bytes: usize) {
         if classifier_bytes >= HUGE_PAGE && !self.chunk_classes.in_huge_pages() {
             self.chunk_classes = Table::new(&self.chunk_classes, Pages::Huge);

@@ -9,7 +9,7 @@
 //! ship it). Elsewhere, or if the kernel declines, the table works the same on small pages.
 //!
 //! PERF (`docs/engine.md`): the large tables and the front's chunk tables in huge pages ran
-//! ipc1_10k's trace 1.14× and ipc1_1k's 1.07× faster on an AMD EPYC (Zen 3).
+//! ipc1_10k's trace 1.06–1.08× and ipc1_1k's 1.05× faster on an AMD EPYC (Zen 3).
 //!
 //! `unsafe` here: the standard library has no safe way to allocate with a chosen alignment
 //! and hand the memory out as a slice (`Box<[T], A>` with an allocator is unstable), and
