@@ -147,12 +147,6 @@ impl<T: Copy + fmt::Debug> fmt::Debug for Table<T> {
     }
 }
 
-impl<T: Copy + PartialEq> PartialEq for Table<T> {
-    fn eq(&self, other: &Table<T>) -> bool {
-        **self == **other
-    }
-}
-
 // SAFETY: a `Table` owns its values as a `Box<[T]>` would and hands out only shared
 // references to them.
 unsafe impl<T: Copy + Send> Send for Table<T> {}
