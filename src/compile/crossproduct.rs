@@ -205,7 +205,7 @@ impl Front {
             .collect();
         let front = Front {
             chunk_masks: chunks.each_ref().map(|chunk| chunk.mask),
-            chunk_classes: Table::new(&chunk_classes, Pages::BySize),
+            chunk_classes: chunk_classes.into(),
             protocol_dest_port,
             source_port_matters,
             remote,
@@ -262,7 +262,7 @@ impl Front {
     // PERF: with only the large tables in huge pages ipc1_10k ran 1.03× faster than on small
     // pages, with these too 1.06–1.08× (AMD EPYC, Zen 3; `docs/engine.md`).
     fn place(&mut self, classifier_bytes: usize) {
-        if classifier_bytes >= HUGE_PAGE && !self.chunk_classes.in_huge_pages() {
+        if classifier_bytes >= HUGE_PAGE {
             self.chunk_classes = Table::new(&self.chunk_classes, Pages::Huge);
         }
     }
@@ -806,11 +806,7 @@ impl PairLists {
     /// Starts loading the list id of the pair of `remote` and `local`.
     #[inline(always)]
     fn prefetch_id(&self, remote: u32, local: u32) {
-        let index = self.index(remote, local);
-        match &self.ids {
-            PairIds::Narrow(ids) => ids.get(index).into_iter().for_each(prefetch),
-            PairIds::Wide(ids) => ids.get(index).into_iter().for_each(prefetch),
-        }
+        self.ids.prefetch(self.index(remote, local));
     }
 
     /// The list of the pair of `remote` and `local`.
@@ -821,11 +817,7 @@ impl PairLists {
     }
 
     fn memory_bytes(&self) -> usize {
-        let id_bytes = match &self.ids {
-            PairIds::Narrow(ids) => ids.allocated_bytes(),
-            PairIds::Wide(ids) => ids.allocated_bytes(),
-        };
-        id_bytes + self.starts.allocated_bytes() + self.rules.allocated_bytes()
+        self.ids.allocated_bytes() + self.starts.allocated_bytes() + self.rules.allocated_bytes()
     }
 }
 
@@ -843,6 +835,22 @@ impl PairIds {
         match self {
             PairIds::Narrow(ids) => usize::from(ids[index]),
             PairIds::Wide(ids) => ids[index] as usize,
+        }
+    }
+
+    /// Starts loading the id at `index`.
+    #[inline(always)]
+    fn prefetch(&self, index: usize) {
+        match self {
+            PairIds::Narrow(ids) => ids.get(index).into_iter().for_each(prefetch),
+            PairIds::Wide(ids) => ids.get(index).into_iter().for_each(prefetch),
+        }
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        match self {
+            PairIds::Narrow(ids) => ids.allocated_bytes(),
+            PairIds::Wide(ids) => ids.allocated_bytes(),
         }
     }
 }

@@ -3,12 +3,11 @@
 //! whole batch with the best one this CPU has.
 //!
 //! This and `compile::table` (lookup tables in huge pages) are the engine's only `unsafe` code
-//! (the other is the flow-log JSON scanner's SSE2 pass, `input::flowlog::structural`). It is
-//! confined here because the vector forms need
-//! `core::arch` intrinsics and `#[target_feature]` entry points, and both are only sound on a
-//! CPU that has the features: [`Avx512`] and [`Avx2`] can only be obtained from their
-//! `detect`, which checks the CPU at run time, so safe code cannot reach the intrinsics on a
-//! CPU without them.
+//! (the other is the flow-log JSON scanner's SSE2 pass, `input::flowlog::structural`). Here it
+//! is the vector forms': they need `core::arch` intrinsics and `#[target_feature]` entry
+//! points, and both are only sound on a CPU that has the features: [`Avx512`] and [`Avx2`] can
+//! only be obtained from their `detect`, which checks the CPU at run time, so safe code cannot
+//! reach the intrinsics on a CPU without them.
 //!
 //! PERF: LLVM did not vectorize the portable AND even when built for AVX2 (`docs/engine.md`);
 //! with the explicit form a 1024-rule lookup's AND is a handful of instructions.
