@@ -463,6 +463,8 @@ pub struct ParquetLayout {
     pub int_numbers: bool,
     /// Strings dictionary-encoded (Parquet's default; else plain pages).
     pub dictionary: bool,
+    /// How the pages are compressed.
+    pub codec: ParquetCodec,
 }
 
 #[cfg(feature = "parquet")]
@@ -471,8 +473,26 @@ impl Default for ParquetLayout {
         ParquetLayout {
             int_numbers: true,
             dictionary: true,
+            codec: ParquetCodec::Snappy,
         }
     }
+}
+
+/// The page compressions [`ParquetLogWriter`] writes: OSS shipping's (`compress_type`) and
+/// those of common writers (Polars writes zstd, Spark and pyarrow snappy).
+#[cfg(feature = "parquet")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParquetCodec {
+    /// Pages as they are.
+    Uncompressed,
+    /// Snappy, Parquet's usual default.
+    Snappy,
+    /// Gzip.
+    Gzip,
+    /// Zstandard.
+    Zstd,
+    /// LZ4 (`LZ4_RAW`).
+    Lz4,
 }
 
 /// [`write_parquet`] with another column layout.
@@ -540,8 +560,15 @@ impl<W: Write + Send> ParquetLogWriter<W> {
                 })
                 .collect::<Vec<_>>(),
         ));
+        let compression = match layout.codec {
+            ParquetCodec::Uncompressed => Compression::UNCOMPRESSED,
+            ParquetCodec::Snappy => Compression::SNAPPY,
+            ParquetCodec::Gzip => Compression::GZIP(Default::default()),
+            ParquetCodec::Zstd => Compression::ZSTD(Default::default()),
+            ParquetCodec::Lz4 => Compression::LZ4_RAW,
+        };
         let properties = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(compression)
             .set_dictionary_enabled(layout.dictionary)
             .build();
         let writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), Some(properties))

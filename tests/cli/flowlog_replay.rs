@@ -13,6 +13,7 @@ use sgsim::input::flowlog::{self, Format, RecordError};
 use sgsim::model::{Action, Direction, EvalOptions, Flow, Reason, Target};
 use sgsim::Engine;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,46 @@ fn doc_samples_are_read_and_their_masked_records_reported() {
 }
 
 /// The rule (or `nic/direction/decision`) a verdict charges, as the report names it.
+/// A Parquet file whose `srcaddr` pages are brotli-compressed (pyarrow, four records of
+/// `examples/flowlogs.jsonl`): a codec this build lacks is named with its column, before any
+/// record is read. A file on which the `parquet` crate panics (found by the fuzz target) is an
+/// error that names the file and what failed, printed as such, with no panic message.
+#[test]
+fn a_missing_codec_and_a_damaged_parquet_file_are_errors() {
+    let path = testdata("brotli-srcaddr.parquet");
+    let Err(err) = flowlog::open(&path, None) else {
+        panic!("a brotli column was accepted");
+    };
+    assert_eq!(
+        err.message,
+        "column \"srcaddr\" is compressed with brotli: sgsim reads Parquet pages uncompressed or compressed with snappy, gzip, zstd or lz4"
+    );
+
+    let damaged = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/artifacts-kept/flowlog_parquet/negative-column-offset.parquet");
+    let mut reader = flowlog::open(&damaged, None).unwrap();
+    let err = reader.next_block().err().expect("an error, not a block");
+    assert_eq!(
+        err.message,
+        "row 1: not a readable Parquet file (damaged?): the Parquet reader failed: column start and length should not be negative"
+    );
+    assert!(reader.next_block().unwrap().is_none(), "not read further");
+    let out = sgsim(&[
+        "replay",
+        common::example("vpc-web.json").to_str().unwrap(),
+        damaged.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ")
+            && stderr
+                .contains("negative-column-offset.parquet: row 1: not a readable Parquet file"),
+        "{stderr}"
+    );
+}
+
 fn slot_name(engine: &Engine, nic: &str, direction: Direction, verdict_reason: Reason) -> String {
     match verdict_reason {
         Reason::Rule(rule) => {
@@ -320,6 +361,36 @@ fn generated_logs_give_the_reference_hits_in_every_format() {
             "json.gz",
         );
 
+        // As OSS shipping compresses an object (`compress_type`): zstd, or the whole file as
+        // one raw snappy block named `….snappy`; and in the snappy framing format.
+        let text = {
+            let mut text = Vec::new();
+            generate::write_text(records.clone(), None, &mut text).unwrap();
+            text
+        };
+        let zst = dir.path().join(format!("log-{seed}.jsonl.zst"));
+        std::fs::write(&zst, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+        let snappy = dir
+            .path()
+            .join(format!("54_1453812893059571256_93{seed}.snappy"));
+        std::fs::write(
+            &snappy,
+            snap::raw::Encoder::new().compress_vec(&text).unwrap(),
+        )
+        .unwrap();
+        let framed = dir.path().join(format!("log-{seed}.jsonl.sz"));
+        let mut encoder = snap::write::FrameEncoder::new(Vec::new());
+        encoder.write_all(&text).unwrap();
+        std::fs::write(&framed, encoder.into_inner().unwrap()).unwrap();
+        for (path, what) in [(zst, "zstd"), (snappy, "snappy"), (framed, "framed snappy")] {
+            check(
+                &replay(&engine, &[&path], None).0,
+                &from_line_1,
+                records.len(),
+                what,
+            );
+        }
+
         for delimiter in [b',', b'|', b'\t', b' '] {
             let csv = dir.path().join(format!("log-{seed}-{delimiter}.csv"));
             generate::write_text(
@@ -345,14 +416,25 @@ fn generated_logs_give_the_reference_hits_in_every_format() {
 
         // Strings read as dictionaries whether the file encodes them so or not, and numbers
         // as strings: the same report, and the same malformed records with the same messages.
-        for (int_numbers, dictionary) in [(true, false), (false, true), (false, false)] {
+        // And pages compressed as OSS shipping and other writers compress them.
+        use generate::ParquetCodec::*;
+        for (int_numbers, dictionary, codec) in [
+            (true, false, Snappy),
+            (false, true, Snappy),
+            (false, false, Snappy),
+            (true, true, Uncompressed),
+            (true, true, Gzip),
+            (true, true, Zstd),
+            (true, true, Lz4),
+        ] {
             let layout = generate::ParquetLayout {
                 int_numbers,
                 dictionary,
+                codec,
             };
-            let path = dir
-                .path()
-                .join(format!("log-{seed}-{int_numbers}-{dictionary}.parquet"));
+            let path = dir.path().join(format!(
+                "log-{seed}-{int_numbers}-{dictionary}-{codec:?}.parquet"
+            ));
             generate::write_parquet_as(
                 records.clone(),
                 std::fs::File::create(&path).unwrap(),
@@ -678,11 +760,16 @@ fn audit_hits_adds_the_unused_rules_of_a_replay() {
 }
 
 /// The fuzz targets' corpora (and any kept crash reproducer) replayed by the normal test run:
-/// every file reads to the end, and the JSON scanner agrees with serde_json on every line.
+/// every file reads to the end or is refused with an error, the JSON scanner agrees with
+/// serde_json on every line, and Parquet rows read field by field and a column at a time agree.
 #[test]
 fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
-    for (target, format) in [("flowlog_json", Format::Json), ("flowlog_csv", Format::Csv)] {
+    for (target, format) in [
+        ("flowlog_json", Format::Json),
+        ("flowlog_csv", Format::Csv),
+        ("flowlog_parquet", Format::Parquet),
+    ] {
         let mut files = Vec::new();
         for dir in ["corpus", "artifacts-kept"] {
             if let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) {
@@ -718,11 +805,17 @@ fn flowlog_fuzz_corpora_read_and_the_json_scanner_agrees() {
                 continue;
             };
             while let Ok(Some(block)) = reader.next_block() {
-                block.records(0..block.len(), &mut |_, raw| {
-                    if let Ok(raw) = raw {
-                        let _ = flowlog::interpret(&raw);
-                    }
+                let mut by_field = Vec::new();
+                block.records(0..block.len(), &mut |line, raw| {
+                    let record = raw.and_then(|raw| flowlog::interpret(&raw));
+                    by_field.push((line, record.map(|r| format!("{r:?}"))));
                 });
+                assert_eq!(by_field.len(), block.len());
+                let mut by_column = Vec::new();
+                block.interpreted(0..block.len(), &mut |line, record| {
+                    by_column.push((line, record.map(|r| format!("{r:?}"))));
+                });
+                assert_eq!(by_column, by_field, "{}", file.display());
             }
         }
     }

@@ -9,13 +9,16 @@
 //! - **Parquet** as OSS shipping writes it (cargo feature `parquet`, on by default): string or
 //!   integer columns named like the JSON keys.
 //!
-//! Any of them may be gzip-compressed; the format is detected from the content.
+//! Any of them may be compressed as OSS shipping compresses them (gzip, zstd, or a whole file
+//! as one raw snappy block) or as files commonly are (gzip, zstd, framed snappy); the
+//! compression and the format are detected from the content.
 //!
 //! A reader yields [`Block`]s of records in input order, small enough that memory stays flat;
 //! each block hands out its records one at a time as [`RawRecord`]s that borrow from it, so
 //! callers can spread a block over threads. Interpreting a record's values ([`interpret`])
 //! is separate from reading them, so every format shares one set of rules and error messages.
 
+mod compressed;
 pub(crate) mod csv;
 pub mod json;
 #[cfg(feature = "parquet")]

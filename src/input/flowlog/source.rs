@@ -1,6 +1,7 @@
-//! Opening a log: stdin or a file, gzip or not, its format detected from the content, then read
-//! block by block.
+//! Opening a log: stdin or a file, compressed or not, its format detected from the content, then
+//! read block by block.
 
+use super::compressed::Codec;
 use super::csv::CsvLayout;
 use super::json;
 use super::{interpret, Block, RawRecord, Record, RecordError};
@@ -120,7 +121,7 @@ pub fn open(path: &Path, format: Option<Format>) -> Result<LogReader, SourceErro
     open_reader(name, Box::new(file), format)
 }
 
-/// Opens a log from any reader (gzip or not).
+/// Opens a log from any reader, compressed or not (gzip, zstd, snappy: see `compressed.rs`).
 pub fn open_reader(
     name: String,
     reader: Box<dyn Read + Send>,
@@ -135,15 +136,8 @@ pub fn open_reader(
         message: err.to_string(),
     };
     let mut input: BufReader<Box<dyn Read + Send>> = BufReader::with_capacity(1 << 20, reader);
-    if input
-        .fill_buf()
-        .map_err(io_error)?
-        .starts_with(&[0x1f, 0x8b])
-    {
-        input = BufReader::with_capacity(
-            1 << 20,
-            Box::new(flate2::bufread::MultiGzDecoder::new(input)),
-        );
+    if let Some(codec) = Codec::detect(&name, input.fill_buf().map_err(io_error)?) {
+        input = BufReader::with_capacity(1 << 20, codec.decode(Box::new(input)).map_err(io_error)?);
     }
     let head = input.fill_buf().map_err(io_error)?;
     let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
