@@ -93,7 +93,6 @@ fn doc_samples_are_read_and_their_masked_records_reported() {
     );
 }
 
-/// The rule (or `nic/direction/decision`) a verdict charges, as the report names it.
 /// A Parquet file whose `srcaddr` pages are brotli-compressed (pyarrow, four records of
 /// `examples/flowlogs.jsonl`): a codec this build lacks is named with its column, before any
 /// record is read. A file on which the `parquet` crate panics (found by the fuzz target) is an
@@ -134,6 +133,7 @@ fn a_missing_codec_and_a_damaged_parquet_file_are_errors() {
     );
 }
 
+/// The rule (or `nic/direction/decision`) a verdict charges, as the report names it.
 fn slot_name(engine: &Engine, nic: &str, direction: Direction, verdict_reason: Reason) -> String {
     match verdict_reason {
         Reason::Rule(rule) => {

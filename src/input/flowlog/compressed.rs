@@ -61,7 +61,7 @@ impl Codec {
     /// be read in pieces): memory holds it and its text, at most the shipping job's object size
     /// (`buffer_size`, 5–256 MB uncompressed).
     pub(super) fn decode(self, input: Box<dyn BufRead + Send>) -> io::Result<Box<dyn Read + Send>> {
-        let decoded: Box<dyn Read + Send> = match self {
+        let streaming: Box<dyn Read + Send> = match self {
             Codec::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(input)),
             Codec::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(input)?),
             Codec::SnappyFramed => Box::new(snap::read::FrameDecoder::new(input)),
@@ -82,12 +82,12 @@ impl Codec {
                 let text = snap::raw::Decoder::new()
                     .decompress_vec(&block)
                     .map_err(|err| invalid(err.to_string()))?;
-                Box::new(io::Cursor::new(text))
+                return Ok(Box::new(io::Cursor::new(text)));
             }
         };
         Ok(Box::new(Named {
             codec: self,
-            inner: decoded,
+            inner: streaming,
         }))
     }
 }
@@ -127,7 +127,7 @@ fn raw_snappy_start(head: &[u8]) -> bool {
         })
 }
 
-/// A decoder whose errors say which codec failed.
+/// A streaming decoder whose errors say which codec failed (`zstd: incomplete frame`).
 struct Named {
     codec: Codec,
     inner: Box<dyn Read + Send>,
@@ -135,14 +135,9 @@ struct Named {
 
 impl Read for Named {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|err| {
-            let text = err.to_string();
-            if text.starts_with(&self.codec.to_string()) {
-                err
-            } else {
-                io::Error::new(err.kind(), format!("{}: {text}", self.codec))
-            }
-        })
+        self.inner
+            .read(buf)
+            .map_err(|err| io::Error::new(err.kind(), format!("{}: {err}", self.codec)))
     }
 }
 
