@@ -12,7 +12,8 @@ use std::process::ExitCode;
 pub struct ReplayArgs {
     /// Snapshot JSON file.
     snapshot: PathBuf,
-    /// Flow-log files (`-` = stdin): SLS JSON lines, CSV with a header, or Parquet; gzip or not.
+    /// Flow-log files (`-` = stdin): SLS JSON lines, CSV with a header, or Parquet; plain or
+    /// compressed (gzip, zstd, snappy as OSS shipping writes it, framed snappy).
     #[arg(required = true, value_name = "LOG")]
     logs: Vec<PathBuf>,
     /// The logs' format, instead of detecting it from their content.
@@ -86,10 +87,10 @@ pub fn run(args: ReplayArgs) -> Result<ExitCode, String> {
         reported: 0,
         progress: ProgressLine::new(),
     };
-    // PERF: the next block is read (I/O, gzip, splitting lines, Parquet decoding) on one of the
-    // pool's threads while the others evaluate this one, and that thread joins them once it
-    // has read: the pool's threads are the only busy ones (a reading thread of its own made
-    // three on two cores; docs/flowlogs.md).
+    // PERF: the next block is read (I/O, decompression, splitting lines, Parquet decoding) on
+    // one of the pool's threads while the others evaluate this one, and that thread joins them
+    // once it has read: the pool's threads are the only busy ones (a reading thread of its own
+    // made three on two cores; docs/flowlogs.md).
     let mut feeds = Feeds::new(&args.logs, format);
     let mut next = feeds.next();
     while let Some(feed) = next {
