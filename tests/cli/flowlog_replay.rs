@@ -133,6 +133,33 @@ fn a_missing_codec_and_a_damaged_parquet_file_are_errors() {
     );
 }
 
+/// A page header claiming more than its page holds is refused when the file is opened, before
+/// the `parquet` crate allocates (and for snappy, zero-fills) what it claims: 134 MB of peak
+/// memory for this 2 KB file before, and 2 GB for the fuzzer's 7 KB one.
+#[test]
+fn a_page_claiming_a_huge_size_is_refused_before_it_is_read() {
+    let inflated = testdata("page-claims-134-mb.parquet");
+    let Err(err) = flowlog::open(&inflated, None) else {
+        panic!("a page claiming 134 MB was read");
+    };
+    assert_eq!(
+        err.message,
+        "column \"srcaddr\": the page at byte 179 claims 134217727 bytes uncompressed, where its column chunk holds 203 in all (sgsim reads pages of up to 8 MiB, or up to their chunk's size, at most 256 MiB): not a readable Parquet file (damaged?)"
+    );
+    let fuzzed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/artifacts-kept/flowlog_parquet/page-claims-2-gb.parquet");
+    let Err(err) = flowlog::open(&fuzzed, None) else {
+        panic!("a page claiming 2 GB was read");
+    };
+    assert!(
+        err.message.starts_with(
+            "column \"end\": the page at byte 2036 claims 2043530057 bytes uncompressed"
+        ),
+        "{}",
+        err.message
+    );
+}
+
 /// The rule (or `nic/direction/decision`) a verdict charges, as the report names it.
 fn slot_name(engine: &Engine, nic: &str, direction: Direction, verdict_reason: Reason) -> String {
     match verdict_reason {

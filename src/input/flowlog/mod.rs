@@ -22,6 +22,8 @@ mod compressed;
 pub(crate) mod csv;
 pub mod json;
 #[cfg(feature = "parquet")]
+mod page_headers;
+#[cfg(feature = "parquet")]
 pub(crate) mod parquet;
 #[cfg(all(feature = "parquet", unix))]
 mod positioned;

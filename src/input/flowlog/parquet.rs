@@ -99,14 +99,18 @@ impl ParquetBlocks {
                 ));
             }
         }
-        // A codec this build lacks is named up front, not met as a decoding error mid-file.
+        // A codec this build lacks is named up front, not met as a decoding error mid-file;
+        // so is a page claiming more memory than a flow-log page needs (see `page_headers`).
         for row_group in metadata.metadata().row_groups() {
             for chunk in row_group.columns() {
                 let name = chunk.column_path().string();
                 let read_here = read
                     .iter()
                     .any(|&(_, index)| schema.field(index).name() == &name);
-                if read_here && !readable_codec(chunk.compression()) {
+                if !read_here {
+                    continue;
+                }
+                if !readable_codec(chunk.compression()) {
                     // `BROTLI(BrotliLevel(1))` as `brotli`.
                     let codec = chunk.compression().to_string();
                     let codec = codec.split('(').next().unwrap_or_default().to_lowercase();
@@ -114,6 +118,7 @@ impl ParquetBlocks {
                         "column {name:?} is compressed with {codec}: sgsim reads Parquet pages uncompressed or compressed with snappy, gzip, zstd or lz4"
                     ));
                 }
+                super::page_headers::check_page_sizes(&input, chunk, &name)?;
             }
         }
         // The string columns read come back as dictionaries (see the module's PERF note).
